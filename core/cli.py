@@ -1,0 +1,297 @@
+"""The `cleancut` command: remove backgrounds from files, manage models.
+
+Exit codes: 0 everything worked; 1 something failed (each failure is listed, one line per
+file, after the other files completed); 2 the command line itself was wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__, compose, config, fetch, images, licences, pipeline
+from .catalog import load_catalog, read_card
+from .errors import CleancutError
+from .options import REFINE_MODES, Options
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+OUTPUT_TAGS = ("-cutout", "-mask", "-composite")
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    target: Path
+
+
+def _is_own_output(path: Path) -> bool:
+    return path.stem.endswith(OUTPUT_TAGS)
+
+
+def _walk(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not _is_own_output(p)
+    )
+
+
+def _static_prefix(pattern: str) -> Path:
+    parts = []
+    for part in Path(pattern).parts:
+        if glob.has_magic(part):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
+
+
+def expand_inputs(args: Sequence[str]) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
+    """(file, path relative to its root) for files, folders (recursive) and globs; plus misses."""
+    found: list[tuple[Path, Path]] = []
+    missing: list[tuple[str, str]] = []
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            found += [(p, p.relative_to(path)) for p in _walk(path)]
+        elif path.exists():
+            found.append((path, Path(path.name)))
+        elif glob.has_magic(arg):
+            root = _static_prefix(arg)
+            matches = [Path(m) for m in sorted(glob.glob(arg, recursive=True))]
+            files = [m for m in matches if m.is_file() and m.suffix.lower() in IMAGE_SUFFIXES]
+            if not files:
+                missing.append((arg, "no image file matches this pattern"))
+            found += [(m, m.relative_to(root)) for m in files]
+        else:
+            missing.append((arg, "no such file or folder"))
+    return found, missing
+
+
+def plan_jobs(inputs: list[tuple[Path, Path]], output: str | None, tag: str, fmt: str | None) -> list[Job]:
+    """Where each input's result goes: -o FILE, -o FOLDER (relative paths kept), or beside it."""
+    if output and len(inputs) == 1 and Path(output).suffix.lower() in {".png", ".webp", ".tif", ".tiff"}:
+        return [Job(inputs[0][0], Path(output))]
+    suffix = "." + (fmt or "png")
+    jobs = []
+    for source, relative in inputs:
+        name = relative.with_name(relative.stem + tag + suffix)
+        target = Path(output) / name if output else source.with_name(name.name)
+        jobs.append(Job(source, target))
+    return jobs
+
+
+def _write_result(picture: images.Picture, result: pipeline.Result, job: Job, args: argparse.Namespace) -> None:
+    alpha = compose.combine_alpha(result.alpha, picture.alpha)
+    depth = picture.bit_depth
+    if args.mask:
+        pixels = compose.quantise(alpha, depth)
+    else:
+        colours = result.foreground if result.foreground is not None else picture.rgb
+        if args.bg:
+            pixels = compose.over_colour(colours, alpha, compose.parse_colour(args.bg), depth)
+        else:
+            pixels = compose.cutout(colours, alpha, depth)
+    images.write_image(job.target, pixels, format=args.format, icc_profile=picture.icc_profile,
+                       exif=picture.exif)
+
+
+def _progress(jobs: list[Job], quiet: bool):
+    if quiet or len(jobs) < 2:
+        return jobs
+    from tqdm import tqdm
+
+    return tqdm(jobs, unit="image", file=sys.stderr, disable=None)
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    if args.bg:
+        compose.parse_colour(args.bg)
+    options = Options(model=args.model, refine=args.refine, provider=args.provider,
+                      threads=args.threads, offline=True if args.offline else None)
+    inputs, failures = expand_inputs(args.inputs)
+    tag = "-mask" if args.mask else ("-composite" if args.bg else "-cutout")
+    jobs = plan_jobs(inputs, args.output, tag, args.format)
+    if not jobs and failures:
+        for name, why in failures:
+            print(f"cleancut: {name}: {why}", file=sys.stderr)
+        return 1
+
+    # Model problems are the same for every file: settle them once, before any work.
+    entry = pipeline.resolve_model(options)
+    fetch.ensure(entry, offline=options.offline, progress=not args.quiet)
+
+    seen: dict[Path, Path] = {}
+    done = skipped = 0
+    started = time.perf_counter()
+    for job in _progress(jobs, args.quiet):
+        key = job.target.resolve()
+        if key in seen:
+            failures.append((str(job.source), f"its output {job.target} would overwrite the result of {seen[key]}"))
+            continue
+        seen[key] = job.source
+        if args.skip_existing and job.target.exists():
+            skipped += 1
+            continue
+        try:
+            picture = images.read_image(job.source, max_pixels=int(args.max_megapixels * 1_000_000))
+            result = pipeline.remove(images.to_rgb8(picture), options)
+            _write_result(picture, result, job, args)
+            done += 1
+            if not args.quiet and len(jobs) == 1:
+                print(f"wrote {job.target}", file=sys.stderr)
+        except CleancutError as err:
+            failures.append((str(job.source), str(err)))
+        except MemoryError:
+            failures.append((str(job.source), "out of memory; try a smaller image or fewer threads"))
+        except Exception as err:  # a bug: keep going with the other files, say how to see more
+            if args.debug:
+                raise
+            failures.append((str(job.source), f"internal error ({type(err).__name__}: {err}); rerun with --debug"))
+    if not args.quiet:
+        elapsed = time.perf_counter() - started
+        print(f"{done} written, {skipped} skipped, {len(failures)} failed in {elapsed:.1f} s", file=sys.stderr)
+    for name, why in failures:
+        print(f"cleancut: failed: {name}: {why}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MiB"
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    catalog = load_catalog()
+    rows = [("id", "task", "size", "licence", "class", "cached", "")]
+    for entry in catalog.models.values():
+        kind = licences.entry_class(entry)
+        note = "default" if entry.id == catalog.default else ""
+        if kind != licences.PERMISSIVE:
+            note = ", ".join(filter(None, [note, "accepted" if licences.is_accepted(entry) else "needs acceptance"]))
+        rows.append((entry.id, entry.task, _mib(entry.size), entry.licence, kind,
+                     "yes" if fetch.is_cached(entry) else "no", note))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def cmd_models_info(args: argparse.Namespace) -> int:
+    entry = load_catalog().get(args.id)
+    print(read_card(entry).rstrip())
+    print()
+    print(f"licence class: {licences.entry_class(entry)}"
+          + ("" if licences.entry_class(entry) == licences.PERMISSIVE else
+             f" ({'accepted' if licences.is_accepted(entry) else f'run `cleancut models accept {entry.id}` to use it'})"))
+    print(f"cache: {fetch.cached_path(entry)} ({'present' if fetch.is_cached(entry) else 'not fetched'})")
+    return 0
+
+
+def cmd_models_fetch(args: argparse.Namespace) -> int:
+    catalog = load_catalog()
+    for model_id in args.ids:
+        path = fetch.ensure(catalog.get(model_id), offline=False, progress=not args.quiet)
+        print(f"{model_id}: {path}")
+    return 0
+
+
+def cmd_models_verify(args: argparse.Namespace) -> int:
+    catalog = load_catalog()
+    status = 0
+    for model_id in args.ids:
+        entry = catalog.get(model_id)
+        try:
+            print(f"{model_id}: ok ({fetch.verify(entry)})")
+        except CleancutError as err:
+            print(f"cleancut: {err}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def cmd_models_accept(args: argparse.Namespace) -> int:
+    entry = load_catalog().get(args.id)
+    kind = licences.entry_class(entry)
+    licences.accept(entry)
+    print(f"accepted for model '{entry.id}': licence {entry.licence} ({kind}); "
+          f"training data: {entry.training_data} — {entry.training_data_terms}")
+    print(f"recorded in {config.config_path()}; undo with `cleancut models revoke {entry.id}`")
+    return 0
+
+
+def cmd_models_revoke(args: argparse.Namespace) -> int:
+    entry = load_catalog().get(args.id)
+    print(f"acceptance for '{entry.id}' " + ("revoked" if licences.revoke(entry) else "was not recorded"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cleancut", description="Local, non-destructive AI background removal.")
+    parser.add_argument("--version", action="version", version=f"cleancut {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    rm = sub.add_parser("remove", help="remove the background of images",
+                        description="Remove the background of image files, folders (recursive) and glob patterns.")
+    rm.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder or glob pattern")
+    rm.add_argument("-o", "--output", metavar="OUT",
+                    help="output file (one input) or folder (relative paths kept); default: beside each input")
+    what = rm.add_mutually_exclusive_group()
+    what.add_argument("--mask", action="store_true", help="write the alpha mask (16-bit for 16-bit inputs)")
+    what.add_argument("--bg", metavar="COLOR", help="composite over a flat colour (name or #rrggbb)")
+    rm.add_argument("--format", choices=images.SUPPORTED_OUTPUT_FORMATS, help="output format (default png)")
+    rm.add_argument("--model", metavar="ID", help="model id (see `cleancut models list`)")
+    rm.add_argument("--refine", choices=REFINE_MODES, default=Options.refine, help="edge refinement")
+    rm.add_argument("--skip-existing", action="store_true", help="leave inputs whose output exists alone")
+    rm.add_argument("--offline", action="store_true", help="use cached models only")
+    rm.add_argument("--max-megapixels", type=float, default=images.DEFAULT_MAX_PIXELS / 1e6, metavar="N",
+                    help="refuse larger images (decompression-bomb guard, default %(default)g)")
+    rm.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
+    rm.add_argument("--provider", metavar="NAME", help="cpu, cuda, directml or coreml (default: best installed)")
+    rm.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    rm.set_defaults(func=cmd_remove)
+
+    models = sub.add_parser("models", help="list, inspect, fetch and accept models")
+    msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    msub.add_parser("list", help="every model with its licence class and cache state").set_defaults(func=cmd_models_list)
+    info = msub.add_parser("info", help="print a model's card")
+    info.add_argument("id")
+    info.set_defaults(func=cmd_models_info)
+    for name, func, text in (("fetch", cmd_models_fetch, "download and verify models"),
+                             ("verify", cmd_models_verify, "check cached models against their sha256")):
+        action = msub.add_parser(name, help=text)
+        action.add_argument("ids", nargs="+", metavar="ID")
+        action.add_argument("-q", "--quiet", action="store_true")
+        action.set_defaults(func=func)
+    for name, func, text in (("accept", cmd_models_accept, "accept a model's licence terms"),
+                             ("revoke", cmd_models_revoke, "withdraw an acceptance")):
+        action = msub.add_parser(name, help=text)
+        action.add_argument("id")
+        action.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CleancutError as err:
+        if args.debug:
+            raise
+        print(f"cleancut: {err}", file=sys.stderr)
+        return 1
+    except ValueError as err:  # option values that argparse cannot check, e.g. a bad colour
+        if args.debug:
+            raise
+        print(f"cleancut: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cleancut: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

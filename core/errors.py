@@ -1,0 +1,23 @@
+"""One exception family, so every entry point can turn a failure into one actionable line."""
+
+from __future__ import annotations
+
+
+class CleancutError(Exception):
+    """A failure the user can act on; ``str(err)`` is the whole message, no traceback needed."""
+
+
+class ImageError(CleancutError):
+    """An input image that cannot be read, or an output that cannot be written."""
+
+
+class ModelError(CleancutError):
+    """A model that is unknown, missing, tampered with or cannot be loaded."""
+
+
+class FetchError(ModelError):
+    """A model file that could not be downloaded or did not verify."""
+
+
+class LicenceError(ModelError):
+    """A model whose licence the user's policy or missing acceptance does not allow."""

@@ -1,0 +1,157 @@
+"""Run a model: onnxruntime sessions, each family's pre- and post-processing from the catalog.
+
+Sessions are cached per (model file, providers, threads) so a warm worker answers quickly.
+``predict`` returns the foreground probability at the model's own resolution; turning it
+into a full-resolution alpha is the job of refine.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .catalog import ModelEntry
+from .errors import ModelError
+
+PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "directml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+}
+_AUTO_ORDER = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider",
+               "CPUExecutionProvider")
+_RESAMPLE = {"lanczos": Image.Resampling.LANCZOS, "bilinear": Image.Resampling.BILINEAR,
+             "bicubic": Image.Resampling.BICUBIC}
+
+_sessions: dict[tuple, object] = {}
+_lock = threading.Lock()
+
+
+def available_providers() -> list[str]:
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
+
+
+def choose_providers(requested: str | None) -> list[str]:
+    """Provider list for onnxruntime: the requested one (+ CPU fallback) or the best installed."""
+    available = available_providers()
+    if requested is None or requested == "auto":
+        return [p for p in _AUTO_ORDER if p in available] or ["CPUExecutionProvider"]
+    name = PROVIDERS.get(requested.lower(), requested)
+    if name not in available:
+        names = ", ".join(k for k, v in PROVIDERS.items() if v in available)
+        hint = " (install onnxruntime-gpu for CUDA)" if name == "CUDAExecutionProvider" else ""
+        raise ModelError(f"onnxruntime provider '{requested}' is not available here{hint}; available: {names}")
+    return [name] if name == "CPUExecutionProvider" else [name, "CPUExecutionProvider"]
+
+
+def get_session(entry: ModelEntry, path: Path, provider: str | None = None, threads: int | None = None):
+    """A cached onnxruntime session for this model file, provider choice and thread count."""
+    import onnxruntime as ort
+
+    providers = choose_providers(provider)
+    key = (str(path), entry.sha256, tuple(providers), threads)
+    with _lock:
+        session = _sessions.get(key)
+        if session is None:
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3
+            opts.inter_op_num_threads = 1
+            if threads:
+                opts.intra_op_num_threads = threads
+            try:
+                session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+            except Exception as err:  # onnxruntime raises its own untyped errors
+                raise ModelError(f"model '{entry.id}' could not be loaded by onnxruntime: {err}") from None
+            _sessions[key] = session
+    return session
+
+
+def clear_sessions() -> None:
+    """Drop every cached session (frees their memory)."""
+    with _lock:
+        _sessions.clear()
+
+
+def _salient_input(rgb: np.ndarray, spec: dict) -> np.ndarray:
+    width, height = int(spec["width"]), int(spec["height"])
+    resample = _RESAMPLE[spec.get("resize", "bilinear")]
+    small = np.asarray(Image.fromarray(rgb).resize((width, height), resample), dtype=np.float32)
+    scale = spec.get("scale", "max")
+    if scale == "max":
+        small /= max(float(small.max()), 1e-6)
+    else:
+        small *= float(scale)
+    mean = np.asarray(spec.get("mean", [0.0, 0.0, 0.0]), dtype=np.float32)
+    std = np.asarray(spec.get("std", [1.0, 1.0, 1.0]), dtype=np.float32)
+    tensor = (small - mean) / std
+    return np.ascontiguousarray(tensor.transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+def _pick_output(session, outputs: list[np.ndarray], spec: dict) -> np.ndarray:
+    if "name" in spec:
+        names = [o.name for o in session.get_outputs()]
+        return outputs[names.index(spec["name"])]
+    return outputs[int(spec.get("index", 0))]
+
+
+def _normalise(prob: np.ndarray, how: str) -> np.ndarray:
+    prob = prob.astype(np.float32)
+    if how == "minmax":
+        low, high = float(prob.min()), float(prob.max())
+        if high - low > 1e-6:
+            return (prob - low) / (high - low)
+    return np.clip(prob, 0.0, 1.0)
+
+
+def _predict_salient(session, rgb: np.ndarray, entry: ModelEntry) -> np.ndarray:
+    spec = entry.input
+    feed = {spec.get("name", session.get_inputs()[0].name): _salient_input(rgb, spec)}
+    raw = _pick_output(session, session.run(None, feed), entry.output)
+    return _normalise(np.squeeze(raw), entry.output.get("normalise", "minmax"))
+
+
+def _predict_rvm(session, rgb: np.ndarray, entry: ModelEntry) -> np.ndarray:
+    """Robust Video Matting on one still frame: zero recurrent state, ratio from the long side."""
+    spec = entry.input
+    height, width = rgb.shape[:2]
+    long_side = max(height, width)
+    work = min(1.0, float(spec.get("long_side", 1024)) / long_side)
+    if work < 1.0:
+        size = (max(1, round(width * work)), max(1, round(height * work)))
+        rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+    ratio = min(1.0, float(spec.get("downsample_long_side", 384)) / max(rgb.shape[:2]))
+    src = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+    zero = np.zeros((1, 1, 1, 1), dtype=np.float32)
+    feed = {"src": src, "r1i": zero, "r2i": zero, "r3i": zero, "r4i": zero,
+            "downsample_ratio": np.asarray([ratio], dtype=np.float32)}
+    raw = _pick_output(session, session.run(None, feed), entry.output)
+    return _normalise(np.squeeze(raw), entry.output.get("normalise", "none"))
+
+
+def predict(rgb: np.ndarray, entry: ModelEntry, path: Path, provider: str | None = None,
+            threads: int | None = None) -> np.ndarray:
+    """Foreground probability (float32, 0..1) at the model's working resolution."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"predict wants H×W×3 uint8 RGB, got {rgb.shape} {rgb.dtype}")
+    session = get_session(entry, path, provider, threads)
+    try:
+        if entry.family == "rvm":
+            return _predict_rvm(session, rgb, entry)
+        return _predict_salient(session, rgb, entry)
+    except (KeyError, ValueError, IndexError) as err:
+        raise ModelError(f"model '{entry.id}': its catalog input/output spec does not fit the file ({err})") from None
+
+
+def upsample(prob: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Bilinear resize of a probability map to the image size (refine "off")."""
+    if prob.shape == (height, width):
+        return prob.astype(np.float32, copy=False)
+    image = Image.fromarray(np.ascontiguousarray(prob, dtype=np.float32), mode="F")
+    resized = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+    return np.clip(resized, 0.0, 1.0)
