@@ -2,14 +2,52 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from . import fetch, licences, segment
 from .catalog import ModelEntry, load_catalog
+from .errors import CleancutError
 from .options import Options
+
+Progress = Callable[[float, str], None]
+
+
+class Cancelled(CleancutError):
+    """The run was cancelled by the user; nothing was produced."""
+
+
+class CancelToken:
+    """Set from another thread to stop a run: between stages, and inside onnxruntime's run."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._run_options = None
+
+    def run_options(self):
+        import onnxruntime as ort
+
+        if self._run_options is None:
+            self._run_options = ort.RunOptions()
+            self._run_options.terminate = self._event.is_set()
+        return self._run_options
+
+    def cancel(self) -> None:
+        self._event.set()
+        if self._run_options is not None:
+            self._run_options.terminate = True
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled("cancelled; nothing was changed")
 
 
 @dataclass
@@ -30,20 +68,56 @@ def resolve_model(options: Options) -> ModelEntry:
     return entry
 
 
-def remove(rgb: np.ndarray, options: Options = Options()) -> Result:
-    """Alpha for an H×W×3 uint8 RGB image: licence gate, verified model, segment, refine."""
+def apply_hint(alpha: np.ndarray, hint: np.ndarray) -> np.ndarray:
+    """Where the user's trimap or mask is certain (0 or 255), it wins over the model."""
+    if hint.shape != alpha.shape:
+        raise CleancutError(f"the hint is {hint.shape[1]}×{hint.shape[0]} but the image is "
+                            f"{alpha.shape[1]}×{alpha.shape[0]}; they must match")
+    out = alpha.copy()
+    out[hint == 0] = 0.0
+    out[hint == 255] = 1.0
+    return out
+
+
+def _quiet(fraction: float, stage: str) -> None:
+    pass
+
+
+def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | None = None,
+           progress: Progress = _quiet, cancel: CancelToken | None = None) -> Result:
+    """Alpha for an H×W×3 uint8 RGB image: licence gate, verified model, segment, refine.
+
+    ``hint`` is an optional H×W uint8 trimap or rough mask (an editor's selection).
+    ``progress(fraction, stage)`` is called as stages finish; ``cancel`` stops the run.
+    """
+    cancel = cancel or CancelToken()
     timings: dict[str, float] = {}
+
     start = time.perf_counter()
+    progress(0.0, "model")
     entry = resolve_model(options)
     path = fetch.ensure(entry, offline=options.offline)
     timings["model"] = time.perf_counter() - start
+    cancel.check()
 
     start = time.perf_counter()
-    prob = segment.predict(rgb, entry, path, options.provider, options.threads)
+    progress(0.1, "segment")
+    try:
+        prob = segment.predict(rgb, entry, path, options.provider, options.threads,
+                               run_options=cancel.run_options())
+    except CleancutError:
+        cancel.check()
+        raise
     timings["segment"] = time.perf_counter() - start
+    cancel.check()
 
     start = time.perf_counter()
+    progress(0.7, "refine")
     height, width = rgb.shape[:2]
     alpha = segment.upsample(prob, width, height)
+    if hint is not None:
+        alpha = apply_hint(alpha, hint)
     timings["refine"] = time.perf_counter() - start
+    cancel.check()
+    progress(1.0, "done")
     return Result(alpha=alpha, foreground=None, model=entry, timings=timings)

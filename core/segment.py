@@ -109,14 +109,14 @@ def _normalise(prob: np.ndarray, how: str) -> np.ndarray:
     return np.clip(prob, 0.0, 1.0)
 
 
-def _predict_salient(session, rgb: np.ndarray, entry: ModelEntry) -> np.ndarray:
+def _predict_salient(session, rgb: np.ndarray, entry: ModelEntry, run_options) -> np.ndarray:
     spec = entry.input
     feed = {spec.get("name", session.get_inputs()[0].name): _salient_input(rgb, spec)}
-    raw = _pick_output(session, session.run(None, feed), entry.output)
+    raw = _pick_output(session, session.run(None, feed, run_options), entry.output)
     return _normalise(np.squeeze(raw), entry.output.get("normalise", "minmax"))
 
 
-def _predict_rvm(session, rgb: np.ndarray, entry: ModelEntry) -> np.ndarray:
+def _predict_rvm(session, rgb: np.ndarray, entry: ModelEntry, run_options) -> np.ndarray:
     """Robust Video Matting on one still frame: zero recurrent state, ratio from the long side."""
     spec = entry.input
     height, width = rgb.shape[:2]
@@ -130,22 +130,27 @@ def _predict_rvm(session, rgb: np.ndarray, entry: ModelEntry) -> np.ndarray:
     zero = np.zeros((1, 1, 1, 1), dtype=np.float32)
     feed = {"src": src, "r1i": zero, "r2i": zero, "r3i": zero, "r4i": zero,
             "downsample_ratio": np.asarray([ratio], dtype=np.float32)}
-    raw = _pick_output(session, session.run(None, feed), entry.output)
+    raw = _pick_output(session, session.run(None, feed, run_options), entry.output)
     return _normalise(np.squeeze(raw), entry.output.get("normalise", "none"))
 
 
 def predict(rgb: np.ndarray, entry: ModelEntry, path: Path, provider: str | None = None,
-            threads: int | None = None) -> np.ndarray:
-    """Foreground probability (float32, 0..1) at the model's working resolution."""
+            threads: int | None = None, run_options=None) -> np.ndarray:
+    """Foreground probability (float32, 0..1) at the model's working resolution.
+
+    ``run_options`` (onnxruntime.RunOptions) lets another thread stop the run midway.
+    """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"predict wants H×W×3 uint8 RGB, got {rgb.shape} {rgb.dtype}")
     session = get_session(entry, path, provider, threads)
     try:
         if entry.family == "rvm":
-            return _predict_rvm(session, rgb, entry)
-        return _predict_salient(session, rgb, entry)
+            return _predict_rvm(session, rgb, entry, run_options)
+        return _predict_salient(session, rgb, entry, run_options)
     except (KeyError, ValueError, IndexError) as err:
         raise ModelError(f"model '{entry.id}': its catalog input/output spec does not fit the file ({err})") from None
+    except Exception as err:  # onnxruntime's own error types (including a terminated run)
+        raise ModelError(f"model '{entry.id}' failed while running: {str(err).strip()[:300]}") from None
 
 
 def upsample(prob: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -1,0 +1,81 @@
+"""Raw pixel buffers as editors hand them over, to and from numpy arrays.
+
+A frame is width × height pixels of one of the CHANNELS layouts in one of the FORMATS, rows
+``stride`` bytes apart (rows may be padded). f32 values are 0..1 and taken as already
+perceptually encoded (hosts ask their pixel APIs for gamma-encoded data).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import CleancutError
+
+FORMATS = {"u8": np.dtype(np.uint8), "u16": np.dtype("<u2"), "f32": np.dtype("<f4")}
+CHANNELS = {"Y": 1, "YA": 2, "RGB": 3, "RGBA": 4}
+
+
+class FrameError(CleancutError):
+    """A frame whose description and bytes do not fit together."""
+
+
+def frame_size(width: int, height: int, channels: str, fmt: str, stride: int | None = None) -> int:
+    """Bytes a frame occupies; raises FrameError for an impossible description."""
+    if channels not in CHANNELS:
+        raise FrameError(f"unknown channel layout {channels!r}; use one of {', '.join(CHANNELS)}")
+    if fmt not in FORMATS:
+        raise FrameError(f"unknown pixel format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if not (isinstance(width, int) and isinstance(height, int)) or width < 1 or height < 1:
+        raise FrameError(f"a frame needs a positive width and height, not {width}×{height}")
+    row = width * CHANNELS[channels] * FORMATS[fmt].itemsize
+    stride = row if stride is None else stride
+    if stride < row:
+        raise FrameError(f"stride {stride} is shorter than a row of {row} bytes")
+    return stride * (height - 1) + row
+
+
+def decode(buffer: bytes, width: int, height: int, channels: str, fmt: str,
+           stride: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(H×W×3 uint8 RGB for the model, H×W float32 alpha of the frame or None)."""
+    needed = frame_size(width, height, channels, fmt, stride)
+    if len(buffer) != needed:
+        raise FrameError(f"a {width}×{height} {channels} {fmt} frame needs {needed} bytes, got {len(buffer)}")
+    dtype = FORMATS[fmt]
+    count = CHANNELS[channels]
+    row = width * count * dtype.itemsize
+    stride = row if stride is None else stride
+    rows = np.frombuffer(buffer + b"\0" * (stride - row), dtype=np.uint8).reshape(height, stride)[:, :row]
+    pixels = rows.copy().view(dtype).reshape(height, width, count)
+    if fmt == "u8":
+        unit = pixels.astype(np.float32) / 255.0
+        rgb8 = pixels[..., : 3 if count >= 3 else 1]
+    else:
+        unit = pixels.astype(np.float32) / (65535.0 if fmt == "u16" else 1.0)
+        unit = np.nan_to_num(unit, nan=0.0, posinf=1.0, neginf=0.0)
+        rgb8 = np.rint(np.clip(unit[..., : 3 if count >= 3 else 1], 0.0, 1.0) * 255.0).astype(np.uint8)
+    if rgb8.shape[2] == 1:
+        rgb8 = np.repeat(rgb8, 3, axis=2)
+    alpha = np.clip(unit[..., -1], 0.0, 1.0) if channels in ("YA", "RGBA") else None
+    return np.ascontiguousarray(rgb8), alpha
+
+
+def encode_alpha(alpha: np.ndarray, fmt: str) -> bytes:
+    """Alpha 0..1 as tightly packed little-endian bytes in the requested format."""
+    if fmt not in FORMATS:
+        raise FrameError(f"unknown pixel format {fmt!r}; use one of {', '.join(FORMATS)}")
+    clipped = np.clip(alpha, 0.0, 1.0)
+    if fmt == "f32":
+        return clipped.astype("<f4").tobytes()
+    top = 255.0 if fmt == "u8" else 65535.0
+    return np.rint(clipped * top).astype(FORMATS[fmt]).tobytes()
+
+
+def encode_rgb(rgb: np.ndarray, fmt: str) -> bytes:
+    """H×W×3 uint8 colours as tightly packed bytes in the requested format."""
+    if fmt == "u8":
+        return np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
+    if fmt == "u16":
+        return (rgb.astype("<u2") * 257).tobytes()
+    if fmt == "f32":
+        return (rgb.astype("<f4") / 255.0).tobytes()
+    raise FrameError(f"unknown pixel format {fmt!r}; use one of {', '.join(FORMATS)}")

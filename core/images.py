@@ -1,0 +1,829 @@
+"""Image files in and out: decode whatever a user has, encode cut-outs and masks losslessly.
+
+Everything here works on plain numpy arrays so the rest of the engine never sees Pillow:
+
+* :func:`read_image` decodes a file into a :class:`Picture` -- upright (EXIF orientation applied),
+  at its real bit depth (16-bit PNG/TIFF stay 16-bit, also in colour), with grey, palette, 1-bit
+  and CMYK inputs turned into RGB, any transparency turned into an alpha channel, and the ICC
+  profile and EXIF kept so the output can carry them. Decompression bombs are refused from the
+  header, before any pixel is decoded.
+* :func:`to_rgb8` gives the 8-bit RGB view the models want.
+* :func:`write_image` encodes a mask or a cut-out as PNG, WebP or TIFF, atomically, keeping ICC
+  and EXIF.
+
+Pillow alone cannot keep 16-bit colour: it decodes 16-bit RGB(A) PNG/TIFF samples to 8 bits and
+cannot encode them at all. Rather than add a dependency, this module (1) decodes such files twice
+with Pillow's own decoders, once unpacking the high byte and once the low byte of every sample,
+and joins them -- exact, in C, and streaming-safe since the row filtering is identical in both
+passes; (2) writes 16-bit RGB(A) PNG and TIFF with two small encoders of its own (numpy + zlib,
+and Pillow's TIFF directory writer for the tags).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import math
+import os
+import secrets
+import stat
+import struct
+import sys
+import threading
+import warnings
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image, ImageCms, TiffImagePlugin, TiffTags, UnidentifiedImageError
+
+from cleancut.errors import ImageError
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "SUPPORTED_OUTPUT_FORMATS",
+    "Picture",
+    "read_image",
+    "to_rgb8",
+    "write_image",
+]
+
+#: Largest image :func:`read_image` decodes by default: 150 megapixels is above any camera or
+#: scan a user is likely to feed in (a 100 MP medium-format frame, a 600 dpi A4 scan), yet far
+#: below what a crafted file could claim (a few bytes can declare 4 gigapixels).
+DEFAULT_MAX_PIXELS: int = 150_000_000
+
+#: What :func:`write_image` can encode: the three common formats that keep an alpha channel.
+SUPPORTED_OUTPUT_FORMATS = ("png", "webp", "tiff")
+
+_WEBP_MAX_SIDE = 16383  # a hard limit of the WebP bitstream (14 bits per dimension)
+_EXIF_HEADER = b"Exif\x00\x00"
+_ORIENTATION = 0x0112
+_ICC_TAG = 34675
+
+
+@dataclass(eq=False)  # arrays make == ambiguous; compare the fields you care about instead
+class Picture:
+    """A decoded image, ready for the engine: upright, RGB, with its alpha and metadata.
+
+    ``rgb`` is H x W x 3, uint8 or uint16, with colour values as stored in the file (sRGB, or
+    whatever ``icc_profile`` says). Grey inputs are repeated into the three channels; a grey ICC
+    profile is still returned as is, and :func:`write_image` only embeds a profile in pixels of
+    its own colour space. CMYK inputs are converted to RGB: through their embedded CMYK profile
+    with LittleCMS when they have one (then ``icc_profile`` is an sRGB profile, which is what the
+    pixels now are), else with Pillow's plain formula (then ``icc_profile`` is None).
+
+    ``alpha`` is H x W with the dtype of ``rgb`` when the input has an alpha channel or
+    palette/tRNS transparency, else None. ``bit_depth`` is 16 for 16-bit PNG and TIFF (grey or
+    colour) and 32-bit integer or float TIFF, else 8. ``exif`` is the input's EXIF block (with
+    Pillow's ``Exif\\0\\0`` prefix) with Orientation reset to 1, because the pixels are upright
+    already; None when the input has none. ``format`` is Pillow's name of the input format
+    ("PNG", "JPEG", "TIFF", ...).
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    bit_depth: int
+    icc_profile: bytes | None
+    exif: bytes | None
+    format: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), the order Pillow and the editors use."""
+        return int(self.rgb.shape[1]), int(self.rgb.shape[0])
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def read_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+    """Decode the image at ``path`` into a :class:`Picture`, refusing anything over ``max_pixels``.
+
+    The size is checked from the file header, before any pixel is decoded, so a decompression
+    bomb costs nothing. Only ``max_pixels`` applies: Pillow's own process-wide guard
+    (``PIL.Image.MAX_IMAGE_PIXELS``, ~89 MP with a warning and ~179 MP with an error) would
+    otherwise refuse a large photo the user allowed, or warn about it. To make our limit the one
+    that applies, Pillow's value is swapped for ours only while this function opens and decodes,
+    under a lock, and restored afterwards; reads are serialised by that lock, and another thread
+    using Pillow at that very moment sees our limit instead of its own.
+
+    Animated and multi-page files (GIF, APNG, WebP, multi-page TIFF) give their first frame: a
+    background is removed from one picture, and the first frame is what viewers show.
+
+    Every failure -- missing, empty, not an image, truncated, too large -- raises
+    :class:`~cleancut.errors.ImageError` with one line that names the file and what is wrong.
+    """
+    name = os.fspath(path)
+    _check_input_file(name)
+    with _PILLOW_LIMIT_LOCK, warnings.catch_warnings():
+        # Pillow warns between its limit and twice it; our own check below is the one that counts.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        image = _open(name)
+        with image:
+            _refuse_oversized(name, image.size, max_pixels)
+            plan = _wide_decoding(image)
+            with _pillow_pixel_limit(max_pixels):
+                _decode(name, image, plan[0] if plan else None, max_pixels)
+                # A GIF frame may lie outside the header's canvas and grow it while decoding.
+                _refuse_oversized(name, image.size, max_pixels)
+                low = _decode_again(name, plan[1], max_pixels) if plan and plan[1] else None
+            if plan:
+                rgb, alpha = _wide_arrays(name, image, low)
+                bit_depth, icc = 16, image.info.get("icc_profile") or None
+            else:
+                rgb, alpha, bit_depth, icc = _to_arrays(name, image)
+            orientation, exif = _orientation_and_exif(image)
+            file_format = image.format or "unknown"
+    rgb, alpha = _upright(rgb, orientation), None if alpha is None else _upright(alpha, orientation)
+    return Picture(
+        rgb=np.ascontiguousarray(rgb),
+        alpha=None if alpha is None else np.ascontiguousarray(alpha),
+        bit_depth=bit_depth,
+        icc_profile=icc,
+        exif=exif,
+        format=file_format,
+    )
+
+
+def to_rgb8(picture: Picture) -> np.ndarray:
+    """Return ``picture.rgb`` as H x W x 3 uint8, the input every model expects.
+
+    8-bit pictures are returned as is (no copy); 16-bit ones are rounded to the nearest 8-bit
+    value (x / 257), so 65535 maps to 255 and 257 * k to k exactly.
+    """
+    return _to_8bit(picture.rgb)
+
+
+def _to_8bit(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    return ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pillow_pixel_limit(limit: int | None) -> Iterator[None]:
+    """Set Pillow's global bomb limit for the duration; the caller holds _PILLOW_LIMIT_LOCK."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = limit
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _check_input_file(name: str) -> None:
+    """Name the common mistakes (typo, folder, empty export) before Pillow gives them odd names."""
+    try:
+        info = os.stat(name)
+    except FileNotFoundError:
+        raise ImageError(f"cannot read {name}: no such file") from None
+    except OSError as err:
+        raise ImageError(f"cannot read {name}: {_os_reason(err)}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageError(f"cannot read {name}: it is a folder, not an image file") from None
+    if stat.S_ISREG(info.st_mode) and info.st_size == 0:
+        raise ImageError(f"cannot read {name}: the file is empty (0 bytes)")
+
+
+def _open(name: str) -> Image.Image:
+    """Identify the file from its header only; Pillow's bomb check is off, ours follows."""
+    try:
+        with _pillow_pixel_limit(None):
+            return Image.open(name)
+    except UnidentifiedImageError:
+        raise ImageError(
+            f"cannot read {name}: not an image, or a format cleancut cannot read "
+            "(use PNG, JPEG, TIFF or WebP)"
+        ) from None
+    except OSError as err:
+        if err.errno is not None:
+            raise ImageError(f"cannot read {name}: {_os_reason(err)}") from None
+        raise ImageError(f"cannot read {name}: the file is damaged ({_detail(err)})") from None
+    except (SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error) as err:
+        raise ImageError(f"cannot read {name}: the file is damaged ({_detail(err)})") from None
+
+
+def _refuse_oversized(name: str, size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    pixels = width * height
+    if pixels > max_pixels:
+        raise ImageError(
+            f"cannot read {name}: it is {width}x{height} ({pixels / 1e6:.1f} megapixels), over the "
+            f"limit of {max_pixels / 1e6:g} megapixels that guards against decompression bombs; "
+            f"if you trust this file, raise the limit with --max-megapixels "
+            f"{math.ceil(pixels / 1e6)}"
+        )
+
+
+def _decode(name: str, image: Image.Image, rawmode: str | None, max_pixels: int) -> None:
+    """Decode the pixels (optionally with another raw mode), turning Pillow's errors into ours."""
+    try:
+        if rawmode is not None:
+            image.tile = [_with_rawmode(tile, rawmode) for tile in image.tile]
+        image.load()
+    except Image.DecompressionBombError:
+        raise ImageError(
+            f"cannot read {name}: it grows past the limit of {max_pixels / 1e6:g} "
+            "megapixels while decoding (a possible decompression bomb); if you trust this file, "
+            "raise the limit with --max-megapixels"
+        ) from None
+    except MemoryError:
+        width, height = image.size
+        raise ImageError(f"cannot read {name}: not enough memory to decode {width}x{height} pixels") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error, zlib.error) as err:
+        raise ImageError(
+            f"cannot read {name}: the image data is truncated or damaged ({_detail(err)}); "
+            "export or download it again"
+        ) from None
+
+
+def _decode_again(name: str, rawmode: str, max_pixels: int) -> np.ndarray:
+    """Decode the file a second time with another raw mode; see :func:`_wide_decoding`."""
+    with _open(name) as image:
+        _decode(name, image, rawmode, max_pixels)
+        return np.asarray(image)
+
+
+# Raw modes whose Pillow unpacker only picks one byte of every 16-bit sample, so that decoding
+# once with the high byte and once with the low byte gives the exact 16-bit values.
+_WIDE_RAWMODES = {"RGB;16B", "RGB;16L", "RGBA;16B", "RGBA;16L", "RGBX;16B", "RGBX;16L"}
+
+
+def _wide_decoding(image: Image.Image) -> tuple[str, str | None] | None:
+    """The (first pass, second pass) raw modes that keep 16-bit colour, or None for other images.
+
+    Pillow decodes 16-bit RGB(A) PNG and TIFF to 8 bits by keeping the high byte of every sample.
+    Its raw modes differ only in which byte they keep, and all of them undo PNG row filters and
+    TIFF predictors on the full 16-bit rows, so a second decode with the opposite byte order
+    gives the low bytes exactly. 16-bit grey+alpha PNG is decoded in one pass as 8-bit RGBA
+    (grey high, grey low, alpha high, alpha low), which has the same 32 bits per pixel.
+
+    Data is big-endian in PNG, in the file's byte order for uncompressed TIFF, and in the
+    machine's order when libtiff decompresses it. Anything else (premultiplied alpha, separate
+    planes, CMYK) returns None and is read at 8 bits.
+    """
+    tiles = list(image.tile)
+    if image.format not in ("PNG", "TIFF") or not tiles:
+        return None
+    codecs = {_tile_codec(tile) for tile in tiles}
+    rawmodes = {_tile_rawmode(tile) for tile in tiles}
+    if len(codecs) != 1 or len(rawmodes) != 1:
+        return None
+    codec, rawmode = codecs.pop(), rawmodes.pop()
+    if image.format == "PNG" and codec == "zip" and rawmode == "LA;16B" and image.mode == "RGBA":
+        return "RGBA", None  # one pass gives all four bytes
+    if rawmode not in _WIDE_RAWMODES:
+        return None
+    if image.format == "PNG" and codec == "zip":
+        high = "B"
+    elif image.format == "TIFF" and codec == "raw":
+        high = rawmode[-1]
+    elif image.format == "TIFF" and codec == "libtiff":
+        high = "L" if sys.byteorder == "little" else "B"
+    else:
+        return None
+    low = "L" if high == "B" else "B"
+    return rawmode[:-1] + high, rawmode[:-1] + low
+
+
+def _tile_codec(tile: Any) -> str:
+    return tile[0]
+
+
+def _tile_rawmode(tile: Any) -> str | None:
+    args = tile[3]
+    if isinstance(args, str):
+        return args
+    if isinstance(args, tuple) and args and isinstance(args[0], str):
+        return args[0]
+    return None
+
+
+def _with_rawmode(tile: Any, rawmode: str) -> Any:
+    args = tile[3]
+    new_args = rawmode if isinstance(args, str) else (rawmode, *args[1:])
+    if hasattr(tile, "_replace"):  # Pillow >= 11 uses a named tuple
+        return tile._replace(args=new_args)
+    return (tile[0], tile[1], tile[2], new_args)
+
+
+def _to_arrays(name: str, image: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int, bytes | None]:
+    """(rgb, alpha, bit_depth, icc) from an image Pillow decoded by itself."""
+    icc = image.info.get("icc_profile") or None
+    if image.mode.startswith("I;16"):
+        grey = np.asarray(image).astype(np.uint16)
+        return _grey3(grey), _colour_key_alpha(grey, image.info.get("transparency"), 65535), 16, icc
+    if image.mode in ("I", "F"):
+        return _grey3(_deep_to_uint16(np.asarray(image))), None, 16, icc
+    if image.mode == "CMYK":
+        image, icc = _cmyk_to_rgb(image, icc)
+    try:
+        rgb, alpha = _arrays_8bit(image)
+    except (ValueError, OSError) as err:
+        raise ImageError(
+            f"cannot read {name}: its colour mode {image.mode} is not supported ({_detail(err)}); "
+            "save it as RGB"
+        ) from None
+    return rgb, alpha, 8, icc
+
+
+def _wide_arrays(name: str, image: Image.Image, low: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """16-bit rgb and alpha from the passes planned by :func:`_wide_decoding`."""
+    high = np.asarray(image).astype(np.uint16)
+    if low is None:  # 16-bit grey+alpha PNG decoded as bytes: grey high, grey low, alpha high, low
+        return _grey3((high[..., 0] << 8) | high[..., 1]), (high[..., 2] << 8) | high[..., 3]
+    if high.shape != low.shape:  # cannot happen with the raw modes above; be loud if it does
+        raise ImageError(f"cannot read {name}: the two 16-bit decoding passes disagree")
+    wide = (high << 8) | low
+    rgb = wide[..., :3]
+    if image.mode == "RGBA":
+        return rgb, wide[..., 3]
+    return rgb, _colour_key_alpha(rgb, image.info.get("transparency"), 65535)
+
+
+def _arrays_8bit(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    transparent = image.has_transparency_data
+    if image.mode in ("1", "L") and not transparent:
+        return _grey3(np.asarray(image.convert("L"))), None
+    if image.mode == "LA":
+        grey_alpha = np.asarray(image)
+        return _grey3(grey_alpha[..., 0]), grey_alpha[..., 1]
+    if image.mode == "RGB" and not transparent:
+        return np.asarray(image), None
+    if image.mode != "RGBA":
+        # palette (with or without transparency), tRNS colour keys, RGBX, premultiplied, YCbCr...
+        image = image.convert("RGBA" if transparent else "RGB")
+        if image.mode == "RGB":
+            return np.asarray(image), None
+    rgba = np.asarray(image)
+    return rgba[..., :3], rgba[..., 3]
+
+
+def _grey3(grey: np.ndarray) -> np.ndarray:
+    return np.repeat(grey[..., np.newaxis], 3, axis=2)
+
+
+def _colour_key_alpha(pixels: np.ndarray, key: Any, opaque: int) -> np.ndarray | None:
+    """Alpha from a PNG tRNS colour key (one grey value or one RGB triple that is transparent)."""
+    if key is None or isinstance(key, bytes):
+        return None
+    if pixels.ndim == 3:
+        transparent = np.all(pixels == np.asarray(key, dtype=pixels.dtype), axis=-1)
+    else:
+        transparent = pixels == key
+    return np.where(transparent, 0, opaque).astype(pixels.dtype)
+
+
+def _deep_to_uint16(values: np.ndarray) -> np.ndarray:
+    """32-bit integer TIFFs are clipped to 0..65535; float TIFFs are taken as 0..1 (GIMP, Krita)."""
+    if values.dtype.kind == "f":
+        return np.round(np.clip(np.nan_to_num(values), 0.0, 1.0) * 65535).astype(np.uint16)
+    return np.clip(values, 0, 65535).astype(np.uint16)
+
+
+def _cmyk_to_rgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """CMYK to RGB through the file's own CMYK profile when it has a usable one.
+
+    Relative colorimetric with black-point compensation, Photoshop's default, so paper white
+    maps to white. Without a profile Pillow's plain formula is the best guess there is.
+    """
+    if icc is not None and _icc_colour_space(icc) == b"CMYK":
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            converted = ImageCms.profileToProfile(
+                image,
+                source,
+                ImageCms.createProfile("sRGB"),
+                renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+                outputMode="RGB",
+                flags=ImageCms.Flags.BLACKPOINTCOMPENSATION,
+            )
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            pass
+        else:
+            if converted is not None:
+                return converted, _srgb_profile()
+    return image.convert("RGB"), None
+
+
+@functools.lru_cache(maxsize=1)
+def _srgb_profile() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _icc_colour_space(icc: bytes) -> bytes | None:
+    """The data colour space of an ICC profile ("RGB ", "GRAY", "CMYK", ...) from its header."""
+    return icc[16:20] if len(icc) >= 128 else None
+
+
+# ---- orientation and EXIF
+
+
+def _orientation_and_exif(image: Image.Image) -> tuple[int, bytes | None]:
+    """The EXIF orientation to undo, and the EXIF to hand on (with orientation set to 1)."""
+    try:
+        tags = image.getexif()
+        orientation = int(tags.get(_ORIENTATION, 1))
+    except Exception:  # noqa: BLE001 -- broken EXIF must not make a good image unreadable
+        return 1, None
+    if orientation not in range(1, 9):
+        orientation = 1
+    raw = image.info.get("exif")
+    if isinstance(raw, bytes) and raw:
+        if not raw.startswith(_EXIF_HEADER):
+            raw = _EXIF_HEADER + raw
+        return orientation, _upright_exif(raw)
+    if image.format == "TIFF":
+        return orientation, _tiff_exif(tags)
+    return orientation, None
+
+
+def _upright_exif(exif: bytes) -> bytes | None:
+    """Set Orientation to 1 in an EXIF block, changing those two bytes only.
+
+    Patching in place keeps maker notes and every offset in the block valid, which rebuilding
+    it would not. Falls back to Pillow's rebuild, and to dropping the EXIF when even that fails,
+    because EXIF that still says "rotate" would make viewers turn the upright pixels again.
+    """
+    tiff = exif[len(_EXIF_HEADER) :]
+    try:
+        order = {b"II": "<", b"MM": ">"}[tiff[:2]]
+        (ifd0,) = struct.unpack_from(order + "I", tiff, 4)
+        (count,) = struct.unpack_from(order + "H", tiff, ifd0)
+        for index in range(count):
+            entry = ifd0 + 2 + 12 * index
+            tag, kind, number = struct.unpack_from(order + "HHI", tiff, entry)
+            if tag == _ORIENTATION:
+                if kind != 3 or number != 1:  # not a single SHORT: let Pillow rebuild it
+                    break
+                value = struct.pack(order + "H", 1)
+                return _EXIF_HEADER + tiff[: entry + 8] + value + tiff[entry + 10 :]
+        else:
+            return exif  # no orientation tag: nothing to reset
+    except (KeyError, struct.error):
+        pass
+    try:
+        tags = Image.Exif()
+        tags.load(exif)
+        tags[_ORIENTATION] = 1
+        return tags.tobytes()
+    except Exception:  # noqa: BLE001 -- unparseable EXIF is dropped rather than passed on wrong
+        return None
+
+
+# TIFF tags that describe one file's pixel layout; they must not travel as EXIF.
+_TIFF_LAYOUT_TAGS = frozenset(
+    {254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 277, 278, 279, 280, 281, 284, 288, 289,
+     290, 291, 292, 293, 317, 320, 322, 323, 324, 325, 330, 332, 338, 339, 340, 341, 347, 512,
+     513, 514, 515, 517, 518, 519, 520, 521, 529, 530, 531, 532, 700, 33723, 34377, _ICC_TAG}
+)
+
+
+def _tiff_exif(tags: Image.Exif) -> bytes | None:
+    """A TIFF's descriptive tags (camera, date, EXIF and GPS directories) as an EXIF block."""
+    try:
+        exif = Image.Exif()
+        for tag, value in tags.items():
+            if tag in TiffTags.TAGS_V2_GROUPS:
+                exif[tag] = tags.get_ifd(tag)
+            elif tag not in _TIFF_LAYOUT_TAGS:
+                exif[tag] = value
+        if not len(exif):
+            return None
+        if _ORIENTATION in exif:
+            exif[_ORIENTATION] = 1
+        return exif.tobytes()
+    except Exception:  # noqa: BLE001 -- odd tags must not make a good image unreadable
+        return None
+
+
+def _upright(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply EXIF orientation 1-8 to an H x W (x C) array, as Pillow's exif_transpose does."""
+    if orientation == 2:
+        return array[:, ::-1]
+    if orientation == 3:
+        return array[::-1, ::-1]
+    if orientation == 4:
+        return array[::-1]
+    if orientation == 5:
+        return array.swapaxes(0, 1)
+    if orientation == 6:
+        return np.rot90(array, -1)
+    if orientation == 7:
+        return array[::-1, ::-1].swapaxes(0, 1)
+    if orientation == 8:
+        return np.rot90(array, 1)
+    return array
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    pixels: np.ndarray,
+    *,
+    format: str | None = None,  # noqa: A002 -- the name users know from Pillow
+    icc_profile: bytes | None = None,
+    exif: bytes | None = None,
+) -> None:
+    """Encode ``pixels`` losslessly at ``path`` as PNG, WebP or TIFF, atomically.
+
+    ``pixels`` is H x W (a grey mask), H x W x 3 (RGB) or H x W x 4 (RGBA), uint8 or uint16.
+    ``format`` is "png", "webp" or "tiff" (any case); by default it comes from the suffix
+    (.png, .webp, .tif, .tiff).
+
+    * PNG and TIFF keep uint16 at full 16-bit precision, grey, RGB and RGBA alike.
+    * WebP is 8-bit only: uint16 is rounded to 8 bits (x / 257). It is written lossless with
+      the colour under fully transparent pixels kept (``exact``), so 8-bit data round-trips
+      exactly. WebP has no grey mode: a mask comes back as RGB with three equal channels, and
+      WebP cannot be larger than 16383 pixels a side.
+    * ``icc_profile`` is embedded only when its colour space matches the pixels (RGB profiles
+      in RGB/RGBA, grey ones in masks): a mask is not colour data and an RGB profile would make
+      it invalid. ``exif`` (with or without Pillow's ``Exif\\0\\0`` prefix) is embedded in all
+      three formats.
+
+    The file is written to a temporary file in the same folder, then renamed over ``path``, so
+    a failed write never leaves half a file, nor destroys an existing one. Missing parent
+    folders are created. Raises :class:`~cleancut.errors.ImageError` on any failure.
+    """
+    name = os.fspath(path)
+    file_format = _output_format(name, format)
+    pixels = _checked_pixels(name, pixels)
+    height, width = pixels.shape[:2]
+    if file_format == "webp" and max(width, height) > _WEBP_MAX_SIDE:
+        raise ImageError(
+            f"cannot write {name}: WebP images are limited to {_WEBP_MAX_SIDE} pixels a side and "
+            f"this one is {width}x{height}; write PNG or TIFF instead (format 'png' or 'tiff')"
+        )
+    if icc_profile is not None and _icc_colour_space(icc_profile) != (b"GRAY" if pixels.ndim == 2 else b"RGB "):
+        icc_profile = None
+    if exif is not None and not exif:
+        exif = None
+    if exif is not None and not exif.startswith(_EXIF_HEADER):
+        exif = _EXIF_HEADER + exif
+    encoder = _ENCODERS[file_format]
+    _write_atomically(name, lambda stream: encoder(stream, pixels, icc_profile or None, exif))
+
+
+def _output_format(name: str, requested: str | None) -> str:
+    supported = ", ".join(SUPPORTED_OUTPUT_FORMATS)
+    if requested is None:
+        suffix = os.path.splitext(name)[1].lower().lstrip(".")
+        chosen = {"tif": "tiff"}.get(suffix, suffix)
+        if chosen not in SUPPORTED_OUTPUT_FORMATS:
+            raise ImageError(
+                f"cannot write {name}: cannot tell the format from the suffix "
+                f"'{os.path.splitext(name)[1]}'; use one of: {supported}"
+            )
+        return chosen
+    chosen = {"tif": "tiff"}.get(requested.lower(), requested.lower())
+    if chosen not in SUPPORTED_OUTPUT_FORMATS:
+        raise ImageError(
+            f"cannot write {name}: unsupported output format '{requested}'; "
+            f"use one of: {supported}"
+        )
+    return chosen
+
+
+def _checked_pixels(name: str, pixels: np.ndarray) -> np.ndarray:
+    pixels = np.asarray(pixels)
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[..., 0]
+    shape_ok = pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (3, 4))
+    if not shape_ok or pixels.dtype not in (np.uint8, np.uint16) or 0 in pixels.shape:
+        raise ImageError(
+            f"cannot write {name}: pixels must be H x W, H x W x 3 or H x W x 4 of uint8 or "
+            f"uint16, got shape {pixels.shape} of {pixels.dtype}"
+        )
+    return np.ascontiguousarray(pixels)
+
+
+def _write_atomically(name: str, encode: Callable[[IO[bytes]], None]) -> None:
+    """Write through a temporary file beside ``name`` and rename it over ``name`` when complete."""
+    folder = os.path.dirname(os.path.abspath(name))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as err:
+        raise ImageError(f"cannot write {name}: cannot create its folder ({_os_reason(err)})") from None
+    temporary = None
+    try:
+        temporary, descriptor = _create_temporary(folder, os.path.basename(name))
+        with os.fdopen(descriptor, "wb") as stream:
+            encode(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        with contextlib.suppress(OSError):  # overwriting keeps the existing file's permissions
+            os.chmod(temporary, stat.S_IMODE(os.stat(name).st_mode))
+        os.replace(temporary, name)
+        temporary = None
+    except ImageError:
+        raise
+    except OSError as err:
+        raise ImageError(f"cannot write {name}: {_os_reason(err)}") from None
+    except (ValueError, TypeError, KeyError, struct.error, zlib.error) as err:
+        raise ImageError(f"cannot write {name}: the encoder failed ({_detail(err)})") from None
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.remove(temporary)
+
+
+def _create_temporary(folder: str, base: str) -> tuple[str, int]:
+    # os.open with 0o666 lets the user's umask decide the permissions, as for any new file.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        candidate = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp")
+        try:
+            return candidate, os.open(candidate, flags, 0o666)
+        except FileExistsError:
+            continue
+
+
+def _pillow_image(pixels: np.ndarray) -> Image.Image:
+    """uint8 grey/RGB/RGBA and uint16 grey (mode I;16): what Pillow can encode itself."""
+    return Image.fromarray(pixels)
+
+
+def _metadata(icc: bytes | None, exif: bytes | None) -> dict[str, bytes]:
+    extra = {}
+    if icc is not None:
+        extra["icc_profile"] = icc
+    if exif is not None:
+        extra["exif"] = exif
+    return extra
+
+
+def _encode_png(stream: IO[bytes], pixels: np.ndarray, icc: bytes | None, exif: bytes | None) -> None:
+    if pixels.dtype == np.uint16 and pixels.ndim == 3:
+        _encode_png16(stream, pixels, icc, exif)
+    else:
+        _pillow_image(pixels).save(stream, format="PNG", **_metadata(icc, exif))
+
+
+def _encode_webp(stream: IO[bytes], pixels: np.ndarray, icc: bytes | None, exif: bytes | None) -> None:
+    image = _pillow_image(_to_8bit(pixels))
+    if image.mode == "L":
+        image = image.convert("RGB")  # WebP has no grey mode; say it here rather than let Pillow guess
+    image.save(stream, format="WEBP", lossless=True, exact=True, quality=100, **_metadata(icc, exif))
+
+
+def _encode_tiff(stream: IO[bytes], pixels: np.ndarray, icc: bytes | None, exif: bytes | None) -> None:
+    if pixels.dtype == np.uint16 and pixels.ndim == 3:
+        _encode_tiff16(stream, pixels, icc, exif)
+    else:
+        _pillow_image(pixels).save(
+            stream, format="TIFF", compression="tiff_adobe_deflate", **_metadata(icc, exif)
+        )
+
+
+_ENCODERS: dict[str, Callable[[IO[bytes], np.ndarray, bytes | None, bytes | None], None]] = {
+    "png": _encode_png,
+    "webp": _encode_webp,
+    "tiff": _encode_tiff,
+}
+
+
+# ---- 16-bit RGB(A) PNG, which Pillow cannot encode
+
+
+def _encode_png16(stream: IO[bytes], pixels: np.ndarray, icc: bytes | None, exif: bytes | None) -> None:
+    """A 16-bit RGB or RGBA PNG: Paeth-filtered rows, deflated in bands to bound memory."""
+    height, width, channels = pixels.shape
+    stream.write(b"\x89PNG\r\n\x1a\n")
+    colour_type = 2 if channels == 3 else 6
+    _png_chunk(stream, b"IHDR", struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0))
+    if icc is not None:
+        _png_chunk(stream, b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
+    if exif is not None:
+        _png_chunk(stream, b"eXIf", exif[len(_EXIF_HEADER) :])
+    compressor = zlib.compressobj(6)
+    pixel_bytes = channels * 2
+    rows = pixels.astype(">u2").view(np.uint8).reshape(height, width * pixel_bytes)
+    band = max(1, (8 << 20) // rows.shape[1])
+    for top in range(0, height, band):
+        above = rows[top - 1] if top else None
+        data = compressor.compress(_paeth_filter(rows[top : top + band], above, pixel_bytes).tobytes())
+        if data:
+            _png_chunk(stream, b"IDAT", data)
+    _png_chunk(stream, b"IDAT", compressor.flush())
+    _png_chunk(stream, b"IEND", b"")
+
+
+def _paeth_filter(rows: np.ndarray, above: np.ndarray | None, pixel_bytes: int) -> np.ndarray:
+    """PNG filter type 4 on a band of rows (``above`` is the row before the band, if any).
+
+    Encoding uses the unfiltered neighbours, so unlike decoding it vectorises.
+    """
+    current = rows.astype(np.int16)
+    up = np.empty_like(current)
+    up[1:] = current[:-1]
+    up[0] = 0 if above is None else above
+    left = np.zeros_like(current)
+    left[:, pixel_bytes:] = current[:, :-pixel_bytes]
+    up_left = np.zeros_like(current)
+    up_left[:, pixel_bytes:] = up[:, :-pixel_bytes]
+    estimate = left + up - up_left
+    distance_left = np.abs(estimate - left)
+    distance_up = np.abs(estimate - up)
+    distance_up_left = np.abs(estimate - up_left)
+    predictor = np.where(
+        (distance_left <= distance_up) & (distance_left <= distance_up_left),
+        left,
+        np.where(distance_up <= distance_up_left, up, up_left),
+    )
+    filtered = np.empty((rows.shape[0], rows.shape[1] + 1), dtype=np.uint8)
+    filtered[:, 0] = 4
+    filtered[:, 1:] = (current - predictor).astype(np.uint8)  # modulo 256
+    return filtered
+
+
+def _png_chunk(stream: IO[bytes], kind: bytes, data: bytes) -> None:
+    stream.write(struct.pack(">I", len(data)) + kind + data)
+    stream.write(struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+# ---- 16-bit RGB(A) TIFF, which Pillow cannot encode
+
+
+def _encode_tiff16(stream: IO[bytes], pixels: np.ndarray, icc: bytes | None, exif: bytes | None) -> None:
+    """A 16-bit RGB or RGBA baseline TIFF: deflated strips, unassociated alpha, ICC and EXIF.
+
+    The tag directory is built by Pillow's own TIFF writer (which also writes EXIF and GPS
+    sub-directories); it expects the strips to follow it, with offsets counted from its end.
+    """
+    height, width, channels = pixels.shape
+    row_bytes = width * channels * 2
+    rows_per_strip = max(1, (1 << 20) // row_bytes)
+    samples = pixels.astype("<u2")
+    strips = [
+        zlib.compress(samples[top : top + rows_per_strip].tobytes(), 6)
+        for top in range(0, height, rows_per_strip)
+    ]
+    directory = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
+    if exif is not None:
+        tags = Image.Exif()
+        tags.load(exif)
+        for tag in tags:
+            if tag in TiffTags.TAGS_V2_GROUPS:
+                directory[tag] = tags.get_ifd(tag)
+            elif tag not in _TIFF_LAYOUT_TAGS:
+                directory[tag] = tags[tag]
+    layout: dict[int, Any] = {
+        256: width,
+        257: height,
+        258: (16,) * channels,
+        259: 8,  # Adobe deflate
+        262: 2,  # RGB
+        277: channels,
+        278: rows_per_strip,
+        284: 1,  # chunky
+        339: (1,) * channels,  # unsigned integers
+    }
+    if channels == 4:
+        layout[338] = 2  # unassociated (straight) alpha
+    for tag, value in layout.items():
+        directory[tag] = value
+        directory.tagtype[tag] = TiffTags.SHORT if tag != 256 and tag != 257 else TiffTags.LONG
+    offsets = np.cumsum([0] + [len(strip) for strip in strips[:-1]]).tolist()
+    if offsets[-1] + len(strips[-1]) >= 1 << 32:
+        raise ImageError("a 16-bit TIFF over 4 GiB is not supported; write PNG instead")
+    directory[273] = tuple(offsets)
+    directory[279] = tuple(len(strip) for strip in strips)
+    directory.tagtype[273] = directory.tagtype[279] = TiffTags.LONG
+    if icc is not None:
+        directory[_ICC_TAG] = icc
+        directory.tagtype[_ICC_TAG] = TiffTags.UNDEFINED
+    stream.write(b"II" + struct.pack("<HI", 42, 8))
+    stream.write(directory.tobytes(8))
+    for strip in strips:
+        stream.write(strip)
+
+
+# --------------------------------------------------------------------------------------------
+# messages
+
+
+def _os_reason(err: OSError) -> str:
+    if isinstance(err, PermissionError):
+        return "permission denied"
+    if isinstance(err, IsADirectoryError):
+        return "it is a folder, not an image file"
+    return (err.strerror or _detail(err)).rstrip(".").lower()
+
+
+def _detail(err: BaseException) -> str:
+    """Pillow's reason on one line, without the file-object reprs that mean nothing to a user."""
+    text = " ".join(str(err).split())
+    if not text or "<_io." in text or "BytesIO" in text:
+        return type(err).__name__
+    return text
