@@ -227,6 +227,12 @@ def cmd_models_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from . import worker
+
+    return worker.run(idle_timeout=args.idle_timeout, stall_timeout=args.stall_timeout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cleancut", description="Local, non-destructive AI background removal.")
     parser.add_argument("--version", action="version", version=f"cleancut {__version__}")
@@ -252,6 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--provider", metavar="NAME", help="cpu, cuda, directml or coreml (default: best installed)")
     rm.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     rm.set_defaults(func=cmd_remove)
+
+    wk = sub.add_parser("worker", help="serve editors over stdin/stdout (started by the editor plug-ins)")
+    wk.add_argument("--idle-timeout", type=float, default=900.0, metavar="S",
+                    help="exit after S seconds without a request (default %(default)g)")
+    wk.add_argument("--stall-timeout", type=float, default=10.0, metavar="S",
+                    help="give up on a request whose announced bytes stop arriving for S seconds")
+    wk.set_defaults(func=cmd_worker)
 
     models = sub.add_parser("models", help="list, inspect, fetch and accept models")
     msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")

@@ -63,7 +63,7 @@ def test_mask_is_the_alpha_as_8_bit_grey(tmp_path, red):
 
 def test_mask_of_a_16_bit_input_is_16_bit(tmp_path, red):
     grey16 = (np.arange(256, dtype=np.uint16).reshape(16, 16) * 257)
-    source = save(tmp_path / "deep.png", grey16, "I;16")
+    source = save(tmp_path / "deep.png", grey16)
     assert run("remove", str(source), "--model", red, "--mask", "-q") == 0
     mask = Image.open(tmp_path / "deep-mask.png")
     assert mask.mode in ("I;16", "I")

@@ -1,0 +1,317 @@
+"""`cleancut worker`: the engine as a long-lived process that editors talk to over stdin/stdout.
+
+Framing, both ways: one JSON header line (UTF-8, at most MAX_HEADER bytes), then exactly
+``nbytes`` raw bytes when the header announces them (0 when absent).
+
+Requests (``op``): hello, models, accept, remove, cancel, shutdown. Every request may carry an
+``id`` that its replies repeat. Replies: the request's op with ``"ok": true``; ``progress``
+events while a remove runs; ``error`` with ``kind`` and an actionable ``message``.
+
+A remove header: width, height, channels (Y, YA, RGB, RGBA), format (u8, u16, f32), optional
+stride, options (the Options fields), alpha_format, foreground (bool), and optionally
+hint_nbytes: an H×W u8 trimap/mask that follows the pixels inside the same payload.
+The result header announces the alpha bytes (+ foreground RGB bytes, when asked).
+
+Robustness: a malformed request gets an error and the worker keeps serving; a payload larger
+than the limits is refused without being read; end of input (the editor went away) ends the
+worker; so does an idle timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from dataclasses import fields
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from . import __version__, fetch, frames, licences, pipeline
+from .catalog import load_catalog
+from .errors import CleancutError, LicenceError, ModelError
+from .images import DEFAULT_MAX_PIXELS
+from .options import Options
+
+PROTOCOL = 1
+MAX_HEADER = 1 << 20
+DEFAULT_IDLE_TIMEOUT_S = 900.0
+DEFAULT_STALL_TIMEOUT_S = 10.0
+_OPTION_NAMES = {f.name for f in fields(Options)}
+
+
+class ProtocolError(CleancutError):
+    """A request the worker cannot understand."""
+
+
+class ByteStream:
+    """Bytes from a file descriptor, read by a thread so that waits can time out on any OS."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.chunks: queue.Queue = queue.Queue(maxsize=64)
+        self.buffer = bytearray()
+        self.eof = False
+        threading.Thread(target=self._pump, name="cleancut-stdin", daemon=True).start()
+
+    def _pump(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except OSError:
+                chunk = b""
+            self.chunks.put(chunk)
+            if not chunk:
+                return
+
+    def _fill(self, timeout: float | None) -> bool:
+        """Wait for more bytes; False at end of input or when ``timeout`` passes first."""
+        if self.eof:
+            return False
+        try:
+            chunk = self.chunks.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        if not chunk:
+            self.eof = True
+            return False
+        self.buffer += chunk
+        return True
+
+    def readline(self, limit: int) -> bytes:
+        """A line including its newline; shorter than that only at end of input or past ``limit``."""
+        while True:
+            end = self.buffer.find(b"\n", 0, limit)
+            if end >= 0:
+                return self._take(end + 1)
+            if len(self.buffer) >= limit or not self._fill(None):
+                return self._take(min(limit, len(self.buffer)))
+
+    def read(self, count: int, stall_timeout: float) -> bytes:
+        """Up to ``count`` bytes; fewer when input ends or stalls for ``stall_timeout`` seconds."""
+        while len(self.buffer) < count and self._fill(stall_timeout):
+            pass
+        return self._take(min(count, len(self.buffer)))
+
+    def _take(self, count: int) -> bytes:
+        data = bytes(self.buffer[:count])
+        del self.buffer[:count]
+        return data
+
+
+class Channel:
+    """Reads framed requests and writes framed replies; writes are serialised by a lock."""
+
+    def __init__(self, reader: ByteStream, writer: BinaryIO, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 stall_timeout: float = DEFAULT_STALL_TIMEOUT_S):
+        self.reader = reader
+        self.writer = writer
+        self.max_bytes = max_pixels * 4 * 4 + max_pixels  # an RGBA f32 frame plus a u8 hint
+        self.stall_timeout = stall_timeout
+        self.lock = threading.Lock()
+
+    def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
+        if payload:
+            header = dict(header, nbytes=len(payload))
+        line = json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n"
+        with self.lock:
+            self.writer.write(line)
+            if payload:
+                self.writer.write(payload)
+            self.writer.flush()
+
+    def receive(self) -> tuple[dict[str, Any] | None, bytes, str | None]:
+        """(header, payload, problem). header None means end of input: the client is gone."""
+        line = self.reader.readline(MAX_HEADER)
+        if not line.endswith(b"\n"):
+            if len(line) < MAX_HEADER:
+                return None, b"", None
+            while line and not line.endswith(b"\n"):  # skip the rest of the oversized line
+                line = self.reader.readline(MAX_HEADER)
+            return {}, b"", f"header line longer than {MAX_HEADER} bytes"
+        try:
+            header = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as err:
+            return {}, b"", f"header is not JSON ({err})"
+        if not isinstance(header, dict):
+            return {}, b"", "header must be a JSON object"
+        nbytes = header.get("nbytes", 0)
+        if not isinstance(nbytes, int) or isinstance(nbytes, bool) or nbytes < 0:
+            return header, b"", f"nbytes must be a non-negative integer, not {nbytes!r}"
+        if nbytes > self.max_bytes:
+            # Not read: no legal frame is this large, so the client has lost its framing.
+            return header, b"", f"announced payload of {nbytes} bytes is over the limit of {self.max_bytes}"
+        payload = self.reader.read(nbytes, self.stall_timeout) if nbytes else b""
+        if len(payload) != nbytes:
+            if self.reader.eof:
+                return None, b"", None
+            return header, b"", (f"payload incomplete: {len(payload)} of the announced {nbytes} bytes "
+                                 f"arrived, then nothing for {self.stall_timeout:g} s; discarded")
+        return header, payload, None
+
+
+class Worker:
+    def __init__(self, channel: Channel, idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S):
+        self.channel = channel
+        self.idle_timeout = idle_timeout
+        self.inbox: queue.Queue = queue.Queue()
+        self.current: tuple[Any, pipeline.CancelToken] | None = None
+        self.current_lock = threading.Lock()
+
+    # --- reading: a thread, so that cancel arrives while a remove is running ---
+    def _read_loop(self) -> None:
+        while True:
+            header, payload, problem = self.channel.receive()
+            if header is None:
+                self.inbox.put(None)
+                return
+            if problem is None and header.get("op") == "cancel":
+                self._cancel(header)
+                continue
+            self.inbox.put((header, payload, problem))
+
+    def _cancel(self, header: dict[str, Any]) -> None:
+        with self.current_lock:
+            running = self.current
+        if running is not None and (header.get("target") in (None, running[0])):
+            running[1].cancel()
+        self.channel.send({"op": "cancel", "id": header.get("id"), "ok": True,
+                           "cancelled": running is not None})
+
+    def serve(self) -> int:
+        threading.Thread(target=self._read_loop, name="cleancut-reader", daemon=True).start()
+        while True:
+            try:
+                item = self.inbox.get(timeout=self.idle_timeout)
+            except queue.Empty:
+                return 0  # idle: the editor will start a new worker when it needs one
+            if item is None:
+                return 0
+            header, payload, problem = item
+            request_id = header.get("id")
+            if problem is not None:
+                self._error(request_id, "protocol", problem)
+                continue
+            op = header.get("op")
+            if op == "shutdown":
+                self.channel.send({"op": "shutdown", "id": request_id, "ok": True})
+                return 0
+            handler = {"hello": self._hello, "models": self._models, "accept": self._accept,
+                       "remove": self._remove}.get(op)
+            if handler is None:
+                self._error(request_id, "protocol", f"unknown op {op!r}; known: hello, models, accept, "
+                                                    "remove, cancel, shutdown")
+                continue
+            try:
+                handler(header, payload)
+            except pipeline.Cancelled as err:
+                self._error(request_id, "cancelled", str(err))
+            except LicenceError as err:
+                self._error(request_id, "licence", str(err))
+            except ModelError as err:
+                self._error(request_id, "model", str(err))
+            except (ProtocolError, frames.FrameError) as err:
+                self._error(request_id, "protocol", str(err))
+            except CleancutError as err:
+                self._error(request_id, "engine", str(err))
+            except MemoryError:
+                self._error(request_id, "engine", "out of memory; try a smaller layer")
+            except Exception as err:  # a bug: report it, keep serving
+                self._error(request_id, "internal", f"{type(err).__name__}: {err}")
+
+    def _error(self, request_id: Any, kind: str, message: str) -> None:
+        self.channel.send({"op": "error", "id": request_id, "ok": False, "kind": kind, "message": message})
+
+    # --- requests ---
+    def _hello(self, header: dict[str, Any], payload: bytes) -> None:
+        self.channel.send({"op": "hello", "id": header.get("id"), "ok": True, "protocol": PROTOCOL,
+                           "engine": __version__, "python": sys.version.split()[0],
+                           "pid": os.getpid()})
+
+    def _models(self, header: dict[str, Any], payload: bytes) -> None:
+        catalog = load_catalog()
+        models = [{
+            "id": e.id, "name": e.name, "task": e.task, "licence": e.licence,
+            "class": licences.entry_class(e), "needs_acceptance": licences.needs_acceptance(e),
+            "commercial_use": e.commercial_use, "training_data": e.training_data,
+            "training_data_terms": e.training_data_terms, "cached": fetch.is_cached(e),
+            "size": e.size, "default": e.id == catalog.default,
+        } for e in catalog.models.values()]
+        self.channel.send({"op": "models", "id": header.get("id"), "ok": True, "models": models})
+
+    def _accept(self, header: dict[str, Any], payload: bytes) -> None:
+        entry = load_catalog().get(str(header.get("model")))
+        licences.accept(entry)
+        self.channel.send({"op": "accept", "id": header.get("id"), "ok": True, "model": entry.id,
+                           "licence": entry.licence})
+
+    def _remove(self, header: dict[str, Any], payload: bytes) -> None:
+        request_id = header.get("id")
+        options = _options(header.get("options") or {})
+        width, height = header.get("width"), header.get("height")
+        channels, fmt = header.get("channels", "RGBA"), header.get("format", "u8")
+        stride = header.get("stride")
+        alpha_format = header.get("alpha_format", "u8")
+        if alpha_format not in frames.FORMATS:
+            raise ProtocolError(f"alpha_format must be one of {', '.join(frames.FORMATS)}")
+        hint_nbytes = header.get("hint_nbytes", 0) or 0
+        size = frames.frame_size(width, height, channels, fmt, stride)
+        if width * height > self.channel.max_bytes // 17:
+            raise ProtocolError(f"a {width}×{height} frame is over the worker's size limit")
+        if hint_nbytes not in (0, width * height) or len(payload) != size + hint_nbytes:
+            raise ProtocolError(f"payload is {len(payload)} bytes; a {width}×{height} {channels} {fmt} "
+                                f"frame needs {size}" + (f" plus a {width * height}-byte hint" if hint_nbytes else ""))
+        rgb, _ = frames.decode(payload[:size], width, height, channels, fmt, stride)
+        hint = None
+        if hint_nbytes:
+            hint = np.frombuffer(payload[size:], dtype=np.uint8).reshape(height, width)
+
+        token = pipeline.CancelToken()
+        with self.current_lock:
+            self.current = (request_id, token)
+        last = [0.0]
+
+        def progress(fraction: float, stage: str) -> None:
+            now = time.monotonic()
+            if fraction >= 1.0 or now - last[0] > 0.1:
+                last[0] = now
+                self.channel.send({"op": "progress", "id": request_id, "fraction": fraction, "stage": stage})
+
+        try:
+            result = pipeline.remove(rgb, options, hint=hint, progress=progress, cancel=token)
+        finally:
+            with self.current_lock:
+                self.current = None
+        body = frames.encode_alpha(result.alpha, alpha_format)
+        reply = {"op": "remove", "id": request_id, "ok": True, "width": width, "height": height,
+                 "alpha_format": alpha_format, "alpha_nbytes": len(body), "model": result.model.id,
+                 "timings": result.timings}
+        if header.get("foreground") and result.foreground is not None:
+            colours = frames.encode_rgb(result.foreground, alpha_format)
+            reply["foreground_nbytes"] = len(colours)
+            body += colours
+        self.channel.send(reply, body)
+
+
+def _options(raw: Any) -> Options:
+    if not isinstance(raw, dict):
+        raise ProtocolError("options must be a JSON object")
+    unknown = set(raw) - _OPTION_NAMES
+    if unknown:
+        raise ProtocolError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    try:
+        return Options(**raw)
+    except (TypeError, ValueError) as err:
+        raise ProtocolError(f"bad options: {err}") from None
+
+
+def run(idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S, stall_timeout: float = DEFAULT_STALL_TIMEOUT_S) -> int:
+    """Serve on this process's stdin/stdout. Anything else printing to stdout goes to stderr."""
+    reader = ByteStream(os.dup(sys.stdin.fileno()))
+    writer = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=1 << 16)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    return Worker(Channel(reader, writer, stall_timeout=stall_timeout), idle_timeout).serve()
