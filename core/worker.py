@@ -272,12 +272,12 @@ class Worker:
         token = pipeline.CancelToken()
         with self.current_lock:
             self.current = (request_id, token)
-        last = [0.0]
+        last = {"stage": None, "at": 0.0}
 
         def progress(fraction: float, stage: str) -> None:
             now = time.monotonic()
-            if fraction >= 1.0 or now - last[0] > 0.1:
-                last[0] = now
+            if stage != last["stage"] or now - last["at"] > 0.1:
+                last.update(stage=stage, at=now)
                 self.channel.send({"op": "progress", "id": request_id, "fraction": fraction, "stage": stage})
 
         try:

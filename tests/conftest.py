@@ -172,3 +172,42 @@ def gradient_image(width: int = 16, height: int = 16) -> np.ndarray:
     """RGB uint8 whose red channel is a known ramp (so the red-channel model's alpha is known)."""
     red = np.tile(np.linspace(0, 255, width).round().astype(np.uint8), (height, 1))
     return np.dstack([red, np.full_like(red, 40), np.full_like(red, 200)])
+
+
+def slow_model(channels: int = 48) -> bytes:
+    """A real ONNX graph that takes a second or more at 1024² on 2 cores: two wide 7×7 convolutions."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w1 = numpy_helper.from_array((rng.standard_normal((channels, 3, 7, 7)) * 0.01).astype(np.float32), "w1")
+    w2 = numpy_helper.from_array((rng.standard_normal((1, channels, 7, 7)) * 0.01).astype(np.float32), "w2")
+    nodes = [
+        helper.make_node("Conv", ["input", "w1"], ["h"], pads=[3, 3, 3, 3]),
+        helper.make_node("Conv", ["h", "w2"], ["c"], pads=[3, 3, 3, 3]),
+        helper.make_node("Sigmoid", ["c"], ["prob"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "slow",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+        initializer=[w1, w2],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+@pytest.fixture
+def engine_models(user_catalog, red_model, server):
+    """Custom models 'red' (16², instant) and 'slow' (1024², seconds), fetched into the cache."""
+    slow = slow_model()
+    text = catalog_entry("red", red_model, f'{{ kind = "url", url = "{server.add("/red.onnx", "ok", red_model)}" }}')
+    text += catalog_entry("slow", slow, f'{{ kind = "url", url = "{server.add("/slow.onnx", "ok", slow)}" }}', size=1024)
+    text += catalog_entry("gpl", red_model, f'{{ kind = "url", url = "{server.base}/red.onnx" }}', licence="GPL-3.0-only")
+    user_catalog(text)
+    from cleancut.catalog import load_catalog
+
+    for model_id in ("red", "slow", "gpl"):
+        fetch.ensure(load_catalog().get(model_id), progress=False)
+    return "red", "slow"

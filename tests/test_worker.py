@@ -1,0 +1,298 @@
+"""The worker and the client, as real processes: the editors' boundary to the engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from cleancut import cleancut_client
+from cleancut.cleancut_client import CleancutError, Client
+
+from conftest import gradient_image
+
+
+@pytest.fixture
+def client(engine_models):
+    c = Client(python=sys.executable, start_timeout=60)
+    yield c
+    c.close()
+
+
+def rgba_bytes(rgb: np.ndarray) -> bytes:
+    return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)]).tobytes()
+
+
+# --- the client's happy paths ---
+
+def test_hello_reports_protocol_and_engine_version(client):
+    hello = client.hello()
+    assert hello["protocol"] == cleancut_client.PROTOCOL == 1
+    assert hello["engine"] == "0.1.0"
+
+
+def test_remove_returns_the_alpha_of_an_rgba_u8_frame(client):
+    rgb = gradient_image()
+    alpha = client.remove(rgba_bytes(rgb), 16, 16, "RGBA", "u8", options={"model": "red"})
+    np.testing.assert_array_equal(np.frombuffer(alpha, np.uint8).reshape(16, 16), rgb[..., 0])
+
+
+def test_remove_takes_16_bit_pixels_and_answers_in_16_bit(client):
+    rgb = gradient_image()
+    pixels = (rgb.astype("<u2") * 257).tobytes()
+    alpha = client.remove(pixels, 16, 16, "RGB", "u16", options={"model": "red"}, alpha_format="u16")
+    np.testing.assert_array_equal(np.frombuffer(alpha, "<u2").reshape(16, 16), rgb[..., 0].astype(np.uint16) * 257)
+
+
+def test_remove_takes_float_pixels_and_answers_in_float(client):
+    rgb = gradient_image()
+    pixels = (rgb.astype("<f4") / 255.0).tobytes()
+    alpha = np.frombuffer(client.remove(pixels, 16, 16, "RGB", "f32", options={"model": "red"},
+                                        alpha_format="f32"), "<f4").reshape(16, 16)
+    np.testing.assert_allclose(alpha, rgb[..., 0] / 255.0, atol=1e-6)
+
+
+def test_remove_honours_a_padded_stride(client):
+    rgb = gradient_image()
+    rows = np.zeros((16, 16 * 3 + 5), np.uint8)
+    rows[:, :48] = rgb.reshape(16, 48)
+    alpha = client.remove(rows.tobytes()[:-5], 16, 16, "RGB", "u8", stride=53, options={"model": "red"})
+    np.testing.assert_array_equal(np.frombuffer(alpha, np.uint8).reshape(16, 16), rgb[..., 0])
+
+
+def test_remove_takes_grey_frames(client):
+    grey = gradient_image()[..., 0]
+    alpha = client.remove(grey.tobytes(), 16, 16, "Y", "u8", options={"model": "red"})
+    np.testing.assert_array_equal(np.frombuffer(alpha, np.uint8).reshape(16, 16), grey)
+
+
+def test_a_hint_overrides_the_model_where_it_is_certain(client):
+    rgb = gradient_image()
+    hint = np.full((16, 16), 128, np.uint8)
+    hint[:, :4] = 255  # the model says ~0 there
+    hint[:, 12:] = 0  # the model says ~1 there
+    alpha = np.frombuffer(client.remove(rgba_bytes(rgb), 16, 16, options={"model": "red"},
+                                        hint=hint.tobytes()), np.uint8).reshape(16, 16)
+    assert (alpha[:, :4] == 255).all() and (alpha[:, 12:] == 0).all()
+    np.testing.assert_array_equal(alpha[:, 4:12], rgb[:, 4:12, 0])
+
+
+def test_progress_is_forwarded(client):
+    seen = []
+    client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"},
+                  progress=lambda fraction, stage: seen.append((fraction, stage)))
+    assert seen[-1] == (1.0, "done") and len(seen) >= 2
+
+
+def test_the_worker_keeps_the_model_loaded_between_calls(client):
+    client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})
+    pid = client.engine["pid"]
+    client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})
+    assert client.engine["pid"] == pid
+
+
+def test_models_lists_licence_state(client):
+    models = {m["id"]: m for m in client.models()}
+    assert models["red"]["class"] == "permissive" and not models["red"]["needs_acceptance"]
+    assert models["gpl"]["needs_acceptance"] and models["gpl"]["cached"]
+
+
+def test_a_model_needing_acceptance_fails_with_the_accept_command_then_works_once_accepted(client):
+    with pytest.raises(CleancutError) as err:
+        client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "gpl"})
+    assert err.value.kind == "licence" and "cleancut models accept gpl" in str(err.value)
+    client.accept("gpl")
+    assert len(client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "gpl"})) == 256
+
+
+def test_an_unknown_option_is_an_error_not_a_crash(client):
+    with pytest.raises(CleancutError, match="unknown option"):
+        client.remove(rgba_bytes(gradient_image()), 16, 16, options={"modle": "red"})
+    assert client.hello()["protocol"] == 1
+
+
+# --- failures the client turns into one clear error ---
+
+def test_no_engine_configured_says_how_to_configure_one(monkeypatch, tmp_path):
+    monkeypatch.delenv("CLEANCUT_ENGINE_PYTHON", raising=False)
+    with pytest.raises(CleancutError) as err:
+        Client().hello()
+    assert err.value.kind == "setup" and "cleancut install" in str(err.value)
+
+
+def test_the_configured_engine_comes_from_the_settings_file(engine_models):
+    from cleancut import config
+
+    config.save_config({"engine_python": sys.executable})
+    c = Client()
+    try:
+        assert c.hello()["protocol"] == 1
+    finally:
+        c.close()
+
+
+def test_a_python_without_cleancut_is_named_in_the_error(tmp_path):
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    with pytest.raises(CleancutError) as err:
+        Client(python=str(bare / "bin" / "python")).hello()
+    assert err.value.kind == "setup" and "has no cleancut engine" in str(err.value)
+
+
+def test_a_missing_interpreter_is_a_setup_error(tmp_path):
+    with pytest.raises(CleancutError) as err:
+        Client(python=str(tmp_path / "nothing" / "python")).hello()
+    assert err.value.kind == "setup"
+
+
+def test_a_worker_killed_between_calls_is_restarted(client):
+    client.hello()
+    first = client.engine["pid"]
+    os.kill(first, 9)
+    time.sleep(0.2)
+    alpha = client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})
+    assert len(alpha) == 256 and client.engine["pid"] != first
+
+
+def test_a_worker_killed_mid_run_is_one_clear_error_and_the_next_call_works(client):
+    client.hello()
+    pid = client.engine["pid"]
+    threading.Timer(0.8, os.kill, (pid, 9)).start()
+    big = rgba_bytes(np.zeros((1024, 1024, 3), np.uint8))
+    with pytest.raises(CleancutError) as err:
+        client.remove(big, 1024, 1024, options={"model": "slow"})
+    assert err.value.kind == "crashed" and "restarted on the next try" in str(err.value)
+    assert len(client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})) == 256
+
+
+def test_cancel_stops_a_running_remove_and_the_worker_keeps_serving(client):
+    started = []
+    big = rgba_bytes(np.zeros((1024, 1024, 3), np.uint8))
+    began = time.monotonic()
+    with pytest.raises(CleancutError) as err:
+        client.remove(big, 1024, 1024, options={"model": "slow"},
+                      progress=lambda f, stage: started.append(stage),
+                      cancelled=lambda: "segment" in started)
+    assert err.value.kind == "cancelled"
+    assert time.monotonic() - began < 30
+    pid = client.engine["pid"]
+    assert len(client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})) == 256
+    assert client.engine["pid"] == pid
+
+
+def test_a_reply_timeout_stops_the_worker_and_the_next_call_restarts_it(engine_models):
+    c = Client(python=sys.executable, reply_timeout=0.3)
+    try:
+        c.hello()
+        with pytest.raises(CleancutError) as err:
+            c.remove(rgba_bytes(np.zeros((1024, 1024, 3), np.uint8)), 1024, 1024, options={"model": "slow"})
+        assert err.value.kind == "timeout"
+        c.reply_timeout = 60
+        assert len(c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})) == 256
+    finally:
+        c.close()
+
+
+# --- the raw protocol: malformed requests get an error and the worker keeps serving ---
+
+class RawWorker:
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen([sys.executable, "-m", "cleancut", "worker", *args],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def send(self, raw: bytes) -> None:
+        self.proc.stdin.write(raw)
+        self.proc.stdin.flush()
+
+    def reply(self) -> dict:
+        header = json.loads(self.proc.stdout.readline())
+        if header.get("nbytes"):
+            self.proc.stdout.read(header["nbytes"])
+        return header
+
+    def hello_works(self) -> bool:
+        self.send(b'{"op": "hello", "id": 99}\n')
+        return self.reply()["ok"] is True
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def raw(engine_models):
+    worker = RawWorker("--stall-timeout", "0.5")
+    yield worker
+    worker.close()
+
+
+def test_bad_json_gets_an_error_and_the_worker_keeps_serving(raw):
+    raw.send(b"this is not json\n")
+    reply = raw.reply()
+    assert (reply["ok"], reply["kind"]) == (False, "protocol") and "not JSON" in reply["message"]
+    assert raw.hello_works()
+
+
+def test_an_unknown_op_gets_an_error(raw):
+    raw.send(b'{"op": "paint", "id": 1}\n')
+    reply = raw.reply()
+    assert reply["id"] == 1 and "unknown op 'paint'" in reply["message"]
+    assert raw.hello_works()
+
+
+def test_a_wrong_byte_count_gets_an_error(raw):
+    header = {"op": "remove", "id": 2, "width": 16, "height": 16, "channels": "RGBA", "format": "u8",
+              "options": {"model": "red"}, "nbytes": 100}
+    raw.send(json.dumps(header).encode() + b"\n" + b"\0" * 100)
+    reply = raw.reply()
+    assert reply["id"] == 2 and reply["kind"] == "protocol" and "needs 1024" in reply["message"]
+    assert raw.hello_works()
+
+
+def test_an_announced_100_mp_frame_with_no_data_gets_an_error(raw):
+    header = {"op": "remove", "id": 3, "width": 10000, "height": 10000, "channels": "RGBA",
+              "format": "u8", "options": {"model": "red"}, "nbytes": 400_000_000}
+    raw.send(json.dumps(header).encode() + b"\n")
+    reply = raw.reply()
+    assert reply["id"] == 3 and "payload incomplete" in reply["message"]
+    assert raw.hello_works()
+
+
+def test_a_payload_over_every_limit_is_refused_unread(raw):
+    raw.send(json.dumps({"op": "remove", "id": 4, "nbytes": 10**13}).encode() + b"\n")
+    assert "over the limit" in raw.reply()["message"]
+    assert raw.hello_works()
+
+
+def test_a_header_line_over_the_limit_is_refused(raw):
+    raw.send(b"x" * (1 << 20) + b"yyy\n")
+    assert "longer than" in raw.reply()["message"]
+    assert raw.hello_works()
+
+
+def test_a_client_dying_mid_transfer_ends_the_worker(engine_models):
+    worker = RawWorker()
+    header = {"op": "remove", "id": 5, "width": 16, "height": 16, "channels": "RGBA", "format": "u8",
+              "nbytes": 1024}
+    worker.send(json.dumps(header).encode() + b"\n" + b"\0" * 10)
+    worker.proc.stdin.close()
+    assert worker.proc.wait(timeout=20) == 0
+
+
+def test_the_worker_exits_after_its_idle_timeout(engine_models):
+    worker = RawWorker("--idle-timeout", "0.5")
+    assert worker.hello_works()
+    assert worker.proc.wait(timeout=20) == 0
+
+
+def test_shutdown_ends_the_worker(raw):
+    raw.send(b'{"op": "shutdown", "id": 7}\n')
+    assert raw.reply()["ok"] is True
+    assert raw.proc.wait(timeout=20) == 0
