@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Run a command inside the trixie chroot, with the repository and a scratch folder bound in at
+# the SAME paths they have outside (so paths need no translating), HOME=SCRATCH/home, and a
+# clean environment: pass variables with `env NAME=VALUE` in CMD.
+#   tests/hosts/chroot.sh run SCRATCH CMD...
+#   tests/hosts/chroot.sh umount        (undo every bind mount; always before deleting the chroot)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+TRIXIE=${TRIXIE:-/var/cache/cleancut-trixie}
+
+bind() {  # bind PATH: the host PATH at the same PATH inside the chroot
+  mkdir -p "$TRIXIE$1"
+  mountpoint -q "$TRIXIE$1" || mount --bind "$1" "$TRIXIE$1"
+}
+
+case "${1:-}" in
+  run)
+    scratch=$(cd "$2" && pwd); shift 2
+    for fs in /proc /sys /dev /dev/pts "$repo"; do bind "$fs"; done
+    bind "$scratch"
+    mkdir -p "$scratch/home"
+    status=0
+    chroot "$TRIXIE" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$scratch/home" \
+      LANG=C.UTF-8 "$@" || status=$?
+    umount "$TRIXIE$scratch" 2>/dev/null || umount -l "$TRIXIE$scratch" 2>/dev/null || true
+    exit $status
+    ;;
+  umount)
+    grep -o " $TRIXIE[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+    ;;
+  *)
+    echo "usage: chroot.sh run SCRATCH CMD... | chroot.sh umount" >&2
+    exit 2
+    ;;
+esac
