@@ -268,7 +268,8 @@ class Client(object):
         return self._request({"op": "accept", "model": model_id})
 
     def remove(self, pixels, width, height, channels="RGBA", pixel_format="u8", stride=None,
-               options=None, hint=None, alpha_format="u8", progress=None, cancelled=None):
+               options=None, hint=None, alpha_format="u8", progress=None, cancelled=None,
+               stream=None, stream_reset=False):
         """The alpha (bytes, width×height in alpha_format) for one frame of pixels.
 
         ``pixels``: bytes in ``pixel_format`` (u8, u16 or f32), ``channels`` Y, YA, RGB or RGBA.
@@ -276,11 +277,17 @@ class Client(object):
         ``progress(fraction, stage)`` is called as the engine works; ``cancelled()`` is polled
         and, once it returns True, the run is cancelled and CleancutError(kind="cancelled")
         is raised.
+        ``stream``: a name shared by consecutive frames of one video, so the engine carries
+        state between them (RVM's recurrent state; temporal smoothing for other models);
+        ``stream_reset=True`` on a stream's first frame.
         """
         header = {"op": "remove", "width": width, "height": height, "channels": channels,
                   "format": pixel_format, "options": options or {}, "alpha_format": alpha_format}
         if stride is not None:
             header["stride"] = stride
+        if stream is not None:
+            header["stream"] = stream
+            header["stream_reset"] = bool(stream_reset)
         payload = bytes(pixels)
         if hint is not None:
             hint = bytes(hint)

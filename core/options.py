@@ -14,6 +14,8 @@ class Options:
     ``model`` None means the catalog's default. ``provider`` None picks the fastest
     onnxruntime provider installed (CUDA, DirectML, CoreML, else CPU). ``threads`` None lets
     onnxruntime use every core. ``offline`` None follows CLEANCUT_OFFLINE / the settings file.
+    ``temporal_smoothing`` (0..0.95) damps flicker between video frames of one stream, for
+    models without their own temporal state (RVM carries its recurrent state instead).
     """
 
     model: str | None = None
@@ -22,9 +24,12 @@ class Options:
     provider: str | None = None
     threads: int | None = None
     offline: bool | None = None
+    temporal_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         if self.refine not in REFINE_MODES:
             raise ValueError(f"refine must be one of {', '.join(REFINE_MODES)}, not {self.refine!r}")
+        if not 0.0 <= self.temporal_smoothing <= 0.95:
+            raise ValueError(f"temporal_smoothing must be between 0 and 0.95, not {self.temporal_smoothing}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be at least 1, not {self.threads}")

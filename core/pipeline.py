@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import fetch, licences, segment
+from . import fetch, licences, segment, temporal
 from .catalog import ModelEntry, load_catalog
 from .errors import CleancutError
 from .options import Options
@@ -84,11 +84,13 @@ def _quiet(fraction: float, stage: str) -> None:
 
 
 def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | None = None,
-           progress: Progress = _quiet, cancel: CancelToken | None = None) -> Result:
+           progress: Progress = _quiet, cancel: CancelToken | None = None,
+           stream: temporal.StreamState | None = None) -> Result:
     """Alpha for an H×W×3 uint8 RGB image: licence gate, verified model, segment, refine.
 
     ``hint`` is an optional H×W uint8 trimap or rough mask (an editor's selection).
     ``progress(fraction, stage)`` is called as stages finish; ``cancel`` stops the run.
+    ``stream`` is the state of a video stream this frame belongs to (None for a still image).
     """
     cancel = cancel or CancelToken()
     timings: dict[str, float] = {}
@@ -104,7 +106,7 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
     progress(0.1, "segment")
     try:
         prob = segment.predict(rgb, entry, path, options.provider, options.threads,
-                               run_options=cancel.run_options())
+                               run_options=cancel.run_options(), state=stream)
     except CleancutError:
         cancel.check()
         raise
@@ -115,6 +117,11 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
     progress(0.7, "refine")
     height, width = rgb.shape[:2]
     alpha = segment.upsample(prob, width, height)
+    if stream is not None:
+        if entry.family != "rvm":
+            alpha = temporal.smooth(alpha, stream.previous_alpha, options.temporal_smoothing)
+        stream.previous_alpha = alpha
+        stream.frames += 1
     if hint is not None:
         alpha = apply_hint(alpha, hint)
     timings["refine"] = time.perf_counter() - start

@@ -116,8 +116,8 @@ def _predict_salient(session, rgb: np.ndarray, entry: ModelEntry, run_options) -
     return _normalise(np.squeeze(raw), entry.output.get("normalise", "minmax"))
 
 
-def _predict_rvm(session, rgb: np.ndarray, entry: ModelEntry, run_options) -> np.ndarray:
-    """Robust Video Matting on one still frame: zero recurrent state, ratio from the long side."""
+def _predict_rvm(session, rgb: np.ndarray, entry: ModelEntry, run_options, state=None) -> np.ndarray:
+    """Robust Video Matting on one frame; ``state`` (temporal.StreamState) carries r1..r4 across frames."""
     spec = entry.input
     height, width = rgb.shape[:2]
     long_side = max(height, width)
@@ -128,24 +128,33 @@ def _predict_rvm(session, rgb: np.ndarray, entry: ModelEntry, run_options) -> np
     ratio = min(1.0, float(spec.get("downsample_long_side", 384)) / max(rgb.shape[:2]))
     src = np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
     zero = np.zeros((1, 1, 1, 1), dtype=np.float32)
-    feed = {"src": src, "r1i": zero, "r2i": zero, "r3i": zero, "r4i": zero,
-            "downsample_ratio": np.asarray([ratio], dtype=np.float32)}
-    raw = _pick_output(session, session.run(None, feed, run_options), entry.output)
+    recurrent = [zero] * 4
+    if state is not None and state.recurrent is not None and state.recurrent_shape == rgb.shape[:2]:
+        recurrent = state.recurrent
+    feed = {"src": src, "downsample_ratio": np.asarray([ratio], dtype=np.float32)}
+    feed.update({f"r{i + 1}i": r for i, r in enumerate(recurrent)})
+    names = [o.name for o in session.get_outputs()]
+    outputs = session.run(None, feed, run_options)
+    if state is not None:
+        state.recurrent = [outputs[names.index(f"r{i + 1}o")] for i in range(4)]
+        state.recurrent_shape = rgb.shape[:2]
+    raw = _pick_output(session, outputs, entry.output)
     return _normalise(np.squeeze(raw), entry.output.get("normalise", "none"))
 
 
 def predict(rgb: np.ndarray, entry: ModelEntry, path: Path, provider: str | None = None,
-            threads: int | None = None, run_options=None) -> np.ndarray:
+            threads: int | None = None, run_options=None, state=None) -> np.ndarray:
     """Foreground probability (float32, 0..1) at the model's working resolution.
 
-    ``run_options`` (onnxruntime.RunOptions) lets another thread stop the run midway.
+    ``run_options`` (onnxruntime.RunOptions) lets another thread stop the run midway;
+    ``state`` (temporal.StreamState) carries a recurrent model's state between video frames.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"predict wants H×W×3 uint8 RGB, got {rgb.shape} {rgb.dtype}")
     session = get_session(entry, path, provider, threads)
     try:
         if entry.family == "rvm":
-            return _predict_rvm(session, rgb, entry, run_options)
+            return _predict_rvm(session, rgb, entry, run_options, state)
         return _predict_salient(session, rgb, entry, run_options)
     except (KeyError, ValueError, IndexError) as err:
         raise ModelError(f"model '{entry.id}': its catalog input/output spec does not fit the file ({err})") from None

@@ -9,7 +9,9 @@ events while a remove runs; ``error`` with ``kind`` and an actionable ``message`
 
 A remove header: width, height, channels (Y, YA, RGB, RGBA), format (u8, u16, f32), optional
 stride, options (the Options fields), alpha_format, foreground (bool), and optionally
-hint_nbytes: an H×W u8 trimap/mask that follows the pixels inside the same payload.
+hint_nbytes: an H×W u8 trimap/mask that follows the pixels inside the same payload, and
+optionally stream (a name) + stream_reset: consecutive video frames of one stream share state
+(RVM's recurrent state, or temporal smoothing for other models).
 The result header announces the alpha bytes (+ foreground RGB bytes, when asked).
 
 Robustness: a malformed request gets an error and the worker keeps serving; a payload larger
@@ -30,7 +32,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from . import __version__, fetch, frames, licences, pipeline
+from . import __version__, fetch, frames, licences, pipeline, temporal
 from .catalog import load_catalog
 from .errors import CleancutError, LicenceError, ModelError
 from .images import DEFAULT_MAX_PIXELS
@@ -40,6 +42,7 @@ PROTOCOL = 1
 MAX_HEADER = 1 << 20
 DEFAULT_IDLE_TIMEOUT_S = 900.0
 DEFAULT_STALL_TIMEOUT_S = 10.0
+MAX_STREAMS = 8
 _OPTION_NAMES = {f.name for f in fields(Options)}
 
 
@@ -160,6 +163,7 @@ class Worker:
         self.inbox: queue.Queue = queue.Queue()
         self.current: tuple[Any, pipeline.CancelToken] | None = None
         self.current_lock = threading.Lock()
+        self.streams: dict[str, temporal.StreamState] = {}
 
     # --- reading: a thread, so that cancel arrives while a remove is running ---
     def _read_loop(self) -> None:
@@ -269,6 +273,7 @@ class Worker:
         if hint_nbytes:
             hint = np.frombuffer(payload[size:], dtype=np.uint8).reshape(height, width)
 
+        stream = self._stream(header)
         token = pipeline.CancelToken()
         with self.current_lock:
             self.current = (request_id, token)
@@ -281,7 +286,7 @@ class Worker:
                 self.channel.send({"op": "progress", "id": request_id, "fraction": fraction, "stage": stage})
 
         try:
-            result = pipeline.remove(rgb, options, hint=hint, progress=progress, cancel=token)
+            result = pipeline.remove(rgb, options, hint=hint, progress=progress, cancel=token, stream=stream)
         finally:
             with self.current_lock:
                 self.current = None
@@ -294,6 +299,21 @@ class Worker:
             reply["foreground_nbytes"] = len(colours)
             body += colours
         self.channel.send(reply, body)
+
+
+    def _stream(self, header: dict[str, Any]) -> temporal.StreamState | None:
+        """The video stream this frame continues (stream_reset starts it afresh), or None."""
+        name = header.get("stream")
+        if name is None:
+            return None
+        if not isinstance(name, str) or not name:
+            raise ProtocolError("stream must be a non-empty string")
+        if header.get("stream_reset") or name not in self.streams:
+            self.streams.pop(name, None)
+            if len(self.streams) >= MAX_STREAMS:
+                self.streams.pop(next(iter(self.streams)))  # forget the oldest stream
+            self.streams[name] = temporal.StreamState()
+        return self.streams[name]
 
 
 def _options(raw: Any) -> Options:

@@ -1,19 +1,14 @@
-"""Shared fixtures: an isolated cache and config per test, tiny real ONNX models, a loopback server."""
+"""Shared fixtures: an isolated cache and config per test, tiny real models, a loopback server."""
 
 from __future__ import annotations
 
-import hashlib
-import http.server
-import threading
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from cleancut import fetch, segment
 
-REPO = Path(__file__).resolve().parent.parent
+from support import LoopbackServer, catalog_entry, red_channel_model, slow_model
 
 
 @pytest.fixture(autouse=True)
@@ -27,49 +22,6 @@ def isolated(tmp_path_factory, monkeypatch):
     fetch._verified.clear()
     segment.clear_sessions()
     yield root
-
-
-def red_channel_model() -> bytes:
-    """A real ONNX graph: output = channel 0 of the input, any size. With scale 1/255 it gives R/255."""
-    import onnx
-    from onnx import TensorProto, helper
-
-    starts = helper.make_tensor("starts", TensorProto.INT64, [1], [0])
-    ends = helper.make_tensor("ends", TensorProto.INT64, [1], [1])
-    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
-    node = helper.make_node("Slice", ["input", "starts", "ends", "axes"], ["prob"])
-    graph = helper.make_graph(
-        [node], "red",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])],
-        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["N", 1, "H", "W"])],
-        initializer=[starts, ends, axes],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
-
-
-def catalog_entry(model_id: str, data: bytes, sources: str, *, licence: str = "MIT",
-                  commercial: bool = True, size: int = 16, extra: str = "") -> str:
-    """TOML for one user-catalog model running the red-channel graph at size×size."""
-    return f"""
-[models.{model_id}]
-name = "Test model {model_id}"
-task = "salient-object"
-family = "salient"
-file = "{model_id}.onnx"
-size = {len(data)}
-sha256 = "{hashlib.sha256(data).hexdigest()}"
-licence = "{licence}"
-commercial_use = {str(commercial).lower()}
-training_data = "none: a hand-built graph"
-training_data_terms = "not applicable"
-input = {{ name = "input", width = {size}, height = {size}, resize = "bilinear", scale = {1 / 255!r}, mean = [0.0, 0.0, 0.0], std = [1.0, 1.0, 1.0] }}
-output = {{ index = 0, normalise = "none" }}
-sources = [{sources}]
-{extra}
-"""
 
 
 @pytest.fixture
@@ -90,112 +42,11 @@ def user_catalog(tmp_path, monkeypatch):
     return write
 
 
-class Routes(http.server.BaseHTTPRequestHandler):
-    """Loopback server behaviours, chosen per path by the test: see LoopbackServer.add."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-    def do_GET(self):
-        self.server.hits.append(self.path)
-        route = self.server.routes.get(self.path)
-        if route is None:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        kind, payload, content_type = route
-        if kind == "redirect":
-            self.send_response(302)
-            self.send_header("Location", payload)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if kind == "ok":
-            self.wfile.write(payload)
-        elif kind == "slow":  # whole body, in small pieces, so concurrent clients overlap
-            for start in range(0, len(payload), 4096):
-                self.wfile.write(payload[start:start + 4096])
-                self.wfile.flush()
-                time.sleep(0.002)
-        elif kind == "truncated":
-            self.wfile.write(payload[: len(payload) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-        elif kind == "stall":
-            self.wfile.write(payload[:10])
-            self.wfile.flush()
-            time.sleep(5)
-            self.close_connection = True
-
-
-class LoopbackServer:
-    def __init__(self):
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Routes)
-        self.httpd.daemon_threads = True
-        self.httpd.routes = {}
-        self.httpd.hits = []
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    @property
-    def hits(self) -> list[str]:
-        return self.httpd.hits
-
-    def add(self, path: str, kind: str, payload=b"", content_type: str = "application/octet-stream") -> str:
-        self.httpd.routes[path] = (kind, payload, content_type)
-        return self.base + path
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server():
     srv = LoopbackServer()
     yield srv
     srv.close()
-
-
-def gradient_image(width: int = 16, height: int = 16) -> np.ndarray:
-    """RGB uint8 whose red channel is a known ramp (so the red-channel model's alpha is known)."""
-    red = np.tile(np.linspace(0, 255, width).round().astype(np.uint8), (height, 1))
-    return np.dstack([red, np.full_like(red, 40), np.full_like(red, 200)])
-
-
-def slow_model(channels: int = 48) -> bytes:
-    """A real ONNX graph that takes a second or more at 1024² on 2 cores: two wide 7×7 convolutions."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(0)
-    w1 = numpy_helper.from_array((rng.standard_normal((channels, 3, 7, 7)) * 0.01).astype(np.float32), "w1")
-    w2 = numpy_helper.from_array((rng.standard_normal((1, channels, 7, 7)) * 0.01).astype(np.float32), "w2")
-    nodes = [
-        helper.make_node("Conv", ["input", "w1"], ["h"], pads=[3, 3, 3, 3]),
-        helper.make_node("Conv", ["h", "w2"], ["c"], pads=[3, 3, 3, 3]),
-        helper.make_node("Sigmoid", ["c"], ["prob"]),
-    ]
-    graph = helper.make_graph(
-        nodes, "slow",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])],
-        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, ["N", 1, "H", "W"])],
-        initializer=[w1, w2],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model.SerializeToString()
 
 
 @pytest.fixture

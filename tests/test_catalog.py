@@ -7,7 +7,7 @@ import pytest
 from cleancut.catalog import load_catalog, read_card
 from cleancut.errors import ModelError
 
-from conftest import catalog_entry
+from support import catalog_entry
 
 BUILT_IN = {
     "u2netp": ("309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8", 4574861, "Apache-2.0"),

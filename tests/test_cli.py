@@ -6,7 +6,6 @@ every expected mask below is exact.
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ from PIL import Image
 from cleancut import cli, fetch
 from cleancut.catalog import load_catalog
 
-from conftest import catalog_entry, gradient_image
+from support import catalog_entry, gradient_image
 
 
 @pytest.fixture

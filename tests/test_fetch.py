@@ -15,7 +15,7 @@ from cleancut import fetch
 from cleancut.catalog import load_catalog
 from cleancut.errors import FetchError
 
-from conftest import catalog_entry
+from support import catalog_entry
 
 
 def _entry(user_catalog, data: bytes, *urls: str):

@@ -10,7 +10,7 @@ from cleancut import config, licences
 from cleancut.catalog import load_catalog
 from cleancut.errors import LicenceError
 
-from conftest import catalog_entry
+from support import catalog_entry
 
 
 @pytest.mark.parametrize(

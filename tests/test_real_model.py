@@ -16,7 +16,7 @@ from cleancut import cli, fetch, pipeline
 from cleancut.catalog import load_catalog
 from cleancut.options import Options
 
-from conftest import REPO
+from support import REPO
 
 PHOTO = REPO / "examples" / "astronaut.png"
 REFERENCE = REPO / "tests" / "data" / "astronaut-u2netp-alpha.png"

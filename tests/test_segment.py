@@ -9,7 +9,7 @@ from cleancut import fetch, segment
 from cleancut.catalog import load_catalog
 from cleancut.errors import ModelError
 
-from conftest import catalog_entry, gradient_image
+from support import catalog_entry, gradient_image
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from cleancut import cleancut_client
 from cleancut.cleancut_client import CleancutError, Client
 
-from conftest import gradient_image
+from support import gradient_image
 
 
 @pytest.fixture
