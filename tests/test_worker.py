@@ -296,3 +296,19 @@ def test_shutdown_ends_the_worker(raw):
     raw.send(b'{"op": "shutdown", "id": 7}\n')
     assert raw.reply()["ok"] is True
     assert raw.proc.wait(timeout=20) == 0
+
+
+def test_frames_of_one_stream_share_state_and_a_reset_starts_afresh(client):
+    first = gradient_image()
+    second = first.copy()
+    second[..., 0] = np.clip(second[..., 0].astype(int) + 10, 0, 255).astype(np.uint8)
+    options = {"model": "red", "temporal_smoothing": 0.5}
+
+    def alpha(rgb, **stream):
+        return np.frombuffer(client.remove(rgba_bytes(rgb), 16, 16, options=options, **stream), np.uint8)
+
+    alpha(first, stream="clip", stream_reset=True)
+    smoothed = alpha(second, stream="clip")
+    restarted = alpha(second, stream="clip", stream_reset=True)
+    np.testing.assert_array_equal(restarted, second[..., 0].ravel())
+    assert np.abs(smoothed.astype(int) - first[..., 0].ravel()).mean() < np.abs(restarted.astype(int) - first[..., 0].ravel()).mean()
