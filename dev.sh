@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The two set-up commands of the README:
 #   ./dev.sh demo   set up, then remove the background of a real photo with the default model
-#   ./dev.sh test   set up, then run every test
+#   ./dev.sh test   set up (including the real editors, as root), then run every test
 # Set-up is a virtual environment in .venv with cleancut installed in editable mode.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -28,6 +28,12 @@ case "${1:-}" in
   test)
     setup
     shift
+    if [ "$(id -u)" = 0 ]; then
+      tests/hosts/setup.sh   # the real editors for the host tests (apt + a trixie chroot; cached)
+    elif [ "${CLEANCUT_SKIP_HOSTS:-}" != 1 ]; then
+      echo "not root: the real-editor host tests need 'sudo tests/hosts/setup.sh' first," >&2
+      echo "or CLEANCUT_SKIP_HOSTS=1 to leave them out" >&2
+    fi
     .venv/bin/python -m pytest -q "$@"
     ;;
   *)
