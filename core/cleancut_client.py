@@ -18,8 +18,10 @@ Packaging copies this single file into each editor's bundle; keep it self-contai
 
 from __future__ import absolute_import, division, print_function
 
+import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -88,43 +90,52 @@ def find_engine_python(python=None):
 
 
 class Client(object):
-    """One worker process, started on first use and restarted after any failure."""
+    """One worker, started on first use and restarted after any failure.
+
+    ``shared=True`` (for hosts whose plug-in process lives for one call, like GIMP 3) talks to
+    a worker that outlives this process, over a Unix socket in a private folder, so models
+    stay loaded between calls; the first client starts it, later ones reuse it, and it exits
+    after its idle timeout. Where Unix sockets are missing, a private worker is used instead.
+    """
 
     def __init__(self, python=None, start_timeout=DEFAULT_START_TIMEOUT_S,
-                 reply_timeout=DEFAULT_REPLY_TIMEOUT_S, worker_args=()):
+                 reply_timeout=DEFAULT_REPLY_TIMEOUT_S, worker_args=(), shared=False):
         self.python = python
         self.start_timeout = start_timeout
         self.reply_timeout = reply_timeout
         self.worker_args = list(worker_args)
-        self.process = None
+        self.shared = bool(shared) and hasattr(socket, "AF_UNIX")
+        self.process = None  # the private worker (pipes)
+        self.sock = None  # the connection to a shared worker
+        self.reader = None
+        self.writer = None
         self.replies = None
         self.stderr_file = None
+        self.log_path = None
         self.engine = None
         self.next_id = 0
 
     # --- lifecycle ---
+    def _alive(self):
+        if self.sock is not None:
+            return True
+        return self.process is not None and self.process.poll() is None
+
     def start(self):
-        """Start the worker and check it speaks our protocol; returns its hello reply."""
-        if self.process is not None and self.process.poll() is None:
+        """Start (or reach) the worker and check it speaks our protocol; returns its hello reply."""
+        if self._alive() and self.engine is not None:
             return self.engine
         self._discard()
         python = find_engine_python(self.python)
-        self.stderr_file = tempfile.TemporaryFile()
         try:
-            self.process = subprocess.Popen(
-                [python, "-m", "cleancut", "worker"] + self.worker_args,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr_file,
-                bufsize=0, close_fds=True)
-        except (OSError, ValueError) as err:
-            self._discard()
-            raise CleancutError(
-                "The cleancut engine could not be started with %s (%s). Check the engine path "
-                "(%s or `cleancut install <editor>`)." % (python, err, ENV_PYTHON), "setup")
-        self.replies = queue.Queue()
-        reader = threading.Thread(target=self._read_loop, args=(self.process.stdout, self.replies))
-        reader.daemon = True
-        reader.start()
-        try:
+            if self.shared:
+                self._connect_shared(python)
+            else:
+                self._spawn_private(python)
+            self.replies = queue.Queue()
+            thread = threading.Thread(target=self._read_loop, args=(self.reader, self.replies))
+            thread.daemon = True
+            thread.start()
             hello = self._request({"op": "hello", "protocol": PROTOCOL, "client": CLIENT_VERSION},
                                   timeout=self.start_timeout)
         except CleancutError as err:
@@ -141,9 +152,49 @@ class Client(object):
         self.engine = hello
         return hello
 
+    def _launch(self, argv, **streams):
+        try:
+            return subprocess.Popen(argv, bufsize=0, close_fds=True, **streams)
+        except (OSError, ValueError) as err:
+            self._discard()
+            raise CleancutError(
+                "The cleancut engine could not be started with %s (%s). Check the engine path "
+                "(%s or `cleancut install <editor>`)." % (argv[0], err, ENV_PYTHON), "setup")
+
+    def _spawn_private(self, python):
+        self.stderr_file = tempfile.TemporaryFile()
+        self.process = self._launch([python, "-m", "cleancut", "worker"] + self.worker_args,
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=self.stderr_file)
+        self.reader = self.process.stdout
+        self.writer = self.process.stdin
+
+    def _connect_shared(self, python):
+        path = shared_socket_path(python)
+        self.log_path = path[:-len(".sock")] + ".log"
+        sock = _try_connect(path)
+        if sock is None:
+            log = open(self.log_path, "wb")
+            try:
+                with open(os.devnull, "rb") as devnull:
+                    # A detached grandchild: it outlives this process and is never our zombie.
+                    starter = self._launch(
+                        [python, "-c", _DETACH, str(self.start_timeout), path,
+                         python, "-m", "cleancut", "worker", "--listen", path] + self.worker_args,
+                        stdin=devnull, stdout=log, stderr=log)
+            finally:
+                log.close()
+            code = starter.wait()
+            sock = _try_connect(path)
+            if sock is None:
+                raise self._crashed(code=code or None)
+        self.sock = sock
+        self.reader = sock.makefile("rb")
+        self.writer = _SocketWriter(sock)
+
     def close(self):
-        """Ask the worker to stop, and make sure it does."""
-        if self.process is not None and self.process.poll() is None:
+        """Release the worker: a private one is asked to stop; a shared one stays warm."""
+        if self._alive() and not self.shared:
             try:
                 self._send({"op": "shutdown"})
                 _wait(self.process, 2.0)
@@ -151,20 +202,51 @@ class Client(object):
                 pass
         self._discard()
 
-    def _discard(self):
+    def shutdown(self):
+        """Stop the worker, shared or not (e.g. to free its memory now); never starts one."""
+        try:
+            if not self._alive() and self.shared:
+                if _try_connect_quietly(shared_socket_path(find_engine_python(self.python))):
+                    self.start()
+        except CleancutError:
+            pass  # it went away while we looked: stopped is what was asked
+        if self._alive():
+            try:
+                self._request({"op": "shutdown"}, timeout=5.0)
+            except CleancutError:
+                pass
+        self._discard()
+
+    def _discard(self, kill=False):
+        """Forget the worker; ``kill`` also ends a shared one (after a timeout)."""
+        if kill and self.sock is not None and self.engine and self.engine.get("pid"):
+            try:
+                os.kill(self.engine["pid"], 9)
+            except OSError:
+                pass
+        # Stop the other end first: closing a stream that the reader thread is blocked on would hang.
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except (IOError, OSError):
+                pass
         process, self.process = self.process, None
-        if process is not None:
-            if process.poll() is None:
-                try:
-                    process.kill()
-                except OSError:
-                    pass
-                process.wait()
-            for stream in (process.stdin, process.stdout):
-                try:
+        if process is not None and process.poll() is None:
+            try:
+                process.kill()
+            except OSError:
+                pass
+            process.wait()
+        for stream in (self.reader, self.writer):
+            try:
+                if stream is not None:
                     stream.close()
-                except (IOError, OSError):
-                    pass
+            except (IOError, OSError):
+                pass
+        self.reader = self.writer = None
+        if sock is not None:
+            sock.close()
         if self.stderr_file is not None:
             self.stderr_file.close()
             self.stderr_file = None
@@ -193,20 +275,27 @@ class Client(object):
             header = dict(header, nbytes=len(payload))
         line = (json.dumps(header) + "\n").encode("utf-8")
         try:
-            self.process.stdin.write(line)
+            self.writer.write(line)
             if payload:
-                self.process.stdin.write(payload)
-            self.process.stdin.flush()
-        except (IOError, OSError):
+                self.writer.write(payload)
+            self.writer.flush()
+        except (IOError, OSError, AttributeError):
             raise self._crashed()
 
-    def _crashed(self):
-        code = _wait(self.process, 2.0) if self.process is not None else None
-        tail = ""
+    def _crashed(self, code=None):
+        if code is None and self.process is not None:
+            code = _wait(self.process, 2.0)
+        lines = []
         if self.stderr_file is not None:
             self.stderr_file.seek(0)
-            lines = [l for l in self.stderr_file.read().decode("utf-8", "replace").splitlines() if l.strip()]
-            tail = " | ".join(lines[-3:])
+            lines = self.stderr_file.read().decode("utf-8", "replace").splitlines()
+        elif self.log_path is not None:
+            try:
+                with open(self.log_path, "rb") as log:
+                    lines = log.read()[-4000:].decode("utf-8", "replace").splitlines()
+            except (IOError, OSError):
+                pass
+        tail = " | ".join([l for l in lines if l.strip()][-3:])
         self._discard()
         message = "The cleancut engine stopped unexpectedly"
         if code is not None:
@@ -217,9 +306,8 @@ class Client(object):
 
     def _request(self, header, payload=b"", timeout=None, progress=None, cancelled=None):
         """Send one request and wait for its final reply, forwarding progress, honouring cancel."""
-        if self.process is None or self.process.poll() is not None:
-            if header.get("op") != "hello":
-                self.start()
+        if not self._alive() and header.get("op") != "hello":
+            self.start()
         self.next_id += 1
         request_id = self.next_id
         header = dict(header, id=request_id)
@@ -235,7 +323,7 @@ class Client(object):
                 item = self.replies.get(timeout=0.05)
             except queue.Empty:
                 if time.time() > deadline:
-                    self._discard()
+                    self._discard(kill=True)
                     raise CleancutError(
                         "The cleancut engine did not answer within %d s; it was stopped and will be "
                         "restarted on the next try." % limit, "timeout")
@@ -295,10 +383,93 @@ class Client(object):
                 raise CleancutError("the selection hint must be %d×%d bytes" % (width, height), "protocol")
             header["hint_nbytes"] = len(hint)
             payload += hint
-        if self.process is None or self.process.poll() is not None:
+        if not self._alive():
             self.start()
         reply = self._request(header, payload, progress=progress, cancelled=cancelled)
         return reply["payload"][:reply["alpha_nbytes"]]
+
+
+def runtime_dir():
+    """A folder private to this user for the shared worker's socket (0700, checked)."""
+    base = os.environ.get("CLEANCUT_RUNTIME_DIR") or os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    folder = os.path.join(base, "cleancut-%d" % uid)
+    if not os.path.isdir(folder):
+        try:
+            os.makedirs(folder, 0o700)
+        except OSError:
+            pass
+    info = os.stat(folder)
+    if hasattr(os, "getuid") and (info.st_uid != uid or info.st_mode & 0o077):
+        raise CleancutError("The folder %s must belong to you alone (mode 0700) before a shared "
+                            "cleancut worker can use it." % folder, "setup")
+    return folder
+
+
+def shared_socket_path(python):
+    """One shared worker per engine interpreter and cleancut environment settings."""
+    key = "\0".join([python] + ["%s=%s" % (k, v) for k, v in sorted(os.environ.items())
+                                 if k.startswith("CLEANCUT_") or k == "PYTHONPATH"])
+    digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+    return os.path.join(runtime_dir(), "worker-%s.sock" % digest)
+
+
+# Run by the engine's Python: start the listening worker in its own session, then wait until
+# it answers on its socket (exit 0) or died (exit with its code), so errors surface at once.
+# (A probe connection, not the file's existence: a dead worker's socket file may linger.)
+_DETACH = (
+    "import socket, subprocess, sys, time\n"
+    "timeout, path, argv = float(sys.argv[1]), sys.argv[2], sys.argv[3:]\n"
+    "worker = subprocess.Popen(argv, start_new_session=True)\n"
+    "deadline = time.time() + timeout\n"
+    "while time.time() < deadline:\n"
+    "    probe = socket.socket(socket.AF_UNIX)\n"
+    "    try:\n"
+    "        probe.connect(path)\n"
+    "        sys.exit(0)\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "    finally:\n"
+    "        probe.close()\n"
+    "    if worker.poll() is not None:\n"
+    "        sys.exit(worker.returncode or 3)\n"
+    "    time.sleep(0.02)\n"
+)
+
+
+def _try_connect(path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+        return sock
+    except (IOError, OSError):
+        sock.close()
+        return None
+
+
+def _try_connect_quietly(path):
+    """Whether a worker answers on this socket (the probe connection is closed at once)."""
+    sock = _try_connect(path)
+    if sock is None:
+        return False
+    sock.close()
+    return True
+
+
+class _SocketWriter(object):
+    """write/flush/close over a socket, for the same framing code as a pipe."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def write(self, data):
+        self.sock.sendall(data)
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
 
 
 def _wait(process, seconds):

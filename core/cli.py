@@ -230,6 +230,8 @@ def cmd_models_revoke(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from . import worker
 
+    if args.listen:
+        return worker.listen(args.listen, idle_timeout=args.idle_timeout, stall_timeout=args.stall_timeout)
     return worker.run(idle_timeout=args.idle_timeout, stall_timeout=args.stall_timeout)
 
 
@@ -264,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="exit after S seconds without a request (default %(default)g)")
     wk.add_argument("--stall-timeout", type=float, default=10.0, metavar="S",
                     help="give up on a request whose announced bytes stop arriving for S seconds")
+    wk.add_argument("--listen", metavar="SOCKET",
+                    help="serve one client at a time on this Unix socket, staying warm between them")
     wk.set_defaults(func=cmd_worker)
 
     models = sub.add_parser("models", help="list, inspect, fetch and accept models")

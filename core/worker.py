@@ -28,7 +28,8 @@ import sys
 import threading
 import time
 from dataclasses import fields
-from typing import Any, BinaryIO
+import socket
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 
@@ -43,6 +44,7 @@ MAX_HEADER = 1 << 20
 DEFAULT_IDLE_TIMEOUT_S = 900.0
 DEFAULT_STALL_TIMEOUT_S = 10.0
 MAX_STREAMS = 8
+ENGINE_LOCK = threading.Lock()  # one removal at a time, whichever connection asks
 _OPTION_NAMES = {f.name for f in fields(Options)}
 
 
@@ -51,19 +53,22 @@ class ProtocolError(CleancutError):
 
 
 class ByteStream:
-    """Bytes from a file descriptor, read by a thread so that waits can time out on any OS."""
+    """Bytes from a pipe or socket, read by a thread so that waits can time out on any OS.
 
-    def __init__(self, fd: int):
-        self.fd = fd
+    ``read(n)`` is the blocking read of the underlying stream (os.read on a pipe, recv on a socket).
+    """
+
+    def __init__(self, read: Callable[[int], bytes]):
+        self.read_raw = read
         self.chunks: queue.Queue = queue.Queue(maxsize=64)
         self.buffer = bytearray()
         self.eof = False
-        threading.Thread(target=self._pump, name="cleancut-stdin", daemon=True).start()
+        threading.Thread(target=self._pump, name="cleancut-reader", daemon=True).start()
 
     def _pump(self) -> None:
         while True:
             try:
-                chunk = os.read(self.fd, 1 << 16)
+                chunk = self.read_raw(1 << 16)
             except OSError:
                 chunk = b""
             self.chunks.put(chunk)
@@ -185,15 +190,16 @@ class Worker:
         self.channel.send({"op": "cancel", "id": header.get("id"), "ok": True,
                            "cancelled": running is not None})
 
-    def serve(self) -> int:
+    def serve(self) -> str:
+        """Answer requests until "shutdown", "closed" (end of input) or "idle" (timeout)."""
         threading.Thread(target=self._read_loop, name="cleancut-reader", daemon=True).start()
         while True:
             try:
                 item = self.inbox.get(timeout=self.idle_timeout)
             except queue.Empty:
-                return 0  # idle: the editor will start a new worker when it needs one
+                return "idle"  # the editor will start a new worker when it needs one
             if item is None:
-                return 0
+                return "closed"
             header, payload, problem = item
             request_id = header.get("id")
             if problem is not None:
@@ -202,7 +208,7 @@ class Worker:
             op = header.get("op")
             if op == "shutdown":
                 self.channel.send({"op": "shutdown", "id": request_id, "ok": True})
-                return 0
+                return "shutdown"
             handler = {"hello": self._hello, "models": self._models, "accept": self._accept,
                        "remove": self._remove}.get(op)
             if handler is None:
@@ -286,7 +292,8 @@ class Worker:
                 self.channel.send({"op": "progress", "id": request_id, "fraction": fraction, "stage": stage})
 
         try:
-            result = pipeline.remove(rgb, options, hint=hint, progress=progress, cancel=token, stream=stream)
+            with ENGINE_LOCK:
+                result = pipeline.remove(rgb, options, hint=hint, progress=progress, cancel=token, stream=stream)
         finally:
             with self.current_lock:
                 self.current = None
@@ -330,8 +337,97 @@ def _options(raw: Any) -> Options:
 
 def run(idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S, stall_timeout: float = DEFAULT_STALL_TIMEOUT_S) -> int:
     """Serve on this process's stdin/stdout. Anything else printing to stdout goes to stderr."""
-    reader = ByteStream(os.dup(sys.stdin.fileno()))
+    fd = os.dup(sys.stdin.fileno())
+    reader = ByteStream(lambda n: os.read(fd, n))
     writer = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=1 << 16)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.stdout = sys.stderr
-    return Worker(Channel(reader, writer, stall_timeout=stall_timeout), idle_timeout).serve()
+    Worker(Channel(reader, writer, stall_timeout=stall_timeout), idle_timeout).serve()
+    return 0
+
+
+def listen(path: str, idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S,
+           stall_timeout: float = DEFAULT_STALL_TIMEOUT_S) -> int:
+    """Serve editors on a Unix socket, keeping models warm between their connections.
+
+    For hosts whose plug-in process lives for one call only (GIMP 3): the worker outlives
+    it. Each connection is served by its own thread; removals run one at a time (ENGINE_LOCK).
+    The socket's folder must be private to the user (the client makes it 0700). Exits after
+    ``idle_timeout`` seconds with no connection, or on a shutdown request; a second worker on
+    a live socket exits at once, so racing clients end up sharing one.
+    """
+    if not hasattr(socket, "AF_UNIX"):
+        print("cleancut: this platform has no Unix sockets; use the plain worker", file=sys.stderr)
+        return 2
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        server.bind(path)
+    except OSError:
+        if _socket_alive(path):
+            return 0  # another worker already serves here
+        try:
+            os.unlink(path)  # stale: its worker died
+            server.bind(path)
+        except OSError as err:
+            print(f"cleancut: cannot listen on {path}: {err}", file=sys.stderr)
+            return 1
+    os.chmod(path, 0o600)
+    ours = os.stat(path).st_ino
+    server.listen(8)
+    server.settimeout(min(idle_timeout, 1.0))
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    state = {"active": 0, "last": time.monotonic(), "stop": False}
+    lock = threading.Lock()
+
+    def forget_socket() -> None:
+        try:
+            if os.stat(path).st_ino == ours:  # not a successor's socket
+                os.unlink(path)
+        except OSError:
+            pass
+
+    def serve(conn: socket.socket) -> None:
+        with conn, conn.makefile("wb", buffering=1 << 16) as writer:
+            channel = Channel(ByteStream(conn.recv), writer, stall_timeout=stall_timeout)
+            ended = Worker(channel, idle_timeout).serve()
+        with lock:
+            state["active"] -= 1
+            state["last"] = time.monotonic()
+            if ended == "shutdown" and not state["stop"]:
+                state["stop"] = True
+                forget_socket()  # refuse newcomers at once
+
+    try:
+        while True:
+            with lock:
+                if state["stop"]:
+                    return 0
+                if state["active"] == 0 and time.monotonic() - state["last"] > idle_timeout:
+                    return 0
+            try:
+                conn, _ = server.accept()
+            except socket.timeout:
+                continue
+            with lock:
+                if state["stop"]:
+                    conn.close()
+                    return 0
+            conn.settimeout(None)
+            with lock:
+                state["active"] += 1
+            threading.Thread(target=serve, args=(conn,), name="cleancut-connection", daemon=True).start()
+    finally:
+        server.close()
+        forget_socket()
+
+
+def _socket_alive(path: str) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()

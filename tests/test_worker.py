@@ -137,11 +137,15 @@ def test_the_configured_engine_comes_from_the_settings_file(engine_models):
         c.close()
 
 
-def test_a_python_without_cleancut_is_named_in_the_error(tmp_path):
+@pytest.mark.parametrize("shared", [False, True], ids=["private", "shared"])
+def test_a_python_without_cleancut_is_named_in_the_error(tmp_path, shared, monkeypatch):
+    import tempfile
+
+    monkeypatch.setenv("CLEANCUT_RUNTIME_DIR", tempfile.mkdtemp(prefix="cc-"))
     bare = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
     with pytest.raises(CleancutError) as err:
-        Client(python=str(bare / "bin" / "python")).hello()
+        Client(python=str(bare / "bin" / "python"), shared=shared).hello()
     assert err.value.kind == "setup" and "has no cleancut engine" in str(err.value)
 
 
@@ -312,3 +316,125 @@ def test_frames_of_one_stream_share_state_and_a_reset_starts_afresh(client):
     restarted = alpha(second, stream="clip", stream_reset=True)
     np.testing.assert_array_equal(restarted, second[..., 0].ravel())
     assert np.abs(smoothed.astype(int) - first[..., 0].ravel()).mean() < np.abs(restarted.astype(int) - first[..., 0].ravel()).mean()
+
+
+# --- the shared worker: one warm worker across short-lived plug-in processes (GIMP 3) ---
+
+@pytest.fixture
+def runtime(monkeypatch):
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="cc-")  # short: Unix socket paths are limited to ~100 bytes
+    monkeypatch.setenv("CLEANCUT_RUNTIME_DIR", folder)
+    yield folder
+    for name in os.listdir(folder):
+        for sock in os.listdir(os.path.join(folder, name)):
+            if sock.endswith(".sock"):
+                c = Client(python=sys.executable, shared=True)
+                try:
+                    c.shutdown()
+                finally:
+                    c.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphaned worker may wait for a reaper that never comes)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_until_gone(pid: int, seconds: float = 20) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if not running(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def shared_client(**kwargs) -> Client:
+    return Client(python=sys.executable, shared=True, **kwargs)
+
+
+def test_shared_clients_reuse_one_warm_worker(engine_models, runtime):
+    first, second = shared_client(), shared_client()
+    try:
+        first.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})
+        pid = first.engine["pid"]
+        first.close()
+        alpha = second.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})
+        assert len(alpha) == 256 and second.engine["pid"] == pid
+    finally:
+        second.close()
+
+
+def test_shared_clients_may_be_connected_at_the_same_time(engine_models, runtime):
+    first, second = shared_client(), shared_client()
+    try:
+        assert first.hello()["pid"] == second.hello()["pid"]
+        assert len(second.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})) == 256
+        assert len(first.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})) == 256
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_shared_worker_stays_after_close_and_stops_on_shutdown(engine_models, runtime):
+    c = shared_client()
+    pid = c.hello()["pid"]
+    c.close()
+    assert running(pid)
+    shared_client().shutdown()
+    assert wait_until_gone(pid), "the shared worker did not stop"
+    assert not [n for n in os.listdir(os.path.join(runtime, os.listdir(runtime)[0])) if n.endswith(".sock")]
+
+
+def test_a_killed_shared_worker_is_one_clear_error_then_replaced(engine_models, runtime):
+    c = shared_client()
+    try:
+        pid = c.hello()["pid"]
+        os.kill(pid, 9)
+        with pytest.raises(CleancutError) as err:
+            c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})
+        assert err.value.kind == "crashed"
+        assert len(c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})) == 256
+        assert c.engine["pid"] != pid
+    finally:
+        c.close()
+
+
+def test_a_shared_worker_exits_after_its_idle_timeout(engine_models, runtime):
+    c = shared_client(worker_args=["--idle-timeout", "0.5"])
+    pid = c.hello()["pid"]
+    c.close()
+    assert wait_until_gone(pid), "the idle shared worker did not exit"
+
+
+def test_other_cleancut_settings_get_their_own_shared_worker(engine_models, runtime, monkeypatch, tmp_path):
+    a = shared_client()
+    try:
+        pid_a = a.hello()["pid"]
+        monkeypatch.setenv("CLEANCUT_CONFIG_DIR", str(tmp_path / "other-config"))
+        b = shared_client()
+        try:
+            assert b.hello()["pid"] != pid_a
+        finally:
+            b.shutdown()
+    finally:
+        monkeypatch.undo()
+        a.close()
+
+
+def test_a_runtime_folder_others_can_enter_is_refused(runtime):
+    folder = os.path.join(runtime, "cleancut-%d" % os.getuid())
+    os.makedirs(folder, exist_ok=True)
+    os.chmod(folder, 0o755)
+    with pytest.raises(CleancutError) as err:
+        shared_client().hello()
+    assert err.value.kind == "setup" and "mode 0700" in str(err.value)
+    os.chmod(folder, 0o700)
