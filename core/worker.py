@@ -37,7 +37,7 @@ from . import __version__, fetch, frames, licences, pipeline, temporal
 from .catalog import load_catalog
 from .errors import CleancutError, LicenceError, ModelError
 from .images import DEFAULT_MAX_PIXELS
-from .options import Options
+from .options import REFINE_MODES, Options
 
 PROTOCOL = 1
 MAX_HEADER = 1 << 20
@@ -239,7 +239,7 @@ class Worker:
     def _hello(self, header: dict[str, Any], payload: bytes) -> None:
         self.channel.send({"op": "hello", "id": header.get("id"), "ok": True, "protocol": PROTOCOL,
                            "engine": __version__, "python": sys.version.split()[0],
-                           "pid": os.getpid()})
+                           "pid": os.getpid(), "refine_modes": list(REFINE_MODES)})
 
     def _models(self, header: dict[str, Any], payload: bytes) -> None:
         catalog = load_catalog()

@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""cleancut for GIMP 3: local AI background removal as a layer mask, a selection or a cut-out.
+
+Two procedures, both ImageProcedures that work on every selected layer:
+
+* ``plug-in-cleancut-remove-background`` — Layer > Mask > Remove Background…
+  arguments: model (id, "" = the engine's default), refine (an engine refine mode),
+  output ("mask" | "selection" | "layer"), selection-hint (bool).
+* ``plug-in-cleancut-select-subject`` — Select > Subject…: the same, output fixed to the selection.
+
+Non-interactive runs (scripts, batch mode) take the same arguments. The plug-in only reads
+pixels, asks cleancut_client (copied beside this file) for the alpha and writes it back:
+the engine runs in its own process (a shared worker that outlives this plug-in process, so the
+model stays loaded between calls). Nothing in the image changes until every layer's alpha has
+arrived; then everything is written inside one undo group.
+"""
+
+import os
+import sys
+import traceback
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp, GLib, GObject
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cleancut_client
+from cleancut_client import CleancutError
+
+REMOVE = "plug-in-cleancut-remove-background"
+SELECT = "plug-in-cleancut-select-subject"
+OUTPUTS = (("mask", "Layer mask"), ("selection", "Selection"), ("layer", "New layer with the cut-out"))
+
+# GIMP precision → (the client's pixel/alpha format, babl component type). Masks are stored in
+# the image's precision; u32, half and double images travel as f32 and babl converts.
+_U8 = ("u8", "u8")
+_U16 = ("u16", "u16")
+_F32 = ("f32", "float")
+_BABL_LAYOUT = {"RGB": "R'G'B'", "RGBA": "R'G'B'A", "Y": "Y'", "YA": "Y'A"}
+
+
+def precision_format(image):
+    name = image.get_precision().value_nick  # e.g. "u8-non-linear", "float-linear"
+    if name.startswith("u8"):
+        return _U8
+    if name.startswith("u16"):
+        return _U16
+    return _F32
+
+
+def layer_layout(layer):
+    """The client's channel layout for a layer: grey layers travel as Y/YA, the rest as RGB(A)."""
+    base = "Y" if layer.is_gray() else "RGB"
+    return base + ("A" if layer.has_alpha() else "")
+
+
+def target_layers(drawables):
+    """The layers to work on: selected layers, and the layer of a selected layer mask."""
+    layers = []
+    for drawable in drawables:
+        if isinstance(drawable, Gimp.LayerMask):
+            drawable = Gimp.Layer.from_mask(drawable)
+        if isinstance(drawable, Gimp.Layer) and drawable not in layers:
+            layers.append(drawable)
+    return layers
+
+
+_REGION = bytes([0] + [128] * 255)  # selection value → hint: unselected 0, (partly) selected 128
+
+
+def read_hint(image, layer):
+    """The current selection over the layer, as a region hint: outside is background (0),
+    inside is for the model to decide (128). None when nothing is selected."""
+    if Gimp.Selection.is_empty(image):
+        return None
+    _, x, y = layer.get_offsets()
+    rect = Gegl.Rectangle.new(x, y, layer.get_width(), layer.get_height())
+    selected = image.get_selection().get_buffer().get(rect, 1.0, "Y u8", Gegl.AbyssPolicy.NONE)
+    return bytes(selected).translate(_REGION)
+
+
+def compute_alpha(client, layer, fmt, options, hint, progress):
+    """The engine's alpha for the whole layer (its own size, not the canvas), in ``fmt``."""
+    width, height = layer.get_width(), layer.get_height()
+    layout = layer_layout(layer)
+    babl = f"{_BABL_LAYOUT[layout]} {fmt[1]}"
+    pixels = layer.get_buffer().get(Gegl.Rectangle.new(0, 0, width, height), 1.0, babl,
+                                    Gegl.AbyssPolicy.CLAMP)
+    return client.remove(pixels, width, height, channels=layout, pixel_format=fmt[0],
+                         options=options, hint=hint, alpha_format=fmt[0], progress=progress)
+
+
+def write_pixels(drawable, rect, babl, data):
+    buffer = drawable.get_buffer()
+    buffer.set(rect, babl, data)
+    buffer.flush()
+    drawable.update(rect.x, rect.y, rect.width, rect.height)
+
+
+def write_mask(layer, alpha, babl):
+    """Give ``layer`` a mask holding ``alpha``; an existing mask is replaced, never merged."""
+    if layer.get_mask() is not None:
+        layer.remove_mask(Gimp.MaskApplyMode.DISCARD)
+    mask = layer.create_mask(Gimp.AddMaskType.WHITE)
+    layer.add_mask(mask)
+    write_pixels(mask, Gegl.Rectangle.new(0, 0, layer.get_width(), layer.get_height()), babl, alpha)
+    return mask
+
+
+def apply_results(image, layers, alphas, output, fmt):
+    """Write every layer's alpha as ``output``, all inside one undo group."""
+    babl = f"Y {fmt[1]}"  # linear Y: the stored value is the alpha itself
+    image.undo_group_start()
+    try:
+        if output == "selection":
+            # Selections are linear like masks (plain channels of 8-bit perceptual images are not):
+            # the alpha goes into a temporary layer's mask at the layer's place, and GIMP makes
+            # the selection from that, clipped to the canvas.
+            holder_type = {Gimp.ImageBaseType.RGB: Gimp.ImageType.RGBA_IMAGE,
+                           Gimp.ImageBaseType.GRAY: Gimp.ImageType.GRAYA_IMAGE,
+                           Gimp.ImageBaseType.INDEXED: Gimp.ImageType.INDEXEDA_IMAGE}[image.get_base_type()]
+            for index, (layer, alpha) in enumerate(zip(layers, alphas)):
+                holder = Gimp.Layer.new(image, "cleancut", layer.get_width(), layer.get_height(), holder_type,
+                                        100.0, Gimp.LayerMode.NORMAL)
+                image.insert_layer(holder, None, 0)
+                holder.set_offsets(*layer.get_offsets()[1:])
+                mask = write_mask(holder, alpha, babl)
+                image.select_item(Gimp.ChannelOps.REPLACE if index == 0 else Gimp.ChannelOps.ADD, mask)
+                image.remove_layer(holder)
+            image.set_selected_layers(layers)  # the holders took the layer selection away
+        else:
+            for layer, alpha in zip(layers, alphas):
+                if output == "layer":
+                    cutout = layer.copy()
+                    image.insert_layer(cutout, layer.get_parent(), image.get_item_position(layer))
+                    cutout.set_name(f"{layer.get_name()} (cut-out)")
+                    if cutout.get_mask() is not None:
+                        cutout.remove_mask(Gimp.MaskApplyMode.APPLY)
+                    if not cutout.has_alpha():
+                        cutout.add_alpha()
+                    write_mask(cutout, alpha, babl)
+                    cutout.remove_mask(Gimp.MaskApplyMode.APPLY)
+                else:
+                    write_mask(layer, alpha, babl)
+    finally:
+        image.undo_group_end()
+    Gimp.displays_flush()
+
+
+def failure(procedure, message):
+    """An EXECUTION_ERROR whose message GIMP shows to the user as is."""
+    return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(message))
+
+
+def run(procedure, run_mode, image, drawables, config, data):
+    select_only = procedure.get_name() == SELECT
+    layers = target_layers(drawables)
+    if not layers:
+        return failure(procedure, "Remove Background works on layers: select one or more layers first.")
+    client = cleancut_client.Client(shared=True)
+    stage = "computing"  # nothing in the image changes before "writing"
+    try:
+        if run_mode == Gimp.RunMode.INTERACTIVE:
+            import cleancut_dialog  # GTK only when a person is there
+
+            if not cleancut_dialog.run(procedure, config, client, select_only):
+                return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+        output = "selection" if select_only else config.get_property("output")
+        options = {"model": config.get_property("model") or None, "refine": config.get_property("refine")}
+        use_hint = config.get_property("selection-hint")
+        fmt = precision_format(image)
+
+        Gimp.progress_init("Selecting the subject" if output == "selection" else "Removing the background")
+        alphas = []
+        for index, layer in enumerate(layers):
+            def progress(fraction, stage, index=index):
+                Gimp.progress_update((index + min(max(fraction, 0.0), 1.0)) / len(layers))
+
+            hint = read_hint(image, layer) if use_hint else None
+            alphas.append(compute_alpha(client, layer, fmt, options, hint, progress))
+        stage = "writing"
+        apply_results(image, layers, alphas, output, fmt)
+        Gimp.progress_end()
+    except CleancutError as err:
+        return failure(procedure, f"cleancut: {err}")
+    except Exception as err:  # a bug: say what happened, keep the traceback off the user's screen
+        traceback.print_exc()
+        outcome = ("The image was not changed." if stage == "computing" else
+                   "Part of the result may have been written: Edit > Undo removes it.")
+        return failure(procedure, f"cleancut failed unexpectedly ({type(err).__name__}: {err}). {outcome} "
+                                  "Please report this with the output of GIMP's error console.")
+    finally:
+        client.close()
+    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+
+
+class Cleancut(Gimp.PlugIn):
+    def do_set_i18n(self, name):
+        return False, None, None  # English only for now: no message catalog to look for
+
+    def do_query_procedures(self):
+        return [REMOVE, SELECT]
+
+    def do_create_procedure(self, name):
+        procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
+        procedure.set_image_types("*")
+        procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE
+                                       | Gimp.ProcedureSensitivityMask.DRAWABLES)
+        procedure.set_attribution("cleancut contributors", "GPL-3.0-or-later", "2026")
+        if name == REMOVE:
+            procedure.set_menu_label("Remove _Background…")
+            procedure.add_menu_path("<Image>/Layer/Mask")
+            procedure.set_documentation(
+                "Remove the background of the selected layers with a local AI model",
+                "Computes the subject's alpha for every selected layer on this computer (nothing is "
+                "uploaded) and writes it as a layer mask (replacing an existing mask), as the selection, "
+                "or as a new cut-out layer above each layer, in one undo step.", name)
+        else:
+            procedure.set_menu_label("_Subject…")
+            procedure.add_menu_path("<Image>/Select")
+            procedure.set_documentation(
+                "Select the subject of the selected layers with a local AI model",
+                "Replaces the selection with the subject found by a local AI model in every selected "
+                "layer (their union), in one undo step.", name)
+        procedure.add_string_argument("model", "_Model", "Model id (empty: the engine's default model)",
+                                      "", GObject.ParamFlags.READWRITE)
+        procedure.add_string_argument("refine", "_Edge refinement", "Edge refinement mode of the engine",
+                                      "off", GObject.ParamFlags.READWRITE)
+        if name == REMOVE:
+            choice = Gimp.Choice.new()
+            for index, (nick, label) in enumerate(OUTPUTS):
+                choice.add(nick, index, label, "")
+            procedure.add_choice_argument("output", "Out_put", "Where the result goes", choice, "mask",
+                                          GObject.ParamFlags.READWRITE)
+        procedure.add_boolean_argument("selection-hint", "_Use the current selection as a hint",
+                                       "Only the selected area can be subject: outside it is background",
+                                       False, GObject.ParamFlags.READWRITE)
+        return procedure
+
+
+if __name__ == "__main__":
+    Gimp.main(Cleancut.__gtype__, sys.argv)

@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Batch code that opens cleancut's real GIMP 3 dialog (GimpUi, GTK, under Xvfb) and works it.
+
+SPEC names a JSON file: {"out": folder, "plugin_dir": the installed plug-in folder,
+"model": a model whose licence needs acceptance, "permissive": one that does not}.
+With the procedure's own config, the dialog module runs against the real worker; a GLib timer
+plays the user: it records what the dialog shows, switches models, presses OK without ticking
+the acceptance box (the dialog must stay), ticks it and presses OK. Results: out/dialog.json.
+"""
+
+import json
+import os
+import sys
+import traceback
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("GimpUi", "3.0")
+gi.require_version("Gtk", "3.0")
+from gi.repository import Gimp, GimpUi, GLib, Gtk
+
+
+def main(spec_path):
+    with open(spec_path) as handle:
+        spec = json.load(handle)
+    sys.path.insert(0, spec["plugin_dir"])
+    import cleancut_client
+    import cleancut_dialog
+
+    record = {"steps": []}
+    procedure = Gimp.get_pdb().lookup_procedure("plug-in-cleancut-remove-background")
+    config = procedure.create_config()
+    config.set_property("model", spec["model"])
+    client = cleancut_client.Client(shared=True)
+
+    def widgets(widget):
+        yield widget
+        if isinstance(widget, Gtk.Container):
+            for child in widget.get_children():
+                yield from widgets(child)
+
+    def snapshot(dialog):
+        shown = [w for w in widgets(dialog) if w.is_visible()]
+        accept = [w for w in shown if isinstance(w, Gtk.CheckButton) and "accept" in (w.get_label() or "")]
+        return {"labels": [w.get_text() for w in shown if isinstance(w, Gtk.Label)],
+                "combos": [[row[0] for row in w.get_model()] for w in shown
+                           if isinstance(w, Gtk.ComboBox) and w.get_model() is not None],
+                "accept_visible": bool(accept), "model": config.get_property("model"),
+                "accepted_so_far": accepted()}
+
+    def accepted():
+        """The acceptances recorded in the engine's settings file right now."""
+        try:
+            with open(os.path.join(os.environ["CLEANCUT_CONFIG_DIR"], "config.json")) as handle:
+                return sorted(json.load(handle).get("accepted_licences", {}))
+        except OSError:
+            return []
+
+    def accept_box(dialog):
+        return next(w for w in widgets(dialog) if isinstance(w, Gtk.CheckButton)
+                and "accept" in (w.get_label() or ""))
+
+    state = {"step": 0}
+
+    def play():
+        try:
+            dialogs = [w for w in Gtk.Window.list_toplevels()
+                       if isinstance(w, GimpUi.ProcedureDialog) and w.get_visible()]
+            if not dialogs:
+                return True  # not shown yet
+            dialog = dialogs[0]
+            step = state["step"]
+            state["step"] += 1
+            if step == 0:
+                record["steps"].append(dict(snapshot(dialog), step="opened"))
+                config.set_property("model", spec["permissive"])
+            elif step == 1:
+                record["steps"].append(dict(snapshot(dialog), step="permissive chosen"))
+                config.set_property("model", spec["model"])
+            elif step == 2:
+                record["steps"].append(dict(snapshot(dialog), step="licensed model chosen again"))
+                dialog.response(Gtk.ResponseType.OK)
+            elif step == 3:
+                record["steps"].append(dict(snapshot(dialog), step="after OK without ticking"))
+                accept_box(dialog).set_active(True)
+                dialog.response(Gtk.ResponseType.OK)
+            else:
+                record["steps"].append(dict(snapshot(dialog), step="still open"))
+                dialog.response(Gtk.ResponseType.CANCEL)
+                return False
+        except Exception:
+            record["timer_exception"] = traceback.format_exc()
+            for window in Gtk.Window.list_toplevels():
+                if isinstance(window, Gtk.Dialog):
+                    window.response(Gtk.ResponseType.CANCEL)
+            return False
+        return True
+
+    GLib.timeout_add(300, play)
+    try:
+        record["returned"] = cleancut_dialog.run(procedure, config, client, False)
+    except Exception:
+        record["exception"] = traceback.format_exc()
+    finally:
+        client.close()
+    record["config_model"] = config.get_property("model")
+    with open(os.path.join(spec["out"], "dialog.json"), "w") as handle:
+        json.dump(record, handle, indent=1)
+
+
+main(SPEC)  # noqa: F821 (set by the batch command before exec)

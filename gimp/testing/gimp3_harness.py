@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run the real GIMP 3.0.4 (Debian 13 chroot) with cleancut's plug-in installed, for tests and benchmarks.
+
+``Gimp3(base, engine, cache)`` installs gimp/cleancut/ plus core/cleancut_client.py into
+base/home/.config/GIMP/3.0/plug-ins/cleancut/; ``run(scenarios)`` executes gimp3_driver.py in
+gimp-console-3.0 and returns its results, ``run_dialog(...)`` works the real dialog under Xvfb
+with gimp3_dialog_driver.py (see those files). Each session ends by shutting its worker down.
+
+Two things about this environment, not about GIMP:
+* GIMP runs under a child subreaper, as a desktop session's systemd --user would be: the shared
+  worker a plug-in call starts outlives that call, and this sandbox's init SIGTERMs orphaned
+  processes (measured: 15-50 s after they are orphaned), which would kill the warm worker
+  between calls.
+* ``timeout`` inside the chroot bounds every GIMP run, so a hung GIMP fails the run instead of
+  lingering.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+sys.path.insert(0, str(REPO / "tests" / "hosts"))
+
+from hostkit import engine_env_trixie, in_trixie
+
+PLUGIN_FILES = [REPO / "gimp" / "cleancut" / "cleancut.py", REPO / "gimp" / "cleancut" / "cleancut_dialog.py",
+                REPO / "core" / "cleancut_client.py"]
+SUBREAPER = ("import ctypes, subprocess, sys; ctypes.CDLL(None).prctl(36, 1, 0, 0, 0); "
+             "sys.exit(subprocess.call(sys.argv[1:]))")  # 36 = PR_SET_CHILD_SUBREAPER
+
+
+class GimpRunError(AssertionError):
+    pass
+
+
+class Gimp3:
+    def __init__(self, base: Path, engine: Path, cache: Path):
+        self.base = Path(base)
+        self.home = self.base / "home"
+        self.runtime = self.base / "run"
+        self.config = self.base / "config"
+        self.plugin_dir = self.home / ".config" / "GIMP" / "3.0" / "plug-ins" / "cleancut"
+        self.plugin_dir.mkdir(parents=True, exist_ok=True)
+        for source in PLUGIN_FILES:
+            shutil.copy(source, self.plugin_dir / source.name)
+        (self.plugin_dir / "cleancut.py").chmod(0o755)
+        self.runtime.mkdir(mode=0o700, exist_ok=True)
+        self.config.mkdir(exist_ok=True)
+        self.env = dict(engine_env_trixie(engine, cache, self.config), HOME=str(self.home),
+                        CLEANCUT_RUNTIME_DIR=str(self.runtime))
+        self.scratch = self.base.parent  # bound into the chroot: holds the engine, the cache and base
+        self.runs = 0
+
+    def run(self, scenarios: list[dict], timeout: float = 240) -> tuple[list[dict], subprocess.CompletedProcess]:
+        """Run gimp3_driver.py's scenarios in one gimp-console-3.0 session; (results, the process)."""
+        out = self._out()
+        spec = {"scenarios": scenarios, "plugin_dir": str(self.plugin_dir)}
+        done = self._gimp("gimp3_driver.py", spec, out / "results.json", timeout)
+        return json.loads((out / "results.json").read_text()), done
+
+    def run_dialog(self, model: str, permissive: str, timeout: float = 120) -> tuple[dict, subprocess.CompletedProcess]:
+        """Work the real dialog under Xvfb with gimp3_dialog_driver.py; (its record, the process)."""
+        out = self._out()
+        spec = {"plugin_dir": str(self.plugin_dir), "model": model, "permissive": permissive}
+        done = self._gimp("gimp3_dialog_driver.py", spec, out / "dialog.json", timeout, display=True)
+        return json.loads((out / "dialog.json").read_text()), done
+
+    def _out(self) -> Path:
+        self.runs += 1
+        out = self.base / f"out{self.runs}"
+        out.mkdir()
+        return out
+
+    def _gimp(self, driver: str, spec: dict, result: Path, timeout: float, display: bool = False):
+        out = result.parent
+        path = out / "spec.json"
+        path.write_text(json.dumps(dict(spec, out=str(out))))
+        code = f"SPEC={str(path)!r}; exec(open({str(HERE / driver)!r}).read())"
+        argv = ["python3", "-c", SUBREAPER, "gimp-console-3.0", "-i", "-d", "-f",
+                "--batch-interpreter=python-fu-eval", "-b", code, "--quit"]
+        if display:
+            argv = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24"] + argv
+        argv = ["timeout", "-k", "5", str(int(timeout))] + argv
+        try:
+            done = in_trixie(self.scratch, argv, self.env, timeout=timeout + 30)
+        finally:
+            self.shutdown_workers()  # each session starts its own worker, under its own subreaper
+        if done.returncode != 0 or not result.exists():
+            raise GimpRunError(f"gimp-console-3.0 exited {done.returncode}"
+                               f"{' (timed out)' if done.returncode in (124, 137) else ''}:\n"
+                               f"{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
+        return done
+
+    def shutdown_workers(self) -> None:
+        """Ask every shared worker of this runtime folder to exit (they may be gone already)."""
+        for path in self.runtime.glob("cleancut-*/*.sock"):
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            probe.settimeout(5)
+            try:
+                probe.connect(str(path))
+                probe.sendall(b'{"op": "shutdown", "id": 1}\n')
+                probe.recv(4096)
+            except OSError:
+                pass
+            finally:
+                probe.close()
+
+
+def read_raw(path: str, dtype: str, shape: tuple[int, ...]):
+    import numpy as np
+
+    return np.fromfile(path, dtype=np.dtype(dtype)).reshape(shape)

@@ -1,0 +1,352 @@
+"""cleancut's GIMP 3 plug-in inside the real GIMP 3.0.4 (Debian 13 chroot), driven by batch code.
+
+gimp-console-3.0 runs gimp/testing/gimp3_driver.py, which builds images, calls the plug-in's
+procedures non-interactively (as scripts and batch mode do) and dumps what came out. Every
+expectation is computed here, in the test process, by the engine itself
+(`cleancut.pipeline.remove`) on the very pixels the plug-in reads (dumped by the driver with the
+same babl format), so the comparisons are exact: the worker in the chroot and this process run
+the same u2netp on the same bytes.
+
+Three GIMP sessions per module: every successful case; the failure paths; and the dialog, shown
+for real under Xvfb and worked by a timer in the batch process (gimp3_dialog_driver.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hostkit import REPO
+from PIL import Image
+
+sys.path.insert(0, str(REPO / "gimp" / "testing"))
+from cleancut import fetch, frames, licences, pipeline
+from cleancut.catalog import load_catalog
+from cleancut.errors import CleancutError
+from cleancut.options import REFINE_MODES
+from gimp3_harness import Gimp3
+
+ASTRONAUT = REPO / "examples" / "astronaut.png"
+CHELSEA = REPO / "examples" / "chelsea.png"
+DTYPES = {"u8": "u1", "u16": "<u2", "f32": "<f4"}
+HINT_RECT = (96, 32, 320, 400)  # x, y, width, height of the selection used as a hint
+OFFSET = (-60, 40)  # a 512×512 layer on a 400×300 canvas: larger than it, partly outside
+
+
+def rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def inputs(host_scratch) -> dict[str, str]:
+    """Raw pixel files for the layers the driver builds (rows top-down, tightly packed)."""
+    folder = host_scratch / "gimp3-inputs"
+    folder.mkdir(exist_ok=True)
+    astronaut = rgb(ASTRONAUT)
+    rng = np.random.default_rng(4)
+    deep = np.clip(astronaut.astype(np.int32) * 257 + rng.integers(-128, 129, astronaut.shape), 0, 65535)
+    arrays = {
+        "rgb8": astronaut,
+        "rgba8": np.dstack([astronaut, np.full(astronaut.shape[:2], 255, np.uint8)]),
+        "rgb16": deep.astype("<u2"),  # true 16-bit values, not 8-bit ones widened
+        "rgbf": (astronaut / 255.0).astype("<f4"),
+        "grey8": np.asarray(Image.open(ASTRONAUT).convert("L")),
+        "cat8": rgb(CHELSEA)[50:200, 100:300],  # 200×150
+    }
+    paths = {}
+    for name, array in arrays.items():
+        paths[name] = str(folder / f"{name}.raw")
+        np.ascontiguousarray(array).tofile(paths[name])
+    return paths
+
+
+def rgb_layers(width: int, height: int, raw: str, **extra) -> dict:
+    return dict({"name": "photo", "width": width, "height": height, "type": "RGB_IMAGE",
+                 "format": "R'G'B' u8", "raw": raw}, **extra)
+
+
+def canvas(width: int, height: int, *layers: dict, **extra) -> dict:
+    return dict({"width": width, "height": height, "base": "RGB", "precision": "U8_NON_LINEAR",
+                 "layers": list(layers)}, **extra)
+
+
+def happy_scenarios(raw: dict[str, str]) -> list[dict]:
+    u8 = {"input_format": "R'G'B' u8", "mask_format": "Y u8"}
+    return [
+        dict(u8, name="photo", image={"load": str(ASTRONAUT)}),
+        dict(name="offset", input_format="R'G'B'A u8", mask_format="Y u8",
+             image=canvas(400, 300, dict(rgb_layers(512, 512, raw["rgba8"], offset=list(OFFSET)),
+                                         type="RGBA_IMAGE", format="R'G'B'A u8"))),
+        dict(u8, name="multi", targets=[0, 1],
+             image=canvas(512, 512, rgb_layers(200, 150, raw["cat8"], name="cat", offset=[100, 300]),
+                          rgb_layers(512, 512, raw["rgb8"]),
+                          {"name": "untouched", "width": 64, "height": 64, "type": "RGB_IMAGE"})),
+        dict(name="u16", input_format="R'G'B' u16", mask_format="Y u16",
+             image=canvas(512, 512, rgb_layers(512, 512, raw["rgb16"], format="R'G'B' u16"),
+                          precision="U16_NON_LINEAR")),
+        dict(name="f32", input_format="R'G'B' float", mask_format="Y float",
+             image=canvas(512, 512, rgb_layers(512, 512, raw["rgbf"], format="R'G'B' float"),
+                          precision="FLOAT_LINEAR")),
+        dict(name="grey", input_format="Y' u8", mask_format="Y u8",
+             image=dict(canvas(512, 512, rgb_layers(512, 512, raw["grey8"], type="GRAY_IMAGE", format="Y' u8")),
+                        base="GRAY")),
+        dict(u8, name="hint", selection=list(HINT_RECT), args={"selection-hint": True},
+             image=canvas(512, 512, rgb_layers(512, 512, raw["rgb8"]))),
+        dict(u8, name="replace", image=canvas(512, 512, rgb_layers(512, 512, raw["rgb8"], mask="BLACK"))),
+        dict(name="select", procedure="select", input_format="R'G'B' u8", selection_format="Y u8",
+             selection=[0, 0, 10, 10],
+             image=canvas(400, 300, rgb_layers(512, 512, raw["rgb8"], offset=list(OFFSET)))),
+        dict(u8, name="cutout", args={"output": "layer"}, layer_format="R'G'B'A u8",
+             image=canvas(512, 512, rgb_layers(512, 512, raw["rgb8"]))),
+    ]
+
+
+def failure_scenarios(raw: dict[str, str]) -> list[dict]:
+    photo = canvas(512, 512, rgb_layers(512, 512, raw["rgb8"]))
+    return [
+        dict(name="missing-model", args={"model": "u2net"}, image=photo),
+        dict(name="warm-up", image=photo),
+        # 12 MP: long enough that the worker is killed while it works on the request.
+        dict(name="killed", kill_after_cpu=0.2,
+             image=canvas(4000, 3000, {"name": "big", "width": 4000, "height": 3000, "type": "RGB_IMAGE"})),
+        dict(name="after-crash", input_format="R'G'B' u8", mask_format="Y u8", image=photo),
+    ]
+
+
+@pytest.fixture(scope="module")
+def gimp3(host_scratch, model_cache, trixie_engine):
+    base = host_scratch / "gimp3"
+    base.mkdir(exist_ok=True)
+    return Gimp3(base, trixie_engine, model_cache)  # each GIMP session shuts its worker down
+
+
+def by_name(results: list[dict]) -> dict[str, dict]:
+    named = {}
+    for result in results:
+        assert "exception" not in result, f"driver failed in {result['name']}:\n{result['exception']}"
+        named[result["name"]] = result
+    return named
+
+
+@pytest.fixture(scope="module")
+def happy(gimp3, inputs):
+    results, _ = gimp3.run(happy_scenarios(inputs))
+    return by_name(results)
+
+
+@pytest.fixture(scope="module")
+def failures(gimp3, inputs):
+    results, done = gimp3.run(failure_scenarios(inputs))
+    return by_name(results), done.stdout + done.stderr
+
+
+@pytest.fixture
+def engine_here(monkeypatch, model_cache):
+    """The engine in this process, on the same cached u2netp as the worker in the chroot."""
+    monkeypatch.setenv("CLEANCUT_CACHE_DIR", str(model_cache))
+    monkeypatch.setenv("CLEANCUT_OFFLINE", "1")
+
+
+def raw(path: str, fmt: str, shape: tuple[int, ...]) -> np.ndarray:
+    return np.fromfile(path, dtype=np.dtype(DTYPES[fmt])).reshape(shape)
+
+
+def engine_alpha(path: str, width: int, height: int, channels: str, fmt: str, hint=None) -> np.ndarray:
+    """What the worker computes for these pixel bytes: decode as the worker does, remove, encode."""
+    with open(path, "rb") as handle:
+        rgb8, _ = frames.decode(handle.read(), width, height, channels, fmt)
+    alpha = pipeline.remove(rgb8, hint=hint).alpha
+    return np.frombuffer(frames.encode_alpha(alpha, fmt), dtype=np.dtype(DTYPES[fmt])).reshape(height, width)
+
+
+def succeeded(result: dict) -> None:
+    assert (result["status"], result["error"]) == ("success", None)
+
+
+def test_mask_equals_engine_alpha_on_a_photo(happy, engine_here):
+    result = happy["photo"]
+    succeeded(result)
+    pixels = raw(result["inputs"][0], "u8", (512, 512, 3))
+    assert np.array_equal(pixels, rgb(ASTRONAUT)), "GIMP read other pixels than the PNG holds"
+    (layer,) = result["layers"]
+    assert layer["has_mask"] and result["after"]["precision"] == "u8-non-linear"
+    mask = raw(layer["mask"], "u8", (512, 512))
+    expected = engine_alpha(result["inputs"][0], 512, 512, "RGB", "u8")
+    assert 0 < expected.mean() < 255  # a real subject, not an empty or full mask
+    assert np.array_equal(mask, expected)
+
+
+def test_a_layer_with_an_offset_gets_a_mask_of_its_own_size_and_place(happy, engine_here):
+    result = happy["offset"]
+    succeeded(result)
+    (layer,) = result["layers"]
+    assert layer["offsets"] == list(OFFSET) and layer["mask_offsets"] == list(OFFSET)
+    assert layer["size"] == [512, 512]  # the whole layer, also where it lies outside the canvas
+    expected = engine_alpha(result["inputs"][0], 512, 512, "RGBA", "u8")
+    assert np.array_equal(raw(layer["mask"], "u8", (512, 512)), expected)
+
+
+def test_every_selected_layer_gets_its_own_mask_and_no_other(happy, engine_here):
+    result = happy["multi"]
+    succeeded(result)
+    cat, photo, untouched = result["layers"]
+    assert [cat["name"], photo["name"], untouched["name"]] == ["cat", "photo", "untouched"]
+    assert np.array_equal(raw(cat["mask"], "u8", (150, 200)),
+                          engine_alpha(result["inputs"][0], 200, 150, "RGB", "u8"))
+    assert np.array_equal(raw(photo["mask"], "u8", (512, 512)),
+                          engine_alpha(result["inputs"][1], 512, 512, "RGB", "u8"))
+    assert not untouched["has_mask"]
+    assert result["after"]["layers"][2] == result["before"]["layers"][2]
+
+
+def test_a_16_bit_image_gets_a_16_bit_mask(happy, engine_here):
+    result = happy["u16"]
+    succeeded(result)
+    assert result["after"]["precision"] == "u16-non-linear"
+    (layer,) = result["layers"]
+    expected = engine_alpha(result["inputs"][0], 512, 512, "RGB", "u16")
+    mask = raw(layer["mask"], "u16", (512, 512))
+    assert np.count_nonzero(mask % 257)  # values between the 8-bit steps: written at 16 bits
+    assert np.array_equal(mask, expected)
+
+
+def test_a_32_bit_float_image_gets_a_float_mask(happy, engine_here):
+    result = happy["f32"]
+    succeeded(result)
+    assert result["after"]["precision"] == "float-linear"
+    (layer,) = result["layers"]
+    expected = engine_alpha(result["inputs"][0], 512, 512, "RGB", "f32")
+    assert np.array_equal(raw(layer["mask"], "f32", (512, 512)), expected)
+
+
+def test_a_grey_layer(happy, engine_here):
+    result = happy["grey"]
+    succeeded(result)
+    (layer,) = result["layers"]
+    expected = engine_alpha(result["inputs"][0], 512, 512, "Y", "u8")
+    assert np.array_equal(raw(layer["mask"], "u8", (512, 512)), expected)
+
+
+def test_the_selection_as_a_hint_keeps_the_subject_inside_it(happy, engine_here):
+    result = happy["hint"]
+    succeeded(result)
+    x, y, width, height = HINT_RECT
+    hint = np.zeros((512, 512), np.uint8)
+    hint[y:y + height, x:x + width] = 128  # outside: background; inside: the model decides
+    expected = engine_alpha(result["inputs"][0], 512, 512, "RGB", "u8", hint=hint)
+    without = engine_alpha(result["inputs"][0], 512, 512, "RGB", "u8")
+    assert not np.array_equal(expected, without)  # the hint changes this photo's alpha
+    assert np.array_equal(raw(result["layers"][0]["mask"], "u8", (512, 512)), expected)
+
+
+def test_an_existing_mask_is_replaced_not_merged(happy, engine_here):
+    result = happy["replace"]
+    succeeded(result)
+    assert result["before"]["layers"][0]["mask"] is not None  # it had an all-black mask
+    expected = engine_alpha(result["inputs"][0], 512, 512, "RGB", "u8")
+    assert np.array_equal(raw(result["layers"][0]["mask"], "u8", (512, 512)), expected)
+
+
+def test_select_subject_replaces_the_selection_at_the_layer_offset(happy, engine_here):
+    result = happy["select"]
+    succeeded(result)
+    alpha = engine_alpha(result["inputs"][0], 512, 512, "RGB", "u8")
+    expected = np.zeros((300, 400), np.uint8)  # the canvas; the layer covers x 0..399, y 40..299
+    dx, dy = OFFSET
+    expected[dy:, :] = alpha[:300 - dy, -dx:-dx + 400]
+    assert np.array_equal(raw(result["selection"], "u8", (300, 400)), expected)
+    assert not result["layers"][0]["has_mask"]
+    assert result["after"]["layers"] == result["before"]["layers"]
+
+
+def test_output_new_layer_holds_the_cut_out_above_the_untouched_original(happy, engine_here):
+    result = happy["cutout"]
+    succeeded(result)
+    cutout, original = result["layers"]
+    assert (cutout["name"], original["name"]) == ("photo (cut-out)", "photo")
+    assert not cutout["has_mask"] and not original["has_mask"]
+    assert result["after"]["layers"][1] == result["before"]["layers"][0]
+    pixels = raw(cutout["pixels"], "u8", (512, 512, 4))
+    assert np.array_equal(pixels[..., :3], rgb(ASTRONAUT))
+    assert np.array_equal(pixels[..., 3], engine_alpha(result["inputs"][0], 512, 512, "RGB", "u8"))
+
+
+def unchanged(result: dict) -> None:
+    assert result["status"] == "execution-error"
+    assert result["after"] == result["before"]
+
+
+def test_a_missing_model_leaves_the_image_unchanged_with_the_engines_message(failures, engine_here):
+    results, log = failures
+    result = results["missing-model"]
+    unchanged(result)
+    with pytest.raises(CleancutError) as engine_says:
+        fetch.ensure(load_catalog().get("u2net"), offline=True)
+    assert str(engine_says.value) in result["error"]
+    assert "Traceback" not in log
+
+
+def test_a_worker_killed_mid_run_leaves_the_image_unchanged_with_a_clear_message(failures):
+    results, log = failures
+    assert results["warm-up"]["status"] == "success"
+    result = results["killed"]
+    assert result["killed_after_cpu"] is not None, "the run finished before the worker could be killed"
+    unchanged(result)
+    assert "The cleancut engine stopped unexpectedly" in result["error"]
+    assert "It will be restarted on the next try." in result["error"]
+    assert "Traceback" not in log
+
+
+def test_the_next_run_after_a_crash_works(failures, engine_here):
+    results, _ = failures
+    result = results["after-crash"]
+    succeeded(result)
+    assert result["worker_pids"] != results["warm-up"]["worker_pids"]  # a new worker
+    expected = engine_alpha(result["inputs"][0], 512, 512, "RGB", "u8")
+    assert np.array_equal(raw(result["layers"][0]["mask"], "u8", (512, 512)), expected)
+
+
+def licensed_model():
+    """A catalog model whose licence needs the user's acceptance (copyleft or stricter)."""
+    return next(e for e in load_catalog().models.values() if licences.entry_class(e) != licences.PERMISSIVE)
+
+
+@pytest.fixture(scope="module")
+def dialog(gimp3):
+    record, done = gimp3.run_dialog(licensed_model().id, load_catalog().default)
+    assert "exception" not in record and "timer_exception" not in record, record
+    steps = {step["step"]: step for step in record["steps"]}
+    return record, steps, done.stdout + done.stderr
+
+
+def test_the_dialog_offers_the_engines_models_refine_modes_and_outputs(dialog):
+    _, steps, log = dialog
+    combos = steps["opened"]["combos"]
+    assert list(load_catalog().models) in combos
+    assert list(REFINE_MODES) in combos
+    assert ["mask", "selection", "layer"] in combos
+    assert "duplicate mnemonic" not in log
+
+
+def test_the_dialog_shows_the_licence_only_for_a_model_that_needs_acceptance(dialog):
+    _, steps, _ = dialog
+    entry = licensed_model()
+    opened = steps["opened"]
+    assert opened["model"] == entry.id and opened["accept_visible"]
+    text = "\n".join(opened["labels"])
+    assert entry.licence in text and entry.training_data_terms in text
+    permissive = steps["permissive chosen"]
+    assert permissive["model"] == load_catalog().default and not permissive["accept_visible"]
+
+
+def test_the_dialog_records_acceptance_through_the_engine_only_once_ticked(dialog, gimp3, monkeypatch):
+    record, steps, _ = dialog
+    entry = licensed_model()
+    refused = steps["after OK without ticking"]  # OK without the tick: the dialog stays open
+    assert any("Tick the box" in label for label in refused["labels"])
+    assert entry.id not in refused["accepted_so_far"]
+    assert record["returned"] is True and "still open" not in steps
+    monkeypatch.setenv("CLEANCUT_CONFIG_DIR", str(gimp3.config))
+    assert licences.is_accepted(entry)
