@@ -160,3 +160,459 @@ def segmentation_errors(alpha: np.ndarray, gt: np.ndarray) -> dict:
     iou = 1.0 if union == 0 else float((truth & pred).sum() / union)
     mae = float(np.abs(alpha[valid].astype(np.float64) - truth).mean()) if truth.size else 0.0
     return {"iou": iou, "mae": mae}
+
+
+# --------------------------------------------------------------------------- runs
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One tool and setting: a worker process runs it over every sample."""
+
+    tool: str  # "cleancut" or "rembg"
+    model: str
+    refine: str = "off"  # cleancut: off/fast/best; rembg: "off" or "alpha_matting"
+    hinted: bool = False
+    tta: str = ""  # cleancut only: extra test-time settings (see _cleancut_predictor)
+
+    @property
+    def label(self) -> str:
+        if self.tool == "rembg":
+            return f"rembg {self.model}" + (" -a" if self.refine == "alpha_matting" else "")
+        label = f"cleancut {self.model} --refine {self.refine}"
+        if self.tta:
+            label += f" [{self.tta}]"
+        return label + (" +hint" if self.hinted else "")
+
+    @property
+    def slug(self) -> str:
+        return "".join(c if c.isalnum() else "_" for c in self.label).strip("_")
+
+
+def _peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _save_alpha(path: Path, alpha: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if alpha.dtype == np.uint8:
+        Image.fromarray(alpha).save(path)
+    else:
+        Image.fromarray((np.clip(alpha, 0, 1) * 65535 + 0.5).astype(np.uint16)).save(path)
+
+
+def load_alpha(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        arr = np.asarray(im)
+    if arr.ndim == 3:
+        arr = arr[..., 0]
+    return arr.astype(np.float32) / (65535.0 if arr.dtype == np.uint16 or arr.max() > 255 else 255.0)
+
+
+def composites(rgb_or_fg: np.ndarray, alpha: np.ndarray) -> dict[str, np.ndarray]:
+    """The cut-out over flat green and flat white (uint8 H×W×3 each)."""
+    a = alpha.astype(np.float32)[..., None]
+    fg = rgb_or_fg.astype(np.float32)
+    out = {}
+    for name, colour in (("green", (0, 177, 64)), ("white", (255, 255, 255))):
+        out[name] = np.clip(fg * a + np.asarray(colour, np.float32) * (1 - a) + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+# The rembg worker runs under whichever Python has rembg installed; it is self-contained.
+REMBG_WORKER = r'''
+import json, os, resource, sys, time
+job = json.load(open(sys.argv[1]))
+os.environ["U2NET_HOME"] = job["u2net_home"]
+import numpy as np
+from PIL import Image
+from rembg import new_session, remove
+t0 = time.perf_counter()
+session = new_session(job["model"])
+load = time.perf_counter() - t0
+times, cpu = {}, {}
+for i, s in enumerate(job["samples"]):
+    img = Image.open(s["image"]).convert("RGB")
+    start, cpu_start = time.perf_counter(), time.process_time()
+    cut = remove(img, session=session, alpha_matting=job["refine"] == "alpha_matting")
+    times[s["key"]] = time.perf_counter() - start
+    cpu[s["key"]] = time.process_time() - cpu_start
+    os.makedirs(os.path.dirname(s["alpha_out"]), exist_ok=True)
+    cut.getchannel("A").save(s["alpha_out"])
+    if i < job["composites"]:
+        np.save(s["fg_out"], np.asarray(cut.convert("RGB")))
+json.dump({"times": times, "cpu": cpu, "load_s": load,
+           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0},
+          open(job["result"], "w"))
+'''
+
+
+def _weights_file(model: str, weights: Path | None) -> Path:
+    if weights is not None:
+        return weights / f"{model}.onnx"
+    from . import fetch
+    from .catalog import load_catalog
+
+    return Path(fetch.ensure(load_catalog().get(model)))
+
+
+class _PrivateSegmenter:
+    """Model probability with onnxruntime directly (MODELS.md pre-processing); used until the
+    pipeline accepts every refine mode, and for the test-time settings the pipeline lacks."""
+
+    def __init__(self, model: str, path: Path, threads: int):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.model = model
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        if self.model.startswith("u2net"):
+            small = np.asarray(Image.fromarray(rgb).resize((320, 320), Image.Resampling.LANCZOS), np.float32)
+            small /= max(float(small.max()), 1e-6)
+            small = (small - np.float32([0.485, 0.456, 0.406])) / np.float32([0.229, 0.224, 0.225])
+            name = self.session.get_inputs()[0].name
+            out = self.session.run(None, {name: small.transpose(2, 0, 1)[None].astype(np.float32)})[0]
+            out = np.squeeze(out).astype(np.float32)
+            low, high = float(out.min()), float(out.max())
+            return (out - low) / (high - low) if high - low > 1e-6 else np.clip(out, 0, 1)
+        if self.model.startswith("isnet"):
+            small = np.asarray(Image.fromarray(rgb).resize((1024, 1024), Image.Resampling.BILINEAR), np.float32)
+            small = (small - 128.0) / 256.0
+            out = self.session.run(["output"], {"input": small.transpose(2, 0, 1)[None].astype(np.float32)})[0]
+            return np.clip(np.squeeze(out), 0, 1).astype(np.float32)
+        raise ValueError(f"bench has no private pre-processing for model {self.model!r}")
+
+
+def _pipeline_ready() -> bool:
+    """Whether the engine's pipeline runs every refine mode (then the bench goes through it)."""
+    try:
+        from .options import REFINE_MODES
+    except ImportError:
+        return False
+    return set(REFINE_CHOICES) <= set(REFINE_MODES)
+
+
+def _cleancut_worker(job: dict) -> None:
+    """Runs inside the worker process: cleancut over the job's samples."""
+    from . import foreground as fg_module
+    from . import refine as refine_module
+
+    threads = job["threads"]
+    spec = RunSpec(**job["spec"])
+    t0 = time.perf_counter()
+    use_pipeline = not spec.tta and job["weights"] is None and _pipeline_ready()
+    if use_pipeline:
+        from .options import Options
+        from .pipeline import remove
+
+        options = Options(model=spec.model, refine=spec.refine, threads=threads, foreground=True)
+    else:
+        segmenter = _PrivateSegmenter(spec.model, _weights_file(spec.model, _path_or_none(job["weights"])), threads)
+    load = time.perf_counter() - t0
+    times, cpu, stages = {}, {}, {}
+    for i, s in enumerate(job["samples"]):
+        rgb = read_rgb(Path(s["image"]))
+        hint = _read_hint_file(s) if spec.hinted else None
+        start = time.perf_counter()
+        cpu_start = time.process_time()
+        if use_pipeline:
+            result = remove(rgb, options, hint=hint)
+            alpha, fg = result.alpha, result.foreground
+            stages[s["key"]] = dict(result.timings)
+        else:
+            t = time.perf_counter()
+            prob = _predict_tta(segmenter, rgb, spec.tta)
+            t_seg = time.perf_counter() - t
+            t = time.perf_counter()
+            alpha = refine_module.refine_alpha(rgb, prob, spec.refine, hint=hint)
+            t_ref = time.perf_counter() - t
+            t = time.perf_counter()
+            fg = fg_module.estimate_foreground(rgb, alpha)
+            stages[s["key"]] = {"segment": t_seg, "refine": t_ref, "foreground": time.perf_counter() - t}
+        times[s["key"]] = time.perf_counter() - start
+        cpu[s["key"]] = time.process_time() - cpu_start
+        _save_alpha(Path(s["alpha_out"]), alpha)
+        if i < job["composites"]:
+            np.save(s["fg_out"], fg if fg is not None else rgb)
+    with open(job["result"], "w") as fh:
+        json.dump({"times": times, "cpu": cpu, "stages": stages, "load_s": load, "peak_rss_mib": _peak_rss_mib(),
+                   "path": "pipeline" if use_pipeline else "private"}, fh)
+
+
+def _path_or_none(value) -> Path | None:
+    return None if value is None else Path(value)
+
+
+def _read_hint_file(s: dict) -> np.ndarray | None:
+    if not s.get("hint"):
+        return None
+    hint = read_grey(Path(s["hint"]))
+    if s["dataset"] == "grabcut":
+        hint = np.where(hint == 64, 0, hint).astype(np.uint8)
+    return hint
+
+
+def _predict_tta(segmenter, rgb: np.ndarray, tta: str) -> np.ndarray:
+    """Probability with optional test-time settings: "flip" averages with the mirrored image."""
+    prob = segmenter(rgb)
+    if "flip" in tta.split("+"):
+        prob = 0.5 * (prob + segmenter(np.ascontiguousarray(rgb[:, ::-1]))[:, ::-1])
+    return prob
+
+
+# --------------------------------------------------------------------------- the command
+
+def _job_samples(samples: list[Sample], out: Path, spec: RunSpec) -> list[dict]:
+    rows = []
+    for s in samples:
+        key = f"{s.dataset}/{s.name}"
+        rows.append({"key": key, "dataset": s.dataset, "image": str(s.image),
+                     "hint": str(s.hint) if s.hint else None,
+                     "alpha_out": str(out / "alphas" / spec.slug / s.dataset / f"{s.name}.png"),
+                     "fg_out": str(out / "tmp" / spec.slug / f"{s.dataset}_{s.name}.npy")})
+    return rows
+
+
+def run_spec(spec: RunSpec, samples: list[Sample], out: Path, args) -> dict:
+    """Run one tool and setting in its own process; returns its timings and peak RSS."""
+    job_samples = _job_samples(samples, out, spec)
+    (out / "tmp" / spec.slug).mkdir(parents=True, exist_ok=True)
+    result = out / "tmp" / f"{spec.slug}.json"
+    job = {"spec": spec.__dict__, "samples": job_samples, "threads": args.threads,
+           "weights": str(args.weights) if args.weights else None, "result": str(result),
+           "composites": args.composites, "model": spec.model, "refine": spec.refine}
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS="1",
+               MKL_NUM_THREADS="1", NUMBA_NUM_THREADS=str(args.threads))
+    with tempfile.TemporaryDirectory() as home:
+        if spec.tool == "rembg":
+            os.symlink(_weights_file(spec.model, args.weights), Path(home) / f"{spec.model}.onnx")
+            job["u2net_home"] = home
+            command = [args.rembg_python or sys.executable, "-c", REMBG_WORKER]
+        else:
+            command = [sys.executable, "-m", "cleancut.bench", "--worker"]
+        job_file = out / "tmp" / f"{spec.slug}.job.json"
+        job_file.write_text(json.dumps(job))
+        start = time.perf_counter()
+        proc = subprocess.run(command + [str(job_file)], env=env, capture_output=True, text=True)
+        total = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{spec.label} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    data = json.loads(result.read_text())
+    data["total_s"] = total
+    data["samples"] = job_samples
+    return data
+
+
+def score_run(spec: RunSpec, samples: list[Sample], data: dict) -> dict:
+    per_image = {}
+    for s, js in zip(samples, data["samples"]):
+        alpha = load_alpha(Path(js["alpha_out"]))
+        gt = read_grey(s.alpha)
+        if s.dataset == "alphamatting":
+            errors = matting_errors(alpha, gt / 255.0)
+            band = read_grey(s.band) == 128
+            errors.update({f"{k}_band": v for k, v in matting_errors(alpha, gt / 255.0, band).items()})
+        else:
+            errors = segmentation_errors(alpha, gt)
+        errors["ambiguous"] = s.ambiguous
+        errors["time_s"] = data["times"][js["key"]]
+        per_image[js["key"]] = errors
+    return per_image
+
+
+def summarise(per_image: dict, data: dict) -> dict:
+    summary: dict = {}
+    for ds in DATASETS:
+        rows = {k: v for k, v in per_image.items() if k.startswith(ds + "/")}
+        if not rows:
+            continue
+        keys = [k for k in next(iter(rows.values())) if k not in ("ambiguous",)]
+        block = {}
+        for k in keys:
+            vals = [r[k] for r in rows.values()]
+            block[k] = {"mean": statistics.fmean(vals), "median": statistics.median(vals)}
+        if ds == "grabcut":
+            clear = [r for r in rows.values() if not r["ambiguous"]]
+            if clear:
+                block["iou_unambiguous"] = {"mean": statistics.fmean(r["iou"] for r in clear),
+                                            "median": statistics.median(r["iou"] for r in clear)}
+        block["count"] = len(rows)
+        summary[ds] = block
+    stages = data.get("stages") or {}
+    if stages:
+        names = sorted({k for v in stages.values() for k in v})
+        summary["stages_median"] = {k: statistics.median(v.get(k, 0.0) for v in stages.values()) for k in names}
+    times = list(data["times"].values())
+    summary["median_wall_s"] = statistics.median(times) if times else None
+    cpu = list((data.get("cpu") or {}).values())
+    summary["median_cpu_s"] = statistics.median(cpu) if cpu else None
+    summary["peak_rss_mib"] = data["peak_rss_mib"]
+    summary["load_s"] = data["load_s"]
+    return summary
+
+
+def write_composites(spec: RunSpec, samples: list[Sample], data: dict, out: Path, count: int) -> None:
+    for s, js in list(zip(samples, data["samples"]))[:count]:
+        fg_file = Path(js["fg_out"])
+        if not fg_file.exists():
+            continue
+        colours = np.load(fg_file)
+        alpha = load_alpha(Path(js["alpha_out"]))
+        folder = out / "composites" / spec.slug
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, image in composites(colours, alpha).items():
+            Image.fromarray(image).save(folder / f"{s.dataset}_{s.name}_{name}.jpg", quality=92)
+        fg_file.unlink()
+
+
+def _fmt(block: dict | None, key: str, digits: int = 2) -> str:
+    if not block or key not in block:
+        return "–"
+    v = block[key]
+    return f"{v['mean']:.{digits}f} / {v['median']:.{digits}f}"
+
+
+def markdown(results: list[dict], args) -> str:
+    lines = [
+        "# cleancut bench",
+        "",
+        f"Data: `{args.data}`; {args.threads} thread(s); values are mean / median over the images.",
+        "",
+        "## alphamatting (soft ground truth): whole image | inside the trimap's unknown band",
+        "",
+        "| tool and setting | SAD | MSE×1e3 | grad | conn | SAD band | MSE band | grad band | conn band |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        b = r["summary"].get("alphamatting")
+        if b:
+            lines.append(f"| {r['label']} | {_fmt(b, 'sad')} | {_fmt(b, 'mse')} | {_fmt(b, 'grad', 3)} | "
+                         f"{_fmt(b, 'conn')} | {_fmt(b, 'sad_band')} | {_fmt(b, 'mse_band')} | "
+                         f"{_fmt(b, 'grad_band', 3)} | {_fmt(b, 'conn_band')} |")
+    lines += ["", "## grabcut (binary ground truth, 128 band left out)", "",
+              "| tool and setting | IoU@0.5 | IoU, unambiguous rows | MAE |", "|---|---|---|---|"]
+    for r in results:
+        b = r["summary"].get("grabcut")
+        if b:
+            lines.append(f"| {r['label']} | {_fmt(b, 'iou', 4)} | {_fmt(b, 'iou_unambiguous', 4)} | {_fmt(b, 'mae', 4)} |")
+    lines += ["", "## cost", "",
+              "Per image, in process, model inference included (cleancut: also colour decontamination). "
+              "CPU is the process's CPU time over all its threads (steadier than wall time on a shared "
+              "machine); × off compares wall times with the same model's unrefined run.", "",
+              "| tool and setting | median wall per image (s) | × off | median CPU per image (s) | "
+              "segment / refine / foreground (s) | peak RSS (MiB) | model load (s) |",
+              "|---|---|---|---|---|---|---|"]
+    base = {(r["spec"]["tool"], r["spec"]["model"], r["spec"]["hinted"]): r["summary"]["median_wall_s"]
+            for r in results if r["spec"]["refine"] == "off"}
+    for r in results:
+        s = r["summary"]
+        off = base.get((r["spec"]["tool"], r["spec"]["model"], r["spec"]["hinted"]))
+        ratio = f"{s['median_wall_s'] / off:.2f}" if off else "–"
+        stages = s.get("stages_median") or {}
+        split = " / ".join(f"{stages[k]:.3f}" for k in ("segment", "refine", "foreground") if k in stages) or "–"
+        cpu = f"{s['median_cpu_s']:.3f}" if s.get("median_cpu_s") is not None else "–"
+        lines.append(f"| {r['label']} | {s['median_wall_s']:.3f} | {ratio} | {cpu} | {split} | "
+                     f"{s['peak_rss_mib']:.0f} | {s['load_s']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def build_specs(args) -> list[RunSpec]:
+    specs = []
+    if args.rembg:
+        for model in args.models:
+            if model.startswith("u2net"):
+                specs += [RunSpec("rembg", model, "off"), RunSpec("rembg", model, "alpha_matting")]
+    for model in args.models:
+        for mode in args.refine:
+            specs.append(RunSpec("cleancut", model, mode, tta=args.tta))
+            if args.hints:
+                specs.append(RunSpec("cleancut", model, mode, hinted=True, tta=args.tta))
+    return specs
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="cleancut bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=default_data_dir(),
+                   help=f"evaluation data folder (default: ../shared/eval, or ${ENV_DATA})")
+    p.add_argument("--out", type=Path, default=Path("out/bench"), help="where results go (default out/bench)")
+    p.add_argument("--models", default="u2netp", help="comma-separated model ids (default u2netp)")
+    p.add_argument("--refine", default="off,fast,best", help="comma-separated refine modes")
+    p.add_argument("--rembg", action="store_true", help="also run rembg (plain and -a) on the same model files")
+    p.add_argument("--rembg-python", default=None,
+                   help="Python interpreter that has rembg installed (default: this one)")
+    p.add_argument("--hints", action="store_true",
+                   help="also run hinted mode with the datasets' trimaps (alphamatting trimap2, grabcut lasso)")
+    p.add_argument("--tta", default="", help="cleancut test-time settings, e.g. 'flip'")
+    p.add_argument("--datasets", default=",".join(DATASETS))
+    p.add_argument("--limit", type=int, default=None, help="only the first N images of each dataset")
+    p.add_argument("--threads", type=int, default=2, help="threads per tool (default 2)")
+    p.add_argument("--weights", type=Path, default=os.environ.get(ENV_WEIGHTS) or None,
+                   help=f"folder holding MODEL.onnx files (default: the model cache, or ${ENV_WEIGHTS})")
+    p.add_argument("--composites", type=int, default=5,
+                   help="write green and white composites for the first N images of each run")
+    args = p.parse_args(argv)
+    args.models = [m for m in args.models.split(",") if m]
+    args.refine = [m for m in args.refine.split(",") if m]
+    for mode in args.refine:
+        if mode not in REFINE_CHOICES:
+            p.error(f"--refine: {mode!r} is not one of {', '.join(REFINE_CHOICES)}")
+    args.datasets = [d for d in args.datasets.split(",") if d]
+    if args.weights is not None:
+        args.weights = Path(args.weights)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--worker"]:
+        _cleancut_worker(json.loads(Path(argv[1]).read_text()))
+        return 0
+    args = parse_args(argv)
+    if not args.data.is_dir():
+        print(f"cleancut bench: no evaluation data at {args.data} (use --data DIR or ${ENV_DATA})", file=sys.stderr)
+        return 2
+    samples = load_samples(args.data, args.datasets, args.limit)
+    if not samples:
+        print(f"cleancut bench: no manifest.csv under {args.data}/{{{','.join(args.datasets)}}}", file=sys.stderr)
+        return 2
+    if args.rembg:
+        python = args.rembg_python or sys.executable
+        probe = subprocess.run([python, "-c", "import rembg"], capture_output=True, text=True)
+        if probe.returncode != 0:
+            print(f"cleancut bench: --rembg needs rembg in {python} (pip install 'rembg[cpu,cli]' there, "
+                  "or point --rembg-python at an interpreter that has it)", file=sys.stderr)
+            return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for spec in build_specs(args):
+        print(f"running {spec.label} on {len(samples)} images …", file=sys.stderr, flush=True)
+        try:
+            data = run_spec(spec, samples, args.out, args)
+        except (RuntimeError, OSError) as err:
+            print(f"cleancut bench: {err}", file=sys.stderr)
+            return 1
+        per_image = score_run(spec, samples, data)
+        write_composites(spec, samples, data, args.out, args.composites)
+        summary = summarise(per_image, data)
+        results.append({"label": spec.label, "spec": spec.__dict__, "summary": summary,
+                        "per_image": per_image, "stages": data.get("stages", {}),
+                        "engine_path": data.get("path", "rembg")})
+        am = summary.get("alphamatting", {})
+        gc = summary.get("grabcut", {})
+        print(f"  SAD {_fmt(am, 'sad')}  grad {_fmt(am, 'grad', 3)}  IoU {_fmt(gc, 'iou', 4)}  "
+              f"wall {summary['median_wall_s']:.3f}s  RSS {summary['peak_rss_mib']:.0f} MiB", file=sys.stderr)
+    meta = {"data": str(args.data), "threads": args.threads, "limit": args.limit, "images": len(samples)}
+    (args.out / "results.json").write_text(json.dumps({"meta": meta, "runs": results}, indent=1))
+    (args.out / "results.md").write_text(markdown(results, args))
+    print((args.out / "results.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-REFINE_MODES = ("off",)
+from .refine import MODES as REFINE_MODES
 
 
 @dataclass(frozen=True)
 class Options:
     """How to remove a background. Every entry point builds one of these and nothing else.
 
-    ``model`` None means the catalog's default. ``provider`` None picks the fastest
+    ``model`` None means the catalog's default. ``refine``: "off" (plain resize of the model's
+    probability), "fast" (guided filter in the edge band), "best" (closed-form matting in the
+    edge band). ``foreground`` also estimates decontaminated colours for cut-outs. ``provider`` None picks the fastest
     onnxruntime provider installed (CUDA, DirectML, CoreML, else CPU). ``threads`` None lets
     onnxruntime use every core. ``offline`` None follows CLEANCUT_OFFLINE / the settings file.
     ``temporal_smoothing`` (0..0.95) damps flicker between video frames of one stream, for
@@ -19,7 +21,7 @@ class Options:
     """
 
     model: str | None = None
-    refine: str = "off"
+    refine: str = "fast"
     foreground: bool = True
     provider: str | None = None
     threads: int | None = None

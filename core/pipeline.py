@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import fetch, licences, segment, temporal
+from . import fetch, foreground, licences, refine, segment, temporal
 from .catalog import ModelEntry, load_catalog
 from .errors import CleancutError
 from .options import Options
@@ -68,17 +68,6 @@ def resolve_model(options: Options) -> ModelEntry:
     return entry
 
 
-def apply_hint(alpha: np.ndarray, hint: np.ndarray) -> np.ndarray:
-    """Where the user's trimap or mask is certain (0 or 255), it wins over the model."""
-    if hint.shape != alpha.shape:
-        raise CleancutError(f"the hint is {hint.shape[1]}×{hint.shape[0]} but the image is "
-                            f"{alpha.shape[1]}×{alpha.shape[0]}; they must match")
-    out = alpha.copy()
-    out[hint == 0] = 0.0
-    out[hint == 255] = 1.0
-    return out
-
-
 def _quiet(fraction: float, stage: str) -> None:
     pass
 
@@ -86,9 +75,10 @@ def _quiet(fraction: float, stage: str) -> None:
 def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | None = None,
            progress: Progress = _quiet, cancel: CancelToken | None = None,
            stream: temporal.StreamState | None = None) -> Result:
-    """Alpha for an H×W×3 uint8 RGB image: licence gate, verified model, segment, refine.
+    """Alpha for an H×W×3 uint8 RGB image: licence gate, verified model, segment, refine, colours.
 
-    ``hint`` is an optional H×W uint8 trimap or rough mask (an editor's selection).
+    ``hint`` is an optional H×W uint8 trimap (0 / 128 / 255) or rough mask; a hint with no 255
+    at all is a region (an editor's selection): background outside, the model decides inside.
     ``progress(fraction, stage)`` is called as stages finish; ``cancel`` stops the run.
     ``stream`` is the state of a video stream this frame belongs to (None for a still image).
     """
@@ -114,17 +104,30 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
     cancel.check()
 
     start = time.perf_counter()
-    progress(0.7, "refine")
-    height, width = rgb.shape[:2]
-    alpha = segment.upsample(prob, width, height)
+    progress(0.6, "refine")
+    try:
+        if hint is not None and hint.shape == rgb.shape[:2] and not (hint == 255).any():
+            # A region (an editor's selection): outside is background, inside the model decides.
+            alpha = refine.refine_alpha(rgb, prob, options.refine)
+            alpha[hint == 0] = 0.0
+        else:
+            alpha = refine.refine_alpha(rgb, prob, options.refine, hint=hint)
+    except ValueError as err:  # a hint that does not fit the image
+        raise CleancutError(str(err)) from None
     if stream is not None:
         if entry.family != "rvm":
             alpha = temporal.smooth(alpha, stream.previous_alpha, options.temporal_smoothing)
         stream.previous_alpha = alpha
         stream.frames += 1
-    if hint is not None:
-        alpha = apply_hint(alpha, hint)
     timings["refine"] = time.perf_counter() - start
     cancel.check()
+
+    colours = None
+    if options.foreground:
+        start = time.perf_counter()
+        progress(0.85, "foreground")
+        colours = foreground.estimate_foreground(rgb, alpha)
+        timings["foreground"] = time.perf_counter() - start
+        cancel.check()
     progress(1.0, "done")
-    return Result(alpha=alpha, foreground=None, model=entry, timings=timings)
+    return Result(alpha=alpha, foreground=colours, model=entry, timings=timings)

@@ -2,17 +2,33 @@
 
 Modes:
 - ``off``: bilinear resize of the probability to the image size (the baseline).
-- ``fast``: trimap from the probability, then a guided filter (He et al. 2013) of the upsampled
-  probability inside the unknown band, with the image as guide.
-- ``best``: trimap from the probability, then closed-form matting (Levin et al. 2008) inside the
-  unknown band only, at full resolution, with the model's probability as a weak prior so the
-  solve stays anchored where the image has no edge to follow.
+- ``best``: a trimap from the probability (confident foreground and background, and an
+  unknown band BAND model pixels wide on each side of the uncertain zone), then closed-form
+  matting (Levin, Lischinski & Weiss 2008) solved for the unknown band's pixels only, with
+  the model's probability as a weak prior so the solve stays anchored where the image has no
+  edge to follow (conjugate gradients, Jacobi preconditioner, started from the probability).
+- ``fast``: the same trimap, then a colour guided filter (He, Sun & Tang 2013) of the
+  probability inside the unknown band: edges move onto the image's edges, at a fraction of
+  the cost, and the object's outline stays the model's (grabcut IoU unchanged).
+Photos above WORK_PIXELS are solved on a reduced copy and brought back to full resolution by
+guided upsampling (the guided filter's local linear model fitted small, applied large).
 
-A ``hint`` (H×W uint8: 0 background, 128 unknown, 255 foreground, anything else treated as a
-rough mask thresholded at 128) replaces or constrains the trimap.
+Why (u2netp, alphamatting training set, mean / median SAD; grabcut median IoU): closed-form
+gives 38.0 / 7.25 against 39.3 / 10.7 for the guided filter and 39.6 / 12.1 unrefined, while
+the guided filter keeps the grabcut IoU (0.956 vs 0.955) that closed-form loses on objects
+the model is unsure of (0.915). A stronger or confidence-weighted prior trades one for the
+other (prior 1e-2: 10.2 / 0.951); a stretch of the solved alpha, flip test-time
+augmentation and letting the model decide inside a user's trimap were measured and made
+things worse. Learning-based, KNN and sampling methods were not tried: their fast versions
+need compiled code (pymatting's numba took over a minute to compile on first import here).
 
-Everything works on float32 images and on the unknown band's pixels only, so cost and memory
-grow with the number of pixels and the band, not with anything quadratic.
+A ``hint`` (H×W uint8) is either a trimap (0 background, 128 unknown, 255 foreground) that
+replaces the model's trimap, or a rough mask (anything else, e.g. 0/255 from a selection)
+whose edge becomes an unknown band HINT_BAND of the long side wide. Degenerate probabilities
+(no confident foreground or background) leave everything unknown: the prior then keeps the
+model's own answer.
+
+Cost and memory grow with the number of pixels and the width of the band.
 """
 
 from __future__ import annotations
@@ -22,19 +38,33 @@ import numpy as np
 MODES = ("off", "fast", "best")
 
 # Trimap from probability.
-FG_LEVEL = 0.9  # probability at or above: candidate foreground
-BG_LEVEL = 0.1  # probability at or below: candidate background
-BAND = 1.0  # half-width of the unknown band, in model pixels (scaled to image pixels)
+FG_LEVEL = 0.98  # probability at or above: candidate foreground
+BG_LEVEL = 0.02  # probability at or below: candidate background
+BAND = 3.0  # half-width of the unknown band, in model pixels (scaled to image pixels)
 BAND_MIN = 2  # ... and never narrower than this many image pixels
 
 # Closed-form matting.
-CF_EPS = 1e-5
-CF_PRIOR = 1e-3  # weight of the probability prior inside the unknown band
-CF_TOL = 1e-4
+CF_EPS = 1e-7
+CF_PRIOR = 1e-4  # weight of the probability prior inside the unknown band
+CF_TOL = 1e-5
 CF_MAXITER = 300
+THREADS = None  # threads for the solve (None: the CPU count, at most 8)
+PARALLEL_MIN = 20_000  # unknowns below which one thread is faster
 
-# Guided filter.
-GF_EPS = 1e-3
+# Per mode: the method without a hint, and conjugate-gradient iterations of the closed-form
+# solve (with a hint both modes use closed-form: a user's trimap is what matting is for).
+MODE_SETTINGS = {"fast": {"method": "guided", "hint_maxiter": 100},
+                 "best": {"method": "closed-form", "maxiter": 150, "hint_maxiter": 400}}
+
+# Hints.
+HINT_BAND = 0.01  # a rough mask is unsure within this fraction of the image's long side
+HINT_BAND_MIN = 4  # ... and at least this many pixels
+
+# Large images: solve at most this many pixels, then guided upsampling (radius, eps).
+WORK_PIXELS = 700_000
+UPSAMPLE_RADIUS = 2
+GF_EPS = 1e-4
+GUIDED_RADIUS = 3.0  # model pixels
 
 
 # --------------------------------------------------------------------------- helpers
@@ -47,7 +77,7 @@ def resize(plane: np.ndarray, height: int, width: int) -> np.ndarray:
     if plane.shape == (height, width):
         return plane.copy()
     image = Image.fromarray(plane, mode="F")
-    return np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+    return np.array(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def _check(rgb: np.ndarray, prob: np.ndarray) -> None:
@@ -66,6 +96,12 @@ def box(x: np.ndarray, r: int) -> np.ndarray:
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.ndarray:
     """He et al.'s colour guided filter: ``src`` filtered along the edges of ``guide`` (H×W×3)."""
+    coef, offset = guided_coefficients(guide, src, r, eps)
+    return np.einsum("...c,...c->...", coef, guide) + offset
+
+
+def guided_coefficients(guide: np.ndarray, src: np.ndarray, r: int, eps: float):
+    """The guided filter's box-averaged local linear model: src ~ coef . guide + offset."""
     mean_i = box(guide, r)
     mean_p = box(src, r)
     mean_ip = box(guide * src[..., None], r)
@@ -80,7 +116,7 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.
     coef = np.linalg.solve(var, cov_ip[..., None])[..., 0]
     del var
     offset = mean_p - np.einsum("...c,...c->...", coef, mean_i)
-    return np.einsum("...c,...c->...", box(coef, r), guide) + box(offset, r)
+    return box(coef, r), box(offset, r)
 
 
 # --------------------------------------------------------------------------- trimap
@@ -105,119 +141,278 @@ def trimap_from_prob(prob_full: np.ndarray, scale: float) -> np.ndarray:
     return trimap
 
 
-def trimap_from_hint(hint: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    if hint.shape != shape:
-        raise ValueError(f"hint must be {shape[0]}×{shape[1]}, got {hint.shape}")
-    hint = np.asarray(hint)
-    values = np.unique(hint)
-    if set(values.tolist()) <= {0, 128, 255}:
+def is_trimap(hint: np.ndarray) -> bool:
+    """A trimap has an unknown band (128) and nothing but 0, 128 and 255."""
+    values = set(np.unique(hint).tolist())
+    return 128 in values and values <= {0, 128, 255}
+
+
+def trimap_from_hint(hint: np.ndarray) -> np.ndarray:
+    """Trimap from a user's hint: a trimap as it is; a rough mask (any other values) becomes
+    certain away from its edge and unknown within HINT_BAND of the image's long side of it."""
+    from scipy import ndimage
+
+    if is_trimap(hint):
         return hint.astype(np.uint8)
-    # A rough mask: unsure within a band around its edge.
-    return trimap_from_prob(hint.astype(np.float32) / 255.0, 4.0)
+    radius = max(HINT_BAND_MIN, int(round(HINT_BAND * max(hint.shape))))
+    inside = hint >= 128
+    structure = ndimage.generate_binary_structure(2, 1)
+    fg = ndimage.binary_erosion(inside, structure, iterations=radius, border_value=1)
+    bg = ndimage.binary_erosion(~inside, structure, iterations=radius, border_value=1)
+    trimap = np.full(hint.shape, 128, np.uint8)
+    trimap[fg] = 255
+    trimap[bg] = 0
+    return trimap
 
 
 # --------------------------------------------------------------------------- closed-form
 
-def _cf_system(image: np.ndarray, unknown: np.ndarray, known_alpha: np.ndarray, eps: float):
-    """Rows of the closed-form matting Laplacian for the unknown pixels.
+def _laplacian_rows(image: np.ndarray, unknown: np.ndarray, known_alpha: np.ndarray, eps: float):
+    """The closed-form matting Laplacian's rows for the unknown pixels (Levin et al. 2008).
 
-    Returns (L_UU as CSR, rhs = -L_UK alpha_K, index of unknown pixels). Only the 3×3 windows
-    that touch an unknown pixel are visited, in chunks, so memory follows the band's size.
+    3×3 windows, so a row couples a pixel with its 5×5 neighbourhood: the rows are built as
+    25 stencil coefficients per unknown pixel (only windows touching an unknown pixel are
+    visited, in chunks), then split into L_UU (CSR) and rhs = -L_UK alpha_K. Returns
+    (L_UU, rhs, flat pixel numbers of the unknowns).
     """
     from scipy import ndimage, sparse
 
     height, width = unknown.shape
     flat_unknown = np.flatnonzero(unknown)
     n = flat_unknown.size
-    order = np.full(height * width, -1, np.int64)
-    order[flat_unknown] = np.arange(n)
+    number = np.full(height * width, -1, np.int64)
+    number[flat_unknown] = np.arange(n)
     centres = ndimage.binary_dilation(unknown, np.ones((3, 3), bool))
     centres[0, :] = centres[-1, :] = False
     centres[:, 0] = centres[:, -1] = False
-    cy, cx = np.nonzero(centres)
-    offsets = (np.arange(-1, 2)[:, None] * width + np.arange(-1, 2)[None, :]).ravel()
-    flat_image = image.reshape(-1, 3).astype(np.float64)
-    flat_alpha = known_alpha.ravel().astype(np.float64)
-    rows, cols, vals = [], [], []
-    rhs = np.zeros(n)
-    chunk = 50_000
-    for start in range(0, cy.size, chunk):
-        centre = cy[start:start + chunk] * width + cx[start:start + chunk]
-        idx = centre[:, None] + offsets[None, :]  # M×9
-        win = flat_image[idx]  # M×9×3
-        mu = win.mean(axis=1, keepdims=True)
-        d = win - mu
-        cov = np.einsum("mki,mkj->mij", d, d) / 9.0 + (eps / 9.0) * np.eye(3)
-        inv = np.linalg.inv(cov)
-        a = np.einsum("mki,mij,mlj->mkl", d, inv, d)
-        val = np.eye(9)[None] - (1.0 + a) / 9.0  # M×9×9
-        ri = order[idx]  # M×9 unknown index or -1
-        r = np.broadcast_to(ri[:, :, None], val.shape)
-        c_pix = np.broadcast_to(idx[:, None, :], val.shape)
-        c = np.broadcast_to(ri[:, None, :], val.shape)
-        row_u = r >= 0
-        both = row_u & (c >= 0)
-        rows.append(r[both])
-        cols.append(c[both])
-        vals.append(val[both])
-        kn = row_u & (c < 0)
-        np.add.at(rhs, r[kn], -val[kn] * flat_alpha[c_pix[kn]])
-    rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-    vals = np.concatenate(vals) if vals else np.zeros(0)
-    lap = sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    centre_flat = np.flatnonzero(centres)
+    wy, wx = np.divmod(np.arange(9), 3)
+    offsets = (wy - 1) * width + (wx - 1)
+    # Stencil slot of pixel b seen from pixel a in the same window: (dy+2)*5 + (dx+2).
+    slot = ((wy[None, :] - wy[:, None]) + 2) * 5 + ((wx[None, :] - wx[:, None]) + 2)
+    flat_image = image.reshape(-1, 3)
+    eye = np.eye(9)
+    reg = (eps / 9.0) * np.eye(3)
+    chunk = 16384
+
+    def accumulate(starts) -> np.ndarray:
+        coef = np.zeros(n * 25)
+        for start in starts:
+            pix = centre_flat[start:start + chunk, None] + offsets[None, :]  # M×9
+            # float64: with a small eps the window covariances are nearly singular.
+            win = flat_image[pix].astype(np.float64)
+            d = win - win.mean(axis=1, keepdims=True)
+            cov = np.matmul(d.transpose(0, 2, 1), d) / 9.0 + reg
+            val = eye - (1.0 + np.matmul(np.matmul(d, np.linalg.inv(cov)), d.transpose(0, 2, 1))) / 9.0
+            row = number[pix]  # M×9
+            keep = row >= 0
+            key = (row[:, :, None] * 25 + slot[None, :, :])[keep]  # pairs whose first pixel is unknown
+            coef += np.bincount(key.ravel(), val[keep].ravel(), n * 25)
+        return coef
+
+    starts = list(range(0, centre_flat.size, chunk))
+    threads = min(_threads(), len(starts)) if centre_flat.size >= PARALLEL_MIN else 1
+    if threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(accumulate, [starts[i::threads] for i in range(threads)]))
+        coef = parts[0]
+        for part in parts[1:]:
+            coef += part
+    else:
+        coef = accumulate(starts)
+    coef = coef.reshape(n, 25)
+    sy, sx = np.divmod(np.arange(25), 5)
+    neighbour = flat_unknown[:, None] + ((sy - 2) * width + (sx - 2))[None, :]
+    neighbour = np.clip(neighbour, 0, height * width - 1)
+    col = number[neighbour]
+    inside = col >= 0
+    rhs = -(np.where(inside, 0.0, coef) * known_alpha.ravel()[neighbour]).sum(axis=1)
+    lap = sparse.csr_matrix((coef[inside], col[inside], np.concatenate([[0], np.cumsum(inside.sum(axis=1))])),
+                            shape=(n, n))
     return lap, rhs, flat_unknown
 
 
 def closed_form(image: np.ndarray, trimap: np.ndarray, prior: np.ndarray,
-                prior_weight: float = CF_PRIOR, eps: float = CF_EPS) -> np.ndarray:
+                prior_weight: float | None = None, eps: float | None = None,
+                x0: np.ndarray | None = None, maxiter: int | None = None) -> np.ndarray:
     """Alpha from closed-form matting inside the trimap's unknown band, with a prior.
 
     Minimises a^T L a + w * sum_U (a - prior)^2 with the known pixels fixed; conjugate
-    gradients with a Jacobi preconditioner, started from the prior.
+    gradients with a Jacobi preconditioner, started from ``x0`` (default: the prior).
     """
-    from scipy.sparse import diags
-    from scipy.sparse.linalg import cg
-
+    prior_weight = CF_PRIOR if prior_weight is None else prior_weight
+    eps = CF_EPS if eps is None else eps
     alpha = np.where(trimap >= 192, 1.0, 0.0).astype(np.float32)
     unknown = (trimap > 64) & (trimap < 192)
     if not unknown.any():
         return alpha
-    lap, rhs, flat = _cf_system(image, unknown, alpha, eps)
+    lap, rhs, flat = _laplacian_rows(image, unknown, alpha, eps)
     p = prior.ravel()[flat].astype(np.float64)
-    system = lap + diags(np.full(flat.size, prior_weight))
+    lap.setdiag(lap.diagonal() + prior_weight)  # every row has its diagonal: no new entries
     rhs = rhs + prior_weight * p
-    diag = system.diagonal()
-    precond = diags(1.0 / np.maximum(diag, 1e-12))
-    x, _ = cg(system, rhs, x0=p, rtol=CF_TOL, maxiter=CF_MAXITER, M=precond)
+    start = p if x0 is None else x0.ravel()[flat].astype(np.float64)
+    x = conjugate_gradients(lap, rhs, start, CF_TOL, maxiter or CF_MAXITER)
     alpha.ravel()[flat] = np.clip(x, 0.0, 1.0)
     return alpha
 
 
+def _threads() -> int:
+    import os
+
+    return max(1, min(THREADS or os.cpu_count() or 1, 8))
+
+
+def conjugate_gradients(matrix, rhs: np.ndarray, x0: np.ndarray, rtol: float, maxiter: int,
+                        threads: int | None = None) -> np.ndarray:
+    """Jacobi-preconditioned conjugate gradients for a symmetric positive definite CSR matrix.
+
+    The matrix-vector product, where the time goes, runs on row blocks in parallel threads
+    (scipy's sparse kernels release the GIL); the iteration is the textbook one, stopped at
+    ``rtol`` times the norm of ``rhs`` or after ``maxiter`` products.
+    """
+    from scipy import sparse
+
+    threads = threads or _threads()
+    n = rhs.size
+    matrix = sparse.csr_matrix(matrix)
+    inv_diag = 1.0 / np.maximum(matrix.diagonal(), 1e-12)
+    if threads > 1 and n >= PARALLEL_MIN:
+        from concurrent.futures import ThreadPoolExecutor
+
+        cuts = np.linspace(0, n, threads + 1).astype(int)
+        blocks = [(matrix[a:b], a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+        del matrix  # the row blocks hold their own copies
+        pool = ThreadPoolExecutor(threads)
+
+        def product(v):
+            out = np.empty(n)
+
+            def part(block):
+                rows, a, b = block
+                out[a:b] = rows @ v
+
+            list(pool.map(part, blocks))
+            return out
+    else:
+        pool = None
+
+        def product(v):
+            return matrix @ v
+
+    try:
+        x = x0.astype(np.float64, copy=True)
+        r = rhs - product(x)
+        limit = rtol * max(np.linalg.norm(rhs), 1e-30)
+        z = inv_diag * r
+        p = z.copy()
+        rz = r @ z
+        for _ in range(maxiter):
+            if np.linalg.norm(r) <= limit:
+                break
+            ap = product(p)
+            step = rz / max(p @ ap, 1e-300)
+            x += step * p
+            r -= step * ap
+            z = inv_diag * r
+            rz_next = r @ z
+            p *= rz_next / max(rz, 1e-300)
+            p += z
+            rz = rz_next
+        return x
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
 # --------------------------------------------------------------------------- entry point
+
+def _guided_upsample(image_low: np.ndarray, alpha_low: np.ndarray, rgb: np.ndarray,
+                     trimap_low: np.ndarray, radius: int) -> np.ndarray:
+    """Full-resolution alpha from a low-resolution one: the guided filter's local linear
+    model (alpha = a . colour + b) is fitted at low resolution and applied to the full image
+    (He & Sun 2015), one colour plane at a time so that memory stays a few bytes per pixel.
+    Pixels the low-resolution trimap is sure of (one pixel away from its unknown band) stay
+    exactly 0 or 1."""
+    from PIL import Image
+    from scipy import ndimage
+
+    height, width = rgb.shape[:2]
+    coef, offset = guided_coefficients(image_low, alpha_low, radius, GF_EPS)
+    out = resize(offset, height, width)
+    for c in range(3):
+        plane = resize(coef[..., c], height, width)
+        plane *= rgb[..., c]
+        plane *= np.float32(1.0 / 255.0)
+        out += plane
+        del plane
+    np.clip(out, 0.0, 1.0, out=out)
+    unsure = ndimage.binary_dilation(trimap_low == 128, iterations=1)
+    sure = np.where(unsure, 128, trimap_low).astype(np.uint8)
+    sure = np.asarray(Image.fromarray(sure).resize((width, height), Image.Resampling.NEAREST))
+    out[sure == 255] = 1.0
+    out[sure == 0] = 0.0
+    return out
+
 
 def refine_alpha(rgb: np.ndarray, prob: np.ndarray, mode: str = "fast",
                  hint: np.ndarray | None = None) -> np.ndarray:
-    """Full-resolution alpha (H×W float32, 0..1) for ``rgb`` from the model's ``prob``."""
+    """Full-resolution alpha (H×W float32, 0..1) for ``rgb`` from the model's ``prob``.
+
+    ``hint``: optional H×W uint8 trimap (0 / 128 / 255) or rough mask from an editor.
+    """
     if mode not in MODES:
         raise ValueError(f"refine mode must be one of {', '.join(MODES)}, not {mode!r}")
     _check(rgb, prob)
     height, width = rgb.shape[:2]
-    soft = np.clip(resize(prob, height, width), 0.0, 1.0)
-    if mode == "off" and hint is None:
-        return soft
-    scale = max(height / prob.shape[0], width / prob.shape[1])
     if hint is not None:
-        trimap = trimap_from_hint(hint, (height, width))
+        if np.shape(hint) != (height, width):
+            raise ValueError(f"the hint must be {height}×{width} like the image, got {np.shape(hint)}")
+        hint = np.asarray(hint)
+        if hint.dtype == bool:
+            hint = hint.astype(np.uint8) * np.uint8(255)
+        elif hint.dtype != np.uint8:
+            raise ValueError(f"the hint must be uint8 (0/128/255 trimap or 0..255 mask) or bool, not {hint.dtype}")
+    if mode == "off":
+        alpha = np.clip(resize(prob, height, width), 0.0, 1.0)
+        if hint is not None:
+            trimap = trimap_from_hint(hint)
+            alpha[trimap == 255] = 1.0
+            alpha[trimap == 0] = 0.0
+        return alpha
+    # Work at full resolution up to WORK_PIXELS; above, solve on a reduced copy and bring the
+    # answer back with guided upsampling.
+    factor = min(1.0, (WORK_PIXELS / float(height * width)) ** 0.5)
+    h, w = max(1, round(height * factor)), max(1, round(width * factor))
+    if (h, w) == (height, width):
+        small_rgb = rgb
     else:
+        from PIL import Image
+
+        small_rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BOX))
+    soft = np.clip(resize(prob, h, w), 0.0, 1.0)
+    scale = max(h / prob.shape[0], w / prob.shape[1])
+    if hint is None:
         trimap = trimap_from_prob(soft, scale)
-    image = rgb.astype(np.float32) / 255.0
-    if mode in ("fast", "off"):
-        r = max(1, int(round(scale)))
-        alpha = guided_filter(image, soft, r, GF_EPS)
     else:
-        alpha = closed_form(image, trimap, soft)
-    alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32)
+        small_hint = hint
+        if (h, w) != (height, width):
+            from PIL import Image
+
+            small_hint = np.asarray(Image.fromarray(small_hint).resize((w, h), Image.Resampling.NEAREST))
+        trimap = trimap_from_hint(small_hint)
+    image = small_rgb.astype(np.float32) / np.float32(255.0)
+    settings = MODE_SETTINGS[mode]
+    maxiter = settings.get("maxiter") if hint is None else settings["hint_maxiter"]
+    if hint is None and settings["method"] == "guided":
+        radius = max(1, int(round(GUIDED_RADIUS * scale)))
+        alpha = np.clip(guided_filter(image, soft, radius, GF_EPS), 0.0, 1.0).astype(np.float32)
+    else:
+        alpha = closed_form(image, trimap, soft, maxiter=maxiter)
     alpha[trimap == 255] = 1.0
     alpha[trimap == 0] = 0.0
-    return alpha
+    if (h, w) == (height, width):
+        return alpha
+    radius = max(1, int(round(UPSAMPLE_RADIUS)))
+    return _guided_upsample(image, alpha, rgb, trimap, radius)

@@ -25,6 +25,10 @@ def red(user_catalog, red_model, server, monkeypatch):
     return "red"
 
 
+# The red-channel model's alpha, untouched: no edge refinement, the photo's own colours.
+EXACT = ("--refine", "off", "--no-decontaminate")
+
+
 def run(*argv: str) -> int:
     return cli.main(list(argv))
 
@@ -38,7 +42,7 @@ def save(path, pixels, mode=None, **params):
 def test_remove_writes_an_rgba_cutout_beside_the_input(tmp_path, red):
     rgb = gradient_image()
     source = save(tmp_path / "photo.png", rgb)
-    assert run("remove", str(source), "--model", red, "-q") == 0
+    assert run("remove", str(source), "--model", red, *EXACT, "-q") == 0
     out = np.asarray(Image.open(tmp_path / "photo-cutout.png"))
     assert out.shape == (16, 16, 4)
     np.testing.assert_array_equal(out[..., :3], rgb)
@@ -47,14 +51,14 @@ def test_remove_writes_an_rgba_cutout_beside_the_input(tmp_path, red):
 
 def test_output_file_name_is_taken_from_dash_o(tmp_path, red):
     source = save(tmp_path / "photo.png", gradient_image())
-    assert run("remove", str(source), "--model", red, "-o", str(tmp_path / "sub" / "result.png"), "-q") == 0
+    assert run("remove", str(source), "--model", red, *EXACT, "-o", str(tmp_path / "sub" / "result.png"), "-q") == 0
     assert Image.open(tmp_path / "sub" / "result.png").mode == "RGBA"
 
 
 def test_mask_is_the_alpha_as_8_bit_grey(tmp_path, red):
     rgb = gradient_image()
     source = save(tmp_path / "photo.png", rgb)
-    assert run("remove", str(source), "--model", red, "--mask", "-q") == 0
+    assert run("remove", str(source), "--model", red, *EXACT, "--mask", "-q") == 0
     mask = Image.open(tmp_path / "photo-mask.png")
     assert mask.mode == "L"
     np.testing.assert_array_equal(np.asarray(mask), rgb[..., 0])
@@ -63,7 +67,7 @@ def test_mask_is_the_alpha_as_8_bit_grey(tmp_path, red):
 def test_mask_of_a_16_bit_input_is_16_bit(tmp_path, red):
     grey16 = (np.arange(256, dtype=np.uint16).reshape(16, 16) * 257)
     source = save(tmp_path / "deep.png", grey16)
-    assert run("remove", str(source), "--model", red, "--mask", "-q") == 0
+    assert run("remove", str(source), "--model", red, *EXACT, "--mask", "-q") == 0
     mask = Image.open(tmp_path / "deep-mask.png")
     assert mask.mode in ("I;16", "I")
     np.testing.assert_array_equal(np.asarray(mask).astype(np.uint16), grey16)
@@ -72,7 +76,7 @@ def test_mask_of_a_16_bit_input_is_16_bit(tmp_path, red):
 def test_bg_composites_over_a_flat_colour(tmp_path, red):
     rgb = gradient_image()
     source = save(tmp_path / "photo.png", rgb)
-    assert run("remove", str(source), "--model", red, "--bg", "#00ff00", "-q") == 0
+    assert run("remove", str(source), "--model", red, *EXACT, "--bg", "#00ff00", "-q") == 0
     out = np.asarray(Image.open(tmp_path / "photo-composite.png")).astype(float)
     a = rgb[..., 0:1] / 255.0
     expected = np.rint(rgb * a + np.array([0, 255, 0]) * (1 - a))
@@ -83,7 +87,7 @@ def test_bg_composites_over_a_flat_colour(tmp_path, red):
 def test_other_formats_keep_the_alpha(tmp_path, red, fmt, suffix):
     rgb = gradient_image()
     source = save(tmp_path / "photo.png", rgb)
-    assert run("remove", str(source), "--model", red, "--format", fmt, "-q") == 0
+    assert run("remove", str(source), "--model", red, *EXACT, "--format", fmt, "-q") == 0
     out = np.asarray(Image.open(tmp_path / f"photo-cutout{suffix}"))
     np.testing.assert_array_equal(out[..., 3], rgb[..., 0])
 
@@ -91,7 +95,7 @@ def test_other_formats_keep_the_alpha(tmp_path, red, fmt, suffix):
 def test_folder_input_is_recursive_and_keeps_relative_paths(tmp_path, red):
     save(tmp_path / "in" / "a.png", gradient_image())
     save(tmp_path / "in" / "deep" / "b.jpg", gradient_image(), quality=95)
-    assert run("remove", str(tmp_path / "in"), "--model", red, "-o", str(tmp_path / "out"), "-q") == 0
+    assert run("remove", str(tmp_path / "in"), "--model", red, *EXACT, "-o", str(tmp_path / "out"), "-q") == 0
     written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
     assert written == ["a-cutout.png", "deep/b-cutout.png"]
 
@@ -101,7 +105,7 @@ def test_glob_pattern_is_expanded_by_cleancut(tmp_path, red):
     save(tmp_path / "in" / "y" / "b.png", gradient_image())
     save(tmp_path / "in" / "y" / "c.txt.png", gradient_image())
     pattern = str(tmp_path / "in" / "**" / "[ab].png")
-    assert run("remove", pattern, "--model", red, "-o", str(tmp_path / "out"), "-q") == 0
+    assert run("remove", pattern, "--model", red, *EXACT, "-o", str(tmp_path / "out"), "-q") == 0
     written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
     assert written == ["x/a-cutout.png", "y/b-cutout.png"]
 
@@ -109,7 +113,7 @@ def test_glob_pattern_is_expanded_by_cleancut(tmp_path, red):
 def test_skip_existing_leaves_existing_outputs_alone(tmp_path, red):
     source = save(tmp_path / "photo.png", gradient_image())
     (tmp_path / "photo-cutout.png").write_bytes(b"keep me")
-    assert run("remove", str(source), "--model", red, "--skip-existing", "-q") == 0
+    assert run("remove", str(source), "--model", red, *EXACT, "--skip-existing", "-q") == 0
     assert (tmp_path / "photo-cutout.png").read_bytes() == b"keep me"
 
 
@@ -117,7 +121,7 @@ def test_a_bad_file_is_reported_at_the_end_and_the_others_complete(tmp_path, red
     save(tmp_path / "in" / "a.png", gradient_image())
     (tmp_path / "in" / "b.png").write_bytes(b"not an image at all")
     save(tmp_path / "in" / "c.png", gradient_image())
-    assert run("remove", str(tmp_path / "in"), "--model", red, "-o", str(tmp_path / "out"), "-q") == 1
+    assert run("remove", str(tmp_path / "in"), "--model", red, *EXACT, "-o", str(tmp_path / "out"), "-q") == 1
     assert (tmp_path / "out" / "a-cutout.png").exists() and (tmp_path / "out" / "c-cutout.png").exists()
     err = capsys.readouterr().err
     failed = [line for line in err.splitlines() if line.startswith("cleancut: failed:")]
@@ -126,7 +130,7 @@ def test_a_bad_file_is_reported_at_the_end_and_the_others_complete(tmp_path, red
 
 
 def test_a_missing_input_is_a_one_line_error(tmp_path, red, capsys):
-    assert run("remove", str(tmp_path / "nope.png"), "--model", red, "-q") == 1
+    assert run("remove", str(tmp_path / "nope.png"), "--model", red, *EXACT, "-q") == 1
     assert capsys.readouterr().err.strip() == f"cleancut: {tmp_path / 'nope.png'}: no such file or folder"
 
 
@@ -137,7 +141,7 @@ def test_icc_profile_and_exif_are_kept(tmp_path, red):
     exif = Image.Exif()
     exif[0x010F] = "TestCam"  # Make
     source = save(tmp_path / "photo.png", gradient_image(), icc_profile=icc, exif=exif.tobytes())
-    assert run("remove", str(source), "--model", red, "-q") == 0
+    assert run("remove", str(source), "--model", red, *EXACT, "-q") == 0
     out = Image.open(tmp_path / "photo-cutout.png")
     assert out.info.get("icc_profile") == icc
     assert out.getexif().get(0x010F) == "TestCam"
@@ -147,7 +151,7 @@ def test_existing_transparency_stays_transparent(tmp_path, red):
     rgba = np.dstack([np.full((16, 16, 3), 255, np.uint8), np.zeros((16, 16), np.uint8)])
     rgba[:8, :, 3] = 255
     source = save(tmp_path / "cut.png", rgba)
-    assert run("remove", str(source), "--model", red, "--mask", "-q") == 0
+    assert run("remove", str(source), "--model", red, *EXACT, "--mask", "-q") == 0
     mask = np.asarray(Image.open(tmp_path / "cut-mask.png"))
     assert (mask[:8] == 255).all() and (mask[8:] == 0).all()
 
@@ -161,13 +165,13 @@ def test_a_model_needing_acceptance_stops_before_any_work(tmp_path, capsys):
 
 def test_offline_without_the_model_names_the_fetch_command(tmp_path, red, capsys):
     source = save(tmp_path / "photo.png", gradient_image())
-    assert run("remove", str(source), "--model", red, "--offline", "-q") == 1
+    assert run("remove", str(source), "--model", red, *EXACT, "--offline", "-q") == 1
     assert "run `cleancut models fetch red` while online" in capsys.readouterr().err
 
 
 def test_a_bad_colour_is_a_usage_error(tmp_path, red, capsys):
     source = save(tmp_path / "photo.png", gradient_image())
-    assert run("remove", str(source), "--model", red, "--bg", "notacolour", "-q") == 2
+    assert run("remove", str(source), "--model", red, *EXACT, "--bg", "notacolour", "-q") == 2
     assert "'notacolour' is not a colour" in capsys.readouterr().err
 
 
@@ -206,3 +210,23 @@ def test_models_verify_reports_a_tampered_file(red, capsys):
     fetch._verified.clear()
     assert run("models", "verify", red) == 1
     assert "failed its check" in capsys.readouterr().err
+
+
+def test_default_cutout_carries_the_engines_decontaminated_colours(tmp_path, red):
+    from cleancut import pipeline
+    from cleancut.options import Options
+
+    rgb = gradient_image()
+    source = save(tmp_path / "photo.png", rgb)
+    assert run("remove", str(source), "--model", red, "--refine", "off", "-q") == 0
+    out = np.asarray(Image.open(tmp_path / "photo-cutout.png"))
+    expected = pipeline.remove(rgb, Options(model=red, refine="off")).foreground
+    np.testing.assert_array_equal(out[..., :3], expected)
+    assert (out[..., :3] != rgb).any()  # the soft band's colours were estimated, not copied
+
+
+@pytest.mark.parametrize("mode", ["fast", "best"])
+def test_refined_masks_are_written_for_every_mode(tmp_path, red, mode):
+    source = save(tmp_path / "photo.png", gradient_image())
+    assert run("remove", str(source), "--model", red, "--refine", mode, "--mask", "-q") == 0
+    assert Image.open(tmp_path / "photo-mask.png").size == (16, 16)

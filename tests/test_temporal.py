@@ -37,7 +37,7 @@ def test_the_first_frame_of_a_stream_has_nothing_to_smooth_towards():
 
 def test_a_stream_smooths_the_second_frame_of_a_salient_model(engine_models):
     state = temporal.StreamState()
-    options = Options(model="red", temporal_smoothing=0.5)
+    options = Options(model="red", refine="off", temporal_smoothing=0.5)
     first = gradient_image()
     second = first.copy()
     second[..., 0] = np.clip(second[..., 0].astype(int) + 10, 0, 255).astype(np.uint8)

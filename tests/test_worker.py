@@ -39,21 +39,21 @@ def test_hello_reports_protocol_and_engine_version(client):
 
 def test_remove_returns_the_alpha_of_an_rgba_u8_frame(client):
     rgb = gradient_image()
-    alpha = client.remove(rgba_bytes(rgb), 16, 16, "RGBA", "u8", options={"model": "red"})
+    alpha = client.remove(rgba_bytes(rgb), 16, 16, "RGBA", "u8", options={"model": "red", "refine": "off"})
     np.testing.assert_array_equal(np.frombuffer(alpha, np.uint8).reshape(16, 16), rgb[..., 0])
 
 
 def test_remove_takes_16_bit_pixels_and_answers_in_16_bit(client):
     rgb = gradient_image()
     pixels = (rgb.astype("<u2") * 257).tobytes()
-    alpha = client.remove(pixels, 16, 16, "RGB", "u16", options={"model": "red"}, alpha_format="u16")
+    alpha = client.remove(pixels, 16, 16, "RGB", "u16", options={"model": "red", "refine": "off"}, alpha_format="u16")
     np.testing.assert_array_equal(np.frombuffer(alpha, "<u2").reshape(16, 16), rgb[..., 0].astype(np.uint16) * 257)
 
 
 def test_remove_takes_float_pixels_and_answers_in_float(client):
     rgb = gradient_image()
     pixels = (rgb.astype("<f4") / 255.0).tobytes()
-    alpha = np.frombuffer(client.remove(pixels, 16, 16, "RGB", "f32", options={"model": "red"},
+    alpha = np.frombuffer(client.remove(pixels, 16, 16, "RGB", "f32", options={"model": "red", "refine": "off"},
                                         alpha_format="f32"), "<f4").reshape(16, 16)
     np.testing.assert_allclose(alpha, rgb[..., 0] / 255.0, atol=1e-6)
 
@@ -62,13 +62,13 @@ def test_remove_honours_a_padded_stride(client):
     rgb = gradient_image()
     rows = np.zeros((16, 16 * 3 + 5), np.uint8)
     rows[:, :48] = rgb.reshape(16, 48)
-    alpha = client.remove(rows.tobytes()[:-5], 16, 16, "RGB", "u8", stride=53, options={"model": "red"})
+    alpha = client.remove(rows.tobytes()[:-5], 16, 16, "RGB", "u8", stride=53, options={"model": "red", "refine": "off"})
     np.testing.assert_array_equal(np.frombuffer(alpha, np.uint8).reshape(16, 16), rgb[..., 0])
 
 
 def test_remove_takes_grey_frames(client):
     grey = gradient_image()[..., 0]
-    alpha = client.remove(grey.tobytes(), 16, 16, "Y", "u8", options={"model": "red"})
+    alpha = client.remove(grey.tobytes(), 16, 16, "Y", "u8", options={"model": "red", "refine": "off"})
     np.testing.assert_array_equal(np.frombuffer(alpha, np.uint8).reshape(16, 16), grey)
 
 
@@ -77,7 +77,7 @@ def test_a_hint_overrides_the_model_where_it_is_certain(client):
     hint = np.full((16, 16), 128, np.uint8)
     hint[:, :4] = 255  # the model says ~0 there
     hint[:, 12:] = 0  # the model says ~1 there
-    alpha = np.frombuffer(client.remove(rgba_bytes(rgb), 16, 16, options={"model": "red"},
+    alpha = np.frombuffer(client.remove(rgba_bytes(rgb), 16, 16, options={"model": "red", "refine": "off"},
                                         hint=hint.tobytes()), np.uint8).reshape(16, 16)
     assert (alpha[:, :4] == 255).all() and (alpha[:, 12:] == 0).all()
     np.testing.assert_array_equal(alpha[:, 4:12], rgb[:, 4:12, 0])
@@ -85,15 +85,15 @@ def test_a_hint_overrides_the_model_where_it_is_certain(client):
 
 def test_progress_is_forwarded(client):
     seen = []
-    client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"},
+    client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "refine": "off"},
                   progress=lambda fraction, stage: seen.append((fraction, stage)))
     assert seen[-1] == (1.0, "done") and len(seen) >= 2
 
 
 def test_the_worker_keeps_the_model_loaded_between_calls(client):
-    client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})
+    client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "refine": "off"})
     pid = client.engine["pid"]
-    client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})
+    client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "refine": "off"})
     assert client.engine["pid"] == pid
 
 
@@ -160,7 +160,7 @@ def test_a_worker_killed_between_calls_is_restarted(client):
     first = client.engine["pid"]
     os.kill(first, 9)
     time.sleep(0.2)
-    alpha = client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})
+    alpha = client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "refine": "off"})
     assert len(alpha) == 256 and client.engine["pid"] != first
 
 
@@ -172,7 +172,7 @@ def test_a_worker_killed_mid_run_is_one_clear_error_and_the_next_call_works(clie
     with pytest.raises(CleancutError) as err:
         client.remove(big, 1024, 1024, options={"model": "slow"})
     assert err.value.kind == "crashed" and "restarted on the next try" in str(err.value)
-    assert len(client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})) == 256
+    assert len(client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "refine": "off"})) == 256
 
 
 def test_cancel_stops_a_running_remove_and_the_worker_keeps_serving(client):
@@ -186,7 +186,7 @@ def test_cancel_stops_a_running_remove_and_the_worker_keeps_serving(client):
     assert err.value.kind == "cancelled"
     assert time.monotonic() - began < 30
     pid = client.engine["pid"]
-    assert len(client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})) == 256
+    assert len(client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "refine": "off"})) == 256
     assert client.engine["pid"] == pid
 
 
@@ -198,7 +198,7 @@ def test_a_reply_timeout_stops_the_worker_and_the_next_call_restarts_it(engine_m
             c.remove(rgba_bytes(np.zeros((1024, 1024, 3), np.uint8)), 1024, 1024, options={"model": "slow"})
         assert err.value.kind == "timeout"
         c.reply_timeout = 60
-        assert len(c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})) == 256
+        assert len(c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "refine": "off"})) == 256
     finally:
         c.close()
 
@@ -306,7 +306,7 @@ def test_frames_of_one_stream_share_state_and_a_reset_starts_afresh(client):
     first = gradient_image()
     second = first.copy()
     second[..., 0] = np.clip(second[..., 0].astype(int) + 10, 0, 255).astype(np.uint8)
-    options = {"model": "red", "temporal_smoothing": 0.5}
+    options = {"model": "red", "refine": "off", "temporal_smoothing": 0.5}
 
     def alpha(rgb, **stream):
         return np.frombuffer(client.remove(rgba_bytes(rgb), 16, 16, options=options, **stream), np.uint8)
@@ -364,10 +364,10 @@ def shared_client(**kwargs) -> Client:
 def test_shared_clients_reuse_one_warm_worker(engine_models, runtime):
     first, second = shared_client(), shared_client()
     try:
-        first.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})
+        first.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "refine": "off"})
         pid = first.engine["pid"]
         first.close()
-        alpha = second.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})
+        alpha = second.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "refine": "off"})
         assert len(alpha) == 256 and second.engine["pid"] == pid
     finally:
         second.close()
@@ -377,8 +377,8 @@ def test_shared_clients_may_be_connected_at_the_same_time(engine_models, runtime
     first, second = shared_client(), shared_client()
     try:
         assert first.hello()["pid"] == second.hello()["pid"]
-        assert len(second.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})) == 256
-        assert len(first.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})) == 256
+        assert len(second.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "refine": "off"})) == 256
+        assert len(first.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "refine": "off"})) == 256
     finally:
         first.close()
         second.close()
@@ -400,9 +400,9 @@ def test_a_killed_shared_worker_is_one_clear_error_then_replaced(engine_models, 
         pid = c.hello()["pid"]
         os.kill(pid, 9)
         with pytest.raises(CleancutError) as err:
-            c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})
+            c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "refine": "off"})
         assert err.value.kind == "crashed"
-        assert len(c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red"})) == 256
+        assert len(c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "refine": "off"})) == 256
         assert c.engine["pid"] != pid
     finally:
         c.close()

@@ -1,0 +1,87 @@
+"""foreground: colour decontamination of the soft band (multi-level foreground estimation)."""
+
+import numpy as np
+import pytest
+
+from cleancut.foreground import estimate_foreground
+
+RED = np.array([200, 30, 30], np.float32)
+BLUE = np.array([20, 60, 220], np.float32)
+
+
+def blended(height=40, width=60, ramp=(20, 40)):
+    """A red object fading into a blue background over columns ramp[0]..ramp[1]."""
+    alpha = np.ones((height, width), np.float32)
+    lo, hi = ramp
+    alpha[:, lo:hi] = np.linspace(1.0, 0.0, hi - lo + 2, dtype=np.float32)[1:-1]
+    alpha[:, hi:] = 0.0
+    image = alpha[..., None] * RED + (1 - alpha[..., None]) * BLUE
+    return np.round(image).astype(np.uint8), alpha
+
+
+def test_opaque_alpha_returns_the_image_itself():
+    rgb, _ = blended()
+    assert np.array_equal(estimate_foreground(rgb, np.ones(rgb.shape[:2], np.float32)), rgb)
+
+
+def test_transparent_alpha_returns_the_image_itself():
+    rgb, _ = blended()
+    assert np.array_equal(estimate_foreground(rgb, np.zeros(rgb.shape[:2], np.float32)), rgb)
+
+
+def test_soft_band_gets_the_objects_own_colour():
+    rgb, alpha = blended()
+    fg = estimate_foreground(rgb, alpha)
+    band = (alpha > 0.1) & (alpha < 1.0)
+    assert np.abs(fg[band].astype(np.float32) - RED).max() <= 6
+
+
+def test_soft_band_loses_the_background_halo():
+    rgb, alpha = blended()
+    fg = estimate_foreground(rgb, alpha)
+    band = (alpha > 0.1) & (alpha < 1.0)
+    # the blue channel of the input grows towards the background; the estimate stays red
+    assert fg[band][:, 2].max() < 0.5 * rgb[band][:, 2].max()
+
+
+def test_opaque_pixels_keep_their_colours_exactly():
+    rgb, alpha = blended()
+    fg = estimate_foreground(rgb, alpha)
+    assert np.array_equal(fg[alpha == 1.0], rgb[alpha == 1.0])
+
+
+def test_output_is_uint8_rgb_of_the_image_size():
+    rgb, alpha = blended()
+    fg = estimate_foreground(rgb, alpha)
+    assert fg.shape == rgb.shape and fg.dtype == np.uint8
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 40), (40, 1), (2, 50)])
+def test_tiny_and_thin_images(shape):
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, shape + (3,), dtype=np.uint8)
+    alpha = rng.random(shape, dtype=np.float32)
+    fg = estimate_foreground(rgb, alpha)
+    assert fg.shape == shape + (3,) and fg.dtype == np.uint8
+
+
+def test_alpha_of_another_size_is_refused():
+    rgb, _ = blended()
+    with pytest.raises(ValueError, match="alpha"):
+        estimate_foreground(rgb, np.ones((3, 3), np.float32))
+
+
+def test_image_must_be_uint8_rgb():
+    rgb, alpha = blended()
+    with pytest.raises(ValueError, match="uint8"):
+        estimate_foreground(rgb.astype(np.float32), alpha)
+
+
+def test_large_photo_takes_colours_from_the_reduced_solve(monkeypatch):
+    from cleancut import foreground
+
+    monkeypatch.setattr(foreground, "WORK_PIXELS", 600)  # 40×60 is solved at 20×30
+    rgb, alpha = blended()
+    fg = foreground.estimate_foreground(rgb, alpha)
+    band = (alpha > 0.1) & (alpha < 1.0)
+    assert np.abs(fg[band].astype(np.float32) - RED).max() <= 12

@@ -1,0 +1,171 @@
+"""refine: low-resolution probability -> full-resolution alpha (off / fast / best, hinted)."""
+
+import numpy as np
+import pytest
+
+from cleancut import refine
+
+MODES = ("off", "fast", "best")
+
+
+def two_colour_image(height=60, width=80, edge=40):
+    """Red object on the left of column ``edge``, blue background on the right."""
+    rgb = np.zeros((height, width, 3), np.uint8)
+    rgb[:, :edge] = (220, 40, 30)
+    rgb[:, edge:] = (20, 60, 200)
+    return rgb
+
+
+def soft_step_prob(size=20, edge_fraction=0.5, softness=3.0):
+    """A model-resolution probability: a blurred vertical step, foreground on the left."""
+    x = np.arange(size, dtype=np.float32) + 0.5
+    column = 1.0 / (1.0 + np.exp((x - edge_fraction * size) / (softness / 4)))
+    return np.tile(column, (size, 1)).astype(np.float32)
+
+
+def test_off_is_a_bilinear_resize_of_the_probability():
+    prob = np.full((10, 10), 0.25, np.float32)
+    alpha = refine.refine_alpha(two_colour_image(), prob, "off")
+    assert alpha.shape == (60, 80)
+    assert alpha.dtype == np.float32
+    assert np.allclose(alpha, 0.25)
+
+
+def test_unknown_mode_is_refused():
+    with pytest.raises(ValueError, match="refine mode"):
+        refine.refine_alpha(two_colour_image(), soft_step_prob(), "sharpest")
+
+
+def test_image_must_be_uint8_rgb():
+    with pytest.raises(ValueError, match="uint8"):
+        refine.refine_alpha(two_colour_image().astype(np.float32), soft_step_prob(), "fast")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_output_is_full_resolution_float32_within_0_1(mode):
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (45, 70, 3), dtype=np.uint8)
+    alpha = refine.refine_alpha(rgb, rng.random((16, 16), dtype=np.float32), mode)
+    assert alpha.shape == (45, 70) and alpha.dtype == np.float32
+    assert alpha.min() >= 0.0 and alpha.max() <= 1.0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_all_foreground_probability_gives_opaque_alpha(mode):
+    alpha = refine.refine_alpha(two_colour_image(), np.ones((20, 20), np.float32), mode)
+    assert np.array_equal(alpha, np.ones((60, 80), np.float32))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_all_background_probability_gives_transparent_alpha(mode):
+    alpha = refine.refine_alpha(two_colour_image(), np.zeros((20, 20), np.float32), mode)
+    assert np.array_equal(alpha, np.zeros((60, 80), np.float32))
+
+
+@pytest.mark.parametrize("mode", ("fast", "best"))
+def test_no_confident_pixel_keeps_the_models_uncertainty(mode):
+    # Degenerate probability (no confident fg nor bg): the result stays the model's 0.5.
+    alpha = refine.refine_alpha(two_colour_image(), np.full((20, 20), 0.5, np.float32), mode)
+    assert np.allclose(alpha, 0.5, atol=1e-3)
+
+
+def test_off_keeps_the_models_edge():
+    alpha = refine.refine_alpha(two_colour_image(), soft_step_prob(edge_fraction=0.55), "off")
+    assert (alpha[:, 40:43] >= 0.5).all()
+
+
+@pytest.mark.parametrize("mode", ("fast", "best"))
+def test_refinement_moves_the_edge_onto_the_colour_edge(mode):
+    # The model puts the edge 4 pixels too far right; the image's edge is at column 40.
+    alpha = refine.refine_alpha(two_colour_image(), soft_step_prob(edge_fraction=0.55), mode)
+    assert (alpha[:, :40] >= 0.5).all()
+    assert (alpha[:, 40:] < 0.5).all()
+
+
+def test_best_resolves_a_blurred_edge_into_a_hard_one():
+    alpha = refine.refine_alpha(two_colour_image(), soft_step_prob(), "best")
+    assert (alpha[:, :38] >= 0.98).all()
+    assert (alpha[:, 42:] <= 0.02).all()
+
+
+def test_best_beats_plain_resize_on_a_blurred_edge():
+    truth = np.zeros((60, 80), np.float32)
+    truth[:, :40] = 1.0
+    off = refine.refine_alpha(two_colour_image(), soft_step_prob(), "off")
+    best = refine.refine_alpha(two_colour_image(), soft_step_prob(), "best")
+    assert np.abs(best - truth).sum() < 0.05 * np.abs(off - truth).sum()
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("shape", [(1, 1), (1, 50), (50, 1), (2, 64), (64, 3)])
+def test_tiny_and_thin_images(mode, shape):
+    rng = np.random.default_rng(2)
+    rgb = rng.integers(0, 256, shape + (3,), dtype=np.uint8)
+    alpha = refine.refine_alpha(rgb, rng.random((8, 8), dtype=np.float32), mode)
+    assert alpha.shape == shape and alpha.dtype == np.float32
+    assert alpha.min() >= 0.0 and alpha.max() <= 1.0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hint_trimap_decides_where_it_is_certain(mode):
+    hint = np.full((60, 80), 128, np.uint8)
+    hint[:, :10] = 0  # the user says background, although the model says foreground
+    hint[:, 70:] = 255  # and foreground where the model says background
+    alpha = refine.refine_alpha(two_colour_image(), soft_step_prob(), mode, hint=hint)
+    assert (alpha[:, :10] == 0.0).all()
+    assert (alpha[:, 70:] == 1.0).all()
+
+
+def test_hint_must_match_the_image_size():
+    with pytest.raises(ValueError, match="hint"):
+        refine.refine_alpha(two_colour_image(), soft_step_prob(), "best", hint=np.zeros((5, 5), np.uint8))
+
+
+def test_rough_mask_hint_is_refined_to_the_colour_edge():
+    mask = np.zeros((60, 80), np.uint8)
+    mask[:, :43] = 255  # a selection drawn three pixels too wide
+    alpha = refine.refine_alpha(two_colour_image(), np.full((20, 20), 0.5, np.float32), "best", hint=mask)
+    assert (alpha[:, :38] >= 0.98).all()
+    assert (alpha[:, 42:] <= 0.02).all()
+
+
+def test_trimap_from_probability_without_confident_pixels_is_all_unknown():
+    trimap = refine.trimap_from_prob(np.full((30, 30), 0.5, np.float32), 2.0)
+    assert (trimap == 128).all()
+
+
+def test_trimap_from_probability_marks_confident_regions():
+    prob = np.zeros((40, 40), np.float32)
+    prob[:, :20] = 1.0
+    trimap = refine.trimap_from_prob(prob, 1.0)
+    assert set(np.unique(trimap).tolist()) == {0, 128, 255}
+    assert (trimap[:, :15] == 255).all() and (trimap[:, 25:] == 0).all()
+    assert (trimap[:, 19:21] == 128).all()
+
+
+def test_guided_filter_keeps_a_constant_input():
+    rng = np.random.default_rng(3)
+    guide = rng.random((20, 30, 3), dtype=np.float32)
+    out = refine.guided_filter(guide, np.full((20, 30), 0.7, np.float32), 2, 1e-3)
+    assert np.allclose(out, 0.7, atol=1e-4)
+
+
+def test_boolean_selection_hint_counts_as_a_rough_mask():
+    selection = np.zeros((60, 80), bool)
+    selection[:, :43] = True
+    alpha = refine.refine_alpha(two_colour_image(), np.full((20, 20), 0.5, np.float32), "best", hint=selection)
+    assert (alpha[:, :38] >= 0.98).all()
+    assert (alpha[:, 42:] <= 0.02).all()
+
+
+def test_float_hint_is_refused():
+    with pytest.raises(ValueError, match="uint8"):
+        refine.refine_alpha(two_colour_image(), soft_step_prob(), "best", hint=np.zeros((60, 80), np.float32))
+
+
+def test_large_photo_is_solved_small_and_upsampled_along_the_colour_edge(monkeypatch):
+    monkeypatch.setattr(refine, "WORK_PIXELS", 1200)  # 60×80 is solved at 30×40
+    alpha = refine.refine_alpha(two_colour_image(), soft_step_prob(), "best")
+    assert alpha.shape == (60, 80)
+    assert (alpha[:, :38] >= 0.98).all()
+    assert (alpha[:, 42:] <= 0.02).all()
