@@ -228,7 +228,7 @@ class Cleancut(Gimp.PlugIn):
         procedure.add_string_argument("model", "_Model", "Model id (empty: the engine's default model)",
                                       "", GObject.ParamFlags.READWRITE)
         procedure.add_string_argument("refine", "_Edge refinement", "Edge refinement mode of the engine",
-                                      "off", GObject.ParamFlags.READWRITE)
+                                      "fast", GObject.ParamFlags.READWRITE)
         if name == REMOVE:
             choice = Gimp.Choice.new()
             for index, (nick, label) in enumerate(OUTPUTS):

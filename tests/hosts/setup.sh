@@ -52,13 +52,13 @@ if [ ! -e "$TRIXIE/.cleancut-ready" ]; then
   touch "$TRIXIE/.cleancut-ready"
 fi
 
-if [ ! -e "$TRIXIE/opt/site313/.ready" ]; then
+if [ ! -e "$TRIXIE/opt/site313/.ready-2" ]; then
   log "engine wheels for Python 3.13 into $TRIXIE/opt/site313"
   rm -rf "$TRIXIE/opt/site313"
   "$PY" -m pip install --quiet --disable-pip-version-check --target "$TRIXIE/opt/site313" \
     --python-version 3.13 --only-binary=:all: --platform manylinux_2_28_x86_64 \
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    numpy onnxruntime pillow pooch platformdirs tqdm requests
-  touch "$TRIXIE/opt/site313/.ready"
+    numpy scipy onnxruntime pillow pooch platformdirs tqdm requests
+  touch "$TRIXIE/opt/site313/.ready" "$TRIXIE/opt/site313/.ready-2"
 fi
 log "hosts ready (chroot: $TRIXIE)"
