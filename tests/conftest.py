@@ -11,6 +11,22 @@ from cleancut import fetch, segment
 from support import LoopbackServer, catalog_entry, red_channel_model, slow_model
 
 
+def _become_subreaper() -> None:
+    """Adopt orphaned descendants, as a desktop session's systemd --user does.
+
+    The shared worker is detached on purpose; on this sandbox PID 1 terminates orphans some
+    seconds after they lose their parent, which a real desktop never does.
+    """
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+_become_subreaper()
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path_factory, monkeypatch):
     """Every test gets its own empty cache and settings; no user file is ever touched."""
