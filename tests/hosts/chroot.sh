@@ -11,7 +11,12 @@ TRIXIE=${TRIXIE:-/var/cache/cleancut-trixie}
 
 bind() {  # bind PATH: the host PATH at the same PATH inside the chroot
   mkdir -p "$TRIXIE$1"
-  mountpoint -q "$TRIXIE$1" || mount --bind "$1" "$TRIXIE$1"
+  if mountpoint -q "$TRIXIE$1"; then
+    # A mount left by an earlier run may show a since-deleted folder of the same name: renew it.
+    [ "$(stat -c %d:%i "$1")" = "$(stat -c %d:%i "$TRIXIE$1" 2>/dev/null)" ] && return 0
+    umount -l "$TRIXIE$1" || true
+  fi
+  mount --bind "$1" "$TRIXIE$1"
 }
 
 case "${1:-}" in
