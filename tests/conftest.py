@@ -78,3 +78,17 @@ def engine_models(user_catalog, red_model, server):
     for model_id in ("red", "slow", "gpl"):
         fetch.ensure(load_catalog().get(model_id), progress=False)
     return "red", "slow"
+
+
+@pytest.fixture(scope="session")
+def real_model_cache(tmp_path_factory) -> Path:
+    """A model cache shared by the whole session, so each real model is fetched once."""
+    return tmp_path_factory.mktemp("real-model-cache")
+
+
+@pytest.fixture
+def real_cache(real_model_cache, monkeypatch) -> Path:
+    """Point this test at the shared real-model cache (its settings stay isolated)."""
+    monkeypatch.setenv("CLEANCUT_CACHE_DIR", str(real_model_cache))
+    return real_model_cache
+

@@ -29,15 +29,8 @@ PLUGINS = REPO / "plugins"
 PHOTOS = ("astronaut.png", "chelsea.png")
 
 
-@pytest.fixture(scope="module")
-def model_cache(tmp_path_factory):
-    """One real fetch of u2netp for this module."""
-    return tmp_path_factory.mktemp("pyblish-model-cache")
-
-
 @pytest.fixture
-def u2netp(model_cache, monkeypatch):
-    monkeypatch.setenv("CLEANCUT_CACHE_DIR", str(model_cache))
+def u2netp(real_cache):
     entry = load_catalog().get("u2netp")
     fetch.ensure(entry, progress=False)
     return entry

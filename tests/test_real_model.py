@@ -22,15 +22,8 @@ PHOTO = REPO / "examples" / "astronaut.png"
 REFERENCE = REPO / "tests" / "data" / "astronaut-u2netp-alpha.png"
 
 
-@pytest.fixture(scope="session")
-def model_cache(tmp_path_factory):
-    """One real fetch per test session, shared by the tests below."""
-    return tmp_path_factory.mktemp("real-model-cache")
-
-
 @pytest.fixture
-def u2netp(model_cache, monkeypatch):
-    monkeypatch.setenv("CLEANCUT_CACHE_DIR", str(model_cache))
+def u2netp(real_cache):
     entry = load_catalog().get("u2netp")
     return entry, fetch.ensure(entry, progress=False)
 

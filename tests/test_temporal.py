@@ -49,14 +49,8 @@ def test_a_stream_smooths_the_second_frame_of_a_salient_model(engine_models):
     assert np.abs(a2 - a1).mean() < np.abs(alone - a1).mean()
 
 
-@pytest.fixture(scope="module")
-def rvm_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("rvm-cache")
-
-
 @pytest.fixture
-def rvm(rvm_cache, monkeypatch):
-    monkeypatch.setenv("CLEANCUT_CACHE_DIR", str(rvm_cache))
+def rvm(real_cache):
     licences.accept(load_catalog().get("rvm"))
     return Options(model="rvm", threads=2)
 
