@@ -21,6 +21,7 @@ worker; so does an idle timeout.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import queue
@@ -261,6 +262,8 @@ class Worker:
     def _remove(self, header: dict[str, Any], payload: bytes) -> None:
         request_id = header.get("id")
         options = _options(header.get("options") or {})
+        if not header.get("foreground"):  # colours nobody will receive are not worth computing
+            options = dataclasses.replace(options, foreground=False)
         width, height = header.get("width"), header.get("height")
         channels, fmt = header.get("channels", "RGBA"), header.get("format", "u8")
         stride = header.get("stride")

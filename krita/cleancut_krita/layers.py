@@ -1,0 +1,179 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Krita's side of the pixels: read a layer for the engine, write the mask or the selection.
+
+Everything here runs on Krita's GUI thread (libkis is not thread-safe). One code path per
+capability, chosen by what the running Krita offers:
+
+* transparency mask with given pixels: ``Document.createTransparencyMask`` (Krita 5.2+);
+  Krita 5.1 has no such call, so the mask is made by Krita's own "Add Transparency Mask"
+  action (one undo step) with no selection active (a full mask), then its pixels are written.
+* the global selection: ``Document.setSelection`` (every 5.x).
+
+Krita's masks and selections are 8-bit whatever the image's depth, so the alpha is always u8.
+"""
+
+from krita import Krita, Selection
+
+MASK_NAME = "Background removed (cleancut)"
+MASK_TYPES = ("transparencymask", "filtermask", "transformmask", "selectionmask", "colorizemask")
+LAYER_TYPES = ("paintlayer", "grouplayer", "filelayer", "filllayer", "clonelayer", "vectorlayer",
+               "filterlayer")
+# Pixels the engine takes as they come (Krita stores RGBA as BGRA, so B and R are swapped);
+# every other colour space is converted to 8-bit sRGB by Krita itself.
+DIRECT = {("RGBA", "U8"): ("RGBA", "u8"), ("RGBA", "U16"): ("RGBA", "u16"),
+          ("GRAYA", "U8"): ("YA", "u8"), ("GRAYA", "U16"): ("YA", "u16")}
+SRGB8 = ("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")
+# A selection as a region hint (as in the GIMP plug-in): unselected is background (0), selected
+# or partly selected is "the model decides" (128).
+REGION = bytes([0] + [128] * 255)
+
+
+class UserError(Exception):
+    """Something the user can fix in the document (shown as is)."""
+
+
+class Frame:
+    """The pixels of one layer as the engine takes them, and where they are in the image."""
+
+    def __init__(self, pixels, x, y, width, height, channels, pixel_format, converted):
+        self.pixels = pixels
+        self.x, self.y, self.width, self.height = x, y, width, height
+        self.channels = channels
+        self.pixel_format = pixel_format
+        self.converted = converted  # True when Krita converted the colour space for the engine
+
+
+def target_layer(document):
+    """The layer an action works on: the active layer (a mask stands for the layer it is on)."""
+    node = document.activeNode()
+    if node is not None and node.type() in MASK_TYPES:
+        node = node.parentNode()
+    if node is None or node.type() not in LAYER_TYPES:
+        raise UserError("Select a layer in the Layers docker first.")
+    return node
+
+
+def read_frame(node):
+    """The layer's pixels over its exact bounds: its own for a paint layer, else its projection."""
+    rect = node.bounds()
+    x, y, width, height = rect.x(), rect.y(), rect.width(), rect.height()
+    if width <= 0 or height <= 0:
+        raise UserError("The layer \u201c%s\u201d is empty: there is nothing to cut out." % node.name())
+    if node.type() == "paintlayer":
+        raw = bytes(node.pixelData(x, y, width, height))
+    else:  # a group (or any other layer): what it shows, its children composited
+        raw = bytes(node.projectionPixelData(x, y, width, height))
+    key = (node.colorModel(), node.colorDepth())
+    if key in DIRECT:
+        channels, pixel_format = DIRECT[key]
+        converted = False
+    else:
+        raw = convert_to_srgb8(raw, width, height, key[0], key[1], node.colorProfile())
+        channels, pixel_format, converted = "RGBA", "u8", True
+    if channels == "RGBA":
+        raw = bgra_to_rgba(raw, pixel_format)
+    return Frame(raw, x, y, width, height, channels, pixel_format, converted)
+
+
+def bgra_to_rgba(raw, pixel_format):
+    """Krita's BGRA byte order to RGBA (slice copies, at C speed)."""
+    out = bytearray(raw)
+    if pixel_format == "u8":
+        out[0::4], out[2::4] = raw[2::4], raw[0::4]
+    else:
+        source, target = memoryview(raw).cast("H"), memoryview(out).cast("H")
+        target[0::4], target[2::4] = source[2::4], source[0::4]
+    return bytes(out)
+
+
+def convert_to_srgb8(raw, width, height, model, depth, profile):
+    """Pixels of any Krita colour space as 8-bit sRGB BGRA, converted by Krita (colour-managed).
+
+    Used for float, CMYK, Lab, XYZ and YCbCr layers: a hidden document that is never shown,
+    so the user's document and its undo history are untouched.
+    """
+    temporary = Krita.instance().createDocument(width, height, "cleancut conversion", model, depth,
+                                                profile, 72.0)
+    if temporary is None:
+        raise UserError("Krita could not convert the %s %s layer for cleancut." % (model, depth))
+    try:
+        layer = temporary.topLevelNodes()[0]
+        layer.setPixelData(raw, 0, 0, width, height)
+        temporary.setColorSpace(*SRGB8)
+        temporary.waitForDone()
+        return bytes(layer.pixelData(0, 0, width, height))
+    finally:
+        temporary.setModified(False)
+        temporary.close()
+
+
+def selection_hint(document, frame):
+    """The document's selection over the frame as a region hint, or None without a selection."""
+    selection = document.selection()
+    if selection is None:
+        return None
+    return bytes(selection.pixelData(frame.x, frame.y, frame.width, frame.height)).translate(REGION)
+
+
+def find_node(document, unique_id):
+    """The node with this id if it is still in the document (the user may have deleted it)."""
+    stack = list(document.topLevelNodes())
+    while stack:
+        node = stack.pop()
+        if node.uniqueId() == unique_id:
+            return node
+        stack.extend(node.childNodes())
+    return None
+
+
+def add_transparency_mask(document, layer, alpha, frame):
+    """Add a transparency mask named MASK_NAME with this alpha to the layer; one undo step."""
+    if hasattr(document, "createTransparencyMask"):  # Krita 5.2+
+        mask = document.createTransparencyMask(MASK_NAME)
+        selection = Selection()
+        selection.setPixelData(alpha, frame.x, frame.y, frame.width, frame.height)
+        mask.setSelection(selection)
+        layer.addChildNode(mask, None)  # one "Add Layer" command
+        document.waitForDone()
+        return mask
+    return _add_mask_by_action(document, layer, alpha, frame)
+
+
+def _add_mask_by_action(document, layer, alpha, frame):
+    """Krita 5.1: Krita's "Add Transparency Mask" action, then the mask's pixels are written.
+
+    The action would copy an active selection into the mask and then deselect inside its undo
+    step (so undoing it would bring back a selection that was never the user's), so any
+    selection is set aside while it runs and put back after: the one undo step then removes the
+    mask and nothing else.
+    """
+    previous = document.selection()
+    previous = previous.duplicate() if previous is not None else None
+    before = {node.uniqueId() for node in layer.childNodes()}
+    try:
+        if previous is not None:
+            document.setSelection(None)
+        document.setActiveNode(layer)
+        Krita.instance().action("add_new_transparency_mask").trigger()
+        document.waitForDone()
+    finally:
+        if previous is not None:
+            document.setSelection(previous)
+    added = [node for node in layer.childNodes()
+             if node.uniqueId() not in before and node.type() == "transparencymask"]
+    if len(added) != 1:
+        raise UserError("Krita did not add a transparency mask to \u201c%s\u201d: make it the "
+                        "active layer and try again." % layer.name())
+    mask = added[0]
+    mask.setName(MASK_NAME)
+    mask.setPixelData(alpha, frame.x, frame.y, frame.width, frame.height)
+    document.refreshProjection()
+    return mask
+
+
+def set_selection(document, alpha, frame):
+    """Replace the document's global selection with this alpha over the frame's rectangle."""
+    selection = Selection()
+    selection.setPixelData(alpha, frame.x, frame.y, frame.width, frame.height)
+    document.setSelection(selection)
+    document.waitForDone()

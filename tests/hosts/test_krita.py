@@ -1,0 +1,410 @@
+"""cleancut's Krita plug-in inside the real Krita 5.1.5 (Debian 12) and 5.2.9 (Debian 13 chroot).
+
+Each Krita version runs once per module under Xvfb with the plug-in installed as a user would
+have it (pykrita/ + actions/ + kritarc), plus a test driver plug-in
+(tests/hosts/krita/cleancut_driver) that works the plug-in's actions and dialogs from Krita's
+main loop (tests/hosts/krita/scenarios.py) and dumps what came out. The driver's fail-fast
+excepthook and watchdog, and an outer timeout, make a hung or crashing Krita fail the run.
+
+Every expectation is computed here, by the engine itself (`cleancut.pipeline.remove`, decoding
+the bytes as the worker does) on the pixels the test wrote into the document or, where Krita
+converts colours (float documents, groups), on the bytes the plug-in's own reader produced
+inside Krita (dumped by the driver with the very same function). So masks are compared
+exactly: same u2netp, same bytes, same u8 alpha.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hostkit import REPO
+from PIL import Image
+
+sys.path.insert(0, str(REPO / "tests" / "hosts" / "krita"))
+from cleancut import frames, pipeline
+from cleancut.catalog import load_catalog
+from cleancut.errors import CleancutError
+from cleancut.options import REFINE_MODES, Options
+from krita_harness import KritaHost
+
+SCENARIOS = REPO / "tests" / "hosts" / "krita" / "scenarios.py"
+FLAVOURS = ["5.1", "5.2"]  # Debian 12's Krita 5.1.5 (native), Debian 13's 5.2.9 (chroot)
+ASTRONAUT = REPO / "examples" / "astronaut.png"
+CHELSEA = REPO / "examples" / "chelsea.png"
+HINT_RECT = (96, 32, 320, 400)
+MASK_NAME = "Background removed (cleancut)"
+NO_ENGINE = "/nonexistent/cleancut/python3"
+# A refinement level other than the engine's default (the options dialog and the "refine" case
+# choose it), so that using it shows in the mask.
+REFINE_CHOICE = next((mode for mode in REFINE_MODES if mode != Options().refine), REFINE_MODES[0])
+
+
+def rgb(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def srgb_to_linear(unit: np.ndarray) -> np.ndarray:
+    return np.where(unit <= 0.04045, unit / 12.92, ((unit + 0.055) / 1.055) ** 2.4)
+
+
+def with_alpha(colour: np.ndarray, opaque) -> np.ndarray:
+    return np.dstack([colour, np.full(colour.shape[:2], opaque, colour.dtype)])
+
+
+@pytest.fixture(scope="module")
+def inputs(host_scratch) -> dict[str, str]:
+    """Raw layer pixels in Krita's own channel order (BGRA for integer RGBA, RGBA for float)."""
+    folder = host_scratch / "krita-inputs"
+    folder.mkdir(exist_ok=True)
+    astronaut = rgb(ASTRONAUT)
+    rng = np.random.default_rng(5)
+    deep = np.clip(astronaut.astype(np.int32) * 257 + rng.integers(-128, 129, astronaut.shape), 0, 65535)
+    linear = srgb_to_linear(astronaut / 255.0)
+    arrays = {
+        "astronaut_bgra8": with_alpha(astronaut[..., ::-1], 255).astype(np.uint8),
+        "astronaut_bgra16": with_alpha(deep[..., ::-1], 65535).astype("<u2"),  # true 16-bit values
+        "astronaut_linear_f32": with_alpha(linear, 1.0).astype("<f4"),  # Krita's float default: linear
+        "astronaut_linear_f16": with_alpha(linear, 1.0).astype("<f2"),
+        "astronaut_ya8": with_alpha(np.asarray(Image.open(ASTRONAUT).convert("L")), 255).astype(np.uint8),
+        "cat_bgra8": with_alpha(rgb(CHELSEA)[50:200, 100:300][..., ::-1], 255).astype(np.uint8),  # 200×150
+    }
+    paths = {}
+    for name, array in arrays.items():
+        paths[name] = str(folder / f"{name}.raw")
+        np.ascontiguousarray(array).tofile(paths[name])
+    paths["deep"] = deep
+    return paths
+
+
+@pytest.fixture(scope="module")
+def sessions(request, host_scratch, model_cache, inputs) -> dict:
+    """The Krita sessions this run's tests need, run side by side (each is mostly single-threaded
+    start-up and waiting on the engine), as futures of (results, process)."""
+    here = Path(__file__).name
+    wanted = [flavour for flavour in FLAVOURS
+              if any(here in item.nodeid and f"[krita{flavour}" in item.nodeid for item in request.session.items)]
+    hosts = {}
+    for flavour in wanted:
+        engine = request.getfixturevalue("trixie_engine") if flavour == "5.2" else None
+        hosts[flavour] = KritaHost(flavour, host_scratch / f"krita{flavour}", model_cache, engine)
+    spec = {"inputs": {k: v for k, v in inputs.items() if isinstance(v, str)}, "hint_rect": list(HINT_RECT),
+            "refine_choice": REFINE_CHOICE}
+    pool = ThreadPoolExecutor(max_workers=max(1, len(hosts)))
+    futures = {flavour: (pool.submit(host.run, SCENARIOS, spec), host) for flavour, host in hosts.items()}
+    yield futures
+    pool.shutdown(wait=True)
+
+
+@pytest.fixture(scope="module", params=FLAVOURS, ids=[f"krita{flavour}" for flavour in FLAVOURS])
+def krita(request, sessions):
+    """One Krita version's scenario results; (results, host, flavour)."""
+    future, host = sessions[request.param]
+    results, _ = future.result()  # a failed or hung Krita fails this version's tests here
+    return results, host, request.param
+
+
+@pytest.fixture
+def engine_here(monkeypatch, model_cache):
+    """The engine in this process, on the same cached u2netp as Krita's worker."""
+    monkeypatch.setenv("CLEANCUT_CACHE_DIR", str(model_cache))
+    monkeypatch.setenv("CLEANCUT_OFFLINE", "1")
+
+
+def raw(path: str, dtype, shape) -> np.ndarray:
+    return np.fromfile(path, dtype=np.dtype(dtype)).reshape(shape)
+
+
+def engine_alpha(pixels: bytes | np.ndarray, width: int, height: int, channels: str, fmt: str, hint=None) -> np.ndarray:
+    """What the worker answers for these bytes: decoded as it does, removed, encoded as u8."""
+    rgb8, _ = frames.decode(bytes(np.ascontiguousarray(pixels)), width, height, channels, fmt)
+    alpha = pipeline.remove(rgb8, Options(foreground=False), hint=hint).alpha  # as the plug-in asks
+    return np.frombuffer(frames.encode_alpha(alpha, "u8"), np.uint8).reshape(height, width)
+
+
+def astronaut_alpha() -> np.ndarray:
+    return engine_alpha(with_alpha(rgb(ASTRONAUT), 255).astype(np.uint8), 512, 512, "RGBA", "u8")
+
+
+def done(outcome: dict) -> None:
+    assert (outcome["status"], outcome["message"], outcome["boxes"]) == ("done", None, [])
+
+
+def mask_is(result: dict, expected: np.ndarray) -> None:
+    """The cleancut mask holds exactly the expected alpha, and the layer shows it."""
+    height, width = expected.shape
+    assert result["mask_depth"] == ["A", "U8"]  # Krita's masks are 8-bit alpha at every image depth
+    mask = raw(result["mask"], np.uint8, (height, width))
+    assert 0 < expected.mean() < 255  # a real subject: neither an empty nor a full mask
+    assert np.array_equal(mask, expected)
+
+
+def shown_alpha(result: dict, shape, pixel=4, dtype=np.uint8) -> np.ndarray:
+    """The alpha channel of the layer's projection (what the canvas shows)."""
+    projection = raw(result["projection"], dtype, shape + (pixel,))
+    return projection[..., -1]
+
+
+# --- where the actions are ------------------------------------------------------------------
+def test_actions_sit_in_the_layer_and_select_menus_and_come_from_the_action_file(krita):
+    results, _, flavour = krita
+    menus = results["menus"]
+    assert menus["version"].startswith(flavour)
+    assert "cleancut_remove_background" in menus["menus"]["Layer"]
+    assert "cleancut_options" in menus["menus"]["Layer"]
+    assert "cleancut_select_subject" in menus["menus"]["Select"]
+    action_file = (REPO / "krita" / "cleancut_krita.action").read_text()
+    for name, action in menus["actions"].items():
+        assert action is not None, name
+        # Texts only the .action file holds: Krita's action registry knows these actions, so
+        # they are listed (and their shortcuts assignable) in Settings > Keyboard Shortcuts.
+        assert f"<toolTip>{action['toolTip']}</toolTip>" in action_file
+        assert action["statusTip"] == action["toolTip"]
+    assert menus["actions"]["cleancut_remove_background"]["text"] == "Remove Background"
+    assert menus["actions"]["cleancut_select_subject"]["text"] == "Select Subject"
+    assert "cleancut_krita.extension" in menus["extension_modules"]
+
+
+# --- Remove Background on a real photo --------------------------------------------------------
+def test_the_mask_equals_the_engines_alpha_on_a_photo(krita, engine_here):
+    results, _, _ = krita
+    result = results["photo8"]
+    done(result["outcome"])
+    assert result["mask_name"] == [MASK_NAME]
+    expected = astronaut_alpha()
+    mask_is(result, expected)
+    assert np.array_equal(shown_alpha(result, (512, 512)), expected)  # the canvas shows the cut-out
+    before, after = result["before"]["nodes"], result["after"]["nodes"]
+    assert after[0] == before[0]  # the photo's own pixels are untouched: the mask is non-destructive
+    assert [(n["name"], n["type"], n["depth"]) for n in after] == [
+        ("Background", "paintlayer", 0), (MASK_NAME, "transparencymask", 1)]
+
+
+def test_remove_background_is_one_undo_step(krita):
+    results, _, _ = krita
+    result = results["photo8"]
+    before, after = result["history_before"], result["history_after"]
+    assert len(after["entries"]) == len(before["entries"]) + 1
+    assert after["current"] == before["current"] + 1
+    assert result["after_undo"] == result["before"]  # one Undo: no mask, same selection, same pixels
+    assert result["history_after_undo"]["current"] == before["current"]
+    assert result["after_redo"] == result["after"]  # Redo: the same mask, same pixels
+
+
+def test_the_engine_runs_while_kritas_main_loop_keeps_turning(krita):
+    results, _, _ = krita
+    outcome = results["photo8"]["outcome"]
+    # The first run starts the worker and loads the model (a second or more); Krita's main loop
+    # kept handling a 10 ms timer during all of it, so the GUI never froze on the engine.
+    assert outcome["engine_s"] > 0.2
+    assert outcome["ticks_while_engine_ran"] >= outcome["engine_s"] * 10  # a tick per 100 ms or better
+
+
+# --- colour depths and models -------------------------------------------------------------------
+def test_a_16_bit_document_sends_its_16_bit_pixels(krita, engine_here, inputs):
+    results, _, _ = krita
+    result = results["u16"]
+    done(result["outcome"])
+    assert result["document"][:2] == ["RGBA", "U16"]
+    assert (result["channels"], result["pixel_format"], result["converted"]) == ("RGBA", "u16", False)
+    sent = raw(result["frame"], "<u2", (512, 512, 4))
+    assert np.array_equal(sent[..., :3], inputs["deep"])  # the true 16-bit values, R G B in order
+    mask_is(result, engine_alpha(sent, 512, 512, "RGBA", "u16"))
+
+
+@pytest.mark.parametrize("case, depth", [("f32", "F32"), ("f16", "F16")])
+def test_a_float_document_is_converted_by_krita_to_the_engines_srgb(krita, engine_here, case, depth):
+    results, _, _ = krita
+    result = results[case]
+    done(result["outcome"])
+    assert result["document"][:2] == ["RGBA", depth]
+    assert (result["channels"], result["pixel_format"], result["converted"]) == ("RGBA", "u8", True)
+    sent = raw(result["frame"], np.uint8, (512, 512, 4))
+    # Krita's colour-managed conversion of the linear float pixels back to 8-bit sRGB: the photo,
+    # within one step of rounding (half floats and LCMS's curves round differently from 8 bits).
+    difference = np.abs(sent[..., :3].astype(int) - rgb(ASTRONAUT))
+    assert difference.max() <= 1 and (difference == 0).mean() > 0.9
+    assert np.all(sent[..., 3] == 255)
+    mask_is(result, engine_alpha(sent, 512, 512, "RGBA", "u8"))
+
+
+def test_a_grey_document(krita, engine_here, inputs):
+    results, _, _ = krita
+    result = results["grey"]
+    done(result["outcome"])
+    assert result["document"][:2] == ["GRAYA", "U8"]
+    assert (result["channels"], result["pixel_format"]) == ("YA", "u8")
+    sent = raw(result["frame"], np.uint8, (512, 512, 2))
+    assert np.array_equal(sent, raw(inputs["astronaut_ya8"], np.uint8, (512, 512, 2)))
+    mask_is(result, engine_alpha(sent, 512, 512, "YA", "u8"))
+
+
+# --- layer geometry -----------------------------------------------------------------------------
+def test_a_layer_with_an_offset_gets_its_mask_at_its_place(krita, engine_here):
+    results, _, _ = krita
+    result = results["offset"]
+    done(result["outcome"])
+    assert result["layer_rect"] == [-60, 40, 512, 512]  # partly outside the 400×300 canvas
+    assert result["frame_rect"] == [-60, 40, 512, 512]  # the whole layer is sent, also off-canvas
+    assert np.array_equal(raw(result["frame"], np.uint8, (512, 512, 4))[..., :3], rgb(ASTRONAUT))
+    mask_is(result, astronaut_alpha())
+
+
+def test_a_layer_smaller_than_the_canvas(krita, engine_here, inputs):
+    results, _, _ = krita
+    result = results["small"]
+    done(result["outcome"])
+    assert result["layer_rect"] == result["frame_rect"] == [100, 300, 200, 150]
+    sent = raw(result["frame"], np.uint8, (150, 200, 4))
+    assert np.array_equal(sent, raw(inputs["cat_bgra8"], np.uint8, (150, 200, 4))[..., [2, 1, 0, 3]])
+    mask_is(result, engine_alpha(sent, 200, 150, "RGBA", "u8"))
+
+
+def test_a_group_layer_is_cut_out_from_its_projection(krita, engine_here):
+    results, _, _ = krita
+    result = results["group"]
+    done(result["outcome"])
+    assert result["group_rect"] == result["frame_rect"] == [0, 0, 712, 512]
+    sent = raw(result["frame"], np.uint8, (512, 712, 4))
+    assert np.array_equal(sent[:, :512, :3], rgb(ASTRONAUT))  # both children, composited
+    assert np.array_equal(sent[:150, 512:, :3], rgb(CHELSEA)[50:200, 100:300])
+    assert np.all(sent[150:, 512:, 3] == 0)  # nothing there
+    assert result["group_children"] == [["astronaut", "paintlayer"], ["cat", "paintlayer"],
+                                        [MASK_NAME, "transparencymask"]]
+    mask_is(result, engine_alpha(sent, 712, 512, "RGBA", "u8"))
+
+
+# --- Select Subject and the selection -------------------------------------------------------------
+def test_select_subject_sets_the_selection_to_the_subject(krita, engine_here):
+    results, _, _ = krita
+    result = results["select"]
+    done(result["outcome"])
+    selection = raw(result["selection"], np.uint8, (512, 512))
+    assert np.array_equal(selection, astronaut_alpha())  # replaced, not combined with the old one
+    assert result["after"]["nodes"] == result["before"]["nodes"]  # no mask, no pixel changed
+
+
+def test_the_selection_as_a_hint(krita, engine_here):
+    results, _, _ = krita
+    result = results["hint"]
+    done(result["outcome"])
+    x, y, width, height = HINT_RECT
+    selection = raw(result["hint"], np.uint8, (512, 512))
+    assert selection[y:y + height, x:x + width].min() == 255 and selection.sum() == 255 * width * height
+    region = np.zeros((512, 512), np.uint8)
+    region[y:y + height, x:x + width] = 128  # outside: background; inside: the model decides
+    pixels = with_alpha(rgb(ASTRONAUT), 255).astype(np.uint8)
+    expected = engine_alpha(pixels, 512, 512, "RGBA", "u8", hint=region)
+    assert not np.array_equal(expected, astronaut_alpha())  # the hint matters on this photo
+    mask_is(result, expected)
+    assert result["after"]["selection"] == result["before"]["selection"]
+
+
+def test_the_chosen_refinement_level_reaches_the_engine(krita, engine_here):
+    results, _, _ = krita
+    result = results["refine"]
+    done(result["outcome"])
+    pixels = with_alpha(rgb(ASTRONAUT), 255).astype(np.uint8)
+    rgb8, _ = frames.decode(pixels.tobytes(), 512, 512, "RGBA", "u8")
+    alpha = pipeline.remove(rgb8, Options(refine=REFINE_CHOICE, foreground=False)).alpha
+    expected = np.frombuffer(frames.encode_alpha(alpha, "u8"), np.uint8).reshape(512, 512)
+    if REFINE_CHOICE != Options().refine:
+        assert not np.array_equal(expected, astronaut_alpha())  # the level shows in this photo's mask
+    mask_is(result, expected)
+
+
+def test_a_users_selection_is_left_as_it_was_by_remove_background_and_its_undo(krita, engine_here):
+    results, _, _ = krita
+    result = results["keeps_selection"]
+    done(result["outcome"])
+    mask_is(result, astronaut_alpha())  # the selection did not shape the mask (hint is off)
+    assert result["before"]["selection"] is not None
+    assert result["after"]["selection"] == result["before"]["selection"]
+    assert result["after_undo"] == result["before"]
+
+
+# --- cancel and failures leave the document as it was ----------------------------------------------
+def unchanged(result: dict) -> None:
+    assert result["after"] == result["before"]
+    assert result["history_after"] == result["history_before"]
+
+
+def test_cancel_leaves_the_document_unchanged_and_the_next_run_works(krita, engine_here):
+    results, _, _ = krita
+    result = results["cancel"]
+    outcome = result["outcome"]
+    assert (outcome["status"], outcome["message"], outcome["boxes"]) == ("cancelled", None, [])
+    assert result["cancel"]["stage_at_cancel"] not in (None, "model")  # clicked while the worker worked
+    assert outcome["engine"] == "cancelled"  # the worker stopped, not merely ignored
+    assert result["cancel"]["label_after"] == "Cancelling\u2026"
+    unchanged(result)
+    done(result["next_run"])
+    mask_is(result, astronaut_alpha())
+
+
+def test_a_missing_model_shows_the_engines_message_and_changes_nothing(krita, engine_here):
+    results, _, _ = krita
+    result = results["missing_model"]
+    outcome = result["outcome"]
+    with pytest.raises(CleancutError) as engine_says:
+        pipeline.remove(np.zeros((8, 8, 3), np.uint8), Options(model="u2net"))
+    assert (outcome["status"], outcome["kind"]) == ("failed", "model")
+    assert outcome["message"] == str(engine_says.value)
+    assert outcome["boxes"] == [outcome["message"]]  # shown to the user as is
+    unchanged(result)
+
+
+def test_no_engine_shows_the_clients_setup_message_and_changes_nothing(krita):
+    results, _, _ = krita
+    result = results["no_engine"]
+    outcome = result["outcome"]
+    assert (outcome["status"], outcome["kind"]) == ("failed", "setup")
+    assert outcome["message"].startswith(f"The cleancut engine could not be started with {NO_ENGINE}")
+    assert "CLEANCUT_ENGINE_PYTHON" in outcome["message"]
+    assert outcome["boxes"] == [outcome["message"]]
+    unchanged(result)
+
+
+def test_a_fault_in_the_plug_in_is_a_message_box_not_a_crash(krita):
+    results, _, _ = krita
+    result = results["plugin_bug"]
+    outcome = result["outcome"]
+    assert (outcome["status"], outcome["kind"]) == ("failed", "internal")
+    assert outcome["message"].startswith("cleancut hit an unexpected problem, and nothing was changed.")
+    assert "RuntimeError: a deliberate fault in read_frame" in outcome["message"]
+    assert outcome["boxes"] == [outcome["message"]]
+    unchanged(result)
+
+
+# --- options --------------------------------------------------------------------------------
+def test_the_options_dialog_offers_the_engines_models_and_refinement_levels(krita):
+    results, _, _ = krita
+    first = results["options"]["first"]
+    assert first["models"] == [""] + list(load_catalog().models)  # "" is the catalog's default
+    assert first["refine"] == [""] + list(REFINE_MODES)  # "" is the engine's default level
+    assert first["initial"] == {"model": "", "refine": "", "hint": False}
+    assert (first["accept_visible"], first["ok_enabled"]) == (False, True)  # u2netp: Apache-2.0
+    assert first["settings_after"] == {"model": "u2netp", "refine": REFINE_CHOICE, "selection_hint": True}
+
+
+def test_a_copyleft_model_is_chosen_only_with_its_licence_accepted(krita):
+    results, host, _ = krita
+    second = results["options"]["second"]
+    assert second["initial"] == {"model": "u2netp", "refine": REFINE_CHOICE, "hint": True}  # remembered
+    assert second["accept_visible"] and not second["ok_enabled_before_accepting"]
+    assert "AGPL-3.0" in second["licence_text"]
+    assert second["settings_after"]["model"] == "isnet"
+    settings = json.loads((host.config / "config.json").read_text())
+    assert "isnet" in json.dumps(settings)  # the engine recorded the acceptance
+
+
+def test_options_are_remembered_in_kritarc(krita):
+    _, host, _ = krita
+    kritarc = configparser.ConfigParser(interpolation=None, strict=False)
+    kritarc.read_string("[top]\n" + host.kritarc.read_text())  # KConfig allows keys before any group
+    assert dict(kritarc["cleancut"]) == {"model": "isnet", "refine": REFINE_CHOICE, "selection_hint": "true"}
