@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The "Remove Background" node group and its place in the scene's compositor.
+
+One group per source (image or movie clip), found again by a pointer stored on it, so a
+second run updates the same group, matte image and links instead of adding new ones.
+Works with Blender 3.x (group.inputs/outputs) and 4.x (group.interface).
+"""
+
+import bpy
+
+GROUP_NAME = "Remove Background"
+SOURCE_KEY = "cleancut_source"
+MATTE_KEY = "cleancut_matte_of"
+MATTE_NODE = "Matte"
+FRAME_FIELDS = ("frame_start", "frame_duration", "frame_offset", "use_cyclic")
+
+
+def _socket(group, name, in_out, kind):
+    if hasattr(group, "interface"):  # Blender 4.0+
+        group.interface.new_socket(name, in_out=in_out, socket_type=kind)
+    elif in_out == "INPUT":
+        group.inputs.new(kind, name)
+    else:
+        group.outputs.new(kind, name)
+
+
+def _owned(datablocks, key, source):
+    for block in datablocks:
+        if block.get(key) == source:
+            return block
+    return None
+
+
+def find_group(source):
+    return _owned(bpy.data.node_groups, SOURCE_KEY, source)
+
+
+def find_matte(source):
+    return _owned(bpy.data.images, MATTE_KEY, source)
+
+
+def build_group(source, matte):
+    """A new group: Image in; cut-out Image (alpha replaced by the matte) and Matte out."""
+    group = bpy.data.node_groups.new(GROUP_NAME, "CompositorNodeTree")
+    group[SOURCE_KEY] = source
+    _socket(group, "Image", "INPUT", "NodeSocketColor")
+    _socket(group, "Image", "OUTPUT", "NodeSocketColor")
+    _socket(group, "Matte", "OUTPUT", "NodeSocketFloat")
+    inside = group.nodes
+    group_in = inside.new("NodeGroupInput")
+    group_in.location = (-400, 0)
+    group_out = inside.new("NodeGroupOutput")
+    group_out.location = (300, 0)
+    matte_node = inside.new("CompositorNodeImage")
+    matte_node.name = matte_node.label = MATTE_NODE
+    matte_node.location = (-400, -200)
+    set_alpha = inside.new("CompositorNodeSetAlpha")
+    set_alpha.location = (0, 0)
+    if hasattr(set_alpha, "mode"):
+        set_alpha.mode = "REPLACE_ALPHA"
+    links = group.links
+    links.new(group_in.outputs[0], set_alpha.inputs["Image"])
+    links.new(matte_node.outputs["Image"], set_alpha.inputs["Alpha"])
+    links.new(set_alpha.outputs["Image"], group_out.inputs[0])
+    links.new(matte_node.outputs["Image"], group_out.inputs[1])
+    update_group(group, matte, None)
+    return group
+
+
+def update_group(group, matte, frames):
+    """Point the group's matte node at ``matte``; ``frames`` maps scene frames to image frames."""
+    node = group.nodes[MATTE_NODE]
+    node.image = matte
+    if frames is not None:
+        for field in FRAME_FIELDS:
+            setattr(node, field, frames[field])
+
+
+def compositor(scene):
+    if not scene.use_nodes:
+        scene.use_nodes = True
+    return scene.node_tree
+
+
+def source_node(tree, source):
+    """The compositor node that shows ``source`` (an Image or a MovieClip), or None."""
+    kind = "CompositorNodeMovieClip" if isinstance(source, bpy.types.MovieClip) else "CompositorNodeImage"
+    active = tree.nodes.active
+    candidates = ([active] if active is not None else []) + list(tree.nodes)
+    for node in candidates:
+        if node.bl_idname == kind and getattr(node, "clip" if kind.endswith("Clip") else "image") == source:
+            return node
+    return None
+
+
+def new_source_node(tree, source, frames):
+    if isinstance(source, bpy.types.MovieClip):
+        node = tree.nodes.new("CompositorNodeMovieClip")
+        node.clip = source
+    else:
+        node = tree.nodes.new("CompositorNodeImage")
+        node.image = source
+        if frames is not None:
+            for field in FRAME_FIELDS:
+                setattr(node, field, frames[field])
+    composite = _first(tree, "CompositorNodeComposite")
+    x, y = composite.location if composite is not None else (0, 0)
+    node.location = (x - 500, y)
+    return node
+
+
+def _first(tree, idname):
+    for node in tree.nodes:
+        if node.bl_idname == idname:
+            return node
+    return None
+
+
+def wire(scene, source_node_, group):
+    """Put the group after the source node: its old links now leave from the group's cut-out."""
+    tree = compositor(scene)
+    group_node = None
+    for node in tree.nodes:
+        if node.bl_idname == "CompositorNodeGroup" and node.node_tree == group:
+            group_node = node
+            break
+    if group_node is None:
+        group_node = tree.nodes.new("CompositorNodeGroup")
+        group_node.node_tree = group
+        group_node.label = GROUP_NAME
+        group_node.location = (source_node_.location[0] + 250, source_node_.location[1])
+    out = source_node_.outputs["Image"]
+    cut_out = group_node.outputs["Image"]
+    if not any(link.to_node == group_node for link in out.links):
+        for link in list(out.links):
+            target = link.to_socket
+            tree.links.remove(link)
+            tree.links.new(cut_out, target)
+        tree.links.new(out, group_node.inputs["Image"])
+    if not cut_out.links:
+        composite = _first(tree, "CompositorNodeComposite")
+        if composite is None:
+            composite = tree.nodes.new("CompositorNodeComposite")
+            composite.location = (group_node.location[0] + 300, group_node.location[1])
+        tree.links.new(cut_out, composite.inputs["Image"])
+        viewer = _first(tree, "CompositorNodeViewer")
+        if viewer is not None:
+            tree.links.new(cut_out, viewer.inputs["Image"])
+    tree.nodes.active = group_node
+    return group_node

@@ -1,0 +1,405 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The "Remove Background" operator: a still at once, a video frame by frame (modal, Esc cancels).
+
+Nothing is changed in the .blend or on disk until every matte exists: a still's matte is
+computed before any datablock is touched; a video's mattes go to a staging folder that
+replaces the previous one only when the last frame is done. A failure or a cancel removes
+the staging folder and leaves the scene as it was.
+"""
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+
+import bpy
+from bpy.props import EnumProperty, FloatProperty, StringProperty
+
+from . import engine, nodes, pixels, sources
+from .cleancut_client import CleancutError
+
+# Per-frame seconds of the last run (read by benchmarks), and its outcome.
+last_run = {"frames": [], "seconds": [], "model": None, "status": None, "report": None}
+
+_FAILURES = (CleancutError, sources.SourceError, pixels.PixelError, OSError)
+
+
+def _safe(datablock):
+    """A file name for a datablock's mattes, unique like its name (a.png and a.jpg stay apart)."""
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in datablock.name) or "image"
+    return "clip_" + name if isinstance(datablock, bpy.types.MovieClip) else name
+
+
+def _median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+
+
+class Failure(Exception):
+    """A message for self.report({'ERROR'}, …), already worded for the user."""
+
+
+def resolve_source(context, image_name, clip_name):
+    """The image or movie clip to cut out: named, or from the editor the operator runs in."""
+    if image_name:
+        found = bpy.data.images.get(image_name)
+        if found is None:
+            raise Failure("There is no image called %r." % image_name)
+        return found
+    if clip_name:
+        found = bpy.data.movieclips.get(clip_name)
+        if found is None:
+            raise Failure("There is no movie clip called %r." % clip_name)
+        return found
+    space = context.space_data
+    if space is not None and space.type == "IMAGE_EDITOR" and space.image is not None:
+        return space.image
+    if space is not None and space.type == "NODE_EDITOR" and context.scene.node_tree is not None:
+        node = context.scene.node_tree.nodes.active
+        if node is not None:
+            if node.bl_idname == "CompositorNodeImage" and node.image is not None:
+                return node.image
+            if node.bl_idname == "CompositorNodeMovieClip" and node.clip is not None:
+                return node.clip
+            if node.bl_idname == "CompositorNodeGroup" and node.node_tree is not None:
+                source = node.node_tree.get(nodes.SOURCE_KEY)
+                if source is not None:
+                    return source
+    raise Failure("Open an image in the Image Editor, or select an Image or Movie Clip node in the "
+                  "Compositor, then run Remove Background.")
+
+
+class Job(object):
+    """One run: read frames, ask the engine, write mattes, and only then change the .blend."""
+
+    def __init__(self, context, op):
+        self.scene = context.scene
+        self.client = engine.client(context)
+        self.source = sources.Source(resolve_source(context, op.image, op.clip))
+        try:
+            self._plan(context, op)
+        except BaseException:
+            self.source.release()
+            raise
+
+    def _plan(self, context, op):
+        video = self.source.video
+        self.options = engine.options(context, op.model, op.temporal_smoothing if video else 0.0)
+        self.store = op.store
+        self.folder = op.matte_folder or "//cleancut_mattes"
+        tree = self.scene.node_tree if self.scene.use_nodes else None
+        self.node = nodes.source_node(tree, self.source.datablock) if tree is not None else None
+        self.frames = None
+        self.plan = [None]  # image frame numbers to do; None = the still
+        if self.source.video:
+            if self.node is not None and self.node.bl_idname == "CompositorNodeImage":
+                self.frames = dict((f, getattr(self.node, f)) for f in nodes.FRAME_FIELDS)
+            else:
+                self.frames = self.source.default_frames(self.scene)
+            self.plan, seen = [], set()
+            for scene_frame in range(self.scene.frame_start, self.scene.frame_end + 1):
+                number, in_range = sources.image_frame(self.frames, scene_frame)
+                if in_range and number >= 0 and number not in seen:
+                    seen.add(number)
+                    self.plan.append(number)
+            if not self.plan:
+                raise Failure("No frame of %r falls inside the scene's frame range %d–%d."
+                              % (self.source.name, self.scene.frame_start, self.scene.frame_end))
+        self.stream = "blender:%s:%d" % (self.source.name, id(self))
+        self.staging = None
+        self.created = None  # the Matte Folder, when this run had to create it
+        self.target = None
+        if self.source.video or self.store == "FILE":
+            base = bpy.path.abspath(self.folder)
+            if self.folder.startswith("//") and not bpy.data.filepath:
+                raise Failure("Save the .blend first: mattes are written beside it (in %s), or set an "
+                              "absolute Matte Folder." % self.folder)
+            name = _safe(self.source.datablock)
+            self.target = os.path.join(base, name if self.source.video else name + "_matte.png")
+        self.done = 0
+        self.seconds = []
+        last_run.update(frames=[], seconds=self.seconds, model=self.options.get("model"), status="running",
+                        report=None, total=len(self.plan))
+
+    @property
+    def total(self):
+        return len(self.plan)
+
+    @property
+    def finished(self):
+        return self.done >= len(self.plan)
+
+    # --- one frame: read on the main thread, compute (any thread), write (any thread) ---
+    def read(self):
+        self.started = time.time()
+        number = self.plan[self.done]
+        return self.source.read(number)
+
+    def compute(self, frame, cancelled=None, progress=None):
+        data, width, height = frame
+        video = self.source.video
+        alpha = self.client.remove(data, width, height, channels="RGBA", pixel_format="f32",
+                                   options=self.options, progress=progress, cancelled=cancelled,
+                                   stream=self.stream if video else None, stream_reset=video and self.done == 0)
+        png = pixels.png_gray8(alpha, width, height)
+        if self.staging is None:
+            self.staging = tempfile.mkdtemp(prefix=".cleancut-", dir=self._staging_parent())
+        number = self.plan[self.done]
+        name = "matte.png" if number is None else "matte_%06d.png" % number
+        pixels.write_file(os.path.join(self.staging, name), png)
+        self.seconds.append(time.time() - self.started)
+        last_run["frames"].append(number)
+        self.done += 1
+
+    def _staging_parent(self):
+        if self.target is None:
+            return None  # a packed still: the system's temporary folder
+        parent = os.path.dirname(self.target)
+        if not os.path.isdir(parent):
+            os.makedirs(parent)
+            self.created = parent
+        return parent
+
+    # --- the end: commit everything, or nothing ---
+    def commit(self):
+        """Move the mattes into place, then create or update the matte image, group and links."""
+        source = self.source.datablock
+        if self.source.video:
+            old = self.target + ".old-%d" % os.getpid()
+            if os.path.isdir(self.target):
+                os.rename(self.target, old)
+            try:
+                os.rename(self.staging, self.target)
+            except OSError:
+                if os.path.isdir(old):
+                    os.rename(old, self.target)  # put the previous mattes back
+                raise
+            self.staging = None
+            shutil.rmtree(old, ignore_errors=True)
+            first = os.path.join(self.target, "matte_%06d.png" % self.plan[0])
+            matte = self._load(first)
+            matte.source = "SEQUENCE"
+        elif self.store == "FILE":
+            pixels.write_file(self.target, open(os.path.join(self.staging, "matte.png"), "rb").read())
+            matte = self._load(self.target)
+        else:
+            matte = self._load(os.path.join(self.staging, "matte.png"))
+            matte.pack()
+            matte.filepath_raw = "//%s_matte.png" % _safe(source)
+        self.discard()
+        previous = nodes.find_matte(source)
+        if previous is not None:
+            previous.user_remap(matte)
+            bpy.data.images.remove(previous)
+        matte.name = "%s matte" % source.name
+        matte[nodes.MATTE_KEY] = source
+        group = nodes.find_group(source)
+        if group is None:
+            group = nodes.build_group(source, matte)
+        nodes.update_group(group, matte, self.frames)
+        tree = nodes.compositor(self.scene)
+        node = self.node or nodes.new_source_node(tree, source, self.frames)
+        nodes.wire(self.scene, node, group)
+        self.source.release()
+        last_run["status"] = "finished"
+        return matte, group
+
+    def _load(self, path):
+        image = bpy.data.images.load(path, check_existing=False)
+        image.colorspace_settings.name = "Non-Color"
+        if self.target is not None:
+            try:
+                image.filepath = bpy.path.relpath(path) if bpy.data.filepath else path
+            except ValueError:  # another drive (Windows): keep it absolute
+                pass
+        return image
+
+    def discard(self):
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None
+
+    def abort(self, status):
+        self.discard()
+        if self.created is not None:
+            try:
+                os.rmdir(self.created)  # only if this run made it and it is still empty
+            except OSError:
+                pass
+        self.source.release()
+        last_run["status"] = status
+
+    def summary(self):
+        if not self.source.video:
+            return "Remove Background: matte of %r ready (%.1f s)" % (self.source.name, sum(self.seconds))
+        return ("Remove Background: %d mattes of %r ready (%.2f s per frame)"
+                % (len(self.seconds), self.source.name, _median(self.seconds)))
+
+
+def _store_items():
+    return [("PACK", "Pack in .blend", "Keep the matte inside the .blend file"),
+            ("FILE", "Save beside .blend", "Write the matte as a PNG file in the Matte Folder")]
+
+
+class CLEANCUT_OT_remove_background(bpy.types.Operator):
+    """Cut out an image, image sequence or movie with the local cleancut engine: a matte and a Remove Background node group"""  # noqa: E501
+
+    bl_idname = "cleancut.remove_background"
+    bl_label = "Remove Background"
+    bl_options = {"REGISTER", "UNDO"}
+
+    image: StringProperty(name="Image", description="Image to cut out (empty: the one in the editor)")
+    clip: StringProperty(name="Movie Clip", description="Movie clip to cut out instead of an image")
+    model: StringProperty(name="Model", description="Engine model id (empty: the add-on's default model)")
+    temporal_smoothing: FloatProperty(
+        name="Temporal Smoothing", min=0.0, max=0.9, default=0.0,
+        description="Damp frame-to-frame flicker of models without their own video memory (0 = off)")
+    store: EnumProperty(name="Store Matte", items=_store_items(), default="PACK",
+                        description="Where a still's matte goes (a video's mattes are always files)")
+    matte_folder: StringProperty(name="Matte Folder", subtype="DIR_PATH", default="//cleancut_mattes",
+                                 description="Folder for matte files (// = beside the .blend)")
+
+    def _say(self, level, message):
+        last_run["report"] = [sorted(level)[0], message]
+        self.report(level, message)
+
+    @classmethod
+    def poll(cls, context):
+        space = context.space_data
+        if space is not None and space.type == "IMAGE_EDITOR" and space.image is None:
+            if hasattr(cls, "poll_message_set"):
+                cls.poll_message_set("Open an image first")
+            return False
+        return True
+
+    def _begin(self, context):
+        prefs = engine.preferences(context)
+        if prefs is not None:  # unset choices follow the preferences
+            for name in ("temporal_smoothing", "matte_folder"):
+                if not self.properties.is_property_set(name):
+                    setattr(self, name, getattr(prefs, name))
+        try:
+            return Job(context, self)
+        except (Failure,) + _FAILURES as err:
+            last_run.update(frames=[], seconds=[], status="failed")
+            self._say({"ERROR"}, str(err))
+        return None
+
+    def _fail(self, job, err):
+        if isinstance(err, CleancutError) and err.kind == "cancelled":
+            job.abort("cancelled")
+            self._say({"WARNING"}, "Remove Background cancelled; nothing was changed.")
+        else:
+            job.abort("failed")
+            self._say({"ERROR"}, str(err))
+        return {"CANCELLED"}
+
+    def execute(self, context):
+        job = self._begin(context)
+        if job is None:
+            return {"CANCELLED"}
+        return self._run(job)
+
+    def _run(self, job):
+        """Every frame, one after the other, then the commit (scripts, stills, background mode)."""
+        try:
+            while not job.finished:
+                job.compute(job.read())
+            job.commit()
+        except (Failure,) + _FAILURES as err:
+            return self._fail(job, err)
+        except BaseException:
+            job.abort("failed")
+            raise
+        self._say({"INFO"}, job.summary())
+        return {"FINISHED"}
+
+    # --- modal: one frame at a time, the engine call in a thread so the UI stays live ---
+    def invoke(self, context, event):
+        job = self._begin(context)
+        if job is None:
+            return {"CANCELLED"}
+        if not job.source.video or context.window is None:
+            return self._run(job)
+        self._job = job
+        self._thread = None
+        self._outcome = None
+        self._cancel = False
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.05, window=context.window)
+        wm.progress_begin(0, job.total)
+        wm.modal_handler_add(self)
+        self._status(context)
+        return {"RUNNING_MODAL"}
+
+    def _status(self, context, text=None):
+        job = self._job
+        if text is None:
+            text = ("Remove Background: frame %d of %d (%d%%) with %s. Esc to cancel"
+                    % (min(job.done + 1, job.total), job.total, 100 * job.done // job.total,
+                       job.options.get("model") or "the default model"))
+        if context.workspace is not None:
+            context.workspace.status_text_set(text)
+        context.window_manager.progress_update(job.done)
+
+    def _end(self, context):
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+
+    def modal(self, context, event):
+        if event.type == "ESC" and event.value == "PRESS":
+            self._cancel = True
+            self._status(context, "Remove Background: cancelling…")
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        if self._thread is not None:
+            if self._thread.is_alive():
+                return {"RUNNING_MODAL"}
+            self._thread = None
+            if self._outcome is not None:
+                self._end(context)
+                return self._fail(self._job, self._outcome)
+        job = self._job
+        if self._cancel:
+            self._end(context)
+            job.abort("cancelled")
+            self._say({"WARNING"}, "Remove Background cancelled; nothing was changed.")
+            return {"CANCELLED"}
+        try:
+            if job.finished:
+                self._end(context)
+                job.commit()
+                self._say({"INFO"}, job.summary())
+                return {"FINISHED"}
+            frame = job.read()
+        except (Failure,) + _FAILURES as err:
+            self._end(context)
+            return self._fail(job, err)
+        self._status(context)
+        self._thread = threading.Thread(target=self._work, args=(frame,))
+        self._thread.daemon = True
+        self._thread.start()
+        return {"RUNNING_MODAL"}
+
+    def _work(self, frame):
+        try:
+            self._job.compute(frame, cancelled=lambda: self._cancel)
+        except _FAILURES as err:  # reported on the main thread
+            self._outcome = err
+        except BaseException as err:  # a bug: keep its traceback in the console
+            traceback.print_exc()
+            self._outcome = err
+
+    def draw(self, context):
+        layout = self.layout
+        layout.prop(self, "model")
+        layout.prop(self, "temporal_smoothing")
+        layout.prop(self, "store")
+        layout.prop(self, "matte_folder")

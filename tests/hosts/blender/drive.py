@@ -1,0 +1,207 @@
+"""Runs inside the real Blender (3.4 or 4.3): enable the add-on, play one scenario, write facts.
+
+    blender -b --factory-startup --python-exit-code 1 --python drive.py -- SCENARIO PARAMS.json RESULT.json
+
+The add-on's module name comes from CLEANCUT_TEST_MODULE (cleancut_blender for the legacy
+add-on, bl_ext.user_default.cleancut_blender for the 4.2+ extension). Numbers are compared by
+the pytest side (numpy is not available in Blender 3.4's Python); this script only acts and
+records what Blender shows: datablocks, nodes, links, reports, rendered files.
+"""
+
+import json
+import os
+import shutil
+import sys
+import traceback
+
+import addon_utils
+import bpy
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from drive_common import files_under, setup_scene, snapshot  # noqa: E402
+
+argv = sys.argv[sys.argv.index("--") + 1:]
+SCENARIO, PARAMS, RESULT = argv[0], json.load(open(argv[1])), argv[2]
+MODULE = os.environ["CLEANCUT_TEST_MODULE"]
+OUT = PARAMS["out"]
+result = {"blender": list(bpy.app.version)}
+
+
+def addon():
+    return sys.modules[MODULE]
+
+
+def prefs():
+    return bpy.context.preferences.addons[MODULE].preferences
+
+
+def run_op(**kwargs):
+    """Run Remove Background like a script does; (status, error report text or None)."""
+    return call(bpy.ops.cleancut.remove_background, **kwargs)
+
+
+def render_still(name):
+    scene = bpy.context.scene
+    scene.render.filepath = os.path.join(OUT, name)
+    bpy.ops.render.render(write_still=True)
+    return scene.render.filepath
+
+
+def render_frames(prefix):
+    scene = bpy.context.scene
+    scene.render.filepath = os.path.join(OUT, prefix + "_####")
+    bpy.ops.render.render(animation=True)
+    return [os.path.join(OUT, "%s_%04d.png" % (prefix, f)) for f in range(scene.frame_start, scene.frame_end + 1)]
+
+
+def save_blend():
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.join(OUT, "scene.blend"))
+
+
+def load_sequence(first_file):
+    image = bpy.data.images.load(first_file)
+    image.source = "SEQUENCE"
+    return image
+
+
+# --- scenarios ---
+
+def scenario_still():
+    """Run, render; swap the image's pixels (same datablock), run again, render; then a second
+    image with its matte saved beside the .blend."""
+    image = bpy.data.images.load(PARAMS["photo"])
+    setup_scene(*image.size)
+    save_blend()
+    result["first"] = run_op(image=image.name)
+    result["state1"] = snapshot()
+    result["render1"] = render_still("first.png")
+    image.filepath = PARAMS["photo2"]
+    image.reload()
+    result["second"] = run_op(image=image.name)
+    result["state2"] = snapshot()
+    result["render2"] = render_still("second.png")
+    other = bpy.data.images.load(PARAMS["photo3"])
+    result["file_run"] = run_op(image=other.name, store="FILE")
+    result["state3"] = snapshot()
+
+
+def scenario_sequence():
+    """Run, render every frame, run again; then lose a frame and run once more (it must fail)."""
+    seq = os.path.join(OUT, "seq")
+    os.makedirs(seq)
+    for path in PARAMS["files"]:
+        shutil.copy(path, seq)
+    scene = setup_scene(PARAMS["width"], PARAMS["height"], 1, len(PARAMS["files"]))
+    image = load_sequence(os.path.join(seq, os.path.basename(PARAMS["files"][0])))
+    save_blend()
+    result["run"] = run_op(image=image.name)
+    result["state"] = snapshot()
+    result["mattes"] = files_under(os.path.join(OUT, "cleancut_mattes"))
+    result["renders"] = render_frames("frame")
+    result["rerun"] = run_op(image=image.name)
+    result["state2"] = snapshot()
+    result["mattes2"] = files_under(os.path.join(OUT, "cleancut_mattes"))
+    result["missing"] = os.path.join(seq, os.path.basename(PARAMS["files"][1]))
+    os.remove(result["missing"])
+    result["before"] = snapshot()
+    result["files_before"] = files_under(OUT)
+    result["broken_run"] = run_op(image=image.name)
+    result["after"] = snapshot()
+    result["files_after"] = files_under(OUT)
+    scene.frame_set(1)
+
+
+def scenario_video_models():
+    """The same sequence with rvm (recurrent state), then with u2netp and temporal smoothing."""
+    setup_scene(PARAMS["width"], PARAMS["height"], 1, PARAMS["frames"])
+    image = load_sequence(PARAMS["first_file"])
+    save_blend()
+    result["rvm"] = run_op(image=image.name, model="rvm")
+    shutil.copytree(os.path.join(OUT, "cleancut_mattes"), os.path.join(OUT, "rvm_mattes"))
+    result["smoothed"] = run_op(image=image.name, model="u2netp", temporal_smoothing=PARAMS["smoothing"])
+
+
+def scenario_measure():
+    """Benchmark runs (tests/hosts/blender/measure.py): one sequence, several model settings."""
+    setup_scene(PARAMS["width"], PARAMS["height"], 1, PARAMS["frames"])
+    image = load_sequence(PARAMS["first_file"])
+    save_blend()
+    result["runs"] = {}
+    for config in PARAMS["configs"]:
+        status = run_op(image=image.name, model=config["model"], temporal_smoothing=config["smoothing"])
+        run = dict(addon().operators.last_run)
+        shutil.copytree(os.path.join(OUT, "cleancut_mattes"), os.path.join(OUT, config["name"]))
+        result["runs"][config["name"]] = {"status": status, "seconds": run["seconds"], "frames": run["frames"]}
+
+
+def scenario_movie():
+    image = bpy.data.images.load(PARAMS["movie"])
+    setup_scene(PARAMS["width"], PARAMS["height"], 1, PARAMS["frames"])
+    save_blend()
+    result["source"] = image.source
+    result["run"] = run_op(image=image.name)
+    result["state"] = snapshot()
+    result["mattes"] = files_under(os.path.join(OUT, "cleancut_mattes"))
+    result["renders"] = render_frames("movie")
+    clip = bpy.data.movieclips.load(PARAMS["movie"])
+    result["clip_run"] = run_op(clip=clip.name)
+    result["clip_state"] = snapshot()
+    result["clip_mattes"] = files_under(os.path.join(OUT, "cleancut_mattes"))
+    result["clip_renders"] = render_frames("clip")
+
+
+def scenario_preferences():
+    """A wrong engine path, then Test Connection, licence acceptance and the default model."""
+    image = bpy.data.images.load(PARAMS["photo"])
+    setup_scene(*image.size)
+    save_blend()
+    result["menus"] = {menu: [draw.__module__ for draw in getattr(bpy.types, menu)._dyn_ui_initialize()]
+                       for menu in ("IMAGE_MT_image", "NODE_MT_add", "NODE_MT_context_menu")}
+    prefs().engine_python = PARAMS["bad_engine"]
+    result["bad_connection"] = call(bpy.ops.cleancut.test_connection)
+    result["before"] = snapshot()
+    result["files_before"] = files_under(OUT)
+    result["bad_run"] = run_op(image=image.name)
+    result["after"] = snapshot()
+    result["files_after"] = files_under(OUT)
+    prefs().engine_python = ""
+    result["connection"] = call(bpy.ops.cleancut.test_connection)
+    engine = addon().engine
+    result["models"] = engine.cached_models()
+    result["hello"] = engine.cached_hello()
+    result["refine_items"] = [item[0] for item in addon().prefs._refine_items(prefs(), bpy.context)]
+    prefs().default_model = PARAMS["model"]
+    result["refused"] = run_op(image=image.name)
+    result["state_refused"] = snapshot()
+    result["accept"] = call(bpy.ops.cleancut.accept_licence, "EXEC_DEFAULT", model=PARAMS["model"])
+    result["models_after"] = engine.cached_models()
+    result["run"] = run_op(image=image.name)
+    result["last_run"] = dict(addon().operators.last_run)
+    result["render"] = render_still("prefs.png")
+
+
+def call(operator, *args, **kwargs):
+    """(sorted status, error report or None) of an operator call."""
+    try:
+        return sorted(operator(*args, **kwargs)), None
+    except RuntimeError as err:
+        return ["CANCELLED"], str(err)
+
+
+def main():
+    addon_utils.enable(MODULE, default_set=True, handle_error=None)
+    if MODULE not in bpy.context.preferences.addons:
+        raise RuntimeError("add-on %s did not enable" % MODULE)
+    for key, value in PARAMS.get("prefs", {}).items():
+        setattr(prefs(), key, value)
+    globals()["scenario_" + SCENARIO]()
+
+
+try:
+    main()
+except BaseException:
+    result["traceback"] = traceback.format_exc()
+    raise
+finally:
+    with open(RESULT, "w") as handle:
+        json.dump(result, handle, indent=1, default=repr)

@@ -1,0 +1,144 @@
+"""Runs inside the real Blender GUI (under Xvfb, --enable-event-simulate): the modal operator.
+
+    xvfb-run blender --factory-startup --enable-event-simulate --python drive_gui.py -- PARAMS.json RESULT.json
+
+0. A still is cut out from the Compositor, its Image node active (the Add-menu route).
+1. Remove Background is invoked on image sequence B from the Image Editor; once its first matte
+   is written, Esc is pressed (a simulated key event, through Blender's event loop); the run
+   must stop and leave nothing behind, not even the Matte Folder it created.
+2. It is invoked on sequence A and runs to the end.
+Facts go to RESULT.json; Blender quits at the end (or after a deadline, with an error noted).
+"""
+
+import json
+import os
+import shutil
+import sys
+import time
+import traceback
+
+import addon_utils
+import bpy
+
+argv = sys.argv[sys.argv.index("--") + 1:]
+PARAMS, RESULT = json.load(open(argv[0])), argv[1]
+MODULE = os.environ["CLEANCUT_TEST_MODULE"]
+OUT = PARAMS["out"]
+DEADLINE = time.time() + PARAMS.get("deadline", 100)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import drive_common as common  # noqa: E402
+
+result = {"blender": list(bpy.app.version), "steps": []}
+state = {"step": "start"}
+
+
+def last_run():
+    return sys.modules[MODULE].operators.last_run
+
+
+def window_context(editor="IMAGE_EDITOR"):
+    """The biggest area of the window, turned into ``editor`` (IMAGE_EDITOR, or the Compositor)."""
+    window = bpy.context.window_manager.windows[0]
+    area = max(window.screen.areas, key=lambda a: a.width * a.height)
+    if editor == "COMPOSITOR":
+        area.type = "NODE_EDITOR"
+        area.ui_type = "CompositorNodeTree"
+    else:
+        area.type = editor
+    region = next(r for r in area.regions if r.type == "WINDOW")
+    return window, {"window": window, "screen": window.screen, "area": area, "region": region}
+
+
+def invoke(image):
+    """Like Image > Remove Background in an Image Editor showing ``image``."""
+    window, override = window_context()
+    override["area"].spaces.active.image = image
+    with bpy.context.temp_override(**override):
+        return sorted(bpy.ops.cleancut.remove_background("INVOKE_DEFAULT"))
+
+
+def invoke_in_compositor(node):
+    """Like Add > Remove Background in the Compositor with ``node`` active."""
+    bpy.context.scene.node_tree.nodes.active = node
+    window, override = window_context("COMPOSITOR")
+    with bpy.context.temp_override(**override):
+        return sorted(bpy.ops.cleancut.remove_background("INVOKE_DEFAULT"))
+
+
+def load_sequence(folder, files):
+    os.makedirs(folder)
+    for index, path in enumerate(files):
+        shutil.copy(path, os.path.join(folder, "frame_%04d.png" % (index + 1)))
+    image = bpy.data.images.load(os.path.join(folder, "frame_0001.png"))
+    image.source = "SEQUENCE"
+    image.name = os.path.basename(folder)
+    return image
+
+
+def finish():
+    with open(RESULT, "w") as handle:
+        json.dump(result, handle, indent=1, default=repr)
+    window, override = window_context()
+    with bpy.context.temp_override(**override):
+        bpy.ops.wm.quit_blender()
+
+
+def tick():
+    try:
+        return step()
+    except BaseException:
+        result["traceback"] = traceback.format_exc()
+        finish()
+        return None
+
+
+def step():
+    if time.time() > DEADLINE:
+        result["error"] = "deadline passed in step %s; last_run=%r" % (state["step"], last_run())
+        finish()
+        return None
+    name = state["step"]
+    if name == "start":
+        addon_utils.enable(MODULE, default_set=True, handle_error=None)
+        common.setup_scene(PARAMS["width"], PARAMS["height"], 1, len(PARAMS["files_b"]))
+        state["a"] = load_sequence(os.path.join(OUT, "seqA"), PARAMS["files_a"])
+        state["b"] = load_sequence(os.path.join(OUT, "seqB"), PARAMS["files_b"])
+        bpy.ops.wm.save_as_mainfile(filepath=os.path.join(OUT, "scene.blend"))
+        still = bpy.data.images.load(PARAMS["still"])
+        node = bpy.context.scene.node_tree.nodes.new("CompositorNodeImage")
+        node.image = still
+        node.name = "Still"
+        result["invoke_still"] = invoke_in_compositor(node)
+        result["run_still"] = dict(last_run())
+        result["state_still"] = common.snapshot()
+        result["state_before_b"] = common.snapshot()
+        result["files_before_b"] = common.files_under(OUT)
+        result["invoke_b"] = invoke(state["b"])
+        state["step"] = "wait_first_frame"
+    elif name == "wait_first_frame":
+        if last_run()["status"] == "running" and not last_run()["frames"]:
+            return 0.01
+        result["frames_before_esc"] = list(last_run()["frames"])
+        bpy.context.window_manager.windows[0].event_simulate(type="ESC", value="PRESS")
+        state["step"] = "wait_cancel"
+    elif name == "wait_cancel":
+        if last_run()["status"] == "running":
+            return 0.05
+        result["run_b"] = dict(last_run())
+        result["state_b"] = common.snapshot()
+        result["files_b"] = common.files_under(OUT)
+        result["invoke_a"] = invoke(state["a"])
+        state["step"] = "wait_a"
+    elif name == "wait_a":
+        if last_run()["status"] == "running":
+            return 0.05
+        result["run_a"] = dict(last_run())
+        result["state_a"] = common.snapshot()
+        result["files_a"] = common.files_under(OUT)
+        finish()
+        return None
+    result["steps"].append(name)
+    return 0.05
+
+
+bpy.app.timers.register(tick, first_interval=0.5)

@@ -1,0 +1,650 @@
+"""The Blender add-on in the real Blender: 3.4.1 (Debian 12, legacy add-on) and 4.3.2 (Debian 13
+chroot, installed as a 4.2+ extension built by `blender --command extension build`).
+
+Every run is `blender -b --factory-startup --python-exit-code 1` (or the GUI under Xvfb for the
+modal operator) playing a scenario of tests/hosts/blender/drive.py, with the real worker and the
+real u2netp / rvm. Expected mattes are computed here with cleancut.pipeline.remove on the same
+pixels. Mattes are 8-bit PNGs, so they are compared with the engine's alpha rounded to 8 bits,
+allowing ±1: the worker (another onnxruntime build in the chroot, other thread counts) may
+differ from this process in the last float bits, which can flip a rounding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hostkit import REPO, TRIXIE, engine_env_native, engine_env_trixie, in_trixie, require, which
+
+HERE = Path(__file__).resolve().parent
+DRIVE = HERE / "blender" / "drive.py"
+DRIVE_GUI = HERE / "blender" / "drive_gui.py"
+MODULES = {"3.4": "cleancut_blender", "4.3": "bl_ext.user_default.cleancut_blender"}
+HOSTS = pytest.mark.parametrize("host", ["3.4", "4.3"])
+BLENDER_TIMEOUT = 150  # s for one Blender run; a hung Blender fails the test
+SEQ_SIZE = (160, 120)
+SEQ_FIRST = 5  # the sequence's files are numbered from 5, so frame mapping (offset) matters
+
+
+# --- the engine's own answers, computed in this process ---
+
+@contextlib.contextmanager
+def engine_env(cache: Path, config: Path):
+    saved = {k: os.environ.get(k) for k in ("CLEANCUT_CACHE_DIR", "CLEANCUT_CONFIG_DIR", "CLEANCUT_OFFLINE")}
+    os.environ.update(CLEANCUT_CACHE_DIR=str(cache), CLEANCUT_CONFIG_DIR=str(config), CLEANCUT_OFFLINE="1")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def engine_alphas(frames: list, cache: Path, model: str = "u2netp", smoothing: float = 0.0,
+                  stream: bool = False) -> list[np.ndarray]:
+    """8-bit alphas of the engine for RGB frames; ``stream`` carries video state between them."""
+    key = (tuple(f.tobytes() for f in frames), str(cache), model, smoothing, stream)
+    if key not in _ALPHAS:
+        _ALPHAS[key] = _engine_alphas(frames, cache, model, smoothing, stream)
+    return _ALPHAS[key]
+
+
+_ALPHAS: dict = {}  # the engine is deterministic here; several tests compare with the same answers
+
+
+def _engine_alphas(frames, cache, model, smoothing, stream):
+    from cleancut import frames as wire, licences, pipeline, temporal
+    from cleancut.catalog import load_catalog
+    from cleancut.options import Options
+
+    config = cache.parent / ("reference-config-%d" % os.getpid())
+    with engine_env(cache, config):
+        entry = load_catalog().get(model)
+        if licences.needs_acceptance(entry):
+            licences.accept(entry)
+        state = temporal.StreamState() if stream else None
+        out = []
+        for rgb in frames:
+            options = Options(model=model, temporal_smoothing=smoothing, offline=True, foreground=False)
+            result = pipeline.remove(rgb, options, stream=state)
+            out.append(np.frombuffer(wire.encode_alpha(result.alpha, "u8"), np.uint8).reshape(rgb.shape[:2]))
+        return out
+
+
+def rgb_of(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def alpha_of(path) -> np.ndarray:
+    image = Image.open(path)
+    assert image.mode in ("RGBA", "LA"), f"{path} has no alpha ({image.mode})"
+    return np.asarray(image)[..., -1]
+
+
+def grey_of(path) -> np.ndarray:
+    image = Image.open(path)
+    assert image.mode == "L", f"{path} is {image.mode}, not 8-bit grey"
+    return np.asarray(image)
+
+
+def assert_close(got: np.ndarray, want: np.ndarray, what: str) -> None:
+    assert got.shape == want.shape, f"{what}: {got.shape} != {want.shape}"
+    diff = np.abs(got.astype(int) - want.astype(int))
+    assert diff.max() <= 1, f"{what}: max difference {diff.max()} at {np.unravel_index(diff.argmax(), diff.shape)}"
+
+
+# --- test media: real photos, as an image sequence and a lossless movie ---
+
+@pytest.fixture(scope="module")
+def media(host_scratch) -> dict:
+    """Three distinct real frames (astronaut, cat, mirrored astronaut) as files 0005–0007."""
+    root = host_scratch / "blender-media"
+    seq = root / "seq"
+    seq.mkdir(parents=True, exist_ok=True)
+    astronaut = Image.open(REPO / "examples" / "astronaut.png").convert("RGB")
+    cat = Image.open(REPO / "examples" / "chelsea.png").convert("RGB")
+    sources = [astronaut, cat, astronaut.transpose(Image.FLIP_LEFT_RIGHT)]
+    files = []
+    for index, picture in enumerate(sources):
+        path = seq / f"frame_{SEQ_FIRST + index:04d}.png"
+        picture.resize(SEQ_SIZE, Image.BICUBIC).save(path)
+        files.append(path)
+    cat512 = root / "chelsea-512.png"  # the astronaut's size, so one render setup fits both
+    cat.resize((512, 512), Image.BICUBIC).save(cat512)
+    return {"root": root, "seq": files, "frames": [rgb_of(p) for p in files], "cat512": cat512}
+
+
+def make_movie(media: dict) -> Path:
+    """The sequence as a lossless FFV1/MKV movie, encoded by Blender 3.4's own FFmpeg."""
+    movie = media["root"] / "clip.mkv"
+    if movie.exists():
+        return movie
+    script = media["root"] / "make_movie.py"
+    script.write_text(f"""
+import bpy
+scene = bpy.context.scene
+scene.use_nodes = True
+tree = scene.node_tree
+for node in list(tree.nodes):
+    tree.nodes.remove(node)
+image = bpy.data.images.load({str(media['seq'][0])!r})
+image.source = "SEQUENCE"
+node = tree.nodes.new("CompositorNodeImage")
+node.image = image
+node.frame_duration, node.frame_start, node.frame_offset = {len(media['seq'])}, 1, {SEQ_FIRST - 1}
+tree.links.new(node.outputs[0], tree.nodes.new("CompositorNodeComposite").inputs[0])
+scene.frame_start, scene.frame_end = 1, {len(media['seq'])}
+scene.render.resolution_x, scene.render.resolution_y = {SEQ_SIZE[0]}, {SEQ_SIZE[1]}
+scene.render.resolution_percentage = 100
+scene.view_settings.view_transform = "Standard"
+scene.render.dither_intensity = 0.0  # dither would change the pixels by ±1
+scene.render.image_settings.file_format = "FFMPEG"
+scene.render.ffmpeg.format = "MKV"
+scene.render.ffmpeg.codec = "FFV1"
+scene.render.image_settings.color_mode = "RGB"
+scene.render.filepath = {str(movie)!r}
+bpy.ops.render.render(animation=True)
+""")
+    subprocess.run([which("blender"), "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script)],
+                   check=True, capture_output=True, timeout=BLENDER_TIMEOUT)
+    return movie
+
+
+# --- installing the add-on and running Blender ---
+
+@pytest.fixture(scope="module")
+def rvm_cache(model_cache) -> Path:
+    """rvm fetched (sha256-verified) into the session's model cache beside u2netp."""
+    subprocess.run([sys.executable, "-m", "cleancut", "models", "fetch", "rvm", "-q"],
+                   env=dict(os.environ, CLEANCUT_CACHE_DIR=str(model_cache)), check=True, stdout=subprocess.DEVNULL)
+    return model_cache
+
+
+@pytest.fixture(scope="module")
+def addon_build(host_scratch) -> Path:
+    """blender/build.py's output: the add-on folder with the client copied in, and its zip."""
+    out = host_scratch / "blender-build"
+    subprocess.run([sys.executable, str(REPO / "blender" / "build.py"), str(out)], check=True,
+                   capture_output=True, timeout=60)
+    return out
+
+
+class Blender:
+    """One Blender host: how to run a scenario in it with the add-on enabled."""
+
+    def __init__(self, version: str, scratch: Path, build: Path, cache: Path, trixie_engine: Path | None):
+        self.version = version
+        self.scratch = scratch
+        self.build = build
+        self.cache = cache
+        self.engine = trixie_engine
+        self.runs = 0
+
+    def env(self, config: Path) -> dict[str, str]:
+        if self.version == "3.4":
+            env = engine_env_native(self.cache, config)
+            env.update(BLENDER_USER_SCRIPTS=str(self.scratch / "blender34-scripts"),
+                       BLENDER_USER_CONFIG=str(self.scratch / "blender34-config"))
+        else:
+            env = engine_env_trixie(self.engine, self.cache, config)
+        env["CLEANCUT_TEST_MODULE"] = MODULES[self.version]
+        return env
+
+    def command(self, argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+        if self.version == "3.4":
+            full = dict(os.environ, **env)
+            for name in list(full):
+                if name.startswith("CLEANCUT_") and name not in env:
+                    del full[name]
+            return subprocess.run(argv, env=full, capture_output=True, text=True, timeout=timeout)
+        return in_trixie(self.scratch, argv, env, timeout=timeout)
+
+    def ui_blend(self) -> Path:
+        """A .blend whose screens hold Image Editors only: opened by the GUI runs, it spares them
+        compiling the 3D viewport's shaders on the software renderer (≈14 s of 18 s at start)."""
+        path = self.scratch / f"blender{self.version}-image-editors.blend"
+        if not path.exists():
+            expr = ("import bpy\n"
+                    "for screen in bpy.data.screens:\n"
+                    "    for area in screen.areas:\n"
+                    "        area.type = 'IMAGE_EDITOR'\n"
+                    f"bpy.ops.wm.save_as_mainfile(filepath={str(path)!r})\n")
+            proc = self.command(["blender", "-b", "--factory-startup", "--python-exit-code", "1",
+                                 "--python-expr", expr], {}, BLENDER_TIMEOUT)
+            assert proc.returncode == 0 and path.exists(), proc.stdout + proc.stderr
+        return path
+
+    def run(self, scenario: str, params: dict, name: str, prefs: dict | None = None,
+            accept: tuple[str, ...] = (), gui: bool = False) -> dict:
+        """Run drive.py's scenario in a fresh folder (OUT) with its own settings; the result facts.
+
+        ``gui``: drive_gui.py in the Blender GUI on a private Xvfb display instead.
+        """
+        out = self.scratch / f"blender{self.version}-{name}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        config = out.parent / (out.name + "-config")
+        shutil.rmtree(config, ignore_errors=True)
+        config.mkdir()
+        if accept:
+            with engine_env(self.cache, config):
+                from cleancut import licences
+                from cleancut.catalog import load_catalog
+                for model in accept:
+                    licences.accept(load_catalog().get(model))
+        params = dict(params, out=str(out))
+        if prefs:
+            params["prefs"] = prefs
+        params_path = out.parent / (out.name + "-params.json")
+        result_path = out.parent / (out.name + "-result.json")
+        params_path.write_text(json.dumps(params))
+        result_path.unlink(missing_ok=True)
+        env = self.env(config)
+        if gui:
+            ui = self.ui_blend()
+            # a display number of our own: Xvfb's abstract socket is shared with the chroot
+            argv = ["xvfb-run", "-a", "-n", str(200 + os.getpid() % 500), "-s", "-screen 0 1024x768x24",
+                    "blender", "--factory-startup", "--enable-event-simulate", str(ui), "--python", str(DRIVE_GUI),
+                    "--", str(params_path), str(result_path)]
+            env["TMPDIR"] = str(out)  # Blender's quit.blend lands here
+        else:
+            argv = ["blender", "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(DRIVE),
+                    "--", scenario, str(params_path), str(result_path)]
+        started = time.time()
+        proc = self.command(argv, env, BLENDER_TIMEOUT)
+        facts = json.loads(result_path.read_text()) if result_path.exists() else {}
+        assert proc.returncode == 0 and "traceback" not in facts and "error" not in facts, (
+            f"Blender {self.version} {scenario} failed ({proc.returncode}):\n"
+            f"{facts.get('traceback', '')}{facts.get('error', '')}\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        assert facts["blender"][:2] == [int(v) for v in self.version.split(".")]
+        facts["out"] = out
+        facts["config"] = config
+        facts["seconds"] = time.time() - started
+        facts["stdout"] = proc.stdout
+        print(f"[blender {self.version} {name}: {facts['seconds']:.1f} s]", file=sys.stderr)
+        return facts
+
+
+@pytest.fixture(scope="module")
+def blender34(host_scratch, addon_build, model_cache, rvm_cache) -> Blender:
+    """Blender 3.4.1 with the legacy add-on in a private BLENDER_USER_SCRIPTS/addons."""
+    which("blender")
+    addons = host_scratch / "blender34-scripts" / "addons"
+    shutil.rmtree(addons, ignore_errors=True)
+    addons.mkdir(parents=True)
+    shutil.copytree(addon_build / "cleancut_blender", addons / "cleancut_blender")
+    return Blender("3.4", host_scratch, addon_build, model_cache, None)
+
+
+@pytest.fixture(scope="module")
+def blender43(host_scratch, addon_build, model_cache, rvm_cache, trixie_engine) -> Blender:
+    """Blender 4.3.2 in the chroot, the add-on built and installed as an extension by Blender."""
+    require(TRIXIE / "usr" / "bin" / "blender", "Blender 4.3 in the Debian 13 chroot")
+    ext = host_scratch / "blender43-extension"
+    shutil.rmtree(ext, ignore_errors=True)
+    ext.mkdir()
+    built = in_trixie(host_scratch, ["blender", "--factory-startup", "--command", "extension", "build",
+                                     "--source-dir", str(addon_build / "cleancut_blender"), "--output-dir", str(ext)],
+                      {}, timeout=BLENDER_TIMEOUT)
+    assert built.returncode == 0, built.stdout + built.stderr
+    (archive,) = ext.glob("cleancut_blender-*.zip")
+    installed = in_trixie(host_scratch, ["blender", "--factory-startup", "--command", "extension", "install-file",
+                                         "-r", "user_default", "-e", str(archive)], {}, timeout=BLENDER_TIMEOUT)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    return Blender("4.3", host_scratch, addon_build, model_cache, trixie_engine)
+
+
+@pytest.fixture(scope="module")
+def hosts(request):
+    """Blender per version, set up on first use; results of shared runs are cached per module."""
+    made = {}
+
+    def get(version: str) -> Blender:
+        if version not in made:
+            made[version] = request.getfixturevalue("blender34" if version == "3.4" else "blender43")
+        return made[version]
+
+    get.cache = {}
+    return get
+
+
+def shared_run(hosts, host: str, key: str, make):
+    """One Blender run whose facts several tests examine (each test checks one behaviour)."""
+    if (host, key) not in hosts.cache:
+        hosts.cache[(host, key)] = make(hosts(host))
+    return hosts.cache[(host, key)]
+
+
+def photo() -> str:
+    return str(REPO / "examples" / "astronaut.png")
+
+
+def still_run(hosts, host, media):
+    params = {"photo": photo(), "photo2": str(media["cat512"]), "photo3": str(media["cat512"])}
+    return shared_run(hosts, host, "still", lambda b: b.run("still", params, "still"))
+
+
+def sequence_run(hosts, host, media):
+    params = {"files": [str(p) for p in media["seq"]], "width": SEQ_SIZE[0], "height": SEQ_SIZE[1]}
+    return shared_run(hosts, host, "sequence", lambda b: b.run("sequence", params, "sequence"))
+
+
+SMOOTHING = 0.8
+
+
+def video_models_run(hosts, host, media):
+    params = {"first_file": str(media["seq"][0]), "frames": len(media["seq"]), "width": SEQ_SIZE[0],
+              "height": SEQ_SIZE[1], "smoothing": SMOOTHING}
+    return shared_run(hosts, host, "video-models",
+                      lambda b: b.run("video_models", params, "video-models", accept=("rvm",)))
+
+
+def prefs_run(hosts, host):
+    params = {"photo": photo(), "model": "rvm", "bad_engine": "/nonexistent/python3"}
+    return shared_run(hosts, host, "prefs", lambda b: b.run("preferences", params, "prefs"))
+
+
+def our_groups(state: dict) -> dict:
+    return {name: g for name, g in state["groups"].items() if name.startswith("Remove Background")}
+
+
+def mattes(state: dict) -> dict:
+    return {name: i for name, i in state["images"].items() if name.endswith(" matte")}
+
+
+def sequence_mattes(folder: Path) -> list[np.ndarray]:
+    return [grey_of(folder / f"matte_{SEQ_FIRST + i:06d}.png") for i in range(3)]
+
+
+def assert_unchanged(facts: dict) -> None:
+    assert facts["after"] == facts["before"]
+    assert facts["files_after"] == facts["files_before"]
+
+
+# --- stills ---
+
+@HOSTS
+def test_still_composite_alpha_equals_engine_matte(hosts, host, media, model_cache):
+    facts = still_run(hosts, host, media)
+    assert facts["first"] == [["FINISHED"], None]
+    want = engine_alphas([rgb_of(photo())], model_cache)[0]
+    assert_close(alpha_of(facts["render1"]), want, f"Blender {host} composite alpha")
+
+
+@HOSTS
+def test_still_matte_is_a_packed_non_color_image(hosts, host, media):
+    facts = still_run(hosts, host, media)
+    (name, matte), = mattes(facts["state1"]).items()
+    assert name == "astronaut.png matte"
+    assert (matte["source"], matte["colorspace"], matte["packed"]) == ("FILE", "Non-Color", True)
+
+
+@HOSTS
+def test_still_node_group_takes_image_and_gives_cutout_and_matte(hosts, host, media):
+    facts = still_run(hosts, host, media)
+    (group,) = our_groups(facts["state1"]).values()
+    inputs = [(name, kind) for io, name, kind in group["sockets"] if io == "INPUT"]
+    outputs = [(name, kind) for io, name, kind in group["sockets"] if io == "OUTPUT"]
+    assert inputs == [("Image", "NodeSocketColor")]
+    assert outputs == [("Image", "NodeSocketColor"), ("Matte", "NodeSocketFloat")]
+    assert group["matte"] == "astronaut.png matte"
+    assert "CompositorNodeSetAlpha" in group["nodes"]
+    assert facts["state1"]["links"] == ["Group.Image>Composite.Image", "Image.Image>Group.Image"]
+
+
+@HOSTS
+def test_still_matte_saved_beside_the_blend_on_request(hosts, host, media, model_cache):
+    facts = still_run(hosts, host, media)
+    assert facts["file_run"] == [["FINISHED"], None]
+    matte = mattes(facts["state3"])["chelsea-512.png matte"]
+    assert (matte["packed"], matte["filepath"]) == (False, "//cleancut_mattes/chelsea-512_png_matte.png")
+    saved = facts["out"] / "cleancut_mattes" / "chelsea-512_png_matte.png"
+    assert_close(grey_of(saved), engine_alphas([rgb_of(media["cat512"])], model_cache)[0], "saved matte")
+
+
+@HOSTS
+def test_rerun_updates_the_same_group_and_matte(hosts, host, media, model_cache):
+    """The second run, after the image's pixels changed: same datablocks, nodes and links, new matte."""
+    facts = still_run(hosts, host, media)
+    assert facts["second"] == [["FINISHED"], None]
+    first, second = facts["state1"], facts["state2"]
+    assert (second["nodes"], second["links"]) == (first["nodes"], first["links"])
+    assert second["groups"] == first["groups"]
+    assert second["images"].keys() == first["images"].keys()
+    assert_close(alpha_of(facts["render2"]), engine_alphas([rgb_of(media["cat512"])], model_cache)[0],
+                 "composite alpha after the re-run")
+
+
+# --- image sequences and movies ---
+
+@HOSTS
+def test_sequence_of_n_frames_gives_n_mattes(hosts, host, media, model_cache):
+    facts = sequence_run(hosts, host, media)
+    assert facts["run"] == [["FINISHED"], None]
+    assert facts["mattes"] == ["frame_0005_png/"] + [f"frame_0005_png/matte_{SEQ_FIRST + i:06d}.png" for i in range(3)]
+    want = engine_alphas(media["frames"], model_cache)
+    got_all = sequence_mattes(facts["out"] / "cleancut_mattes" / "frame_0005_png")
+    for index, (got, expected) in enumerate(zip(got_all, want)):
+        assert_close(got, expected, f"matte of frame {SEQ_FIRST + index}")
+    matte = mattes(facts["state"])["frame_0005.png matte"]
+    assert (matte["source"], matte["colorspace"], matte["filepath"]) == (
+        "SEQUENCE", "Non-Color", "//cleancut_mattes/frame_0005_png/matte_000005.png")
+
+
+@HOSTS
+def test_sequence_node_group_renders_each_frame(hosts, host, media, model_cache):
+    facts = sequence_run(hosts, host, media)
+    want = engine_alphas(media["frames"], model_cache)
+    assert len(facts["renders"]) == len(want)
+    for frame, (render, expected) in enumerate(zip(facts["renders"], want), start=1):
+        assert_close(alpha_of(render), expected, f"composite alpha of scene frame {frame}")
+
+
+@HOSTS
+def test_sequence_rerun_does_not_duplicate(hosts, host, media):
+    facts = sequence_run(hosts, host, media)
+    assert facts["rerun"] == [["FINISHED"], None]
+    first, second = facts["state"], facts["state2"]
+    assert (second["nodes"], second["links"], second["groups"]) == (first["nodes"], first["links"], first["groups"])
+    assert second["images"].keys() == first["images"].keys()
+    assert facts["mattes2"] == facts["mattes"]
+    assert second["textures"] == []  # the frame reader leaves nothing behind
+
+
+@HOSTS
+def test_sequence_with_a_missing_frame_fails_and_keeps_the_previous_mattes(hosts, host, media):
+    facts = sequence_run(hosts, host, media)
+    status, report = facts["broken_run"]
+    assert status == ["CANCELLED"]
+    assert report.strip() == f"Error: Frame {SEQ_FIRST + 1} of 'frame_0005.png' is missing: {facts['missing']}"
+    assert_unchanged(facts)
+
+
+@HOSTS
+def test_movie_gives_a_matte_per_frame_that_the_group_plays(hosts, host, media, model_cache):
+    movie = make_movie(media)
+    params = {"movie": str(movie), "frames": len(media["seq"]), "width": SEQ_SIZE[0], "height": SEQ_SIZE[1]}
+    facts = shared_run(hosts, host, "movie", lambda b: b.run("movie", params, "movie"))
+    assert facts["source"] == "MOVIE"
+    assert facts["run"] == [["FINISHED"], None]
+    assert facts["mattes"] == ["clip_mkv/"] + [f"clip_mkv/matte_{n:06d}.png" for n in (1, 2, 3)]
+    want = engine_alphas(media["frames"], model_cache)  # FFV1 RGB, undithered: the same pixels
+    for number, expected in enumerate(want, start=1):
+        assert_close(grey_of(facts["out"] / "cleancut_mattes" / "clip_mkv" / f"matte_{number:06d}.png"),
+                     expected, f"matte of movie frame {number}")
+        assert_close(alpha_of(facts["renders"][number - 1]), expected, f"composite alpha of movie frame {number}")
+
+
+@HOSTS
+def test_movie_clip_gives_a_matte_per_frame_that_the_group_plays(hosts, host, media, model_cache):
+    movie = make_movie(media)
+    params = {"movie": str(movie), "frames": len(media["seq"]), "width": SEQ_SIZE[0], "height": SEQ_SIZE[1]}
+    facts = shared_run(hosts, host, "movie", lambda b: b.run("movie", params, "movie"))
+    assert facts["clip_run"] == [["FINISHED"], None]
+    assert [f for f in facts["clip_mattes"] if f.startswith("clip_clip")] == (
+        ["clip_clip_mkv/"] + [f"clip_clip_mkv/matte_{n:06d}.png" for n in (1, 2, 3)])
+    assert any(n.startswith("CompositorNodeMovieClip:") for n in facts["clip_state"]["nodes"])
+    want = engine_alphas(media["frames"], model_cache)
+    for number, expected in enumerate(want, start=1):
+        assert_close(grey_of(facts["out"] / "cleancut_mattes" / "clip_clip_mkv" / f"matte_{number:06d}.png"),
+                     expected, f"matte of clip frame {number}")
+        assert_close(alpha_of(facts["clip_renders"][number - 1]), expected, f"composite alpha of clip frame {number}")
+
+
+@HOSTS
+def test_rvm_carries_its_recurrent_state_from_frame_to_frame(hosts, host, media, rvm_cache):
+    facts = video_models_run(hosts, host, media)
+    assert facts["rvm"] == [["FINISHED"], None]
+    carried = engine_alphas(media["frames"], rvm_cache, model="rvm", stream=True)
+    afresh = engine_alphas(media["frames"], rvm_cache, model="rvm", stream=False)
+    # the state matters on these frames, so this test tells carrying it from restarting each frame
+    assert max(np.abs(c.astype(int) - a.astype(int)).max() for c, a in zip(carried[1:], afresh[1:])) > 8
+    got_all = sequence_mattes(facts["out"] / "rvm_mattes" / "frame_0005_png")
+    for index, (got, expected) in enumerate(zip(got_all, carried)):
+        assert_close(got, expected, f"rvm matte of frame {SEQ_FIRST + index}")
+
+
+@HOSTS
+def test_temporal_smoothing_is_applied_along_the_sequence(hosts, host, media, model_cache):
+    facts = video_models_run(hosts, host, media)
+    assert facts["smoothed"] == [["FINISHED"], None]
+    smoothed = engine_alphas(media["frames"], model_cache, smoothing=SMOOTHING, stream=True)
+    plain = engine_alphas(media["frames"], model_cache)
+    assert max(np.abs(s.astype(int) - p.astype(int)).max() for s, p in zip(smoothed[1:], plain[1:])) > 8
+    got_all = sequence_mattes(facts["out"] / "cleancut_mattes" / "frame_0005_png")
+    for index, (got, expected) in enumerate(zip(got_all, smoothed)):
+        assert_close(got, expected, f"smoothed matte of frame {SEQ_FIRST + index}")
+
+
+# --- failures and preferences ---
+
+def client_error(**kwargs):
+    sys.path.insert(0, str(REPO / "core"))
+    import cleancut_client
+
+    with pytest.raises(cleancut_client.CleancutError) as caught:
+        cleancut_client.Client(**kwargs).hello()
+    return caught.value
+
+
+@HOSTS
+def test_engine_that_cannot_start_is_reported_and_changes_nothing(hosts, host):
+    facts = prefs_run(hosts, host)
+    expected = client_error(python="/nonexistent/python3")
+    assert expected.kind == "setup"
+    assert facts["bad_run"] == [["CANCELLED"], "Error: " + str(expected) + "\n"]
+    assert facts["bad_connection"] == [["CANCELLED"], "Error: " + str(expected) + "\n"]
+    assert_unchanged(facts)
+
+
+@HOSTS
+def test_licence_refusal_is_reported_in_the_engine_words_and_changes_nothing(hosts, host, rvm_cache):
+    facts = prefs_run(hosts, host)
+    status, report = facts["refused"]
+    assert status == ["CANCELLED"]
+    from cleancut import licences
+    from cleancut.catalog import load_catalog
+    from cleancut.errors import LicenceError
+
+    with engine_env(rvm_cache, facts["out"] / "never-accepted"):
+        with pytest.raises(LicenceError) as expected:
+            licences.check(load_catalog().get("rvm"))
+    assert report == "Error: " + str(expected.value) + "\n"
+    assert not our_groups(facts["state_refused"]) and not mattes(facts["state_refused"])
+
+
+@HOSTS
+def test_test_connection_reports_the_engine_and_lists_its_models(hosts, host):
+    facts = prefs_run(hosts, host)
+    import cleancut
+
+    assert facts["connection"] == [["FINISHED"], None]
+    assert facts["hello"]["engine"] == cleancut.__version__
+    from cleancut.catalog import load_catalog
+
+    assert sorted(m["id"] for m in facts["models"]) == sorted(load_catalog().models)
+    rvm = {m["id"]: m for m in facts["models"]}["rvm"]
+    assert (rvm["needs_acceptance"], rvm["licence"]) == (True, "GPL-3.0-only")
+
+
+@HOSTS
+def test_operator_is_in_the_image_menu_and_the_compositor_add_and_context_menus(hosts, host):
+    menus = prefs_run(hosts, host)["menus"]
+    for menu in ("IMAGE_MT_image", "NODE_MT_add", "NODE_MT_context_menu"):
+        assert MODULES[host] in menus[menu], (menu, menus[menu])
+
+
+@HOSTS
+def test_preferences_offer_the_engine_refine_modes(hosts, host):
+    from cleancut.options import REFINE_MODES
+
+    assert prefs_run(hosts, host)["refine_items"] == ["DEFAULT"] + list(REFINE_MODES)
+
+
+@HOSTS
+def test_licence_accepted_in_preferences_lets_the_default_model_run(hosts, host, rvm_cache):
+    facts = prefs_run(hosts, host)
+    assert facts["accept"] == [["FINISHED"], None]
+    assert {m["id"]: m for m in facts["models_after"]}["rvm"]["needs_acceptance"] is False
+    assert facts["run"] == [["FINISHED"], None]
+    assert facts["last_run"]["model"] == "rvm"
+    want = engine_alphas([rgb_of(photo())], rvm_cache, model="rvm")[0]
+    assert_close(alpha_of(facts["render"]), want, "composite alpha with the default model rvm")
+
+
+# --- the modal operator, in the Blender GUI (Xvfb), with a real Esc key event ---
+
+def gui_run(hosts, host, media):
+    params = {"files_a": [str(p) for p in media["seq"][:2]], "files_b": [str(p) for p in media["seq"]] * 4,
+              "still": str(media["seq"][1]),
+              "width": SEQ_SIZE[0], "height": SEQ_SIZE[1]}
+    return shared_run(hosts, host, "gui", lambda b: b.run("gui", params, "gui", gui=True))
+
+
+@HOSTS
+def test_compositor_invocation_cuts_out_the_active_image_node(hosts, host, media):
+    facts = gui_run(hosts, host, media)
+    assert facts["invoke_still"] == ["FINISHED"]
+    assert facts["run_still"]["report"][0] == "INFO"
+    state = facts["state_still"]
+    assert list(mattes(state)) == ["frame_0006.png matte"]
+    assert "Still.Image>Group.Image" in state["links"] and "Group.Image>Composite.Image" in state["links"]
+
+
+@HOSTS
+def test_modal_run_writes_every_matte_and_wires_the_group(hosts, host, media):
+    facts = gui_run(hosts, host, media)
+    assert facts["invoke_a"] == ["RUNNING_MODAL"]
+    run = facts["run_a"]
+    assert (run["status"], run["frames"], run["report"][0]) == ("finished", [1, 2], "INFO")
+    assert sorted(g["matte"] for g in our_groups(facts["state_a"]).values()) == ["frame_0006.png matte", "seqA matte"]
+    assert [f for f in facts["files_a"] if f.startswith("cleancut_mattes/")] == [
+        "cleancut_mattes/", "cleancut_mattes/seqA/",
+        "cleancut_mattes/seqA/matte_000001.png", "cleancut_mattes/seqA/matte_000002.png"]
+    assert "Group.001.Image>Composite.Image" in facts["state_a"]["links"]
+
+
+@HOSTS
+def test_esc_cancels_the_modal_run_and_leaves_nothing(hosts, host, media):
+    facts = gui_run(hosts, host, media)
+    assert facts["invoke_b"] == ["RUNNING_MODAL"]
+    run = facts["run_b"]
+    assert facts["frames_before_esc"]  # Esc came after a matte of B had been written to the staging folder
+    assert run["status"] == "cancelled" and len(run["frames"]) < run["total"] == 12
+    assert run["report"] == ["WARNING", "Remove Background cancelled; nothing was changed."]
+    assert facts["state_b"] == facts["state_before_b"]
+    assert facts["files_b"] == facts["files_before_b"]
+    assert not any(f.startswith("cleancut_mattes") for f in facts["files_b"])
