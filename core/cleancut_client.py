@@ -139,7 +139,9 @@ class Client(object):
             hello = self._request({"op": "hello", "protocol": PROTOCOL, "client": CLIENT_VERSION},
                                   timeout=self.start_timeout)
         except CleancutError as err:
-            if err.kind == "crashed" and "No module named" in str(err):
+            text = str(err)  # only cleancut itself missing, not one of its dependencies
+            if err.kind == "crashed" and ("No module named cleancut" in text
+                                          or "No module named 'cleancut'" in text):
                 raise CleancutError(
                     "The Python at %s has no cleancut engine: run `%s -m pip install cleancut`, or "
                     "point %s at the right one." % (python, python, ENV_PYTHON), "setup")
