@@ -160,12 +160,3 @@ def predict(rgb: np.ndarray, entry: ModelEntry, path: Path, provider: str | None
         raise ModelError(f"model '{entry.id}': its catalog input/output spec does not fit the file ({err})") from None
     except Exception as err:  # onnxruntime's own error types (including a terminated run)
         raise ModelError(f"model '{entry.id}' failed while running: {str(err).strip()[:300]}") from None
-
-
-def upsample(prob: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Bilinear resize of a probability map to the image size (refine "off")."""
-    if prob.shape == (height, width):
-        return prob.astype(np.float32, copy=False)
-    image = Image.fromarray(np.ascontiguousarray(prob, dtype=np.float32), mode="F")
-    resized = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
-    return np.clip(resized, 0.0, 1.0)

@@ -118,6 +118,7 @@ class Channel:
                  stall_timeout: float = DEFAULT_STALL_TIMEOUT_S):
         self.reader = reader
         self.writer = writer
+        self.max_pixels = max_pixels
         self.max_bytes = max_pixels * 4 * 4 + max_pixels  # an RGBA f32 frame plus a u8 hint
         self.stall_timeout = stall_timeout
         self.lock = threading.Lock()
@@ -272,7 +273,7 @@ class Worker:
             raise ProtocolError(f"alpha_format must be one of {', '.join(frames.FORMATS)}")
         hint_nbytes = header.get("hint_nbytes", 0) or 0
         size = frames.frame_size(width, height, channels, fmt, stride)
-        if width * height > self.channel.max_bytes // 17:
+        if width * height > self.channel.max_pixels:
             raise ProtocolError(f"a {width}×{height} frame is over the worker's size limit")
         if hint_nbytes not in (0, width * height) or len(payload) != size + hint_nbytes:
             raise ProtocolError(f"payload is {len(payload)} bytes; a {width}×{height} {channels} {fmt} "

@@ -97,10 +97,3 @@ def test_a_file_onnxruntime_cannot_load_is_a_model_error(user_catalog, server, t
     entry = load_catalog().get("junk")
     with pytest.raises(ModelError, match="model 'junk' could not be loaded by onnxruntime"):
         segment.predict(gradient_image(), entry, fetch.ensure(entry, progress=False))
-
-
-def test_upsample_is_bilinear_and_keeps_the_range():
-    prob = np.array([[0.0, 1.0]], np.float32)
-    out = segment.upsample(prob, 4, 1)
-    assert out.shape == (1, 4)
-    np.testing.assert_allclose(out, [[0.0, 0.25, 0.75, 1.0]], atol=1e-6)
