@@ -128,16 +128,15 @@ class Client(object):
         self._discard()
         python = find_engine_python(self.python)
         try:
-            if self.shared:
-                self._connect_shared(python)
-            else:
-                self._spawn_private(python)
-            self.replies = queue.Queue()
-            thread = threading.Thread(target=self._read_loop, args=(self.reader, self.replies))
-            thread.daemon = True
-            thread.start()
-            hello = self._request({"op": "hello", "protocol": PROTOCOL, "client": CLIENT_VERSION},
-                                  timeout=self.start_timeout)
+            try:
+                hello = self._open(python)
+            except CleancutError as err:
+                # A shared worker killed a moment ago can still hold its listening socket while
+                # the kernel tears it down: the connection is accepted, then broken. Once more.
+                if not (self.shared and err.kind == "crashed"):
+                    raise
+                time.sleep(0.2)
+                hello = self._open(python)
         except CleancutError as err:
             text = str(err)  # only cleancut itself missing, not one of its dependencies
             if err.kind == "crashed" and ("No module named cleancut" in text
@@ -153,6 +152,19 @@ class Client(object):
                 "plug-in and the engine to the same version." % (hello.get("protocol"), PROTOCOL), "setup")
         self.engine = hello
         return hello
+
+    def _open(self, python):
+        """Reach or spawn the worker, start reading its replies, and return its hello."""
+        if self.shared:
+            self._connect_shared(python)
+        else:
+            self._spawn_private(python)
+        self.replies = queue.Queue()
+        thread = threading.Thread(target=self._read_loop, args=(self.reader, self.replies))
+        thread.daemon = True
+        thread.start()
+        return self._request({"op": "hello", "protocol": PROTOCOL, "client": CLIENT_VERSION},
+                             timeout=self.start_timeout)
 
     def _launch(self, argv, **streams):
         try:

@@ -394,6 +394,32 @@ def test_a_shared_worker_stays_after_close_and_stops_on_shutdown(engine_models, 
     assert not [n for n in os.listdir(os.path.join(runtime, os.listdir(runtime)[0])) if n.endswith(".sock")]
 
 
+def test_a_shared_socket_that_breaks_before_hello_is_replaced_by_a_fresh_worker(engine_models, runtime):
+    # What a worker killed a moment ago looks like: its socket still accepts, then drops the line.
+    import socket
+
+    path = cleancut_client.shared_socket_path(sys.executable)
+    dying = socket.socket(socket.AF_UNIX)
+    dying.bind(path)
+    dying.listen(1)
+
+    def accept_once_then_vanish():
+        conn, _ = dying.accept()
+        conn.close()
+        dying.close()
+        os.unlink(path)
+
+    thread = threading.Thread(target=accept_once_then_vanish)
+    thread.start()
+    c = shared_client()
+    try:
+        assert c.hello()["pid"] != os.getpid()
+        thread.join(5)
+        assert len(c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "refine": "off"})) == 256
+    finally:
+        c.shutdown()
+
+
 def test_a_killed_shared_worker_is_one_clear_error_then_replaced(engine_models, runtime):
     c = shared_client()
     try:
