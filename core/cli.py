@@ -236,6 +236,26 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return worker.run(idle_timeout=args.idle_timeout, stall_timeout=args.stall_timeout)
 
 
+def cmd_install(args: argparse.Namespace) -> int:
+    from . import install
+
+    install.install(args.host, host_version=args.host_version, dry_run=args.dry_run, blender=args.blender)
+    return 0
+
+
+def cmd_uninstall(args: argparse.Namespace) -> int:
+    from . import install
+
+    install.uninstall(args.host, dry_run=args.dry_run)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+
+    return doctor.run()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cleancut", description="Local, non-destructive AI background removal.")
     parser.add_argument("--version", action="version", version=f"cleancut {__version__}")
@@ -274,6 +294,24 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("--listen", metavar="SOCKET",
                     help="serve one client at a time on this Unix socket, staying warm between them")
     wk.set_defaults(func=cmd_worker)
+
+    inst = sub.add_parser("install", help="install the plug-in into GIMP, Krita or Blender",
+                          description="Copy the plug-in into every installation of the editor found in your "
+                                      "folders (or the version given), and point it at this engine.")
+    inst.add_argument("host", choices=("gimp", "krita", "blender"))
+    inst.add_argument("--dry-run", action="store_true", help="print what would be done, change nothing")
+    inst.add_argument("--host-version", metavar="V",
+                      help="only this editor version (GIMP 3.0 or 2.10, Blender 4.3, ...), created if absent")
+    inst.add_argument("--blender", metavar="PATH",
+                      help="the Blender executable that enables the add-on in its preferences "
+                           "(default: `blender` on PATH when its version matches)")
+    inst.set_defaults(func=cmd_install)
+    uninst = sub.add_parser("uninstall", help="remove exactly what `cleancut install` added")
+    uninst.add_argument("host", choices=("gimp", "krita", "blender"))
+    uninst.add_argument("--dry-run", action="store_true", help="print what would be removed, change nothing")
+    uninst.set_defaults(func=cmd_uninstall)
+    sub.add_parser("doctor", help="check the engine, models, licences and editor plug-ins"
+                   ).set_defaults(func=cmd_doctor)
 
     models = sub.add_parser("models", help="list, inspect, fetch and accept models")
     msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")

@@ -41,20 +41,26 @@ class GimpRunError(AssertionError):
 
 
 class Gimp3:
-    def __init__(self, base: Path, engine: Path, cache: Path):
+    def __init__(self, base: Path, engine: Path, cache: Path, installed: bool = False):
+        """``installed``: the plug-in is already in base/home, put there by `cleancut install gimp`
+        (which also wrote the engine's path into HOME's cleancut settings)."""
         self.base = Path(base)
         self.home = self.base / "home"
         self.runtime = self.base / "run"
         self.config = self.base / "config"
         self.plugin_dir = self.home / ".config" / "GIMP" / "3.0" / "plug-ins" / "cleancut"
-        self.plugin_dir.mkdir(parents=True, exist_ok=True)
-        for source in PLUGIN_FILES:
-            shutil.copy(source, self.plugin_dir / source.name)
-        (self.plugin_dir / "cleancut.py").chmod(0o755)
+        if not installed:
+            self.plugin_dir.mkdir(parents=True, exist_ok=True)
+            for source in PLUGIN_FILES:
+                shutil.copy(source, self.plugin_dir / source.name)
+            (self.plugin_dir / "cleancut.py").chmod(0o755)
         self.runtime.mkdir(mode=0o700, exist_ok=True)
         self.config.mkdir(exist_ok=True)
         self.env = dict(engine_env_trixie(engine, cache, self.config), HOME=str(self.home),
                         CLEANCUT_RUNTIME_DIR=str(self.runtime))
+        if installed:
+            for name in ("CLEANCUT_ENGINE_PYTHON", "CLEANCUT_CONFIG_DIR"):
+                self.env.pop(name)
         self.scratch = self.base.parent  # bound into the chroot: holds the engine, the cache and base
         self.runs = 0
 

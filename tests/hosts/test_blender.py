@@ -174,11 +174,12 @@ def rvm_cache(model_cache) -> Path:
 
 @pytest.fixture(scope="module")
 def addon_build(host_scratch) -> Path:
-    """blender/build.py's output: the add-on folder with the client copied in, and its zip."""
+    """The add-on folder as bundled (core/bundles.py): the source tree with the client copied in."""
+    from cleancut import bundles
+
     out = host_scratch / "blender-build"
-    subprocess.run([sys.executable, str(REPO / "blender" / "build.py"), str(out)], check=True,
-                   capture_output=True, timeout=60)
-    return out
+    shutil.rmtree(out, ignore_errors=True)
+    return bundles.write_folder(bundles.BUNDLES["blender"], out)
 
 
 class Blender:

@@ -78,8 +78,10 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "cleancut", "models", "accept", "rvm"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     build = out / "build"
-    subprocess.run([sys.executable, str(REPO / "blender" / "build.py"), str(build)], check=True,
-                   stdout=subprocess.DEVNULL)
+    from cleancut import bundles
+
+    shutil.rmtree(build, ignore_errors=True)
+    bundles.write_folder(bundles.BUNDLES["blender"], build)
     scripts = out / "scripts" / "addons"
     shutil.rmtree(scripts, ignore_errors=True)
     scripts.mkdir(parents=True)

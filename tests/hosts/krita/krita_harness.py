@@ -54,7 +54,9 @@ def install_plugin(resources: Path) -> Path:
 
 
 class KritaHost:
-    def __init__(self, flavour: str, base: Path, cache: Path, engine: Path | None = None):
+    def __init__(self, flavour: str, base: Path, cache: Path, engine: Path | None = None, installed: bool = False):
+        """``installed``: the plug-in and its kritarc switch are already in base/home, put there by
+        `cleancut install krita` (which also wrote the engine's path into HOME's cleancut settings)."""
         if flavour not in ("5.1", "5.2"):
             raise ValueError(flavour)
         self.flavour = flavour
@@ -64,7 +66,8 @@ class KritaHost:
         self.config = self.base / "config"  # cleancut's settings folder (licence acceptances)
         self.config.mkdir(parents=True, exist_ok=True)
         (self.resources / "pykrita").mkdir(parents=True, exist_ok=True)
-        install_plugin(self.resources)
+        if not installed:
+            install_plugin(self.resources)
         driver = self.resources / "pykrita" / "cleancut_driver"
         if driver.exists():
             shutil.rmtree(driver)
@@ -72,7 +75,11 @@ class KritaHost:
         shutil.copy(HERE / "cleancut_driver.desktop", self.resources / "pykrita")
         kritarc = self.home / ".config" / "kritarc"
         kritarc.parent.mkdir(parents=True, exist_ok=True)
-        if not kritarc.exists():
+        if installed:
+            from cleancut.install import kritarc_set
+
+            kritarc_set(kritarc, "enable_cleancut_driver", "true")
+        elif not kritarc.exists():
             kritarc.write_text("[python]\nenable_cleancut_krita=true\nenable_cleancut_driver=true\n")
         if flavour == "5.1":
             which("krita")
@@ -85,6 +92,9 @@ class KritaHost:
         tmp = self.base / "tmp"  # Krita's swap files and caches stay in the scratch folder
         tmp.mkdir(exist_ok=True)
         self.env = dict(self.env, HOME=str(self.home), TMPDIR=str(tmp), QT_QPA_PLATFORM="xcb")
+        if installed:  # the engine and settings come from what `cleancut install` wrote in HOME
+            for name in ("CLEANCUT_ENGINE_PYTHON", "CLEANCUT_CONFIG_DIR"):
+                self.env.pop(name)
         self.scratch = self.base.parent  # bound into the chroot: holds base, the engine and the cache
         self.runs = 0
 

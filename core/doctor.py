@@ -1,0 +1,159 @@
+"""`cleancut doctor`: check the engine, the models, the licences and each editor's plug-in.
+
+Every finding is one line: ok, a note (nothing to do), or FIX with the command that fixes it.
+The exit status is 1 when anything needs fixing, so scripts and support requests can use it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import __version__, bundles, config, fetch, install, licences
+from .catalog import load_catalog
+from .errors import CleancutError
+
+OK, NOTE, FIX = "ok", "note", "FIX"
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # ok, note, FIX
+    subject: str
+    text: str
+
+
+def check_engine() -> list[Finding]:
+    found = [Finding(OK, "engine", f"cleancut {__version__} on Python {sys.version.split()[0]} ({sys.executable})")]
+    try:
+        import onnxruntime
+
+        found.append(Finding(OK, "onnxruntime", f"{onnxruntime.__version__}, providers: "
+                                                f"{', '.join(onnxruntime.get_available_providers())}"))
+    except ImportError as err:
+        found.append(Finding(FIX, "onnxruntime", f"cannot be imported ({err}): `{sys.executable} -m pip "
+                                                 "install --force-reinstall onnxruntime`"))
+    try:
+        settings = config.load_config()
+    except CleancutError as err:
+        return found + [Finding(FIX, "settings", str(err))]
+    found.append(Finding(OK, "settings", str(config.config_path())))
+    found.append(_engine_python(settings))
+    return found
+
+
+def _engine_python(settings: dict) -> Finding:
+    """The interpreter the editors' client starts: it must run this same cleancut."""
+    from . import cleancut_client
+
+    chosen = os.environ.get(cleancut_client.ENV_PYTHON) or settings.get("engine_python")
+    if not chosen:
+        return Finding(FIX, "editors' engine", "no engine Python is set for the editors: run "
+                                               "`cleancut install gimp|krita|blender`")
+    try:
+        done = subprocess.run([chosen, "-c", "import cleancut; print(cleancut.__version__)"],
+                              capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.SubprocessError) as err:
+        return Finding(FIX, "editors' engine", f"{chosen} cannot be run ({err}): run `cleancut install` "
+                                               "again from the Python that has cleancut")
+    if done.returncode != 0:
+        return Finding(FIX, "editors' engine", f"{chosen} has no working cleancut: `{chosen} -m pip install "
+                                               "cleancut`, or run `cleancut install` from the right Python")
+    version = done.stdout.strip()
+    if version != __version__:
+        return Finding(FIX, "editors' engine", f"{chosen} runs cleancut {version}, this is {__version__}: "
+                                               "run `cleancut install` again with the one you want")
+    return Finding(OK, "editors' engine", f"{chosen} (cleancut {version})")
+
+
+def check_models() -> list[Finding]:
+    found = []
+    try:
+        catalog = load_catalog()
+    except CleancutError as err:
+        return [Finding(FIX, "catalog", str(err))]
+    for entry in catalog.models.values():
+        kind = licences.entry_class(entry)
+        terms = f"{entry.licence}, {kind}"
+        refused = config.commercial_use() and kind in (licences.NON_COMMERCIAL, licences.UNKNOWN)
+        if not fetch.is_cached(entry):
+            level = FIX if entry.id == catalog.default else NOTE
+            found.append(Finding(level, entry.id, f"not fetched ({terms}): `cleancut models fetch {entry.id}`"))
+            continue
+        try:
+            fetch.verify(entry)
+        except CleancutError as err:
+            found.append(Finding(FIX, entry.id, str(err)))
+            continue
+        if refused:
+            found.append(Finding(NOTE, entry.id, f"verified; refused by the commercial-use policy ({terms})"))
+        elif licences.needs_acceptance(entry):
+            found.append(Finding(NOTE, entry.id, f"verified; needs your acceptance ({terms}): read "
+                                                 f"`cleancut models info {entry.id}`, then "
+                                                 f"`cleancut models accept {entry.id}`"))
+        else:
+            found.append(Finding(OK, entry.id, f"verified ({terms}"
+                                               f"{', accepted' if kind != licences.PERMISSIVE else ''})"))
+    return found
+
+
+def check_hosts(where: install.Environment | None = None) -> list[Finding]:
+    found = []
+    try:
+        record = install.load_record()
+    except CleancutError as err:
+        return [Finding(FIX, "installs", str(err))]
+    for host in install.HOSTS:
+        entries = [e for e in record["installs"] if e["host"] == host]
+        for entry in entries:
+            found.append(_check_install(entry))
+        if not entries:
+            try:
+                targets = install.find_targets(host, where=where)
+            except CleancutError:
+                targets = []
+            present = [t for t in targets if Path(t.place.config).is_dir()]
+            if present:
+                found.append(Finding(NOTE, host, f"{present[0].describe()} found at {present[0].place.config}, "
+                                                 f"plug-in not installed: `cleancut install {host}`"))
+            else:
+                found.append(Finding(NOTE, host, "not found on this computer"))
+    return found
+
+
+def _check_install(entry: dict) -> Finding:
+    bundle = bundles.BUNDLES[entry["bundle"]]
+    root = Path(entry["root"])
+    title = f"{bundle.title} {entry['version']}" + ("" if entry["flavour"] == "native" else f" ({entry['flavour']})")
+    current = {rel: bundles.sha256(data) for rel, data in bundles.contents(bundle).items()}
+    missing = [rel for rel in current if not (root / rel).is_file()]
+    if missing:
+        return Finding(FIX, title, f"{len(missing)} plug-in files are missing from {root} (e.g. {missing[0]}): "
+                                   f"`cleancut install {entry['host']}`")
+    stale = [rel for rel, digest in current.items() if bundles.sha256((root / rel).read_bytes()) != digest]
+    if stale:
+        return Finding(FIX, title, f"the plug-in in {root} is not this engine's version ({stale[0]} differs): "
+                                   f"`cleancut install {entry['host']}`")
+    if "kritarc" in entry:
+        path = Path(entry["kritarc"]["path"])
+        if install.kritarc_get(path, f"enable_{install.KRITA_PLUGIN}") != "true":
+            return Finding(FIX, title, f"the plug-in is switched off in {path}: enable cleancut in Settings > "
+                                       "Configure Krita > Python Plugin Manager, or `cleancut install krita`")
+    return Finding(OK, title, f"plug-in installed and current in {root}")
+
+
+def run(say: Callable[[str], None] = print) -> int:
+    """Print every finding, grouped; 1 when something needs fixing."""
+    problems = 0
+    for title, findings in (("engine", check_engine()), ("models", check_models()), ("editors", check_hosts())):
+        say(title)
+        width = max(len(f.subject) for f in findings)
+        for finding in findings:
+            problems += finding.level == FIX
+            say(f"  {finding.level:<4}  {finding.subject:<{width}}  {finding.text}")
+    say("nothing to fix" if not problems else f"{problems} thing{'s' if problems > 1 else ''} to fix")
+    return 1 if problems else 0
