@@ -115,7 +115,7 @@ def _blender_targets(version: str | None, blender: str | None, where: Environmen
     for place in places:
         extension = hostdirs._version_tuple(place.version) >= (4, 2)
         module = f"bl_ext.user_default.{BLENDER_MODULE}" if extension else BLENDER_MODULE
-        exe = blender if blender else shutil.which("blender", path=where.env.get("PATH"))
+        exe = (shutil.which(blender) or blender) if blender else shutil.which("blender", path=where.env.get("PATH"))
         if exe and blender_version(exe) != place.version:
             exe = None if not blender else _wrong_blender(blender, place.version)
         targets.append(Target(bundles.BUNDLES["blender"], place, Path(place.plugins), blender=exe,
@@ -278,8 +278,12 @@ def uninstall(host: str, dry_run: bool = False, say: Callable[[str], None] = pri
         say(f"{'would remove' if dry_run else 'removing'} the {entry['bundle']} plug-in from {root}")
         if dry_run:
             continue
-        if "blender" in entry and Path(entry["blender"]["exe"]).exists():
-            blender_enable(entry["blender"]["exe"], entry["blender"]["module"], False)
+        if "blender" in entry:
+            if Path(entry["blender"]["exe"]).exists():
+                blender_enable(entry["blender"]["exe"], entry["blender"]["module"], False)
+            else:
+                say(f"  {entry['blender']['exe']} is gone: Blender will note the missing add-on once; "
+                    "untick it in Edit > Preferences > Add-ons")
         for rel in entry["files"]:
             (root / rel).unlink(missing_ok=True)
             _clear_pycache(root / rel)

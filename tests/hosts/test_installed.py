@@ -1,0 +1,198 @@
+"""`cleancut install` into the real editors, then "Remove Background" from what it installed.
+
+Each editor gets a fresh HOME; `cleancut install HOST` (run by the Python that holds the engine:
+this venv for Debian 12's editors, the chroot's python3 with the engine wheel on PYTHONPATH for
+Debian 13's) puts the plug-in where the editor looks and writes the engine's path into HOME's
+cleancut settings. The editor then starts as a user's would (no test plug-in folders, no
+CLEANCUT_ENGINE_PYTHON, no --factory-startup for Blender) and its mask is compared with the
+engine's alpha. Krita's own "Import Python Plugin from File…" code (plugin_importer.py, shipped
+with Krita and free of Krita's GUI) imports the packaged zip, and must lay it out exactly as
+`cleancut install krita` does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hostkit import REPO, SITE313, in_trixie, which
+from PIL import Image
+
+from cleancut import bundles, frames, pipeline
+from cleancut.options import Options
+
+sys.path.insert(0, str(REPO / "gimp" / "testing"))
+sys.path.insert(0, str(REPO / "tests" / "hosts" / "krita"))
+from gimp3_harness import Gimp3
+from krita_harness import KritaHost
+
+ASTRONAUT = REPO / "examples" / "astronaut.png"
+IMPORTER = "/usr/share/krita/pykrita/plugin_importer/plugin_importer.py"
+
+
+def astronaut_alpha(model_cache: Path, channels: str = "RGB") -> np.ndarray:
+    """The engine's u8 alpha for the photo's 8-bit pixels, as the worker computes it."""
+    rgb = np.asarray(Image.open(ASTRONAUT).convert("RGB"))
+    pixels = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)]) if channels == "RGBA" else rgb
+    decoded, _ = frames.decode(pixels.tobytes(), 512, 512, channels, "u8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CLEANCUT_CACHE_DIR", str(model_cache))
+        patch.setenv("CLEANCUT_OFFLINE", "1")
+        alpha = pipeline.remove(decoded, Options(foreground=False)).alpha
+    return np.frombuffer(frames.encode_alpha(alpha, "u8"), np.uint8).reshape(512, 512)
+
+
+def native_install(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("CLEANCUT_CONFIG_DIR", "CLEANCUT_ENGINE_PYTHON")}
+    done = subprocess.run([sys.executable, "-m", "cleancut", *args], env=dict(env, HOME=str(home)),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def trixie_install(scratch: Path, engine: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
+    done = in_trixie(scratch, ["python3", "-m", "cleancut", *args],
+                     {"HOME": str(home), "PYTHONPATH": f"{engine}:{SITE313}"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# --- GIMP 3.0.4 ---
+
+def test_gimp3_runs_remove_background_from_the_installed_plug_in(host_scratch, model_cache, trixie_engine):
+    base = host_scratch / "gimp3-installed"
+    trixie_install(host_scratch, trixie_engine, base / "home", "install", "gimp", "--host-version", "3.0")
+    gimp = Gimp3(base, trixie_engine, model_cache, installed=True)
+    scenario = dict(name="photo", input_format="R'G'B' u8", mask_format="Y u8", image={"load": str(ASTRONAUT)})
+    (result,), _ = gimp.run([scenario])
+    assert "exception" not in result, result["exception"]
+    assert (result["status"], result["error"]) == ("success", None)
+    (layer,) = result["layers"]
+    mask = np.fromfile(layer["mask"], np.uint8).reshape(512, 512)
+    expected = astronaut_alpha(model_cache)
+    assert 0 < expected.mean() < 255
+    assert np.array_equal(mask, expected)
+
+
+# --- Krita 5.1.5 ---
+
+@pytest.mark.parametrize("flavour", ["5.1", "5.2"])
+def test_krita_s_own_importer_lays_the_zip_out_as_cleancut_install_does(host_scratch, flavour):
+    base = host_scratch / f"krita{flavour}-import"
+    package = bundles.write_zip(bundles.BUNDLES["krita"], base / "cleancut-krita.zip")
+    imported, installed = base / "imported", base / "home"
+    imported.mkdir()
+    argv = ["python3", IMPORTER, str(package), str(imported)]
+    done = (subprocess.run(argv, capture_output=True, text=True, timeout=120) if flavour == "5.1"
+            else in_trixie(host_scratch, argv, {}))
+    assert done.returncode == 0 and "Imported plugin: cleancut" in done.stdout, done.stdout + done.stderr
+    native_install(installed, "install", "krita")
+    assert files_under(imported) == files_under(installed / ".local" / "share" / "krita")
+
+
+@pytest.fixture(scope="module")
+def krita_installed(host_scratch, model_cache):
+    base = host_scratch / "krita5.1-installed"
+    native_install(base / "home", "install", "krita")
+    rgba = np.dstack([np.asarray(Image.open(ASTRONAUT).convert("RGB"))[..., ::-1],
+                      np.full((512, 512), 255, np.uint8)])
+    raw = base / "astronaut_bgra8.raw"
+    rgba.tofile(raw)
+    host = KritaHost("5.1", base, model_cache, installed=True)
+    results, _ = host.run(REPO / "tests" / "hosts" / "krita" / "scenarios.py",
+                          {"only": ["menus", "photo8"], "inputs": {"astronaut_bgra8": str(raw)},
+                           "hint_rect": [0, 0, 1, 1], "refine_choice": "off"})
+    return results
+
+
+def test_krita_shows_the_installed_actions_in_its_menus(krita_installed):
+    menus = krita_installed["menus"]["menus"]
+    assert "cleancut_remove_background" in menus["Layer"]
+    assert "cleancut_select_subject" in menus["Select"]
+
+
+def test_krita_runs_remove_background_from_the_installed_plug_in(krita_installed, model_cache):
+    result = krita_installed["photo8"]
+    assert (result["outcome"]["status"], result["outcome"]["message"]) == ("done", None)
+    mask = np.fromfile(result["mask"], np.uint8).reshape(512, 512)
+    assert np.array_equal(mask, astronaut_alpha(model_cache, "RGBA"))
+
+
+# --- Blender 3.4.1 (legacy add-on) and 4.3.2 (extension) ---
+
+BLENDERS = {"3.4": "cleancut_blender", "4.3": "bl_ext.user_default.cleancut_blender"}
+
+
+def run_installed_blender(version: str, base: Path, scratch: Path, engine: Path | None, model_cache: Path) -> dict:
+    """Blender as the user starts it, with HOME=base/home: what installed.py found and did."""
+    script = base / "installed.py"
+    script.write_bytes((REPO / "tests" / "hosts" / "blender" / "installed.py").read_bytes())
+    photo = base / "astronaut.png"
+    photo.write_bytes(ASTRONAUT.read_bytes())
+    result, matte = base / f"result-{os.urandom(4).hex()}.json", base / "matte.raw"
+    argv = ["blender", "-b", "--python-exit-code", "1", "--python", str(script), "--",
+            BLENDERS[version], str(photo), str(result), str(matte)]
+    env = {"HOME": str(base / "home"), "CLEANCUT_CACHE_DIR": str(model_cache), "CLEANCUT_OFFLINE": "1"}
+    if version == "3.4":
+        full = {k: v for k, v in os.environ.items() if not k.startswith(("CLEANCUT_", "BLENDER_USER"))}
+        done = subprocess.run(argv, env=dict(full, **env), capture_output=True, text=True, timeout=300)
+    else:
+        done = in_trixie(scratch, argv, dict(env, PYTHONPATH=f"{engine}:{SITE313}"))
+    assert done.returncode == 0 and result.exists(), done.stdout[-3000:] + done.stderr[-3000:]
+    facts = json.loads(result.read_text())
+    assert "traceback" not in facts, facts["traceback"]
+    facts["matte"] = matte
+    return facts
+
+
+@pytest.fixture(scope="module", params=list(BLENDERS))
+def blender_installed(request, host_scratch, model_cache):
+    version = request.param
+    base = host_scratch / f"blender{version}-installed"
+    base.mkdir()
+    if version == "3.4":
+        engine = None
+        native_install(base / "home", "install", "blender", "--host-version", "3.4", "--blender", which("blender"))
+    else:
+        engine = request.getfixturevalue("trixie_engine")
+        trixie_install(host_scratch, engine, base / "home", "install", "blender", "--host-version", "4.3",
+                       "--blender", "blender")
+    return version, base, engine
+
+
+def test_blender_starts_with_the_add_on_enabled_and_cuts_out_a_photo(blender_installed, host_scratch, model_cache):
+    version, base, engine = blender_installed
+    facts = run_installed_blender(version, base, host_scratch, engine, model_cache)
+    assert facts["blender"][:2] == [int(v) for v in version.split(".")]
+    assert facts["enabled"] and facts["status"] == ["FINISHED"]
+    matte = np.fromfile(facts["matte"], np.uint8).reshape(512, 512)
+    diff = np.abs(matte.astype(int) - astronaut_alpha(model_cache).astype(int))
+    assert diff.max() <= 1  # Blender keeps the 8-bit matte as floats; one level of rounding
+
+
+def test_blender_uninstall_disables_the_add_on_and_removes_its_files(blender_installed, host_scratch, model_cache):
+    version, base, engine = blender_installed
+    if version == "3.4":
+        native_install(base / "home", "uninstall", "blender")
+    else:
+        trixie_install(host_scratch, engine, base / "home", "uninstall", "blender")
+    facts = run_installed_blender(version, base, host_scratch, engine, model_cache)
+    assert not facts["enabled"]
+    assert not list((base / "home" / ".config" / "blender" / version).rglob("cleancut_blender"))
+
+
+def test_the_packaged_extension_zip_passes_blender_s_own_validation(host_scratch):
+    package = bundles.write_zip(bundles.BUNDLES["blender"], host_scratch / "cleancut-blender-extension.zip",
+                                strip="cleancut_blender/")
+    done = in_trixie(host_scratch, ["blender", "--factory-startup", "--command", "extension", "validate",
+                                    str(package)], {})
+    assert done.returncode == 0, done.stdout + done.stderr
