@@ -10,8 +10,9 @@ Shots (PNG, 1280×800 screens unless noted):
   gimp3-menu.png    the same window with Layer > Mask open on "Remove Background…" (needs xdotool)
   krita.png         Krita 5.1 (Debian 12): after Layer > Remove Background, the transparency
                     mask "Background removed (cleancut)" in the Layers docker
-  blender.png       Blender 3.4 (Debian 12): the Compositor with the "Remove Background" node
-                    group after the Image node, the Viewer backdrop showing the cut-out
+  blender.png       Blender 3.4 (Debian 12): the Compositor after Add > Remove Background: the
+                    "Remove Background" node group wired between the Image node and the Composite,
+                    and a Viewer (through an Alpha Over onto a flat colour) as the backdrop
   before-after.png  made by the engine itself (cleancut.pipeline): the photo, then its cut-out
                     over a checkerboard (about 1000 px wide)
 
@@ -22,6 +23,9 @@ Background, stages the window and writes "ready"; this script then grabs the scr
 X11 grab), checks it is not blank, writes "done", and the editor quits. Every editor run is
 bounded by a timeout, and every process this script started (editors, workers, Xvfb) is ended
 before it exits.
+
+Needs what tests/hosts/setup.sh installs (Krita and Blender on Debian 12, the Debian 13 chroot
+with GIMP 3, entered as root through tests/hosts/chroot.sh), Xvfb, and xdotool for the menu shot.
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -142,7 +145,7 @@ def stop(proc: subprocess.Popen, grace: float = 5.0) -> None:
 
 
 class Xvfb:
-    """A private X screen: ``with Xvfb() as x: ... x.display``; grab() saves what it shows."""
+    """A private X screen: ``with Xvfb() as x: ... x.display``; grab() returns what it shows."""
 
     def __init__(self, size=SCREEN):
         self.size = size
@@ -152,7 +155,7 @@ class Xvfb:
     def __enter__(self):
         read, write = os.pipe()
         self.proc = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write), "-screen", "0", "%dx%dx24" % self.size, "-ac",
+            ["Xvfb", "-displayfd", str(write), "-screen", "0", f"{self.size[0]}x{self.size[1]}x24", "-ac",
              "-nolisten", "tcp", "-noreset"],
             pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         os.close(write)
@@ -185,7 +188,7 @@ def run_editor(argv, env, log: Path, ready: Path, timeout: float, on_ready, chro
     The whole run is bounded by ``timeout`` (the process group is ended after it); returns the
     editor's exit code."""
     if chroot_scratch is not None:
-        argv = [str(CHROOT_SH), "run", str(chroot_scratch), "env"] + ["%s=%s" % kv for kv in env.items()] + argv
+        argv = [str(CHROOT_SH), "run", str(chroot_scratch), "env"] + [f"{k}={v}" for k, v in env.items()] + argv
         env = dict(os.environ)
     with open(log, "w") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -193,14 +196,14 @@ def run_editor(argv, env, log: Path, ready: Path, timeout: float, on_ready, chro
     try:
         while not ready.exists():
             if proc.poll() is not None:
-                raise ShotError("the editor ended (exit %s) before it was ready; see %s:\n%s"
-                                % (proc.returncode, log, tail(log)))
+                raise ShotError(f"the editor ended (exit {proc.returncode}) before it was ready; "
+                                f"see {log}:\n{tail(log)}")
             if time.time() > deadline:
-                raise ShotError("the editor was not ready within %d s; see %s:\n%s" % (timeout, log, tail(log)))
+                raise ShotError(f"the editor was not ready within {timeout:.0f} s; see {log}:\n{tail(log)}")
             time.sleep(0.2)
         info = json.loads(ready.read_text() or "{}")
         if info.get("error"):
-            raise ShotError("the driver inside the editor failed:\n%s" % info["error"])
+            raise ShotError(f"the driver inside the editor failed:\n{info['error']}")
         on_ready(info)
         try:
             return proc.wait(max(5.0, deadline - time.time()))
@@ -242,7 +245,7 @@ def check_not_blank(image, what: str) -> None:
 
     stat = ImageStat.Stat(image.convert("L"))
     if stat.stddev[0] < 8:
-        raise ShotError("%s looks blank (grey level %.0f ± %.1f)" % (what, stat.mean[0], stat.stddev[0]))
+        raise ShotError(f"{what} looks blank (grey level {stat.mean[0]:.0f} ± {stat.stddev[0]:.1f})")
 
 
 def save_png(image, path: Path) -> int:
@@ -263,6 +266,19 @@ def save_png(image, path: Path) -> int:
             data = smaller
     path.write_bytes(data)
     return len(data)
+
+
+def debian_version(root: Path, package: str) -> str:
+    """The upstream version of an installed Debian package ("3.0.4" for 3.0.4-3+deb13u10)."""
+    status = (root / "var" / "lib" / "dpkg" / "status").read_text(errors="replace")
+    for stanza in status.split("\n\n"):
+        lines = stanza.splitlines()
+        if f"Package: {package}" in lines:
+            for line in lines:
+                if line.startswith("Version: "):
+                    version = line.split(" ", 1)[1]
+                    return version.split(":", 1)[-1].split("-", 1)[0].split("+")[0]
+    return "?"
 
 
 # --- shared set-up --------------------------------------------------------------------------
@@ -297,14 +313,14 @@ class Context:
         return self._engine313
 
     def engine_env_trixie(self, config: Path) -> dict:
-        return {"CLEANCUT_ENGINE_PYTHON": "/usr/bin/python3", "PYTHONPATH": "%s:%s" % (self.engine313(), SITE313),
+        return {"CLEANCUT_ENGINE_PYTHON": "/usr/bin/python3", "PYTHONPATH": f"{self.engine313()}:{SITE313}",
                 "CLEANCUT_CACHE_DIR": str(self.cache), "CLEANCUT_CONFIG_DIR": str(config), "CLEANCUT_OFFLINE": "1"}
 
     def wrote(self, name: str, image, source: str) -> None:
         path = self.out / name
         size = save_png(image, path)
         self.written.append((path, size, source))
-        print("wrote %s (%dx%d, %d KB) from %s" % (path, image.width, image.height, size // 1024, source), flush=True)
+        print(f"wrote {path} ({image.width}x{image.height}, {size // 1024} KB) from {source}", flush=True)
 
 
 def settle_and_grab(ctx: Context, screen: Xvfb, name: str, source: str, wait: float = 2.0):
@@ -367,7 +383,7 @@ GIMP_SESSIONRC = """\
     (open-on-exit)
     (aux-info
         (left-docks-width "220")
-        (right-docks-width "300")
+        (right-docks-width "360")
         (maximized "no"))
     (gimp-toolbox
         (side left)
@@ -383,7 +399,7 @@ GIMP_SESSIONRC = """\
             (current-page 0)
             (dockable "gimp-layer-list"
                 (tab-style automatic)
-                (preview-size 48)
+                (preview-size 40)
                 (aux-info
                     (show-button-bar "true")))
             (dockable "gimp-channel-list"
@@ -411,11 +427,10 @@ GIMP_SESSIONRC = """\
 """
 
 GIMP_RC = """\
+(config-version "%(version)s")
 (show-welcome-dialog no)
 (show-tips no)
 (check-updates no)
-(save-session-info no)
-(restore-session no)
 """
 
 
@@ -432,7 +447,9 @@ def shot_gimp3(ctx: Context) -> None:
     (plugins / "cleancut.py").chmod(0o755)
     profile = home / ".config" / "GIMP" / "3.0"
     (profile / "sessionrc").write_text(GIMP_SESSIONRC % {"w": SCREEN[0], "h": SCREEN[1]})
-    (profile / "gimprc").write_text(GIMP_RC)
+    version = debian_version(TRIXIE, "gimp")
+    source = f"GIMP {version} (Debian 13 chroot)"
+    (profile / "gimprc").write_text(GIMP_RC % {"version": version})
     runtime.mkdir(mode=0o700)
     config.mkdir()
     ready, done = base / "ready.json", base / "done"
@@ -441,19 +458,19 @@ def shot_gimp3(ctx: Context) -> None:
     spec = base / "spec.json"
     spec.write_text(json.dumps({"photo": str(PHOTO), "ready": str(ready), "done": str(done),
                                 "wait": ctx.timeout}))
-    code = "SPEC=%r; exec(open(%r).read())" % (str(spec), str(batch))
+    code = f"SPEC={str(spec)!r}; exec(open({str(batch)!r}).read())"
     with Xvfb() as screen:
         env = dict(ctx.engine_env_trixie(config), HOME=str(home), CLEANCUT_RUNTIME_DIR=str(runtime),
                    DISPLAY=screen.display, TMPDIR=str(base), NO_AT_BRIDGE="1")
-        argv = ["timeout", "-k", "5", str(int(ctx.timeout)), "gimp-3.0", "-n", "-s", "--no-data", "--no-fonts",
+        argv = ["timeout", "-k", "5", str(int(ctx.timeout)), "gimp-3.0", "-n", "-s", "--no-fonts",
                 "--batch-interpreter=python-fu-eval", "-b", code, "--quit"]
 
         def on_ready(info):
-            settle_and_grab(ctx, screen, "gimp3.png", "GIMP 3.0.4 (Debian 13)", wait=2.5)
+            settle_and_grab(ctx, screen, "gimp3.png", source, wait=2.5)
             try:
-                gimp_menu(ctx, screen)
+                gimp_menu(ctx, screen, source)
             except ShotError as err:
-                print("  gimp3-menu.png not made: %s" % err, file=sys.stderr)
+                print(f"  gimp3-menu.png not made: {err}", file=sys.stderr)
             done.touch()
 
         try:
@@ -462,22 +479,403 @@ def shot_gimp3(ctx: Context) -> None:
             shutdown_workers(runtime)
 
 
-def gimp_menu(ctx: Context, screen: Xvfb) -> None:
-    """Layer > Mask open, "Remove Background…" highlighted, over the result."""
+def gimp_menu(ctx: Context, screen: Xvfb, source: str) -> None:
+    """Layer > Mask open, the pointer on "Remove Background…" (its tooltip shows the procedure's blurb)."""
     xdotool = shutil.which("xdotool")
     if xdotool is None:
         raise ShotError("xdotool is not installed (apt-get install xdotool)")
     env = dict(os.environ, DISPLAY=screen.display)
 
-    def key(*keys):
-        subprocess.run([xdotool, "key", "--delay", "250", *keys], env=env, check=True, timeout=20)
-        time.sleep(0.6)
+    def xdo(*args):
+        return subprocess.run([xdotool, *args], env=env, check=True, timeout=20, capture_output=True,
+                              text=True).stdout
 
-    key("alt+l")   # Layer
-    key("m")       # Mask
-    key("Up")      # wraps to the last item of the submenu: the plug-ins' entries come last
-    settle_and_grab(ctx, screen, "gimp3-menu.png", "GIMP 3.0.4 (Debian 13)", wait=1.0)
-    key("Escape", "Escape", "Escape")
+    def popups():
+        """Visible top-level windows other than the main window: the open menus, left to right."""
+        found = []
+        for wid in xdo("search", "--maxdepth", "1", "--onlyvisible", "--class", "gimp").split():
+            geometry = dict(line.strip().split(": ", 1) for line in xdo("getwindowgeometry", wid).splitlines()[1:])
+            x, y = (int(v) for v in geometry["Position"].split(" ")[0].split(","))
+            w, h = (int(v) for v in geometry["Geometry"].split("x"))
+            if (w, h) != SCREEN and w > 20 and h > 20:
+                found.append((x, y, w, h))
+        return sorted(found)
+
+    xdo("mousemove", str(SCREEN[0] - 5), str(SCREEN[1] - 5))
+    xdo("key", "alt+l")  # Layer
+    time.sleep(1.0)
+    xdo("key", "m")  # Mask
+    time.sleep(1.0)
+    menus = popups()
+    if len(menus) < 2:
+        raise ShotError(f"the Layer > Mask menu did not open (windows: {menus!r})")
+    x, y, _w, h = menus[-1]  # the submenu; the plug-ins' entries come last
+    xdo("mousemove", str(x + 40), str(y + h - 14))
+    for _ in range(4):  # GTK highlights a menu item once the pointer moves over it
+        time.sleep(0.1)
+        xdo("mousemove_relative", "--", "5", "0")
+    settle_and_grab(ctx, screen, "gimp3-menu.png", source, wait=1.5)
+    xdo("key", "Escape", "Escape", "Escape")
+
+
+# --- Krita ---------------------------------------------------------------------------------
+
+KRITA_SCENARIO = r"""
+# Run by the host tests' cleancut_driver plug-in inside Krita: main() is a generator it steps
+# from Krita's main loop (yield milliseconds to wait, or a predicate to poll).
+import json
+import os
+
+import cleancut_krita.extension as ccx
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QCursor
+from PyQt5.QtWidgets import QDockWidget
+
+from krita import Krita
+
+APP = Krita.instance()
+
+
+def tell(path, info):
+    with open(path + ".tmp", "w") as handle:
+        json.dump(info, handle)
+    os.rename(path + ".tmp", path)
+
+
+def main(spec, out):
+    window = APP.activeWindow()
+    qwindow = window.qwindow()
+    qwindow.showNormal()
+    qwindow.setGeometry(0, 0, spec["width"], spec["height"])
+    doc = APP.openDocument(spec["photo"])
+    window.addView(doc)
+    yield lambda: doc.activeNode() is not None
+    yield 500
+    ccx.write_settings("", "", False)  # the default model and edge refinement
+    extension = ccx.INSTANCE
+    count = len(extension.outcomes)
+    APP.action("cleancut_remove_background").trigger()
+    yield lambda: len(extension.outcomes) > count
+    outcome = dict(extension.outcomes[-1])
+    info = {"outcome": {k: outcome.get(k) for k in ("status", "message", "kind")},
+            "version": APP.version()}
+    layer = doc.topLevelNodes()[0]
+    masks = [child for child in layer.childNodes() if child.type() == "transparencymask"]
+    info["masks"] = [mask.name() for mask in masks]
+    if outcome.get("status") != "done" or spec["mask_name"] not in info["masks"]:
+        info["error"] = "Remove Background did not add a mask: %r" % (outcome,)
+    doc.refreshProjection()
+    docks = {dock.objectName(): dock for dock in qwindow.findChildren(QDockWidget)}
+    if "KisLayerBox" in docks:  # wide enough for the mask's whole name
+        qwindow.resizeDocks([docks["KisLayerBox"]], [spec["dock_width"]], Qt.Horizontal)
+    QCursor.setPos(spec["width"] - 3, spec["height"] - 3)  # no brush outline over the canvas
+    yield 300
+    zoom = APP.action("zoom_to_fit")
+    if zoom is not None:
+        zoom.trigger()
+    yield 1500
+    tell(spec["ready"], info)
+    yield lambda: os.path.exists(spec["done"])
+"""
+
+
+def shot_krita(ctx: Context) -> None:
+    if shutil.which("krita") is None:
+        raise ShotError("Krita is not installed: run `sudo tests/hosts/setup.sh`")
+    base = ctx.scratch / "krita"
+    home, config, out, tmp = base / "home", base / "config", base / "out", base / "tmp"
+    resources = home / ".local" / "share" / "krita"
+    pykrita = resources / "pykrita"
+    pykrita.mkdir(parents=True)
+    for folder in (config, out, tmp, resources / "actions", home / ".config"):
+        folder.mkdir(parents=True, exist_ok=True)
+    # the plug-in, as the README (and tests/hosts/krita/krita_harness.py) installs it
+    package = pykrita / "cleancut_krita"
+    shutil.copytree(REPO / "krita" / "cleancut_krita", package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "core" / "cleancut_client.py", package / "cleancut_client.py")
+    shutil.copy(REPO / "krita" / "cleancut_krita.desktop", pykrita)
+    shutil.copy(REPO / "krita" / "cleancut_krita.action", resources / "actions")
+    # the host tests' driver plug-in runs the scenario above
+    shutil.copytree(KRITA_DRIVER / "cleancut_driver", pykrita / "cleancut_driver",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(KRITA_DRIVER / "cleancut_driver.desktop", pykrita)
+    (home / ".config" / "kritarc").write_text("[python]\nenable_cleancut_krita=true\nenable_cleancut_driver=true\n")
+    ready, done = base / "ready.json", base / "done"
+    script = base / "scenario.py"
+    script.write_text(KRITA_SCENARIO)
+    spec = base / "spec.json"
+    spec.write_text(json.dumps({"photo": str(PHOTO), "ready": str(ready), "done": str(done),
+                                "width": SCREEN[0], "height": SCREEN[1], "dock_width": 400,
+                                "mask_name": MASK_NAME}))
+    with Xvfb() as screen:
+        env = dict(os.environ, **ctx.engine_env_native(config))
+        env.update(HOME=str(home), TMPDIR=str(tmp), QT_QPA_PLATFORM="xcb", DISPLAY=screen.display,
+                   CLEANCUT_DRIVER_OUT=str(out), CLEANCUT_DRIVER_SPEC=str(spec),
+                   CLEANCUT_DRIVER_SCRIPT=str(script), CLEANCUT_DRIVER_DEADLINE=str(int(ctx.timeout)))
+        for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+            env.pop(name, None)
+        argv = ["timeout", "-k", "5", str(int(ctx.timeout + 10)), "krita", "--nosplash"]
+        state = {}
+
+        def on_ready(info):
+            state["version"] = info.get("version", "?")
+            settle_and_grab(ctx, screen, "krita.png", f"Krita {state['version']} (Debian 12)", wait=2.0)
+            done.touch()
+
+        run_editor(argv, env, base / "krita.log", ready, ctx.timeout + 20, on_ready)
+
+
+# --- Blender --------------------------------------------------------------------------------
+
+BLENDER_DRIVER = r"""
+# Runs inside the Blender GUI: blender --factory-startup --python THIS -- SPEC.json
+# A timer plays the user: Compositing workspace, an Image node with the photo, Add > Remove
+# Background with that node active, a Viewer after the group; then "ready", and quit on "done".
+import json
+import os
+import sys
+import time
+import traceback
+
+import addon_utils
+import bpy
+
+SPEC = json.load(open(sys.argv[sys.argv.index("--") + 1]))
+MODULE = "cleancut_blender"
+DEADLINE = time.time() + SPEC["deadline"]
+state = {"step": "start"}
+info = {"version": bpy.app.version_string}
+
+
+def tell():
+    with open(SPEC["ready"] + ".tmp", "w") as handle:
+        json.dump(info, handle)
+    os.rename(SPEC["ready"] + ".tmp", SPEC["ready"])
+
+
+def node_editor(window):
+    area = next(a for a in window.screen.areas if a.type == "NODE_EDITOR")
+    region = next(r for r in area.regions if r.type == "WINDOW")
+    return area, {"window": window, "screen": window.screen, "area": area, "region": region}
+
+
+def tick():
+    try:
+        return step()
+    except BaseException:
+        info["error"] = traceback.format_exc()
+        tell()
+        bpy.ops.wm.quit_blender()
+        return None
+
+
+def step():
+    window = bpy.context.window_manager.windows[0]
+    scene = bpy.context.scene
+    name = state["step"]
+    if time.time() > DEADLINE:
+        raise RuntimeError("deadline passed in step " + name)
+    if name == "start":
+        addon_utils.enable(MODULE, default_set=True, handle_error=None)
+        window.workspace = bpy.data.workspaces["Compositing"]
+        scene.use_nodes = True
+        tree = scene.node_tree
+        for node in list(tree.nodes):
+            if node.bl_idname != "CompositorNodeComposite":  # nothing 3D is rendered
+                tree.nodes.remove(node)
+        scene.render.resolution_x = scene.render.resolution_y = 512
+        scene.render.resolution_percentage = 100
+        scene.view_settings.view_transform = "Standard"
+        scene.render.film_transparent = True
+        state["step"] = "remove"
+        return 1.0
+    if name == "remove":
+        tree = scene.node_tree
+        composite = next(n for n in tree.nodes if n.bl_idname == "CompositorNodeComposite")
+        image = bpy.data.images.load(SPEC["photo"])
+        source = tree.nodes.new("CompositorNodeImage")
+        source.image = image
+        tree.links.new(source.outputs["Image"], composite.inputs["Image"])
+        for node in tree.nodes:
+            node.select = False
+        tree.nodes.active = source
+        area, override = node_editor(window)
+        with bpy.context.temp_override(**override):  # Add > Remove Background, the Image node active
+            result = bpy.ops.cleancut.remove_background("INVOKE_DEFAULT")
+        run = dict(sys.modules[MODULE].operators.last_run)
+        info["operator"] = sorted(result)
+        info["run"] = {"status": run.get("status"), "report": run.get("report")}
+        group = next((n for n in tree.nodes if n.bl_idname == "CompositorNodeGroup"), None)
+        if "FINISHED" not in result or group is None:
+            raise RuntimeError("Remove Background did not finish: %r %r" % (result, run))
+        # The Viewer shows the cut-out over a flat colour (a new background, as a user would add):
+        # the node editor's backdrop and the Image Editor draw the compositor's buffers as
+        # premultiplied, so a cut-out with straight colours would look uncut there.
+        setter = next((n for n in group.node_tree.nodes if n.bl_idname == "CompositorNodeSetAlpha"), None)
+        straight = setter is not None and getattr(setter, "mode", "") == "REPLACE_ALPHA"
+        info["set_alpha_mode"] = getattr(setter, "mode", None)
+        over = tree.nodes.new("CompositorNodeAlphaOver")
+        over.use_premultiply = straight  # "Convert Premultiplied": the cut-out's colours are straight
+        over.inputs[1].default_value = SPEC["background"]
+        tree.links.new(group.outputs["Image"], over.inputs[2])
+        viewer = tree.nodes.new("CompositorNodeViewer")
+        tree.links.new(over.outputs["Image"], viewer.inputs["Image"])
+        source.location = (-560, 60)
+        group.location = (-300, 60)
+        group.width = 180
+        composite.location = (-40, 240)
+        over.location = (-40, 20)
+        viewer.location = (190, 20)
+        for node in tree.nodes:
+            node.select = False
+        group.select = True
+        tree.nodes.active = group
+        info["nodes"] = sorted("%s:%s" % (n.bl_idname, n.label or n.name) for n in tree.nodes)
+        space = area.spaces.active
+        space.show_backdrop = True
+        space.backdrop_channels = "COLOR_ALPHA"
+        space.show_region_ui = False
+        for other in list(window.screen.areas):  # the whole window for the node editor
+            if other.type in ("DOPESHEET_EDITOR", "PROPERTIES", "OUTLINER"):
+                region = next(r for r in other.regions if r.type == "WINDOW")
+                with bpy.context.temp_override(window=window, screen=window.screen, area=other, region=region):
+                    bpy.ops.screen.area_close()
+        state["step"] = "frame"
+        return 0.5
+    if name == "frame":  # once the nodes have been drawn (their sizes are known)
+        area, override = node_editor(window)
+        with bpy.context.temp_override(**override):
+            bpy.ops.node.view_all()
+            for _ in range(SPEC["zoom_in"]):
+                bpy.ops.view2d.zoom_in()
+            bpy.ops.view2d.pan(deltax=SPEC["pan"][0], deltay=SPEC["pan"][1])
+        space = area.spaces.active
+        space.backdrop_zoom = SPEC["backdrop_zoom"]
+        space.backdrop_offset = SPEC["backdrop_offset"]
+        area.tag_redraw()
+        info["node_editor"] = [area.width, area.height]
+        state["step"] = "settle"
+        state["until"] = time.time() + 3.0  # the compositor job runs after the tree changed
+        return 0.5
+    if name == "settle":
+        viewer = bpy.data.images.get("Viewer Node")
+        if time.time() < state["until"] or viewer is None or not viewer.has_data:
+            if time.time() > state["until"] + 30:
+                raise RuntimeError("the compositor never filled the Viewer Node")
+            return 0.25
+        info["viewer"] = list(viewer.size)
+        tell()
+        state["step"] = "wait"
+        return 0.2
+    if name == "wait":
+        if not os.path.exists(SPEC["done"]):
+            return 0.2
+        bpy.ops.wm.quit_blender()
+        return None
+    return None
+
+
+bpy.app.timers.register(tick, first_interval=1.0)
+"""
+
+
+def shot_blender(ctx: Context) -> None:
+    if shutil.which("blender") is None:
+        raise ShotError("Blender is not installed: run `sudo tests/hosts/setup.sh`")
+    base = ctx.scratch / "blender"
+    home, config, tmp = base / "home", base / "config", base / "tmp"
+    scripts = base / "scripts"
+    addon = scripts / "addons" / "cleancut_blender"
+    for folder in (home, config, tmp, scripts / "addons"):
+        folder.mkdir(parents=True, exist_ok=True)
+    # the legacy add-on as blender/build.py stages it: the add-on's files plus the client
+    shutil.copytree(REPO / "blender" / "cleancut_blender", addon,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+    shutil.copy(REPO / "core" / "cleancut_client.py", addon / "cleancut_client.py")
+    ready, done = base / "ready.json", base / "done"
+    driver = base / "driver.py"
+    driver.write_text(BLENDER_DRIVER)
+    spec = base / "spec.json"
+    spec.write_text(json.dumps({"photo": str(PHOTO), "ready": str(ready), "done": str(done),
+                                "deadline": ctx.timeout, "backdrop_zoom": 0.85, "backdrop_offset": [400, 0],
+                                "zoom_in": 2, "pan": [250, 0], "background": [0.33, 0.45, 0.6, 1.0]}))
+    with Xvfb() as screen:
+        env = dict(os.environ, **ctx.engine_env_native(config))
+        env.update(HOME=str(home), TMPDIR=str(tmp), DISPLAY=screen.display, BLENDER_USER_SCRIPTS=str(scripts),
+                   BLENDER_USER_CONFIG=str(base / "user-config"))
+        argv = ["timeout", "-k", "5", str(int(ctx.timeout + 10)), "blender", "--factory-startup",
+                "--window-geometry", "0", "0", str(SCREEN[0]), str(SCREEN[1]), "--no-window-focus",
+                "--python", str(driver), "--", str(spec)]
+
+        def on_ready(info):
+            settle_and_grab(ctx, screen, "blender.png", f"Blender {info.get('version', '?')} (Debian 12)",
+                            wait=1.5)
+            done.touch()
+
+        run_editor(argv, env, base / "blender.log", ready, ctx.timeout + 20, on_ready)
+
+
+# --- before / after (the engine itself) ------------------------------------------------------
+
+def checkerboard(width: int, height: int, square: int = 12):
+    import numpy as np
+
+    y, x = np.mgrid[0:height, 0:width]
+    light = ((x // square + y // square) % 2 == 0)
+    board = np.where(light, 255, 214).astype(np.uint8)
+    return np.dstack([board, board, board])
+
+
+def font(size: int, bold: bool = False):
+    from PIL import ImageFont
+
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    for folder in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu"):
+        if os.path.exists(os.path.join(folder, name)):
+            return ImageFont.truetype(os.path.join(folder, name), size)
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without FreeType sizes
+        return ImageFont.load_default()
+
+
+def shot_before_after(ctx: Context, photo: Path = PHOTO, panel: int = 480, gap: int = 16, margin: int = 12) -> None:
+    """The photo and its cut-out over a checkerboard, side by side, made by cleancut.pipeline."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    os.environ["CLEANCUT_CACHE_DIR"] = str(ctx.cache)
+    os.environ["CLEANCUT_CONFIG_DIR"] = str(ctx.scratch / "engine-config")
+    from cleancut import pipeline
+    from cleancut.options import Options
+
+    rgb = np.asarray(Image.open(photo).convert("RGB"))
+    result = pipeline.remove(rgb, Options(offline=True))
+    alpha = result.alpha.astype(np.float32)[..., None]
+    colours = result.foreground if result.foreground is not None else rgb
+    board = checkerboard(rgb.shape[1], rgb.shape[0])
+    over = colours.astype(np.float32) * alpha + board.astype(np.float32) * (1.0 - alpha)
+    after = Image.fromarray(np.clip(over + 0.5, 0, 255).astype(np.uint8))
+    before = Image.fromarray(rgb)
+    scale = panel / max(rgb.shape[:2])
+    size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+    before, after = before.resize(size, Image.LANCZOS), after.resize(size, Image.LANCZOS)
+    label_font, small = font(20, bold=True), font(15)
+    label_h = 34
+    width = margin * 2 + gap + size[0] * 2
+    height = margin * 2 + label_h + size[1]
+    sheet = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    model = result.model.id if hasattr(result.model, "id") else "u2netp"
+    for index, (picture, title, note) in enumerate(((before, "Before", photo.name),
+                                                    (after, "After", f"cleancut, model {model}"))):
+        x = margin + index * (size[0] + gap)
+        draw.text((x, margin), title, font=label_font, fill=(30, 30, 30))
+        title_w = draw.textlength(title, font=label_font)
+        draw.text((x + title_w + 10, margin + 4), note, font=small, fill=(110, 110, 110))
+        sheet.paste(picture, (x, margin + label_h))
+    check_not_blank(sheet, "before-after.png")
+    ctx.wrote("before-after.png", sheet, f"cleancut.pipeline ({model}, refine fast)")
 
 
 # --- entry point ----------------------------------------------------------------------------
@@ -493,41 +891,42 @@ def main(argv=None) -> int:
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(only) - set(SHOTS))
     if unknown:
-        parser.error("unknown shot(s): %s (choose from %s)" % (", ".join(unknown), ", ".join(SHOTS)))
+        parser.error(f"unknown shot(s): {', '.join(unknown)} (choose from {', '.join(SHOTS)})")
 
     become_subreaper()
     ctx = Context(args)
     ctx.out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     failures = []
-    print("scratch folder: %s" % ctx.scratch, flush=True)
+    print(f"scratch folder: {ctx.scratch}", flush=True)
     try:
         ctx.fetch_model()
         for name in only:
-            print("== %s" % name, flush=True)
+            print(f"== {name}", flush=True)
             began = time.time()
             try:
                 SHOT_FUNCTIONS[name](ctx)
             except (ShotError, subprocess.SubprocessError, OSError) as err:
                 failures.append(name)
-                print("FAILED %s: %s" % (name, err), file=sys.stderr, flush=True)
-            print("   %s: %.1f s" % (name, time.time() - began), flush=True)
+                print(f"FAILED {name}: {err}", file=sys.stderr, flush=True)
+            print(f"   {name}: {time.time() - began:.1f} s", flush=True)
     finally:
         reap()
         if args.keep or failures:
-            print("kept the scratch folder %s" % ctx.scratch)
+            print(f"kept the scratch folder {ctx.scratch}")
         else:
             shutil.rmtree(ctx.scratch, ignore_errors=True)
-    print("\n%d file(s) in %.0f s:" % (len(ctx.written), time.time() - started))
+    print(f"\n{len(ctx.written)} file(s) in {time.time() - started:.0f} s:")
     for path, size, source in ctx.written:
-        print("  %s  %d bytes  (%s)" % (path, size, source))
+        print(f"  {path}  {size} bytes  ({source})")
     if failures:
-        print("failed: %s" % ", ".join(failures), file=sys.stderr)
+        print(f"failed: {', '.join(failures)}", file=sys.stderr)
         return 1
     return 0
 
 
-SHOT_FUNCTIONS = {"gimp3": shot_gimp3}
+SHOT_FUNCTIONS = {"gimp3": shot_gimp3, "krita": shot_krita, "blender": shot_blender,
+                  "before-after": shot_before_after}
 
 if __name__ == "__main__":
     sys.exit(main())

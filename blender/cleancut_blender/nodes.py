@@ -57,7 +57,9 @@ def build_group(source, matte):
     set_alpha = inside.new("CompositorNodeSetAlpha")
     set_alpha.location = (0, 0)
     if hasattr(set_alpha, "mode"):
-        set_alpha.mode = "REPLACE_ALPHA"
+        # The compositor works premultiplied: APPLY multiplies colour by the matte, so a soft
+        # edge keeps the photo's colour (REPLACE_ALPHA would brighten it, divided by alpha on output).
+        set_alpha.mode = "APPLY"
     links = group.links
     links.new(group_in.outputs[0], set_alpha.inputs["Image"])
     links.new(matte_node.outputs["Image"], set_alpha.inputs["Alpha"])

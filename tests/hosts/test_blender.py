@@ -386,6 +386,18 @@ def test_still_composite_alpha_equals_engine_matte(hosts, host, media, model_cac
 
 
 @HOSTS
+def test_still_soft_edges_keep_the_photo_s_colour(hosts, host, media):
+    """Where the matte is half transparent, the cut-out's (straight) colour is the photo's own,
+    not brightened: the group must premultiply for Blender's premultiplied compositor."""
+    facts = still_run(hosts, host, media)
+    render = np.asarray(Image.open(facts["render1"]).convert("RGBA")).astype(int)
+    soft = (render[..., 3] > 64) & (render[..., 3] < 192)
+    assert soft.sum() > 100
+    difference = np.abs(render[..., :3] - rgb_of(photo()).astype(int))[soft]
+    assert np.median(difference) <= 2, f"soft-edge colour is off by a median {np.median(difference)} levels"
+
+
+@HOSTS
 def test_still_matte_is_a_packed_non_color_image(hosts, host, media):
     facts = still_run(hosts, host, media)
     (name, matte), = mattes(facts["state1"]).items()
