@@ -16,8 +16,8 @@ Shots (PNG, 1280×800 screens unless noted):
   before-after.png  made by the engine itself (cleancut.pipeline): the photo, then its cut-out
                     over a checkerboard (about 1000 px wide)
 
-Each editor gets a private profile (HOME) in a scratch folder with the plug-in copied in the way
-the host tests install it, a private Xvfb screen, and the real u2netp model (fetched into a
+Each editor gets a private profile (HOME) in a scratch folder with the plug-in laid out as
+`cleancut install` lays it out (core/bundles.py), a private Xvfb screen, and the real u2netp model (fetched into a
 scratch cache, or --cache). A small driver inside the editor opens the photo, runs Remove
 Background, stages the window and writes "ready"; this script then grabs the screen (Pillow's
 X11 grab), checks it is not blank, writes "done", and the editor quits. Every editor run is
@@ -43,6 +43,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from cleancut import bundles
 
 REPO = Path(__file__).resolve().parent.parent
 TRIXIE = Path(os.environ.get("TRIXIE", "/var/cache/cleancut-trixie"))
@@ -440,11 +442,7 @@ def shot_gimp3(ctx: Context) -> None:
     base = ctx.scratch / "gimp3"
     home, runtime, config = base / "home", base / "run", base / "config"
     plugins = home / ".config" / "GIMP" / "3.0" / "plug-ins" / "cleancut"
-    plugins.mkdir(parents=True)
-    for source in (REPO / "gimp" / "cleancut" / "cleancut.py", REPO / "gimp" / "cleancut" / "cleancut_dialog.py",
-                   REPO / "core" / "cleancut_client.py"):
-        shutil.copy(source, plugins / source.name)
-    (plugins / "cleancut.py").chmod(0o755)
+    bundles.write_folder(bundles.BUNDLES["gimp3"], plugins.parent)  # what `cleancut install gimp` copies
     profile = home / ".config" / "GIMP" / "3.0"
     (profile / "sessionrc").write_text(GIMP_SESSIONRC % {"w": SCREEN[0], "h": SCREEN[1]})
     version = debian_version(TRIXIE, "gimp")
@@ -589,12 +587,7 @@ def shot_krita(ctx: Context) -> None:
     pykrita.mkdir(parents=True)
     for folder in (config, out, tmp, resources / "actions", home / ".config"):
         folder.mkdir(parents=True, exist_ok=True)
-    # the plug-in, as the README (and tests/hosts/krita/krita_harness.py) installs it
-    package = pykrita / "cleancut_krita"
-    shutil.copytree(REPO / "krita" / "cleancut_krita", package, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / "core" / "cleancut_client.py", package / "cleancut_client.py")
-    shutil.copy(REPO / "krita" / "cleancut_krita.desktop", pykrita)
-    shutil.copy(REPO / "krita" / "cleancut_krita.action", resources / "actions")
+    bundles.write_folder(bundles.BUNDLES["krita"], resources)  # what `cleancut install krita` copies
     # the host tests' driver plug-in runs the scenario above
     shutil.copytree(KRITA_DRIVER / "cleancut_driver", pykrita / "cleancut_driver",
                     ignore=shutil.ignore_patterns("__pycache__"))
@@ -788,10 +781,7 @@ def shot_blender(ctx: Context) -> None:
     addon = scripts / "addons" / "cleancut_blender"
     for folder in (home, config, tmp, scripts / "addons"):
         folder.mkdir(parents=True, exist_ok=True)
-    # the legacy add-on as blender/build.py stages it: the add-on's files plus the client
-    shutil.copytree(REPO / "blender" / "cleancut_blender", addon,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
-    shutil.copy(REPO / "core" / "cleancut_client.py", addon / "cleancut_client.py")
+    bundles.write_folder(bundles.BUNDLES["blender"], addon.parent)  # what `cleancut install blender` copies
     ready, done = base / "ready.json", base / "done"
     driver = base / "driver.py"
     driver.write_text(BLENDER_DRIVER)
