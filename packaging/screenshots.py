@@ -37,7 +37,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,8 @@ from pathlib import Path
 from cleancut import bundles
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "gimp" / "testing"))
+from gimp3_harness import shutdown_workers  # noqa: E402  (the GIMP harness's, so there is one copy)
 TRIXIE = Path(os.environ.get("TRIXIE", "/var/cache/cleancut-trixie"))
 CHROOT_SH = REPO / "tests" / "hosts" / "chroot.sh"
 KRITA_DRIVER = REPO / "tests" / "hosts" / "krita"  # cleancut_driver/ + .desktop: the host tests' driver plug-in
@@ -223,21 +224,6 @@ def tail(path: Path, lines: int = 40) -> str:
         return ""
     keep = [line for line in text if "SyntaxWarning" not in line and "\\{" not in line]
     return "\n".join(keep[-lines:])
-
-
-def shutdown_workers(runtime: Path) -> None:
-    """Ask every shared worker that uses this runtime folder to exit."""
-    for path in runtime.glob("cleancut-*/*.sock"):
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        probe.settimeout(5)
-        try:
-            probe.connect(str(path))
-            probe.sendall(b'{"op": "shutdown", "id": 1}\n')
-            probe.recv(4096)
-        except OSError:
-            pass
-        finally:
-            probe.close()
 
 
 # --- images ---------------------------------------------------------------------------------

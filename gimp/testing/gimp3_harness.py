@@ -105,18 +105,22 @@ class Gimp3:
         return done
 
     def shutdown_workers(self) -> None:
-        """Ask every shared worker of this runtime folder to exit (they may be gone already)."""
-        for path in self.runtime.glob("cleancut-*/*.sock"):
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            probe.settimeout(5)
-            try:
-                probe.connect(str(path))
-                probe.sendall(b'{"op": "shutdown", "id": 1}\n')
-                probe.recv(4096)
-            except OSError:
-                pass
-            finally:
-                probe.close()
+        shutdown_workers(self.runtime)
+
+
+def shutdown_workers(runtime: Path) -> None:
+    """Ask every shared worker of this runtime folder to exit (they may be gone already)."""
+    for path in runtime.glob("cleancut-*/*.sock"):
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(5)
+        try:
+            probe.connect(str(path))
+            probe.sendall(b'{"op": "shutdown", "id": 1}\n')
+            probe.recv(4096)
+        except OSError:
+            pass
+        finally:
+            probe.close()
 
 
 def read_raw(path: str, dtype: str, shape: tuple[int, ...]):
