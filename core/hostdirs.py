@@ -104,7 +104,7 @@ def blender_places(platform: str, home: str, env: Mapping[str, str], versions: l
     for flavour, root in blender_config_root(platform, home, env):
         for version in versions:
             config = root / version
-            if _version_tuple(version) >= (4, 2):
+            if version_tuple(version) >= (4, 2):
                 target = config / "extensions" / "user_default"
             else:
                 target = config / "scripts" / "addons"
@@ -118,8 +118,8 @@ def blender_versions_on_disk(root: str) -> list[str]:
         names = [n for n in os.listdir(root) if _BLENDER_VERSION.match(n)]
     except OSError:
         return []
-    return sorted(names, key=_version_tuple, reverse=True)
+    return sorted(names, key=version_tuple, reverse=True)
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
+def version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))

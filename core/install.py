@@ -111,21 +111,20 @@ def _blender_targets(version: str | None, blender: str | None, where: Environmen
         raise CleancutError(
             "no Blender settings folder found (looked in "
             f"{', '.join(str(r) for _, r in roots)}): start Blender once, or pass --host-version 4.3")
+    # The Blender that switches the add-on on: the one given, else `blender` on PATH; it can only
+    # do so for its own version's preferences.
+    exe = (shutil.which(blender) or blender) if blender else shutil.which("blender", path=where.env.get("PATH"))
+    exe_version = blender_version(exe) if exe else None
     targets = []
     for place in places:
-        extension = hostdirs._version_tuple(place.version) >= (4, 2)
+        if blender and exe_version != place.version:
+            raise CleancutError(f"{blender} is Blender {exe_version}, not {place.version}: pass the matching "
+                                f"--blender, or --host-version {exe_version}")
+        extension = hostdirs.version_tuple(place.version) >= (4, 2)
         module = f"bl_ext.user_default.{BLENDER_MODULE}" if extension else BLENDER_MODULE
-        exe = (shutil.which(blender) or blender) if blender else shutil.which("blender", path=where.env.get("PATH"))
-        if exe and blender_version(exe) != place.version:
-            exe = None if not blender else _wrong_blender(blender, place.version)
-        targets.append(Target(bundles.BUNDLES["blender"], place, Path(place.plugins), blender=exe,
-                              blender_module=module))
+        targets.append(Target(bundles.BUNDLES["blender"], place, Path(place.plugins),
+                              blender=exe if exe_version == place.version else None, blender_module=module))
     return targets
-
-
-def _wrong_blender(exe: str, version: str) -> str:
-    raise CleancutError(f"{exe} is Blender {blender_version(exe)}, not {version}: pass the matching "
-                        f"--blender, or --host-version {blender_version(exe)}")
 
 
 def blender_version(exe: str) -> str | None:
@@ -360,7 +359,6 @@ def kritarc_set(path: Path, key: str, value: str | None, section: str = "python"
         else:
             if value is not None:
                 lines.insert(start, f"{key}={value}")
-    path.parent.mkdir(parents=True, exist_ok=True)
     _write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"), executable=False)
 
 
