@@ -71,19 +71,51 @@ class ModelEntry:
 
 
 @dataclass(frozen=True)
+class Preset:
+    """A named way of running several catalog models together (an ensemble), as data.
+
+    The first model draws the outline (the trimap); the others widen its unknown band where
+    they are unsure near that outline, and every model's probability is averaged into the
+    prior the refinement starts from. Models named in ``flip`` also run on the mirrored image.
+    ``refine`` is the refinement used when the caller does not choose one.
+    """
+
+    id: str
+    name: str
+    models: tuple[str, ...]
+    flip: tuple[str, ...] = ()
+    refine: str | None = None
+    description: str = ""
+    origin: str = "built-in"
+
+
+@dataclass(frozen=True)
 class Catalog:
     models: dict[str, ModelEntry]
     default: str
+    presets: dict[str, Preset] = field(default_factory=dict)
 
     def get(self, model_id: str) -> ModelEntry:
         """The entry for ``model_id``, or an error that lists the ids that do exist."""
         try:
             return self.models[model_id]
         except KeyError:
-            known = ", ".join(sorted(self.models))
-            raise ModelError(
-                f"unknown model '{model_id}'; known models: {known} (see `cleancut models list`)"
-            ) from None
+            raise ModelError(f"unknown model '{model_id}'; {self._known()}") from None
+
+    def resolve(self, name: str) -> tuple[list[ModelEntry], Preset | None]:
+        """The models a model id or a preset id stands for, first the one that draws the outline."""
+        if name in self.models:
+            return [self.models[name]], None
+        if name in self.presets:
+            preset = self.presets[name]
+            return [self.models[m] for m in preset.models], preset
+        raise ModelError(f"unknown model or preset '{name}'; {self._known()}")
+
+    def _known(self) -> str:
+        known = f"known models: {', '.join(sorted(self.models))}"
+        if self.presets:
+            known += f"; presets: {', '.join(sorted(self.presets))}"
+        return known + " (see `cleancut models list`)"
 
 
 def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -154,17 +186,58 @@ def _parse_entry(model_id: str, raw: Any, where: str, card_root: Path) -> ModelE
     )
 
 
-def parse_catalog(text: str, where: str, card_root: Path) -> tuple[dict[str, ModelEntry], str | None]:
-    """Parse one catalog file's text; errors name the file and the entry at fault."""
+def _parse_preset(preset_id: str, raw: Any, where: str) -> Preset:
+    from .refine import MODES
+
+    where = f"{where} [presets.{preset_id}]"
+    if not _ID.match(preset_id):
+        raise ModelError(f"{where}: an id uses lower-case letters, digits, '.', '_' and '-' only")
+    if not isinstance(raw, dict):
+        raise ModelError(f"{where}: must be a table")
+    models = _require(raw, "models", list, where)
+    flip = raw.get("flip", [])
+    if not models or not all(isinstance(m, str) for m in models + list(flip)):
+        raise ModelError(f"{where}: 'models' (and 'flip') must list model ids")
+    if not set(flip) <= set(models):
+        raise ModelError(f"{where}: 'flip' names models that are not in 'models'")
+    refine = raw.get("refine")
+    if refine is not None and refine not in MODES:
+        raise ModelError(f"{where}: refine '{refine}' is not one of {', '.join(MODES)}")
+    unknown = set(raw) - {"name", "models", "flip", "refine", "description"}
+    if unknown:
+        raise ModelError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    return Preset(id=preset_id, name=raw.get("name", preset_id), models=tuple(models), flip=tuple(flip),
+                  refine=refine, description=raw.get("description", ""), origin=where.split(" [")[0])
+
+
+def parse_catalog(text: str, where: str, card_root: Path):
+    """Parse one catalog file: (models, presets, default); errors name the file and the entry."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ModelError(f"{where}: not valid TOML ({err})") from None
     models = data.get("models", {})
+    presets = data.get("presets", {})
     if not isinstance(models, dict):
         raise ModelError(f"{where}: [models] must be a table of models")
+    if not isinstance(presets, dict):
+        raise ModelError(f"{where}: [presets] must be a table of presets")
     entries = {mid: _parse_entry(mid, raw, where, card_root) for mid, raw in models.items()}
-    return entries, data.get("default")
+    return entries, {pid: _parse_preset(pid, raw, where) for pid, raw in presets.items()}, data.get("default")
+
+
+def _check_presets(models: dict[str, ModelEntry], presets: dict[str, Preset]) -> None:
+    """Every preset names models that exist and can share a frame (no recurrent video models)."""
+    for preset in presets.values():
+        where = f"{preset.origin} [presets.{preset.id}]"
+        if preset.id in models:
+            raise ModelError(f"{where}: a model already has the id '{preset.id}'")
+        for model_id in preset.models:
+            if model_id not in models:
+                raise ModelError(f"{where}: unknown model '{model_id}'")
+            if models[model_id].family != "salient":
+                raise ModelError(f"{where}: '{model_id}' is a {models[model_id].family} model; "
+                                 "presets combine salient-object models only")
 
 
 def builtin_catalog_text() -> str:
@@ -174,16 +247,18 @@ def builtin_catalog_text() -> str:
 def load_catalog() -> Catalog:
     """The built-in catalog plus the user's catalogs; a user entry may replace a built-in one."""
     card_root = Path(str(resources.files("cleancut.models").joinpath("cards")))
-    models, default = parse_catalog(builtin_catalog_text(), "built-in catalog", card_root)
+    models, presets, default = parse_catalog(builtin_catalog_text(), "built-in catalog", card_root)
     for path in config.user_catalog_paths():
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as err:
             raise ModelError(f"cannot read the user catalog {path}: {err.strerror}") from None
-        extra, _ = parse_catalog(text, str(path), path.parent)
+        extra, extra_presets, _ = parse_catalog(text, str(path), path.parent)
         models.update(extra)
+        presets.update(extra_presets)
+    _check_presets(models, presets)
     default = default or next(iter(models))
-    return Catalog(models=models, default=default)
+    return Catalog(models=models, default=default, presets=presets)
 
 
 def read_card(entry: ModelEntry) -> str:

@@ -122,8 +122,9 @@ def cmd_remove(args: argparse.Namespace) -> int:
         return 1
 
     # Model problems are the same for every file: settle them once, before any work.
-    entry = pipeline.resolve_model(options)
-    fetch.ensure(entry, offline=options.offline, progress=not args.quiet)
+    entries, _ = pipeline.resolve_models(options)
+    for entry in entries:
+        fetch.ensure(entry, offline=options.offline, progress=not args.quiet)
 
     seen: dict[Path, Path] = {}
     done = skipped = 0
@@ -177,11 +178,40 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    if catalog.presets:
+        print("\npresets (use them like a model id):")
+        for preset in catalog.presets.values():
+            flips = f", {' and '.join(preset.flip)} also mirrored" if preset.flip else ""
+            refine = f", refine {preset.refine}" if preset.refine else ""
+            print(f"  {preset.id}: {' + '.join(preset.models)}{flips}{refine} — {preset.name}")
     return 0
 
 
+def _entries(catalog, ids: list[str]) -> list:
+    """The model entries for ids that name models or presets, each once, in order."""
+    seen: dict[str, object] = {}
+    for name in ids:
+        for entry in catalog.resolve(name)[0]:
+            seen.setdefault(entry.id, entry)
+    return list(seen.values())
+
+
 def cmd_models_info(args: argparse.Namespace) -> int:
-    entry = load_catalog().get(args.id)
+    catalog = load_catalog()
+    if args.id in catalog.presets:
+        preset = catalog.presets[args.id]
+        print(f"# {preset.name} (preset `{preset.id}`)\n\n{preset.description}\n")
+        print(f"models: {', '.join(preset.models)} (the first draws the outline)")
+        refine = preset.refine or "the caller's choice"
+        print(f"mirrored too: {', '.join(preset.flip) or 'none'}; refine: {refine}")
+        for entry in catalog.resolve(args.id)[0]:
+            kind = licences.entry_class(entry)
+            state = kind if kind == licences.PERMISSIVE else (
+                "accepted" if licences.is_accepted(entry) else f"needs `cleancut models accept {args.id}`")
+            print(f"- {entry.id}: licence {entry.licence} ({state}); "
+                  f"{'cached' if fetch.is_cached(entry) else 'not fetched'}")
+        return 0
+    entry = catalog.get(args.id)
     print(read_card(entry).rstrip())
     print()
     print(f"licence class: {licences.entry_class(entry)}"
@@ -192,20 +222,17 @@ def cmd_models_info(args: argparse.Namespace) -> int:
 
 
 def cmd_models_fetch(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
-    for model_id in args.ids:
-        path = fetch.ensure(catalog.get(model_id), offline=False, progress=not args.quiet)
-        print(f"{model_id}: {path}")
+    for entry in _entries(load_catalog(), args.ids):
+        path = fetch.ensure(entry, offline=False, progress=not args.quiet)
+        print(f"{entry.id}: {path}")
     return 0
 
 
 def cmd_models_verify(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
     status = 0
-    for model_id in args.ids:
-        entry = catalog.get(model_id)
+    for entry in _entries(load_catalog(), args.ids):
         try:
-            print(f"{model_id}: ok ({fetch.verify(entry)})")
+            print(f"{entry.id}: ok ({fetch.verify(entry)})")
         except CleancutError as err:
             print(f"cleancut: {err}", file=sys.stderr)
             status = 1
@@ -213,12 +240,16 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_models_accept(args: argparse.Namespace) -> int:
-    entry = load_catalog().get(args.id)
-    kind = licences.entry_class(entry)
-    licences.accept(entry)
-    print(f"accepted for model '{entry.id}': licence {entry.licence} ({kind}); "
-          f"training data: {entry.training_data} — {entry.training_data_terms}")
-    print(f"recorded in {config.config_path()}; undo with `cleancut models revoke {entry.id}`")
+    catalog = load_catalog()
+    entries = _entries(catalog, [args.id])
+    if args.id in catalog.presets:  # a preset: accept what its models need, nothing more
+        entries = [e for e in entries if licences.entry_class(e) != licences.PERMISSIVE] or entries[:1]
+    for entry in entries:
+        kind = licences.entry_class(entry)
+        licences.accept(entry)
+        print(f"accepted for model '{entry.id}': licence {entry.licence} ({kind}); "
+              f"training data: {entry.training_data} — {entry.training_data_terms}")
+        print(f"recorded in {config.config_path()}; undo with `cleancut models revoke {entry.id}`")
     return 0
 
 
@@ -271,8 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--mask", action="store_true", help="write the alpha mask (16-bit for 16-bit inputs)")
     what.add_argument("--bg", metavar="COLOR", help="composite over a flat colour (name or #rrggbb)")
     rm.add_argument("--format", choices=images.SUPPORTED_OUTPUT_FORMATS, help="output format (default png)")
-    rm.add_argument("--model", metavar="ID", help="model id (see `cleancut models list`)")
-    rm.add_argument("--refine", choices=REFINE_MODES, default=Options.refine, help="edge refinement")
+    rm.add_argument("--model", metavar="ID", help="model or preset id, e.g. quality (see `cleancut models list`)")
+    rm.add_argument("--refine", choices=REFINE_MODES, default=None,
+                    help="edge refinement (default: the preset's, else fast)")
     rm.add_argument("--no-decontaminate", dest="foreground", action="store_false",
                     help="keep the photo's own colours in the soft edge instead of estimating the subject's")
     rm.add_argument("--skip-existing", action="store_true", help="leave inputs whose output exists alone")

@@ -6,14 +6,17 @@ from dataclasses import dataclass
 
 from .refine import MODES as REFINE_MODES
 
+DEFAULT_REFINE = "fast"
+
 
 @dataclass(frozen=True)
 class Options:
     """How to remove a background. Every entry point builds one of these and nothing else.
 
-    ``model`` None means the catalog's default. ``refine``: "off" (plain resize of the model's
-    probability), "fast" (guided filter in the edge band), "best" (closed-form matting in the
-    edge band). ``foreground`` also estimates decontaminated colours for cut-outs. ``provider`` None picks the fastest
+    ``model`` None means the catalog's default; it may also name a preset (an ensemble, see
+    models/catalog.toml). ``refine``: "off" (plain resize of the model's probability), "fast"
+    (guided filter in the edge band), "best" (closed-form matting in the edge band); None means
+    the preset's choice, else DEFAULT_REFINE. ``foreground`` also estimates decontaminated colours for cut-outs. ``provider`` None picks the fastest
     onnxruntime provider installed (CUDA, DirectML, CoreML, else CPU). ``threads`` None lets
     onnxruntime use every core. ``offline`` None follows CLEANCUT_OFFLINE / the settings file.
     ``temporal_smoothing`` (0..0.95) damps flicker between video frames of one stream, for
@@ -21,7 +24,7 @@ class Options:
     """
 
     model: str | None = None
-    refine: str = "fast"
+    refine: str | None = None
     foreground: bool = True
     provider: str | None = None
     threads: int | None = None
@@ -29,7 +32,7 @@ class Options:
     temporal_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.refine not in REFINE_MODES:
+        if self.refine is not None and self.refine not in REFINE_MODES:
             raise ValueError(f"refine must be one of {', '.join(REFINE_MODES)}, not {self.refine!r}")
         if not 0.0 <= self.temporal_smoothing <= 0.95:
             raise ValueError(f"temporal_smoothing must be between 0 and 0.95, not {self.temporal_smoothing}")

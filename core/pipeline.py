@@ -10,9 +10,9 @@ from typing import Callable
 import numpy as np
 
 from . import fetch, foreground, licences, refine, segment, temporal
-from .catalog import ModelEntry, load_catalog
+from .catalog import ModelEntry, Preset, load_catalog
 from .errors import CleancutError
-from .options import Options
+from .options import DEFAULT_REFINE, Options
 
 Progress = Callable[[float, str], None]
 
@@ -56,16 +56,25 @@ class Result:
 
     alpha: np.ndarray  # H×W float32, 0..1
     foreground: np.ndarray | None  # H×W×3 uint8 decontaminated colours, when computed
-    model: ModelEntry
+    model: ModelEntry  # the model that drew the outline (the only one, unless a preset)
     timings: dict[str, float] = field(default_factory=dict)
+    models: tuple[ModelEntry, ...] = ()  # every model that took part
+    preset: Preset | None = None
 
 
-def resolve_model(options: Options) -> ModelEntry:
-    """The catalog entry these options ask for, after the licence gate let it through."""
+def resolve_models(options: Options) -> tuple[list[ModelEntry], Preset | None]:
+    """The catalog entries these options ask for (one model, or a preset's), after the licence
+    gate let every one of them through."""
     catalog = load_catalog()
-    entry = catalog.get(options.model or catalog.default)
-    licences.check(entry)
-    return entry
+    entries, preset = catalog.resolve(options.model or catalog.default)
+    for entry in entries:
+        licences.check(entry)
+    return entries, preset
+
+
+def refine_mode(options: Options, preset: Preset | None) -> str:
+    """The caller's refine mode, else the preset's, else the default."""
+    return options.refine or (preset.refine if preset is not None and preset.refine else DEFAULT_REFINE)
 
 
 def _quiet(fraction: float, stage: str) -> None:
@@ -87,35 +96,40 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
 
     start = time.perf_counter()
     progress(0.0, "model")
-    entry = resolve_model(options)
-    path = fetch.ensure(entry, offline=options.offline)
+    entries, preset = resolve_models(options)
+    paths = [fetch.ensure(entry, offline=options.offline) for entry in entries]
+    mode = refine_mode(options, preset)
     timings["model"] = time.perf_counter() - start
     cancel.check()
 
     start = time.perf_counter()
     progress(0.1, "segment")
+    probs = []
     try:
-        prob = segment.predict(rgb, entry, path, options.provider, options.threads,
-                               run_options=cancel.run_options(), state=stream)
+        for entry, path in zip(entries, paths):
+            probs.append(segment.predict(rgb, entry, path, options.provider, options.threads,
+                                         run_options=cancel.run_options(), state=stream,
+                                         flip=preset is not None and entry.id in preset.flip))
+            cancel.check()
     except CleancutError:
         cancel.check()
         raise
     timings["segment"] = time.perf_counter() - start
-    cancel.check()
 
     start = time.perf_counter()
     progress(0.6, "refine")
+    prob, support = probs[0], tuple(probs[1:])
     try:
         if hint is not None and hint.shape == rgb.shape[:2] and not (hint == 255).any():
             # A region (an editor's selection): outside is background, inside the model decides.
-            alpha = refine.refine_alpha(rgb, prob, options.refine)
+            alpha = refine.refine_alpha(rgb, prob, mode, support=support)
             alpha[hint == 0] = 0.0
         else:
-            alpha = refine.refine_alpha(rgb, prob, options.refine, hint=hint)
+            alpha = refine.refine_alpha(rgb, prob, mode, hint=hint, support=support)
     except ValueError as err:  # a hint that does not fit the image
         raise CleancutError(str(err)) from None
     if stream is not None:
-        if entry.family != "rvm":
+        if entries[0].family != "rvm":
             alpha = temporal.smooth(alpha, stream.previous_alpha, options.temporal_smoothing)
         stream.previous_alpha = alpha
         stream.frames += 1
@@ -130,4 +144,5 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
         timings["foreground"] = time.perf_counter() - start
         cancel.check()
     progress(1.0, "done")
-    return Result(alpha=alpha, foreground=colours, model=entry, timings=timings)
+    return Result(alpha=alpha, foreground=colours, model=entries[0], timings=timings,
+                  models=tuple(entries), preset=preset)

@@ -60,6 +60,10 @@ MODE_SETTINGS = {"fast": {"method": "guided", "hint_maxiter": 100},
 HINT_BAND = 0.01  # a rough mask is unsure within this fraction of the image's long side
 HINT_BAND_MIN = 4  # ... and at least this many pixels
 
+# Ensembles: another model's unsure band counts within this fraction of the long side of the
+# outline model's own unknown band.
+SUPPORT_NEAR = 0.0125
+
 # Large images: solve at most this many pixels, then guided upsampling (radius, eps).
 WORK_PIXELS = 700_000
 UPSAMPLE_RADIUS = 2
@@ -356,11 +360,29 @@ def _guided_upsample(image_low: np.ndarray, alpha_low: np.ndarray, rgb: np.ndarr
     return out
 
 
+def widen_trimap(trimap: np.ndarray, others: list[np.ndarray], near: int) -> np.ndarray:
+    """The outline model's trimap, made unknown where another model is unsure within ``near``
+    pixels of the outline model's own unknown band (an ensemble's soft edges: IS-Net draws a
+    sharp, reliable outline; U²-Net's wider unsure band near it is where hair and fur are)."""
+    from scipy import ndimage
+
+    unsure = trimap == 128
+    if not unsure.any() or not others:
+        return trimap
+    close = ndimage.binary_dilation(unsure, iterations=max(1, near))
+    widened = trimap.copy()
+    for other in others:
+        widened[(other == 128) & close] = 128
+    return widened
+
+
 def refine_alpha(rgb: np.ndarray, prob: np.ndarray, mode: str = "fast",
-                 hint: np.ndarray | None = None) -> np.ndarray:
+                 hint: np.ndarray | None = None, support: tuple[np.ndarray, ...] = ()) -> np.ndarray:
     """Full-resolution alpha (H×W float32, 0..1) for ``rgb`` from the model's ``prob``.
 
     ``hint``: optional H×W uint8 trimap (0 / 128 / 255) or rough mask from an editor.
+    ``support``: probabilities of other models of an ensemble (any resolution): they widen
+    ``prob``'s unknown band near its edge (widen_trimap) and are averaged with it into the prior.
     """
     if mode not in MODES:
         raise ValueError(f"refine mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -376,6 +398,9 @@ def refine_alpha(rgb: np.ndarray, prob: np.ndarray, mode: str = "fast",
             raise ValueError(f"the hint must be uint8 (0/128/255 trimap or 0..255 mask) or bool, not {hint.dtype}")
     if mode == "off":
         alpha = np.clip(resize(prob, height, width), 0.0, 1.0)
+        for other in support:
+            alpha += np.clip(resize(other, height, width), 0.0, 1.0)
+        alpha /= np.float32(1 + len(support))
         if hint is not None:
             trimap = trimap_from_hint(hint)
             alpha[trimap == 255] = 1.0
@@ -395,7 +420,14 @@ def refine_alpha(rgb: np.ndarray, prob: np.ndarray, mode: str = "fast",
     scale = max(h / prob.shape[0], w / prob.shape[1])
     if hint is None:
         trimap = trimap_from_prob(soft, scale)
-    else:
+    if support:
+        others = [np.clip(resize(other, h, w), 0.0, 1.0) for other in support]
+        if hint is None:
+            near = int(round(SUPPORT_NEAR * max(h, w)))
+            trimap = widen_trimap(trimap, [trimap_from_prob(o, max(h / p.shape[0], w / p.shape[1]))
+                                           for o, p in zip(others, support)], near)
+        soft = (soft + sum(others)) / np.float32(1 + len(others))
+    if hint is not None:
         small_hint = hint
         if (h, w) != (height, width):
             from PIL import Image

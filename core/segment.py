@@ -143,12 +143,20 @@ def _predict_rvm(session, rgb: np.ndarray, entry: ModelEntry, run_options, state
 
 
 def predict(rgb: np.ndarray, entry: ModelEntry, path: Path, provider: str | None = None,
-            threads: int | None = None, run_options=None, state=None) -> np.ndarray:
+            threads: int | None = None, run_options=None, state=None, flip: bool = False) -> np.ndarray:
     """Foreground probability (float32, 0..1) at the model's working resolution.
 
     ``run_options`` (onnxruntime.RunOptions) lets another thread stop the run midway;
     ``state`` (temporal.StreamState) carries a recurrent model's state between video frames.
+    ``flip`` also runs a salient model on the mirrored image and averages the two answers
+    (test-time augmentation: it steadies IS-Net's outline, see the README's bench).
     """
+    if flip:
+        if entry.family == "rvm":
+            raise ModelError(f"model '{entry.id}': flipping is for single images, not a recurrent video model")
+        plain = predict(rgb, entry, path, provider, threads, run_options)
+        mirrored = predict(np.ascontiguousarray(rgb[:, ::-1]), entry, path, provider, threads, run_options)
+        return 0.5 * (plain + mirrored[:, ::-1])
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"predict wants H×W×3 uint8 RGB, got {rgb.shape} {rgb.dtype}")
     session = get_session(entry, path, provider, threads)

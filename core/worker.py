@@ -252,13 +252,31 @@ class Worker:
             "training_data_terms": e.training_data_terms, "cached": fetch.is_cached(e),
             "size": e.size, "default": e.id == catalog.default,
         } for e in catalog.models.values()]
+        for preset in catalog.presets.values():  # listed like models, so editors offer them as such
+            members, _ = catalog.resolve(preset.id)
+            classes = [licences.entry_class(e) for e in members]
+            models.append({
+                "id": preset.id, "name": preset.name, "task": "salient-object", "preset": True,
+                "models": list(preset.models), "licence": " + ".join(e.licence for e in members),
+                "class": next((c for c in classes if c != licences.PERMISSIVE), licences.PERMISSIVE),
+                "needs_acceptance": any(licences.needs_acceptance(e) for e in members),
+                "commercial_use": all(e.commercial_use for e in members),
+                "training_data": "; ".join(f"{e.id}: {e.training_data}" for e in members),
+                "training_data_terms": " ".join(f"{e.id}: {e.training_data_terms}" for e in members),
+                "cached": all(fetch.is_cached(e) for e in members), "size": sum(e.size for e in members),
+                "default": False, "description": preset.description,
+            })
         self.channel.send({"op": "models", "id": header.get("id"), "ok": True, "models": models})
 
     def _accept(self, header: dict[str, Any], payload: bytes) -> None:
-        entry = load_catalog().get(str(header.get("model")))
-        licences.accept(entry)
-        self.channel.send({"op": "accept", "id": header.get("id"), "ok": True, "model": entry.id,
-                           "licence": entry.licence})
+        name = str(header.get("model"))
+        members, preset = load_catalog().resolve(name)
+        if preset is not None:  # a preset: accept what its models need
+            members = [e for e in members if licences.entry_class(e) != licences.PERMISSIVE] or members[:1]
+        for entry in members:
+            licences.accept(entry)
+        self.channel.send({"op": "accept", "id": header.get("id"), "ok": True, "model": name,
+                           "licence": " + ".join(e.licence for e in members)})
 
     def _remove(self, header: dict[str, Any], payload: bytes) -> None:
         request_id = header.get("id")
@@ -303,7 +321,7 @@ class Worker:
                 self.current = None
         body = frames.encode_alpha(result.alpha, alpha_format)
         reply = {"op": "remove", "id": request_id, "ok": True, "width": width, "height": height,
-                 "alpha_format": alpha_format, "alpha_nbytes": len(body), "model": result.model.id,
+                 "alpha_format": alpha_format, "alpha_nbytes": len(body), "model": result.preset.id if result.preset else result.model.id,
                  "timings": result.timings}
         if header.get("foreground") and result.foreground is not None:
             colours = frames.encode_rgb(result.foreground, alpha_format)

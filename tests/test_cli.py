@@ -177,10 +177,28 @@ def test_a_bad_colour_is_a_usage_error(tmp_path, red, capsys):
 
 def test_models_list_shows_class_cache_state_and_acceptance(capsys):
     assert run("models", "list") == 0
-    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    table = capsys.readouterr().out.split("\n\n")[0]
+    lines = {line.split()[0]: line for line in table.splitlines()[1:]}
     assert set(lines) == {"u2netp", "u2net", "isnet", "isnet-q8", "rvm"}
     assert "permissive" in lines["u2netp"] and "default" in lines["u2netp"]
     assert "copyleft" in lines["rvm"] and "needs acceptance" in lines["rvm"]
+
+
+def test_models_list_shows_the_presets_with_their_models(capsys):
+    assert run("models", "list") == 0
+    presets = capsys.readouterr().out.split("presets (use them like a model id):\n")[1]
+    assert presets.startswith("  quality: isnet + u2netp, isnet also mirrored, refine best")
+
+
+def test_accepting_a_preset_accepts_the_models_that_need_it(capsys):
+    from cleancut import licences
+    from cleancut.catalog import load_catalog
+
+    assert run("models", "accept", "quality") == 0
+    catalog = load_catalog()
+    assert licences.is_accepted(catalog.get("isnet"))
+    assert not licences.is_accepted(catalog.get("u2netp"))  # permissive: nothing to accept
+    assert "accepted for model 'isnet'" in capsys.readouterr().out
 
 
 def test_models_accept_is_shown_by_list(capsys):
