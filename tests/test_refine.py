@@ -169,3 +169,43 @@ def test_large_photo_is_solved_small_and_upsampled_along_the_colour_edge(monkeyp
     assert alpha.shape == (60, 80)
     assert (alpha[:, :38] >= 0.98).all()
     assert (alpha[:, 42:] <= 0.02).all()
+
+
+# --- ensembles: other models' probabilities as support ---
+
+def test_off_with_support_averages_the_probabilities():
+    alpha = refine.refine_alpha(two_colour_image(), np.full((10, 10), 0.2, np.float32), "off",
+                                support=(np.full((5, 5), 0.6, np.float32),))
+    assert np.allclose(alpha, 0.4)
+
+
+def test_another_models_unsure_band_counts_only_near_the_outline_models_own():
+    trimap = np.zeros((40, 100), np.uint8)
+    trimap[:, :20] = 255
+    trimap[:, 20:24] = 128  # the outline model's unknown band
+    other = np.zeros((40, 100), np.uint8)
+    other[:, 24:30] = 128  # right beside it
+    other[:, 70:80] = 128  # far away
+    widened = refine.widen_trimap(trimap, [other], near=8)
+    assert (widened[:, 20:30] == 128).all()
+    assert (widened[:, 70:80] == 0).all() and (widened[:, :20] == 255).all()
+
+
+@pytest.mark.parametrize("mode", ["fast", "best"])
+def test_support_cannot_add_an_object_the_outline_model_is_sure_is_not_there(mode):
+    rgb = two_colour_image()
+    outline = soft_step_prob()
+    elsewhere = np.zeros((20, 20), np.float32)
+    elsewhere[:, 16:] = 1.0  # a second model sees an object at the far right
+    alpha = refine.refine_alpha(rgb, outline, mode, support=(elsewhere,))
+    trimap = refine.trimap_from_prob(refine.resize(outline, 60, 80), 4.0)
+    assert (alpha[trimap == 0] == 0.0).all() and (alpha[:, 68:] == 0.0).all()
+    assert (alpha[trimap == 255] == 1.0).all()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_support_keeps_degenerate_images_working(mode):
+    rgb = np.full((1, 300, 3), 90, np.uint8)
+    alpha = refine.refine_alpha(rgb, np.ones((20, 20), np.float32), mode,
+                                support=(np.zeros((8, 8), np.float32),))
+    assert alpha.shape == (1, 300) and 0.0 <= alpha.min() and alpha.max() <= 1.0

@@ -464,3 +464,17 @@ def test_a_runtime_folder_others_can_enter_is_refused(runtime):
         shared_client().hello()
     assert err.value.kind == "setup" and "mode 0700" in str(err.value)
     os.chmod(folder, 0o700)
+
+
+def test_models_lists_presets_like_models_with_their_members_licences(engine_preset):
+    c = Client(python=sys.executable, start_timeout=60)
+    try:
+        pair = {m["id"]: m for m in c.models()}["pair"]
+        assert pair["preset"] and pair["models"] == ["red", "gpl"]
+        assert pair["licence"] == "MIT + GPL-3.0-only" and pair["class"] == "copyleft"
+        assert pair["needs_acceptance"] and pair["cached"]
+        c.accept("pair")
+        alpha = c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "pair"})
+        assert len(alpha) == 256
+    finally:
+        c.close()
