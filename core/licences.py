@@ -110,3 +110,13 @@ def check(entry: ModelEntry) -> None:
             f"{kind}; {terms}. Read `cleancut models info {entry.id}`, then run "
             f"`cleancut models accept {entry.id}`"
         )
+
+
+def provenance(entries: list[ModelEntry], preset=None) -> dict:
+    """What a published result records about the models that made it: id, sha256, licence and
+    its class; for a preset, its id and one such record per model."""
+    records = [{"id": e.id, "sha256": e.sha256, "licence": e.licence, "licence_class": entry_class(e)}
+               for e in entries]
+    if preset is None:
+        return records[0]
+    return {"id": preset.id, "preset": True, "models": records}

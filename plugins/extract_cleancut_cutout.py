@@ -41,8 +41,6 @@ class ExtractCleancutCutout(pyblish.api.InstancePlugin):
         images.write_image(files["mask"], compose.quantise(alpha, depth), **meta)
         images.write_image(files["cutout"], compose.cutout(colours, alpha, depth), **meta)
 
-        entry = result.model
-        instance.data.update(stagingDir=staging, files=files, timings=result.timings,
-                             modelEntry={"id": entry.id, "sha256": entry.sha256, "licence": entry.licence,
-                                         "licence_class": licences.entry_class(entry)})
-        self.log.info("%s: mask and cut-out extracted with %s", source, entry.id)
+        record = licences.provenance(list(result.models), result.preset)
+        instance.data.update(stagingDir=staging, files=files, timings=result.timings, modelEntry=record)
+        self.log.info("%s: mask and cut-out extracted with %s", source, record["id"])

@@ -30,17 +30,19 @@ class ValidateCleancutModel(pyblish.api.InstancePlugin):
     def process(self, instance):
         if instance.data.get("error"):
             raise CleancutError("%s: %s" % (instance.data["source"], instance.data["error"]))
-        entry = load_catalog().get(instance.data["model"])
-        kind = licences.entry_class(entry)
-        if instance.context.data.get("cleancutCommercialUse") or config.commercial_use():
-            if kind in (licences.NON_COMMERCIAL, licences.UNKNOWN):
-                raise LicenceError(
-                    "model '%s' is refused by the studio's commercial-use policy: its licence %s is %s "
-                    "(training data: %s — %s). Choose a permissive model (see `cleancut models list`)."
-                    % (entry.id, entry.licence, kind, entry.training_data,
-                       entry.training_data_terms.rstrip(".")))
-        licences.check(entry)
-        path = fetch.ensure(entry, offline=instance.data["options"].get("offline"), progress=False)
-        instance.data["modelEntry"] = {"id": entry.id, "sha256": entry.sha256, "licence": entry.licence,
-                                       "licence_class": kind, "file": str(path)}
-        self.log.info("%s: model %s (%s, %s) verified", instance.data["source"], entry.id, entry.licence, kind)
+        entries, preset = load_catalog().resolve(instance.data["model"])  # a model, or a preset's models
+        for entry in entries:
+            kind = licences.entry_class(entry)
+            if instance.context.data.get("cleancutCommercialUse") or config.commercial_use():
+                if kind in (licences.NON_COMMERCIAL, licences.UNKNOWN):
+                    raise LicenceError(
+                        "model '%s' is refused by the studio's commercial-use policy: its licence %s is %s "
+                        "(training data: %s — %s). Choose a permissive model (see `cleancut models list`)."
+                        % (entry.id, entry.licence, kind, entry.training_data,
+                           entry.training_data_terms.rstrip(".")))
+            licences.check(entry)
+        for entry in entries:
+            fetch.ensure(entry, offline=instance.data["options"].get("offline"), progress=False)
+            self.log.info("%s: model %s (%s, %s) verified", instance.data["source"], entry.id, entry.licence,
+                          licences.entry_class(entry))
+        instance.data["modelEntry"] = licences.provenance(entries, preset)

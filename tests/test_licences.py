@@ -106,3 +106,13 @@ def test_a_broken_settings_file_is_reported_not_overwritten():
     with pytest.raises(Exception, match="not valid JSON"):
         licences.accept(load_catalog().get("rvm"))
     assert config.config_path().read_text() == "{not json"
+
+
+def test_a_presets_provenance_records_every_model_and_its_licence():
+    from cleancut.catalog import load_catalog
+
+    entries, preset = load_catalog().resolve("quality")
+    record = licences.provenance(entries, preset)
+    assert record["id"] == "quality" and record["preset"] is True
+    assert [(m["id"], m["licence"], m["licence_class"]) for m in record["models"]] == [
+        ("isnet", "AGPL-3.0-only", "copyleft"), ("u2netp", "Apache-2.0", "permissive")]
