@@ -109,8 +109,6 @@ def test_a_broken_settings_file_is_reported_not_overwritten():
 
 
 def test_a_presets_provenance_records_every_model_and_its_licence():
-    from cleancut.catalog import load_catalog
-
     entries, preset = load_catalog().resolve("quality")
     record = licences.provenance(entries, preset)
     assert record["id"] == "quality" and record["preset"] is True
