@@ -101,19 +101,15 @@ def _nearest_source(flat: np.ndarray, height: int, width: int, h: int, w: int) -
 
 
 def _bilinear_at(plane: np.ndarray, flat: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear samples of an h×w×3 ``plane`` at the given flat pixels of a height×width grid."""
-    h, w = plane.shape[:2]
-    y, x = np.divmod(flat, width)
-    fy = np.clip((y + 0.5) * (h / height) - 0.5, 0, h - 1).astype(np.float32)
-    fx = np.clip((x + 0.5) * (w / width) - 0.5, 0, w - 1).astype(np.float32)
-    y0 = np.minimum(fy.astype(np.intp), max(h - 2, 0))
-    x0 = np.minimum(fx.astype(np.intp), max(w - 2, 0))
-    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
-    wy, wx = (fy - y0)[:, None], (fx - x0)[:, None]
-    flat_plane = plane.reshape(-1, 3)
-    top = flat_plane[y0 * w + x0] * (1 - wx) + flat_plane[y0 * w + x1] * wx
-    bottom = flat_plane[y1 * w + x0] * (1 - wx) + flat_plane[y1 * w + x1] * wx
-    return top * (1 - wy) + bottom * wy
+    """Bilinear samples of an h×w×3 ``plane`` at the given flat pixels of a height×width grid
+    (Pillow's resize, pixel centres aligned, one channel at a time so one float plane is alive)."""
+    from PIL import Image
+
+    out = np.empty((flat.size, 3), np.float32)
+    for c in range(3):
+        channel = Image.fromarray(np.ascontiguousarray(plane[..., c], dtype=np.float32), mode="F")
+        out[:, c] = np.asarray(channel.resize((width, height), Image.Resampling.BILINEAR)).ravel()[flat]
+    return out
 
 
 def _solve_full_resolution(rgb: np.ndarray, alpha: np.ndarray, soft: np.ndarray,
