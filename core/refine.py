@@ -63,8 +63,10 @@ PARALLEL_MIN = 20_000  # unknowns below which one thread is faster
 
 # Per mode: the method without a hint, and conjugate-gradient iterations of the closed-form
 # solve (with a hint both modes use closed-form: a user's trimap is what matting is for).
+# "keep_outline": without a hint, the closed-form alpha is kept on the guided filter's side of
+# 0.5 (see keep_outline).
 MODE_SETTINGS = {"fast": {"method": "guided", "hint_maxiter": 100},
-                 "best": {"method": "closed-form", "maxiter": 150, "hint_maxiter": 400}}
+                 "best": {"method": "closed-form", "maxiter": 150, "hint_maxiter": 400, "keep_outline": True}}
 
 # Hints.
 HINT_BAND = 0.01  # a rough mask is unsure within this fraction of the image's long side
@@ -370,6 +372,22 @@ def _guided_upsample(image_low: np.ndarray, alpha_low: np.ndarray, rgb: np.ndarr
     return out
 
 
+def keep_outline(alpha: np.ndarray, outline: np.ndarray) -> np.ndarray:
+    """``alpha`` projected onto ``outline``'s segmentation: where the two disagree about the
+    side of 0.5, alpha becomes the nearest value on ``outline``'s side (0.5, or just under).
+
+    Closed-form matting follows colour, so where object and background share colours it can
+    carve into a hard-edged object the model had right (GrabCut median IoU 0.915 against 0.956
+    for the guided filter); kept on the guided filter's side it keeps that outline exactly and
+    its soft edges elsewhere (SAD 38.1 / 7.85 against 38.0 / 7.25 unconstrained).
+    """
+    inside = outline >= 0.5
+    out = alpha.copy()
+    out[inside & (alpha < 0.5)] = np.float32(0.5)
+    out[~inside & (alpha >= 0.5)] = np.nextafter(np.float32(0.5), np.float32(0.0))
+    return out
+
+
 def widen_trimap(trimap: np.ndarray, others: list[np.ndarray], near: int) -> np.ndarray:
     """The outline model's trimap, made unknown where another model is unsure within ``near``
     pixels of the outline model's own unknown band (an ensemble's soft edges: IS-Net draws a
@@ -447,11 +465,13 @@ def refine_alpha(rgb: np.ndarray, prob: np.ndarray, mode: str = "fast",
     image = small_rgb.astype(np.float32) / np.float32(255.0)
     settings = MODE_SETTINGS[mode]
     maxiter = settings.get("maxiter") if hint is None else settings["hint_maxiter"]
+    radius = max(1, int(round(GUIDED_RADIUS * scale)))
     if hint is None and settings["method"] == "guided":
-        radius = max(1, int(round(GUIDED_RADIUS * scale)))
         alpha = np.clip(guided_filter(image, soft, radius, GF_EPS), 0.0, 1.0).astype(np.float32)
     else:
         alpha = closed_form(image, trimap, soft, maxiter=maxiter)
+        if hint is None and settings.get("keep_outline"):
+            alpha = keep_outline(alpha, guided_filter(image, soft, radius, GF_EPS))
     alpha[trimap == 255] = 1.0
     alpha[trimap == 0] = 0.0
     if (h, w) == (height, width):

@@ -209,3 +209,12 @@ def test_support_keeps_degenerate_images_working(mode):
     alpha = refine.refine_alpha(rgb, np.ones((20, 20), np.float32), mode,
                                 support=(np.zeros((8, 8), np.float32),))
     assert alpha.shape == (1, 300) and 0.0 <= alpha.min() and alpha.max() <= 1.0
+
+
+def test_keep_outline_moves_alpha_onto_the_outlines_side_of_one_half_and_nothing_else():
+    alpha = np.array([0.1, 0.7, 0.3, 0.9, 0.5], np.float32)
+    outline = np.array([0.8, 0.2, 0.1, 0.6, 0.4], np.float32)
+    kept = refine.keep_outline(alpha, outline)
+    just_under = np.nextafter(np.float32(0.5), np.float32(0.0))
+    np.testing.assert_array_equal(kept, np.array([0.5, just_under, 0.3, 0.9, just_under], np.float32))
+    np.testing.assert_array_equal(kept >= 0.5, outline >= 0.5)

@@ -588,7 +588,7 @@ def test_test_connection_reports_the_engine_and_lists_its_models(hosts, host):
     assert facts["hello"]["engine"] == cleancut.__version__
     from cleancut.catalog import load_catalog
 
-    assert sorted(m["id"] for m in facts["models"]) == sorted(load_catalog().models)
+    assert sorted(m["id"] for m in facts["models"]) == sorted([*load_catalog().models, *load_catalog().presets])
     rvm = {m["id"]: m for m in facts["models"]}["rvm"]
     assert (rvm["needs_acceptance"], rvm["licence"]) == (True, "GPL-3.0-only")
 

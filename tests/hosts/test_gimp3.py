@@ -324,7 +324,7 @@ def dialog(gimp3):
 def test_the_dialog_offers_the_engines_models_refine_modes_and_outputs(dialog):
     _, steps, log = dialog
     combos = steps["opened"]["combos"]
-    assert list(load_catalog().models) in combos
+    assert [*load_catalog().models, *load_catalog().presets] in combos  # presets offered like models
     assert list(REFINE_MODES) in combos
     assert ["mask", "selection", "layer"] in combos
     assert "duplicate mnemonic" not in log

@@ -385,7 +385,7 @@ def test_a_fault_in_the_plug_in_is_a_message_box_not_a_crash(krita):
 def test_the_options_dialog_offers_the_engines_models_and_refinement_levels(krita):
     results, _, _ = krita
     first = results["options"]["first"]
-    assert first["models"] == [""] + list(load_catalog().models)  # "" is the catalog's default
+    assert first["models"] == ["", *load_catalog().models, *load_catalog().presets]  # "": the default; presets like models
     assert first["refine"] == [""] + list(REFINE_MODES)  # "" is the engine's default level
     assert first["initial"] == {"model": "", "refine": "", "hint": False}
     assert (first["accept_visible"], first["ok_enabled"]) == (False, True)  # u2netp: Apache-2.0
