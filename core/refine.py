@@ -81,6 +81,7 @@ WORK_PIXELS = 700_000
 UPSAMPLE_RADIUS = 2
 GF_EPS = 1e-4
 GUIDED_RADIUS = 3.0  # model pixels
+OUTLINE_PIXELS = 200_000  # keep_outline's guided filter works on at most this many pixels
 
 
 # --------------------------------------------------------------------------- helpers
@@ -116,20 +117,33 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.
     return np.einsum("...c,...c->...", coef, guide) + offset
 
 
+def _solve_symmetric3(m: dict, rhs: np.ndarray) -> np.ndarray:
+    """Per-pixel solution of a symmetric 3×3 system (upper triangle in ``m[a, b]``), by the
+    adjugate: several times faster than np.linalg.solve on millions of tiny systems."""
+    a, b, c, d, e, f = m[0, 0], m[0, 1], m[0, 2], m[1, 1], m[1, 2], m[2, 2]
+    i00, i01, i02 = d * f - e * e, c * e - b * f, b * e - c * d
+    i11, i12, i22 = a * f - c * c, b * c - a * e, a * d - b * b
+    inv_det = 1.0 / (a * i00 + b * i01 + c * i02)
+    x, y, z = rhs[..., 0], rhs[..., 1], rhs[..., 2]
+    out = np.empty(rhs.shape, np.float32)
+    out[..., 0] = (i00 * x + i01 * y + i02 * z) * inv_det
+    out[..., 1] = (i01 * x + i11 * y + i12 * z) * inv_det
+    out[..., 2] = (i02 * x + i12 * y + i22 * z) * inv_det
+    return out
+
+
 def guided_coefficients(guide: np.ndarray, src: np.ndarray, r: int, eps: float):
     """The guided filter's box-averaged local linear model: src ~ coef . guide + offset."""
     mean_i = box(guide, r)
     mean_p = box(src, r)
     mean_ip = box(guide * src[..., None], r)
     cov_ip = mean_ip - mean_i * mean_p[..., None]
-    var = np.empty(guide.shape[:2] + (3, 3), np.float32)
+    var = {}
     for a in range(3):
         for b in range(a, 3):
             v = box(guide[..., a] * guide[..., b], r) - mean_i[..., a] * mean_i[..., b]
-            var[..., a, b] = v
-            var[..., b, a] = v
-    var += eps * np.eye(3, dtype=np.float32)
-    coef = np.linalg.solve(var, cov_ip[..., None])[..., 0]
+            var[a, b] = v.astype(np.float64) + (eps if a == b else 0.0)
+    coef = _solve_symmetric3(var, cov_ip)
     del var
     offset = mean_p - np.einsum("...c,...c->...", coef, mean_i)
     return box(coef, r), box(offset, r)
@@ -379,13 +393,30 @@ def keep_outline(alpha: np.ndarray, outline: np.ndarray) -> np.ndarray:
     Closed-form matting follows colour, so where object and background share colours it can
     carve into a hard-edged object the model had right (GrabCut median IoU 0.915 against 0.956
     for the guided filter); kept on the guided filter's side it keeps that outline exactly and
-    its soft edges elsewhere (SAD 38.1 / 7.85 against 38.0 / 7.25 unconstrained).
+    its soft edges elsewhere (SAD 38.1 / 7.87 against 38.0 / 7.25 unconstrained).
     """
     inside = outline >= 0.5
     out = alpha.copy()
     out[inside & (alpha < 0.5)] = np.float32(0.5)
     out[~inside & (alpha >= 0.5)] = np.nextafter(np.float32(0.5), np.float32(0.0))
     return out
+
+
+def _outline(rgb: np.ndarray, soft: np.ndarray, model_shape: tuple[int, int]) -> np.ndarray:
+    """The guided filter's alpha for keep_outline, filtered on at most OUTLINE_PIXELS (only its
+    side of 0.5 is used: at 0.2 MP the bench's scores match the full-size filter's within 0.02
+    SAD, and a 12 MP photo saves 0.3 s), resized to ``rgb``'s size."""
+    height, width = rgb.shape[:2]
+    factor = min(1.0, (OUTLINE_PIXELS / float(height * width)) ** 0.5)
+    h, w = max(1, round(height * factor)), max(1, round(width * factor))
+    if (h, w) != (height, width):
+        from PIL import Image
+
+        rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BOX))
+        soft = resize(soft, h, w)
+    radius = max(1, int(round(GUIDED_RADIUS * max(h / model_shape[0], w / model_shape[1]))))
+    guide = rgb.astype(np.float32) / np.float32(255.0)
+    return resize(np.clip(guided_filter(guide, soft, radius, GF_EPS), 0.0, 1.0), height, width)
 
 
 def widen_trimap(trimap: np.ndarray, others: list[np.ndarray], near: int) -> np.ndarray:
@@ -465,13 +496,13 @@ def refine_alpha(rgb: np.ndarray, prob: np.ndarray, mode: str = "fast",
     image = small_rgb.astype(np.float32) / np.float32(255.0)
     settings = MODE_SETTINGS[mode]
     maxiter = settings.get("maxiter") if hint is None else settings["hint_maxiter"]
-    radius = max(1, int(round(GUIDED_RADIUS * scale)))
     if hint is None and settings["method"] == "guided":
+        radius = max(1, int(round(GUIDED_RADIUS * scale)))
         alpha = np.clip(guided_filter(image, soft, radius, GF_EPS), 0.0, 1.0).astype(np.float32)
     else:
         alpha = closed_form(image, trimap, soft, maxiter=maxiter)
         if hint is None and settings.get("keep_outline"):
-            alpha = keep_outline(alpha, guided_filter(image, soft, radius, GF_EPS))
+            alpha = keep_outline(alpha, _outline(small_rgb, soft, prob.shape))
     alpha[trimap == 255] = 1.0
     alpha[trimap == 0] = 0.0
     if (h, w) == (height, width):
