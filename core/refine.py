@@ -6,7 +6,8 @@ Modes:
   unknown band BAND model pixels wide on each side of the uncertain zone), then closed-form
   matting (Levin, Lischinski & Weiss 2008) solved for the unknown band's pixels only, with
   the model's probability as a weak prior so the solve stays anchored where the image has no
-  edge to follow (conjugate gradients, Jacobi preconditioner, started from the probability).
+  edge to follow (conjugate gradients, Jacobi preconditioner, started from the probability);
+  without a hint the result is then kept on the guided filter's side of 0.5 (keep_outline).
 - ``fast``: the same trimap, then a colour guided filter (He, Sun & Tang 2013) of the
   probability inside the unknown band: edges move onto the image's edges, at a fraction of
   the cost, and the object's outline stays the model's (grabcut IoU unchanged).
@@ -15,9 +16,10 @@ guided upsampling (the guided filter's local linear model fitted small, applied 
 
 Why (u2netp, alphamatting training set, mean / median SAD; grabcut median IoU): closed-form
 gives 38.0 / 7.25 against 39.3 / 10.7 for the guided filter and 39.6 / 12.1 unrefined, while
-the guided filter keeps the grabcut IoU (0.956 vs 0.955) that closed-form loses on objects
-the model is unsure of (0.915). A stronger or confidence-weighted prior trades one for the
-other (prior 1e-2: 10.2 / 0.951); a stretch of the solved alpha, flip test-time
+the guided filter keeps the grabcut IoU (0.956 vs 0.955) that closed-form alone loses on
+objects the model is unsure of (0.915). Closed-form kept on the guided filter's outline gets
+both: 38.1 / 7.87 and 0.956. A stronger or confidence-weighted prior, or clamping the solve to
+within 0.3 of the prior, trades one for the other (prior 1e-2: 10.2 / 0.951); a stretch of the solved alpha, flip test-time
 augmentation and letting the model decide inside a user's trimap were measured and made
 things worse, and so did a KNN-matting term (colour and position neighbours, SAD 38.4-41.6),
 a trimap cut at a fixed distance from the 0.5 contour (SAD median 8.2-12.9), more iterations
@@ -27,9 +29,10 @@ need compiled code (pymatting's numba took over a minute to compile on first imp
 Ensembles (catalog presets): ``support`` holds other models' probabilities. The outline
 model's trimap stays in charge; another model's unsure band is added where it lies within
 SUPPORT_NEAR of the outline's own band, and all probabilities are averaged into the prior.
-Measured for the ``quality`` preset (IS-Net mirrored + u2netp, best): SAD 36.7 / 8.45, gradient
-0.175, GrabCut IoU 0.893 / 0.962, against u2netp best 38.0 / 7.25, 0.215, 0.770 / 0.915 and IS-Net
-alone 40.6 / 13.6, 0.172, 0.883 / 0.971. Multi-scale inference (u2netp at 480 or 640, its input
+Measured for the ``quality`` preset (IS-Net mirrored + u2netp, best, before keep_outline):
+SAD 36.7 / 8.45, gradient 0.175, GrabCut IoU 0.893 / 0.962, against u2netp best 38.0 / 7.25,
+0.215, 0.770 / 0.915 and IS-Net alone 40.6 / 13.6, 0.172, 0.883 / 0.971; the README has the
+current numbers. Multi-scale inference (u2netp at 480 or 640, its input
 made dynamic) made everything worse (SAD 99 / 173 alone, 67 / 103 averaged with 320).
 
 A ``hint`` (H×W uint8) is either a trimap (0 background, 128 unknown, 255 foreground) that
