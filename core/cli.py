@@ -240,13 +240,8 @@ def cmd_models_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_models_accept(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
-    entries = _entries(catalog, [args.id])
-    if args.id in catalog.presets:  # a preset: accept what its models need, nothing more
-        entries = [e for e in entries if licences.entry_class(e) != licences.PERMISSIVE] or entries[:1]
-    for entry in entries:
+    for entry in licences.accept_for(*load_catalog().resolve(args.id)):
         kind = licences.entry_class(entry)
-        licences.accept(entry)
         print(f"accepted for model '{entry.id}': licence {entry.licence} ({kind}); "
               f"training data: {entry.training_data} — {entry.training_data_terms}")
         print(f"recorded in {config.config_path()}; undo with `cleancut models revoke {entry.id}`")

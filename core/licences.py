@@ -77,6 +77,16 @@ def accept(entry: ModelEntry) -> None:
     config.save_config(data)
 
 
+def accept_for(entries: list[ModelEntry], preset=None) -> list[ModelEntry]:
+    """Accept a model, or what a preset's models need (their non-permissive licences only);
+    returns the entries whose acceptance was recorded."""
+    if preset is not None:
+        entries = [e for e in entries if entry_class(e) != PERMISSIVE] or entries[:1]
+    for entry in entries:
+        accept(entry)
+    return entries
+
+
 def revoke(entry: ModelEntry) -> bool:
     """Forget an acceptance; returns whether there was one."""
     data = config.load_config()

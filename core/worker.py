@@ -270,11 +270,7 @@ class Worker:
 
     def _accept(self, header: dict[str, Any], payload: bytes) -> None:
         name = str(header.get("model"))
-        members, preset = load_catalog().resolve(name)
-        if preset is not None:  # a preset: accept what its models need
-            members = [e for e in members if licences.entry_class(e) != licences.PERMISSIVE] or members[:1]
-        for entry in members:
-            licences.accept(entry)
+        members = licences.accept_for(*load_catalog().resolve(name))
         self.channel.send({"op": "accept", "id": header.get("id"), "ok": True, "model": name,
                            "licence": " + ".join(e.licence for e in members)})
 
