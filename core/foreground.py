@@ -70,26 +70,32 @@ def _solve_level(image: np.ndarray, alpha: np.ndarray, f: np.ndarray, b: np.ndar
         w = np.where(ok, REGULARIZATION + GRADIENT_WEIGHT * np.abs(a - flat_a[nb]), 0.0).astype(np.float32)
         neighbours.append(nb)
         weights.append(w[:, None])
+    _sweep(a, flat_i[act], weights, neighbours, flat_f, flat_b, act, iterations)
+
+
+def _sweep(a: np.ndarray, image: np.ndarray, weights: list, neighbours: list,
+           all_f: np.ndarray, all_b: np.ndarray, at, iterations: int) -> None:
+    """Jacobi sweeps of the per-pixel 2×2 least-squares problem for the unknowns stored at
+    rows ``at`` of ``all_f`` / ``all_b`` (M×3, updated in place). ``neighbours[k]`` are the rows
+    holding each unknown's k-th neighbour and ``weights[k]`` (N×1) that neighbour's weight;
+    ``a`` and ``image`` are the unknowns' alpha and colour."""
     wsum = sum(w[:, 0] for w in weights)
     a0 = a * a + wsum
     a1 = a * (1.0 - a)
     a2 = (1.0 - a) ** 2 + wsum
     det = a0 * a2 - a1 * a1
-    inv = (1.0 / np.where(np.abs(det) < 1e-12, 1e-12, det))[:, None].astype(np.float32)
-    img = flat_i[act]
-    data_f = a[:, None] * img
-    data_b = (1.0 - a)[:, None] * img
-    c0, c1, c2 = a0[:, None] * inv, a1[:, None] * inv, a2[:, None] * inv
+    inv = (1.0 / np.where(np.abs(det) < 1e-12, 1e-12, det)).astype(np.float32)
+    c0, c1, c2 = (a0 * inv)[:, None], (a1 * inv)[:, None], (a2 * inv)[:, None]
+    data_f = a[:, None] * image
+    data_b = (1.0 - a)[:, None] * image
     for _ in range(iterations):
         rf = data_f.copy()
         rb = data_b.copy()
         for nb, w in zip(neighbours, weights):
-            rf += w * flat_f[nb]
-            rb += w * flat_b[nb]
-        new_f = np.clip(c2 * rf - c1 * rb, 0.0, 1.0)
-        new_b = np.clip(c0 * rb - c1 * rf, 0.0, 1.0)
-        flat_f[act] = new_f
-        flat_b[act] = new_b
+            rf += w * all_f[nb]
+            rb += w * all_b[nb]
+        all_f[at] = np.clip(c2 * rf - c1 * rb, 0.0, 1.0)
+        all_b[at] = np.clip(c0 * rb - c1 * rf, 0.0, 1.0)
 
 
 def _nearest_source(flat: np.ndarray, height: int, width: int, h: int, w: int) -> np.ndarray:
@@ -135,14 +141,12 @@ def _solve_full_resolution(rgb: np.ndarray, alpha: np.ndarray, soft: np.ndarray,
     # Neighbours outside the node set are appended after the nodes (fixed values), so one
     # gather per direction reads both: ext[:n] holds the nodes' current values.
     gathers, weights, outside = [], [], []
-    wsum = np.zeros(n, np.float32)
     extra = n
     for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
         ok = (y + dy >= 0) & (y + dy < height) & (x + dx >= 0) & (x + dx < width)
         nb = np.where(ok, nodes + dy * width + dx, nodes)
         weight = np.where(ok, REGULARIZATION + GRADIENT_WEIGHT * np.abs(a - flat_alpha[nb]), 0.0)
         weights.append(weight.astype(np.float32)[:, None])
-        wsum += weights[-1][:, 0]
         pos = np.minimum(np.searchsorted(nodes, nb), n - 1)
         inside = nodes[pos] == nb
         out_nb = nb[~inside]
@@ -157,26 +161,9 @@ def _solve_full_resolution(rgb: np.ndarray, alpha: np.ndarray, soft: np.ndarray,
     ext_b[n:] = flat_b_prev[out_src]
     ext_f[:n] = f
     ext_b[:n] = b
-    a0 = a * a + wsum
-    a1 = a * (1.0 - a)
-    a2 = (1.0 - a) ** 2 + wsum
-    det = a0 * a2 - a1 * a1
-    inv = (1.0 / np.where(np.abs(det) < 1e-12, 1e-12, det)).astype(np.float32)
-    c0, c1, c2 = (a0 * inv)[:, None], (a1 * inv)[:, None], (a2 * inv)[:, None]
-    data_f = a[:, None] * image
-    data_b = (1.0 - a)[:, None] * image
-    for _ in range(BIG_ITERATIONS):
-        rf = data_f.copy()
-        rb = data_b.copy()
-        for weight, pos in zip(weights, gathers):
-            rf += weight * ext_f[pos]
-            rb += weight * ext_b[pos]
-        f = np.clip(c2 * rf - c1 * rb, 0.0, 1.0)
-        b = np.clip(c0 * rb - c1 * rf, 0.0, 1.0)
-        ext_f[:n] = f
-        ext_b[:n] = b
+    _sweep(a, image, weights, gathers, ext_f, ext_b, slice(0, n), BIG_ITERATIONS)
     keep = soft.ravel()[nodes]
-    return nodes[keep], f[keep]
+    return nodes[keep], ext_f[:n][keep]
 
 
 def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
