@@ -39,7 +39,7 @@ ENV_DATA = "CLEANCUT_EVAL"
 ENV_WEIGHTS = "CLEANCUT_BENCH_WEIGHTS"
 DATASETS = ("alphamatting", "grabcut")
 REFINE_CHOICES = ("off", "fast", "best")
-U2NETP_MD5 = "8e83ca70e441ab06c318d82300c84806"
+TTA_CHOICES = ("flip",)
 
 
 # --------------------------------------------------------------------------- data
@@ -172,7 +172,7 @@ class RunSpec:
     model: str
     refine: str = "off"  # cleancut: off/fast/best; rembg: "off" or "alpha_matting"
     hinted: bool = False
-    tta: str = ""  # cleancut only: extra test-time settings (see _cleancut_predictor)
+    tta: str = ""  # cleancut only: test-time settings joined by "+" ("flip": also the mirrored image)
 
     @property
     def label(self) -> str:
@@ -257,47 +257,6 @@ def _weights_file(model: str, weights: Path | None) -> Path:
     return Path(fetch.ensure(load_catalog().get(model)))
 
 
-class _PrivateSegmenter:
-    """Model probability with onnxruntime directly (MODELS.md pre-processing); used until the
-    pipeline accepts every refine mode, and for the test-time settings the pipeline lacks."""
-
-    def __init__(self, model: str, path: Path, threads: int):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        self.model = model
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        if self.model.startswith("u2net"):
-            small = np.asarray(Image.fromarray(rgb).resize((320, 320), Image.Resampling.LANCZOS), np.float32)
-            small /= max(float(small.max()), 1e-6)
-            small = (small - np.float32([0.485, 0.456, 0.406])) / np.float32([0.229, 0.224, 0.225])
-            name = self.session.get_inputs()[0].name
-            out = self.session.run(None, {name: small.transpose(2, 0, 1)[None].astype(np.float32)})[0]
-            out = np.squeeze(out).astype(np.float32)
-            low, high = float(out.min()), float(out.max())
-            return (out - low) / (high - low) if high - low > 1e-6 else np.clip(out, 0, 1)
-        if self.model.startswith("isnet"):
-            small = np.asarray(Image.fromarray(rgb).resize((1024, 1024), Image.Resampling.BILINEAR), np.float32)
-            small = (small - 128.0) / 256.0
-            out = self.session.run(["output"], {"input": small.transpose(2, 0, 1)[None].astype(np.float32)})[0]
-            return np.clip(np.squeeze(out), 0, 1).astype(np.float32)
-        raise ValueError(f"bench has no private pre-processing for model {self.model!r}")
-
-
-def _pipeline_ready() -> bool:
-    """Whether the engine's pipeline runs every refine mode (then the bench goes through it)."""
-    try:
-        from .options import REFINE_MODES
-    except ImportError:
-        return False
-    return set(REFINE_CHOICES) <= set(REFINE_MODES)
-
-
 def _cleancut_worker(job: dict) -> None:
     """Runs inside the worker process: cleancut over the job's samples."""
     from . import foreground as fg_module
@@ -306,14 +265,19 @@ def _cleancut_worker(job: dict) -> None:
     threads = job["threads"]
     spec = RunSpec(**job["spec"])
     t0 = time.perf_counter()
-    use_pipeline = not spec.tta and job["weights"] is None and _pipeline_ready()
+    use_pipeline = not spec.tta and job["weights"] is None
     if use_pipeline:
         from .options import Options
         from .pipeline import remove
 
         options = Options(model=spec.model, refine=spec.refine, threads=threads, foreground=True)
-    else:
-        segmenter = _PrivateSegmenter(spec.model, _weights_file(spec.model, _path_or_none(job["weights"])), threads)
+    else:  # the engine's stages one by one: a model file from --weights, or a mirrored run
+        from . import segment
+        from .catalog import load_catalog
+
+        entry = load_catalog().get(spec.model)
+        weights = _weights_file(spec.model, _path_or_none(job["weights"]))
+        segment.get_session(entry, weights, threads=threads)
     load = time.perf_counter() - t0
     times, cpu, stages = {}, {}, {}
     for i, s in enumerate(job["samples"]):
@@ -327,7 +291,7 @@ def _cleancut_worker(job: dict) -> None:
             stages[s["key"]] = dict(result.timings)
         else:
             t = time.perf_counter()
-            prob = _predict_tta(segmenter, rgb, spec.tta)
+            prob = segment.predict(rgb, entry, weights, threads=threads, flip="flip" in spec.tta.split("+"))
             t_seg = time.perf_counter() - t
             t = time.perf_counter()
             alpha = refine_module.refine_alpha(rgb, prob, spec.refine, hint=hint)
@@ -342,7 +306,7 @@ def _cleancut_worker(job: dict) -> None:
             np.save(s["fg_out"], fg if fg is not None else rgb)
     with open(job["result"], "w") as fh:
         json.dump({"times": times, "cpu": cpu, "stages": stages, "load_s": load, "peak_rss_mib": _peak_rss_mib(),
-                   "path": "pipeline" if use_pipeline else "private"}, fh)
+                   "path": "pipeline" if use_pipeline else "stages"}, fh)
 
 
 def _path_or_none(value) -> Path | None:
@@ -356,14 +320,6 @@ def _read_hint_file(s: dict) -> np.ndarray | None:
     if s["dataset"] == "grabcut":
         hint = np.where(hint == 64, 0, hint).astype(np.uint8)
     return hint
-
-
-def _predict_tta(segmenter, rgb: np.ndarray, tta: str) -> np.ndarray:
-    """Probability with optional test-time settings: "flip" averages with the mirrored image."""
-    prob = segmenter(rgb)
-    if "flip" in tta.split("+"):
-        prob = 0.5 * (prob + segmenter(np.ascontiguousarray(rgb[:, ::-1]))[:, ::-1])
-    return prob
 
 
 # --------------------------------------------------------------------------- the command
@@ -548,7 +504,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="Python interpreter that has rembg installed (default: this one)")
     p.add_argument("--hints", action="store_true",
                    help="also run hinted mode with the datasets' trimaps (alphamatting trimap2, grabcut lasso)")
-    p.add_argument("--tta", default="", help="cleancut test-time settings, e.g. 'flip'")
+    p.add_argument("--tta", default="", help="cleancut test-time settings: 'flip' also runs the mirrored image")
     p.add_argument("--datasets", default=",".join(DATASETS))
     p.add_argument("--limit", type=int, default=None, help="only the first N images of each dataset")
     p.add_argument("--threads", type=int, default=2, help="threads per tool (default 2)")
@@ -562,6 +518,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for mode in args.refine:
         if mode not in REFINE_CHOICES:
             p.error(f"--refine: {mode!r} is not one of {', '.join(REFINE_CHOICES)}")
+    for setting in filter(None, args.tta.split("+")):
+        if setting not in TTA_CHOICES:
+            p.error(f"--tta: {setting!r} is not one of {', '.join(TTA_CHOICES)}")
     args.datasets = [d for d in args.datasets.split(",") if d]
     if args.weights is not None:
         args.weights = Path(args.weights)

@@ -31,7 +31,7 @@ model's trimap stays in charge; another model's unsure band is added where it li
 SUPPORT_NEAR of the outline's own band, and all probabilities are averaged into the prior.
 Measured for the ``quality`` preset (IS-Net mirrored + u2netp, best): SAD 36.7 / 8.45, gradient
 0.175, GrabCut IoU 0.893 / 0.962, against u2netp best 38.1 / 7.87, 0.218, 0.777 / 0.956 and IS-Net
-alone 40.6 / 13.6, 0.172, 0.883 / 0.971. Multi-scale inference (u2netp at 480 or 640, its input
+alone (mirrored too) 40.7 / 13.8, 0.172, 0.893 / 0.972. Multi-scale inference (u2netp at 480 or 640, its input
 made dynamic) made everything worse (SAD 99 / 173 alone, 67 / 103 averaged with 320).
 
 A ``hint`` (H×W uint8) is either a trimap (0 background, 128 unknown, 255 foreground) that
