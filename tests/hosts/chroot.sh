@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run a command inside the trixie chroot, with the repository and a scratch folder bound in at
+# Run a command inside a chroot of tests/hosts/setup.sh (CHROOT=DIR; default the trixie one), with the repository and a scratch folder bound in at
 # the SAME paths they have outside (so paths need no translating), HOME=SCRATCH/home, and a
 # clean environment: pass variables with `env NAME=VALUE` in CMD.
 #   tests/hosts/chroot.sh run SCRATCH CMD...
@@ -7,16 +7,16 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-TRIXIE=${TRIXIE:-/var/cache/cleancut-trixie}
+ROOT=${CHROOT:-${TRIXIE:-/var/cache/cleancut-trixie}}
 
 bind() {  # bind PATH: the host PATH at the same PATH inside the chroot
-  mkdir -p "$TRIXIE$1"
-  if mountpoint -q "$TRIXIE$1"; then
+  mkdir -p "$ROOT$1"
+  if mountpoint -q "$ROOT$1"; then
     # A mount left by an earlier run may show a since-deleted folder of the same name: renew it.
-    [ "$(stat -c %d:%i "$1")" = "$(stat -c %d:%i "$TRIXIE$1" 2>/dev/null)" ] && return 0
-    umount -l "$TRIXIE$1" || true
+    [ "$(stat -c %d:%i "$1")" = "$(stat -c %d:%i "$ROOT$1" 2>/dev/null)" ] && return 0
+    umount -l "$ROOT$1" || true
   fi
-  mount --bind "$1" "$TRIXIE$1"
+  mount --bind "$1" "$ROOT$1"
 }
 
 case "${1:-}" in
@@ -26,13 +26,13 @@ case "${1:-}" in
     bind "$scratch"
     mkdir -p "$scratch/home"
     status=0
-    chroot "$TRIXIE" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$scratch/home" \
+    chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$scratch/home" \
       LANG=C.UTF-8 "$@" || status=$?
-    umount "$TRIXIE$scratch" 2>/dev/null || umount -l "$TRIXIE$scratch" 2>/dev/null || true
+    umount "$ROOT$scratch" 2>/dev/null || umount -l "$ROOT$scratch" 2>/dev/null || true
     exit $status
     ;;
   umount)
-    grep -o " $TRIXIE[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
+    grep -o " $ROOT[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" || true; done
     ;;
   *)
     echo "usage: chroot.sh run SCRATCH CMD... | chroot.sh umount" >&2

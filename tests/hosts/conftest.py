@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hostkit import HERE, REPO, SITE313, TRIXIE, require
+from hostkit import CHROOTS, HERE, REPO, SID_CHROOT, TRIXIE_CHROOT
 
 
 def pytest_collection_modifyitems(config, items):
@@ -42,15 +42,37 @@ def model_cache(host_scratch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trixie_engine(host_scratch) -> Path:
-    """cleancut built as a wheel and installed for the chroot's Python 3.13 (pure Python)."""
-    require(TRIXIE / ".cleancut-ready", "the Debian 13 chroot")
-    require(TRIXIE / SITE313.lstrip("/") / ".ready", "the chroot's Python 3.13 wheels")
+def engine_wheel_site(host_scratch) -> Path:
+    """cleancut built as a wheel and installed into a folder (pure Python: any chroot's Python
+    puts it on PYTHONPATH beside that chroot's binary wheels)."""
     wheels = host_scratch / "wheels"
-    target = host_scratch / "engine313"
+    target = host_scratch / "engine-site"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                     "-w", str(wheels), str(REPO)], check=True)
     (wheel,) = wheels.glob("cleancut-*.whl")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
                     str(wheel)], check=True)
     return target
+
+
+@pytest.fixture(scope="session")
+def trixie_engine(engine_wheel_site) -> Path:
+    """The engine for the Debian 13 chroot's Python 3.13."""
+    TRIXIE_CHROOT.require()
+    return engine_wheel_site
+
+
+@pytest.fixture(scope="session")
+def sid_engine(engine_wheel_site) -> Path:
+    """The engine for the Debian sid chroot's Python 3.14."""
+    SID_CHROOT.require()
+    return engine_wheel_site
+
+
+@pytest.fixture(scope="session")
+def chroot_engine(engine_wheel_site):
+    """chroot_engine("sid") -> the engine folder, after checking that chroot is set up."""
+    def get(name: str) -> Path:
+        CHROOTS[name].require()
+        return engine_wheel_site
+    return get

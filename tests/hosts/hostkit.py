@@ -1,19 +1,48 @@
-"""Helpers for tests that drive the real editors: run in the trixie chroot, engine environments."""
+"""Helpers for tests that drive the real editors: the chroots, the bpy wheels, engine environments.
+
+The editors live in three places (tests/hosts/setup.sh makes them): Debian 12 itself, a Debian 13
+"trixie" chroot and a Debian sid chroot (GIMP 3.2, Krita 5.3, Blender 5.2), plus Blender 4.5 and
+5.0 as PyPI `bpy` wheels run by this venv's Python. Everything started here runs in a process
+group of its own that is killed whole on a timeout, so a hung editor never leaves an X server or
+a worker behind to break the next run.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-TRIXIE = Path(os.environ.get("TRIXIE", "/var/cache/cleancut-trixie"))
-SITE313 = "/opt/site313"
+BPY = Path(os.environ.get("BPY", "/var/cache/cleancut-bpy"))
+
+
+@dataclass(frozen=True)
+class Chroot:
+    """A Debian chroot made by setup.sh: where it is and where its engine wheels are."""
+
+    name: str  # the Debian suite
+    root: Path
+    site: str  # the engine's binary wheels for the chroot's Python, a path inside the chroot
+    python: str
+
+    def require(self) -> None:
+        require(self.root / ".cleancut-ready", f"the Debian {self.name} chroot")
+        require(self.root / self.site.lstrip("/") / ".ready", f"the {self.name} chroot's Python {self.python} wheels")
+
+
+TRIXIE_CHROOT = Chroot("trixie", Path(os.environ.get("TRIXIE", "/var/cache/cleancut-trixie")), "/opt/site313", "3.13")
+SID_CHROOT = Chroot("sid", Path(os.environ.get("SID", "/var/cache/cleancut-sid")), "/opt/site314", "3.14")
+CHROOTS = {c.name: c for c in (TRIXIE_CHROOT, SID_CHROOT)}
+TRIXIE = TRIXIE_CHROOT.root  # the names the older tests use
+SITE313 = TRIXIE_CHROOT.site
 
 
 def require(path: str | Path, what: str) -> None:
@@ -21,32 +50,76 @@ def require(path: str | Path, what: str) -> None:
         pytest.fail(f"{what} is not installed ({path} missing): run `sudo tests/hosts/setup.sh`")
 
 
-def in_trixie(scratch: Path, argv: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+def run_group(argv: list[str], timeout: float, env: dict[str, str] | None = None,
+              cwd: str | Path | None = None) -> subprocess.CompletedProcess:
+    """subprocess.run(capture_output=True, text=True) in a new process group that is killed whole
+    when the command ends or times out (then TimeoutExpired is raised as by subprocess.run)."""
+    with subprocess.Popen(argv, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env=env, cwd=cwd) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc.pid)
+            out, err = proc.communicate()
+            raise subprocess.TimeoutExpired(argv, timeout, output=out, stderr=err) from None
+        finally:
+            kill_group(proc.pid)  # what it left running: an X server, a stray child
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def in_chroot(chroot: Chroot, scratch: Path, argv: list[str], env: dict[str, str],
+              timeout: float = 300) -> subprocess.CompletedProcess:
     """Run argv inside the chroot (scratch bound at its own path, HOME=scratch/home)."""
     pairs = [f"{k}={v}" for k, v in env.items()]
-    return subprocess.run([str(HERE / "chroot.sh"), "run", str(scratch), "env", *pairs, *argv],
-                          capture_output=True, text=True, timeout=timeout)
+    return run_group([str(HERE / "chroot.sh"), "run", str(scratch), "env", *pairs, *argv], timeout,
+                     env=dict(os.environ, CHROOT=str(chroot.root)))
 
 
-def engine_env_trixie(engine: Path, cache: Path, config: Path) -> dict[str, str]:
-    """Environment for the chroot's /usr/bin/python3 to run the cleancut worker."""
+def in_trixie(scratch: Path, argv: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    return in_chroot(TRIXIE_CHROOT, scratch, argv, env, timeout)
+
+
+def in_sid(scratch: Path, argv: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    return in_chroot(SID_CHROOT, scratch, argv, env, timeout)
+
+
+def engine_env_chroot(chroot: Chroot, engine: Path, cache: Path, config: Path) -> dict[str, str]:
+    """Environment for a chroot's /usr/bin/python3 to run the cleancut worker."""
     return {
         "CLEANCUT_ENGINE_PYTHON": "/usr/bin/python3",
-        "PYTHONPATH": f"{engine}:{SITE313}",
+        "PYTHONPATH": f"{engine}:{chroot.site}",
         "CLEANCUT_CACHE_DIR": str(cache),
         "CLEANCUT_CONFIG_DIR": str(config),
         "CLEANCUT_OFFLINE": "1",
     }
 
 
+def engine_env_trixie(engine: Path, cache: Path, config: Path) -> dict[str, str]:
+    return engine_env_chroot(TRIXIE_CHROOT, engine, cache, config)
+
+
 def engine_env_native(cache: Path, config: Path) -> dict[str, str]:
-    """Environment for a Debian 12 editor to run the worker with this venv's Python."""
+    """Environment for a Debian 12 editor (or a bpy wheel) to run the worker with this venv's Python."""
     return {
         "CLEANCUT_ENGINE_PYTHON": sys.executable,
         "CLEANCUT_CACHE_DIR": str(cache),
         "CLEANCUT_CONFIG_DIR": str(config),
         "CLEANCUT_OFFLINE": "1",
     }
+
+
+def bpy_site(version: str) -> Path:
+    """The folder holding the PyPI `bpy` wheel VERSION (e.g. "5.0.1") for this venv's Python."""
+    site = BPY / version
+    require(site / ".ready", f"Blender {version} (the bpy wheel)")
+    return site
 
 
 def which(name: str) -> str:

@@ -2,15 +2,22 @@
 # Installs the real editors the host tests drive (recipes: ../shared/HOSTS.md):
 #   Debian 12 natively: GIMP 2.10 (Script-Fu only), Krita 5.1.5, Blender 3.4.1, Xvfb;
 #   a Debian 13 "trixie" chroot: GIMP 3.0.4 (Python 3.13 plug-ins), Krita 5.2.9, Blender 4.3.2,
-#   plus the engine's Python 3.13 wheels in $TRIXIE/opt/site313.
+#     plus the engine's Python 3.13 wheels in $TRIXIE/opt/site313;
+#   a Debian sid chroot: GIMP 3.2.6, Krita 5.3.4, Blender 5.2.2 (Python 3.14),
+#     plus the engine's Python 3.14 wheels in $SID/opt/site314;
+#   Blender 4.5 LTS and 5.0 as PyPI `bpy` wheels for this venv's Python 3.11 in $BPY/VERSION.
 # Idempotent: a finished step leaves a marker and is skipped next time. Needs root and apt.
 # Usage: tests/hosts/setup.sh            (everything)
-#        TRIXIE=/path tests/hosts/setup.sh   (chroot location; default /var/cache/cleancut-trixie)
+#        TRIXIE=/path SID=/path BPY=/path tests/hosts/setup.sh   (other locations)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 TRIXIE=${TRIXIE:-/var/cache/cleancut-trixie}
+SID=${SID:-/var/cache/cleancut-sid}
+BPY=${BPY:-/var/cache/cleancut-bpy}
+BPY_VERSIONS=${BPY_VERSIONS:-"4.5.15 5.0.1"}
 PY=${PYTHON_FOR_WHEELS:-$repo/.venv/bin/python}
+EDITORS="gimp python3-gi gir1.2-gimp-3.0 blender krita python3-pyqt5 xvfb xauth"
 
 log() { printf '[hosts] %s\n' "$*" >&2; }
 
@@ -27,38 +34,55 @@ if [ ! -e /var/lib/cleancut-hosts.debian12 ]; then
   touch /var/lib/cleancut-hosts.debian12
 fi
 
-mount_chroot() {
+# make_chroot DIR SUITE: debootstrap SUITE into DIR and install the editors there.
+make_chroot() {
+  local dir=$1 suite=$2
+  [ -e "$dir/.cleancut-ready" ] && return 0
+  if [ ! -e "$dir/.debootstrapped" ]; then
+    log "debootstrap $suite into $dir"
+    CHROOT=$dir "$here/chroot.sh" umount 2>/dev/null || true
+    [ -d "$dir" ] && rm -rf --one-file-system "$dir"
+    mkdir -p "$dir"
+    debootstrap --variant=minbase "$suite" "$dir" http://deb.debian.org/debian >/dev/null
+    touch "$dir/.debootstrapped"
+  fi
   for fs in proc sys dev dev/pts; do
-    mountpoint -q "$TRIXIE/$fs" || mount --bind "/$fs" "$TRIXIE/$fs"
+    mountpoint -q "$dir/$fs" || mount --bind "/$fs" "$dir/$fs"
   done
+  cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
+  log "installing gimp, krita, blender in the $suite chroot"
+  # sid's Release file can be past its Valid-Until date on a given day
+  chroot "$dir" apt-get -o Acquire::Check-Valid-Until=false update -qq
+  chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    $EDITORS >/dev/null
+  chroot "$dir" apt-get clean
+  touch "$dir/.cleancut-ready"
 }
 
-if [ ! -e "$TRIXIE/.cleancut-ready" ]; then
-  if [ ! -e "$TRIXIE/.debootstrapped" ]; then
-    log "debootstrap trixie into $TRIXIE"
-    "$here/chroot.sh" umount 2>/dev/null || true
-    [ -d "$TRIXIE" ] && rm -rf --one-file-system "$TRIXIE"
-    mkdir -p "$TRIXIE"
-    debootstrap --variant=minbase trixie "$TRIXIE" http://deb.debian.org/debian >/dev/null
-    touch "$TRIXIE/.debootstrapped"
-  fi
-  mount_chroot
-  cp /etc/resolv.conf "$TRIXIE/etc/resolv.conf" 2>/dev/null || true
-  log "installing gimp 3, krita 5.2, blender 4.3 in the chroot"
-  chroot "$TRIXIE" apt-get update -qq
-  chroot "$TRIXIE" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    gimp python3-gi gir1.2-gimp-3.0 blender krita python3-pyqt5 xvfb xauth >/dev/null
-  chroot "$TRIXIE" apt-get clean
-  touch "$TRIXIE/.cleancut-ready"
-fi
-
-if [ ! -e "$TRIXIE/opt/site313/.ready-2" ]; then
-  log "engine wheels for Python 3.13 into $TRIXIE/opt/site313"
-  rm -rf "$TRIXIE/opt/site313"
-  "$PY" -m pip install --quiet --disable-pip-version-check --target "$TRIXIE/opt/site313" \
-    --python-version 3.13 --only-binary=:all: --platform manylinux_2_28_x86_64 \
+# engine_wheels DIR PYVER: the engine's binary dependencies for the chroot's Python PYVER.
+engine_wheels() {
+  local site=$1 pyver=$2
+  [ -e "$site/.ready-2" ] && return 0
+  log "engine wheels for Python $pyver into $site"
+  rm -rf "$site"
+  "$PY" -m pip install --quiet --disable-pip-version-check --target "$site" \
+    --python-version "$pyver" --only-binary=:all: --platform manylinux_2_28_x86_64 \
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     numpy scipy onnxruntime pillow pooch platformdirs tqdm requests
-  touch "$TRIXIE/opt/site313/.ready" "$TRIXIE/opt/site313/.ready-2"
-fi
-log "hosts ready (chroot: $TRIXIE)"
+  touch "$site/.ready" "$site/.ready-2"
+}
+
+make_chroot "$TRIXIE" trixie
+engine_wheels "$TRIXIE/opt/site313" 3.13
+make_chroot "$SID" sid
+engine_wheels "$SID/opt/site314" 3.14
+
+for version in $BPY_VERSIONS; do
+  if [ ! -e "$BPY/$version/.ready" ]; then
+    log "Blender $version as the PyPI bpy wheel into $BPY/$version"
+    rm -rf "$BPY/$version"
+    "$PY" -m pip install --quiet --disable-pip-version-check --target "$BPY/$version" "bpy==$version"
+    touch "$BPY/$version/.ready"
+  fi
+done
+log "hosts ready (chroots: $TRIXIE $SID; bpy: $BPY)"
