@@ -1,6 +1,6 @@
-"""The editors' plug-in bundles: which files each one holds and where they go.
+"""The editors' plug-in bundles assembled: their files, as a folder or as a zip.
 
-One description serves both `cleancut install HOST` (files copied into the editor's user
+One description (a Bundle in the editor's module, core/hosts/) serves both `cleancut install HOST` (files copied into the editor's user
 folder) and packaging/build.py (the same files as a zip a user can install by hand), so the two
 can never disagree. Every bundle carries the client, copied from its single source
 (cleancut_client.py in this package); the client and the worker check each other's protocol
@@ -12,54 +12,20 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
+from . import __version__, hosts
 from .errors import CleancutError
+from .hosts import Bundle
 
 PACKAGE = Path(__file__).resolve().parent
 CLIENT = PACKAGE / "cleancut_client.py"
 
 
-@dataclass(frozen=True)
-class Bundle:
-    """A plug-in: the folder its files come from and the relative paths they are installed at."""
+# Every editor's bundles, from the editors' registry (core/hosts/): install, doctor and
+# packaging/build.py read the same records.
+BUNDLES: dict[str, Bundle] = hosts.BUNDLES
 
-    name: str  # gimp3, gimp2, krita, blender
-    title: str
-    packaged: str  # folder under cleancut/hosts/ in an installed wheel
-    checkout: str  # the same folder in a source checkout (editable installs)
-    # (path inside the source folder, path inside the editor's plug-in root); a source ending in
-    # "/" is a folder copied whole (without caches)
-    files: tuple[tuple[str, str], ...]
-    client: str  # where the client goes, inside the plug-in root
-    executable: tuple[str, ...] = ()  # plug-in root paths that must be executable (GIMP on Unix)
-
-
-BUNDLES: dict[str, Bundle] = {
-    "gimp3": Bundle(
-        "gimp3", "GIMP", "hosts/gimp3", "gimp/cleancut",
-        (("cleancut.py", "cleancut/cleancut.py"), ("cleancut_dialog.py", "cleancut/cleancut_dialog.py")),
-        client="cleancut/cleancut_client.py", executable=("cleancut/cleancut.py",)),
-    "gimp2": Bundle(
-        "gimp2", "GIMP", "hosts/gimp2", "gimp/gimp2",
-        (("cleancut_gimp2.py", "cleancut_gimp2/cleancut_gimp2.py"),),
-        client="cleancut_gimp2/cleancut_client.py", executable=("cleancut_gimp2/cleancut_gimp2.py",)),
-    # Krita's resource folder: pykrita/ holds the plug-in, actions/ its menu actions. The zip uses
-    # the same layout, which Krita's "Import Python Plugin from File…" also accepts.
-    "krita": Bundle(
-        "krita", "Krita", "hosts/krita", "krita",
-        (("cleancut_krita.desktop", "pykrita/cleancut_krita.desktop"),
-         ("cleancut_krita/", "pykrita/cleancut_krita/"),
-         ("cleancut_krita.action", "actions/cleancut_krita.action")),
-        client="pykrita/cleancut_krita/cleancut_client.py"),
-    # One folder for Blender 3.x add-ons (scripts/addons) and 4.2+ extensions (blender_manifest.toml).
-    "blender": Bundle(
-        "blender", "Blender", "hosts/blender", "blender/cleancut_blender",
-        (("", "cleancut_blender/"),),
-        client="cleancut_blender/cleancut_client.py"),
-}
 
 _SKIP = {"__pycache__", ".DS_Store"}
 
@@ -103,6 +69,11 @@ def write_folder(bundle: Bundle, root: Path) -> Path:
         path.write_bytes(data)
         path.chmod(0o755 if rel in bundle.executable else 0o644)
     return root
+
+
+def write_zips(bundle: Bundle, out: Path) -> list[Path]:
+    """Every zip the bundle is offered as (Blender: the add-on zip and the 4.2+ extension zip)."""
+    return [write_zip(bundle, out / zip_name(bundle, kind), strip=strip) for kind, strip in bundle.zips]
 
 
 def write_zip(bundle: Bundle, path: Path, strip: str = "") -> Path:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, bundles, config, fetch, install, licences
+from . import __version__, bundles, config, fetch, hosts, install, licences
 from .catalog import load_catalog
 from .errors import CleancutError
 
@@ -101,48 +101,53 @@ def check_models() -> list[Finding]:
     return found
 
 
-def check_hosts(where: install.Environment | None = None) -> list[Finding]:
+def check_hosts(where: hosts.Where | None = None) -> list[Finding]:
+    """Each editor's recorded installs checked; where none is recorded, whether the editor is here."""
     found = []
     try:
         record = install.load_record()
     except CleancutError as err:
         return [Finding(FIX, "installs", str(err))]
-    for host in install.HOSTS:
-        entries = [e for e in record["installs"] if e["host"] == host]
+    for editor in hosts.EDITORS.values():
+        entries = [e for e in record["installs"] if e["host"] == editor.name]
         for entry in entries:
             found.append(_check_install(entry))
         if not entries:
             try:
-                targets = install.find_targets(host, where=where)
+                targets = install.find_targets(editor.name, where=where)
             except CleancutError:
                 targets = []
             present = [t for t in targets if Path(t.place.config).is_dir()]
             if present:
-                found.append(Finding(NOTE, host, f"{present[0].describe()} found at {present[0].place.config}, "
-                                                 f"plug-in not installed: `cleancut install {host}`"))
+                found.append(Finding(NOTE, editor.name, f"{present[0].describe()} found at {present[0].place.config}, "
+                                                        f"plug-in not installed: `cleancut install {editor.name}`"))
             else:
-                found.append(Finding(NOTE, host, "not found on this computer"))
+                found.append(Finding(NOTE, editor.name, "not found on this computer"))
     return found
 
 
 def _check_install(entry: dict) -> Finding:
-    bundle = bundles.BUNDLES[entry["bundle"]]
+    editor = hosts.EDITORS[entry["host"]]
+    bundle = hosts.BUNDLES[entry["bundle"]]
     root = Path(entry["root"])
-    title = f"{bundle.title} {entry['version']}" + ("" if entry["flavour"] == "native" else f" ({entry['flavour']})")
+    title = (bundle.title + (f" {entry['version']}" if entry["version"] else "")
+             + ("" if entry["flavour"] == "native" else f" ({entry['flavour']})"))
+    fix = f"`cleancut install {entry['host']}`"
     current = {rel: bundles.sha256(data) for rel, data in bundles.contents(bundle).items()}
     missing = [rel for rel in current if not (root / rel).is_file()]
     if missing:
-        return Finding(FIX, title, f"{len(missing)} plug-in files are missing from {root} (e.g. {missing[0]}): "
-                                   f"`cleancut install {entry['host']}`")
+        return Finding(FIX, title, f"{len(missing)} plug-in files are missing from {root} (e.g. {missing[0]}): {fix}")
     stale = [rel for rel, digest in current.items() if bundles.sha256((root / rel).read_bytes()) != digest]
     if stale:
-        return Finding(FIX, title, f"the plug-in in {root} is not this engine's version ({stale[0]} differs): "
-                                   f"`cleancut install {entry['host']}`")
-    if "kritarc" in entry:
-        path = Path(entry["kritarc"]["path"])
-        if install.kritarc_get(path, f"enable_{install.KRITA_PLUGIN}") != "true":
-            return Finding(FIX, title, f"the plug-in is switched off in {path}: enable cleancut in Settings > "
-                                       "Configure Krita > Python Plugin Manager, or `cleancut install krita`")
+        return Finding(FIX, title, f"the plug-in in {root} is not this engine's version ({stale[0]} differs): {fix}")
+    if os.name == "posix":
+        shut = [rel for rel in bundle.executable if not os.access(root / rel, os.X_OK)]
+        if shut:
+            return Finding(FIX, title, f"{root / shut[0]} is not executable, so {bundle.title} skips it: "
+                                       f"`chmod +x {root / shut[0]}`, or {fix}")
+    problem = editor.switch_check(entry["switch"]) if entry.get("switch") else None
+    if problem:
+        return Finding(FIX, title, problem)
     return Finding(OK, title, f"plug-in installed and current in {root}")
 
 

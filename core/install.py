@@ -1,140 +1,45 @@
 """`cleancut install|uninstall HOST`: put a plug-in where the user's editor finds it, and take it away.
 
-Install copies the bundle (core/bundles.py) into every installation of the editor found in the
-user's folders (core/hostdirs.py), tells the client which Python runs the engine (settings
-file), and switches the plug-in on where the editor needs that: kritarc for Krita, Blender's own
-preferences (run through that Blender) for Blender. Everything it does is written to a record in
-cleancut's settings folder, so uninstall removes exactly that and restores what it changed.
+What is editor-specific (its folders, its bundles, switching the plug-in on) comes from the
+editor's module in core/hosts/; this module does what is the same for every editor: it copies
+the bundle, tells the client which Python runs the engine (settings file), and writes
+everything it did to a record in cleancut's settings folder, so uninstall removes exactly that
+and restores what it changed.
+
+Nothing of the user's is lost: a file (or link, or folder) already at a path the plug-in needs
+that an earlier `cleancut install` did not put there is moved aside into cleancut's settings
+folder (backups/), said so, recorded, and moved back by uninstall. Links on the way that belong
+to the editor (Krita's pykrita/) are followed; a link where the plug-in's own folder goes (a
+developer's checkout linked into plug-ins/) is moved aside as a link, never written through.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable
 
-from . import bundles, config, hostdirs
-from .bundles import Bundle
+from . import bundles, config, hosts
 from .errors import CleancutError
+from .hosts import Target, Where
+from .hosts.base import write_atomic
 
-HOSTS = ("gimp", "krita", "blender")
-KRITA_PLUGIN = "cleancut_krita"
-BLENDER_MODULE = "cleancut_blender"
-WHERE = {
-    "gimp3": "Restart GIMP: Layer > Mask > Remove Background… and Select > Subject…",
-    "gimp2": "Restart GIMP 2.10 (it needs Python-Fu): Layer > Mask > Remove Background…",
-    "krita": "Restart Krita: Layer > Remove Background, Select > Select Subject "
-             "(Settings > Configure Krita > Python Plugin Manager lists it as cleancut)",
-    "blender": "Image Editor > Image > Remove Background, and the Compositor's Add menu",
-}
-
-
-@dataclass
-class Target:
-    """One installation of an editor that gets one bundle."""
-
-    bundle: Bundle
-    place: hostdirs.Place
-    root: Path  # the plug-in root the bundle's paths are relative to
-    kritarc: Path | None = None
-    blender: str | None = None  # the Blender executable that enables the add-on
-    blender_module: str | None = None
-
-    def describe(self) -> str:
-        flavour = "" if self.place.flavour == "native" else f" ({self.place.flavour})"
-        return f"{self.bundle.title} {self.place.version}{flavour}"
-
-
-@dataclass
-class Environment:
-    """Where to look: the real machine by default, any platform's layout in tests."""
-
-    platform: str = sys.platform
-    home: str = field(default_factory=lambda: str(Path.home()))
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+# The old name, kept for callers and tests that build one.
+Environment = Where
 
 
 def find_targets(host: str, host_version: str | None = None, blender: str | None = None,
-                 where: Environment | None = None) -> list[Target]:
+                 where: Where | None = None) -> list[Target]:
     """Every installation of HOST found in the user's folders (or the one version asked for)."""
-    where = where or Environment()
-    if host == "gimp":
-        return _gimp_targets(host_version, where)
-    if host == "krita":
-        return _krita_targets(where)
-    if host == "blender":
-        return _blender_targets(host_version, blender, where)
-    raise CleancutError(f"unknown editor {host!r}: choose one of {', '.join(HOSTS)}")
-
-
-def _gimp_targets(version: str | None, where: Environment) -> list[Target]:
-    if version is not None and not re.fullmatch(r"(2\.10|3\.\d+)", version):
-        raise CleancutError(f"GIMP {version} is not supported: use --host-version 3.0 (or 3.x) or 2.10")
-    versions = (version,) if version else ("3.0", "2.10")
-    places = hostdirs.gimp_places(where.platform, where.home, where.env, versions)
-    found = [p for p in places if Path(p.config).is_dir()]
-    if not found and version:
-        found = [p for p in places if p.flavour == "native"]  # asked for: create it
-    if not found:
-        raise CleancutError(
-            "no GIMP 3.0 or 2.10 settings folder found (looked in "
-            f"{', '.join(str(p.config) for p in places)}): start GIMP once, or pass --host-version 3.0")
-    return [Target(bundles.BUNDLES["gimp2" if p.version == "2.10" else "gimp3"], p, Path(p.plugins))
-            for p in found]
-
-
-def _krita_targets(where: Environment) -> list[Target]:
-    places = hostdirs.krita_places(where.platform, where.home, where.env)
-    found = [p for p in places if Path(p.config).is_dir()] or [p for p in places if p.flavour == "native"]
-    return [Target(bundles.BUNDLES["krita"], p, Path(p.plugins),
-                   kritarc=Path(hostdirs.kritarc_path(p, where.platform, where.home, where.env)))
-            for p in found]
-
-
-def _blender_targets(version: str | None, blender: str | None, where: Environment) -> list[Target]:
-    if version is not None and not re.fullmatch(r"\d+\.\d+", version):
-        raise CleancutError(f"--host-version for Blender is its major.minor version, like 4.3 (not {version!r})")
-    roots = hostdirs.blender_config_root(where.platform, where.home, where.env)
-    places = []
-    for flavour, root in roots:
-        versions = [version] if version else hostdirs.blender_versions_on_disk(str(root))
-        places += [p for p in hostdirs.blender_places(where.platform, where.home, where.env, versions)
-                   if p.flavour == flavour and (Path(p.config).is_dir() or (version and flavour == "native"))]
-    if not places:
-        raise CleancutError(
-            "no Blender settings folder found (looked in "
-            f"{', '.join(str(r) for _, r in roots)}): start Blender once, or pass --host-version 4.3")
-    # The Blender that switches the add-on on: the one given, else `blender` on PATH; it can only
-    # do so for its own version's preferences.
-    exe = (shutil.which(blender) or blender) if blender else shutil.which("blender", path=where.env.get("PATH"))
-    exe_version = blender_version(exe) if exe else None
-    targets = []
-    for place in places:
-        if blender and exe_version != place.version:
-            raise CleancutError(f"{blender} is Blender {exe_version}, not {place.version}: pass the matching "
-                                f"--blender, or --host-version {exe_version}")
-        extension = hostdirs.version_tuple(place.version) >= (4, 2)
-        module = f"bl_ext.user_default.{BLENDER_MODULE}" if extension else BLENDER_MODULE
-        targets.append(Target(bundles.BUNDLES["blender"], place, Path(place.plugins),
-                              blender=exe if exe_version == place.version else None, blender_module=module))
-    return targets
-
-
-def blender_version(exe: str) -> str | None:
-    """major.minor of a Blender executable, from `blender --version`."""
-    try:
-        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    found = re.search(r"Blender (\d+)\.(\d+)", out)
-    return f"{found.group(1)}.{found.group(2)}" if found else None
+    editor = hosts.get(host)
+    if blender and host != "blender":
+        raise CleancutError("--blender names a Blender executable: use it with `cleancut install blender`")
+    return editor.find(where or Where(), host_version, blender)
 
 
 # --- the record of what install did ---
@@ -143,18 +48,65 @@ def record_path() -> Path:
     return config.config_dir() / "installed.json"
 
 
-def load_record() -> dict:
+def backups_dir() -> Path:
+    return config.config_dir() / "backups"
+
+
+def load_record() -> dict[str, Any]:
+    """installed.json, checked: a damaged or hand-edited record is an error naming the file."""
+    path = record_path()
     try:
-        data = json.loads(record_path().read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {"installs": []}
     except (OSError, ValueError) as err:
-        raise CleancutError(f"cannot read {record_path()} ({err}); delete it if it is damaged") from None
+        raise CleancutError(f"cannot read {path} ({err}); delete it if it is damaged "
+                            "(cleancut then forgets what it installed)") from None
+    problem = _record_problem(data)
+    if problem:
+        raise CleancutError(f"{path} is not a record cleancut wrote ({problem}); fix it or delete it "
+                            "(cleancut then forgets what it installed)")
     data.setdefault("installs", [])
     return data
 
 
-def save_record(data: dict) -> None:
+def _record_problem(data: Any) -> str | None:
+    """What is wrong with the record's shape or types, or None."""
+    if not isinstance(data, dict):
+        return f"it holds a JSON {type(data).__name__}, not an object"
+    installs = data.get("installs", [])
+    if not isinstance(installs, list):
+        return '"installs" is not a list'
+    for key in ("engine_python_previous",):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            return f'"{key}" is not a string'
+    if "settings_created" in data and not isinstance(data["settings_created"], bool):
+        return '"settings_created" is not true or false'
+    for index, entry in enumerate(installs):
+        where = f'"installs"[{index}]'
+        if not isinstance(entry, dict):
+            return f"{where} is not an object"
+        for key in ("host", "bundle", "version", "flavour", "root"):
+            if not isinstance(entry.get(key), str):
+                return f'{where}["{key}"] is missing or not a string'
+        if entry["host"] not in hosts.EDITORS or entry["bundle"] not in hosts.BUNDLES:
+            return f"{where} names an editor or plug-in this cleancut does not know"
+        for key in ("files", "backups"):
+            mapping = entry.get(key, {})
+            if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+                return f'{where}["{key}"] is not an object of strings'
+        dirs = entry.get("created_dirs", [])
+        if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
+            return f'{where}["created_dirs"] is not a list of strings'
+        switch = entry.get("switch")
+        if switch is not None:
+            shape = hosts.EDITORS[entry["host"]].switch_shape
+            if not isinstance(switch, dict) or not all(isinstance(switch.get(k), t) for k, t in shape.items()):
+                return f'{where}["switch"] is not what {entry["host"]} records'
+    return None
+
+
+def save_record(data: dict[str, Any]) -> None:
     path = record_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".installed-", dir=path.parent)
@@ -166,39 +118,40 @@ def save_record(data: dict) -> None:
 # --- install ---
 
 def install(host: str, host_version: str | None = None, dry_run: bool = False, blender: str | None = None,
-            where: Environment | None = None, say: Callable[[str], None] = print) -> list[Target]:
+            where: Where | None = None, say: Callable[[str], None] = print) -> list[Target]:
     """Install HOST's plug-in everywhere it is found; print what was (or would be) done."""
+    editor = hosts.get(host)
+    # Both files are read before anything is touched: a damaged one stops the install here.
+    settings = config.load_config()
+    record = load_record()
     targets = find_targets(host, host_version, blender, where)
     engine = sys.executable
-    record = load_record() if not dry_run else None
     for target in targets:
         files = bundles.contents(target.bundle)
+        earlier = _earlier_entry(record, target)
+        aside = _in_the_way(target, files, earlier)
         say(f"{'would install' if dry_run else 'installing'} the {target.describe()} plug-in "
             f"into {target.root}")
         for rel in files:
             say(f"  {target.root / rel}")
-        if target.kritarc:
-            say(f"  {target.kritarc}: [python] enable_{KRITA_PLUGIN}=true")
-        if target.blender:
-            say(f"  enable {target.blender_module} in Blender {target.place.version}'s preferences "
-                f"(with {target.blender})")
+        for rel in aside:
+            say(f"  {'would move' if dry_run else 'moving'} your {target.root / rel} aside to "
+                f"{_backup_path(target, rel)} (uninstall puts it back)")
+        for line in editor.switch_plan(target):
+            say(f"  {line}")
         if dry_run:
             continue
-        entry = _install_files(target, files, _take_entry(record, target))
-        if target.kritarc:
-            entry.setdefault("kritarc", {"path": str(target.kritarc), "created": not target.kritarc.exists(),
-                                         "previous": kritarc_get(target.kritarc, f"enable_{KRITA_PLUGIN}")})
-            kritarc_set(target.kritarc, f"enable_{KRITA_PLUGIN}", "true")
-        if target.blender:
-            blender_enable(target.blender, target.blender_module, True)
-            entry["blender"] = {"exe": target.blender, "module": target.blender_module}
+        if earlier:
+            record["installs"].remove(earlier)
+        entry = _install_files(target, files, earlier, aside)
         record["installs"].append(entry)
-        save_record(record)
-        say(f"  {WHERE[target.bundle.name]}")
-        if target.bundle.name == "blender" and not target.blender:
-            say(f"  Then enable it: Edit > Preferences > Add-ons, search \"cleancut\" "
-                f"(or rerun with --blender PATH to have Blender {target.place.version} enable it)")
-    settings = config.load_config()
+        save_record(record)  # before switching on: if that fails, uninstall still finds the files
+        switched = editor.switch_on(target)
+        if switched is not None:
+            entry["switch"] = switched
+            save_record(record)
+        for line in editor.hints(target):
+            say(f"  {line}")
     say(f"{'would set' if dry_run else 'setting'} the engine Python to {engine} in {config.config_path()}")
     if not dry_run:
         if "engine_python_previous" not in record:
@@ -210,26 +163,66 @@ def install(host: str, host_version: str | None = None, dry_run: bool = False, b
     return targets
 
 
-def _take_entry(record: dict, target: Target) -> dict | None:
-    """Remove and return an earlier install's entry for the same plug-in root (reinstall/upgrade)."""
-    for entry in list(record["installs"]):
+def _earlier_entry(record: dict[str, Any], target: Target) -> dict[str, Any] | None:
+    """An earlier install's entry for the same plug-in root (reinstall/upgrade)."""
+    for entry in record["installs"]:
         if entry["root"] == str(target.root) and entry["bundle"] == target.bundle.name:
-            record["installs"].remove(entry)
             return entry
     return None
 
 
-def _install_files(target: Target, files: dict[str, bytes], earlier: dict | None) -> dict:
-    entry = {"host": target.place.host, "bundle": target.bundle.name, "version": target.place.version,
-             "flavour": target.place.flavour, "root": str(target.root), "files": {},
-             "created_dirs": list(earlier["created_dirs"]) if earlier else []}
-    for key in ("kritarc", "blender"):
-        if earlier and key in earlier:
-            entry[key] = earlier[key]
+def _in_the_way(target: Target, files: dict[str, bytes], earlier: dict[str, Any] | None) -> list[str]:
+    """Root-relative paths of the user's own things where the plug-in's files and folders go."""
+    ours_files = set((earlier or {}).get("files", {}))
+    aside: list[str] = []
+    for rel in files:
+        parts = rel.split("/")
+        for depth in range(1, len(parts) + 1):
+            sub = "/".join(parts[:depth])
+            if any(sub == a or sub.startswith(a + "/") for a in aside):
+                break  # a folder above is moved aside already
+            path = target.root / sub
+            if not os.path.lexists(path):
+                break  # nothing here, nor below
+            if depth == len(parts):  # the file itself
+                if sub not in ours_files:
+                    aside.append(sub)
+            elif sub in target.bundle.shared:  # the editor's folder: links followed
+                if not path.is_dir():
+                    aside.append(sub)
+                    break
+            elif path.is_symlink() or not path.is_dir():  # the plug-in's own folder: never written through
+                aside.append(sub)
+                break
+    return aside
+
+
+def _backup_path(target: Target, rel: str) -> Path:
+    key = hashlib.sha256(f"{target.bundle.name}\0{target.root}".encode()).hexdigest()[:12]
+    return backups_dir() / f"{target.bundle.name}-{key}" / rel
+
+
+def _install_files(target: Target, files: dict[str, bytes], earlier: dict[str, Any] | None,
+                   aside: list[str]) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "host": target.place.host, "bundle": target.bundle.name, "version": target.place.version,
+        "flavour": target.place.flavour, "root": str(target.root), "files": {},
+        "created_dirs": list(earlier["created_dirs"]) if earlier else [],
+        "backups": dict(earlier.get("backups", {})) if earlier else {}}
+    if earlier and "switch" in earlier:
+        entry["switch"] = earlier["switch"]
+    for rel in aside:
+        backup = _backup_path(target, rel)
+        if os.path.lexists(backup):
+            raise CleancutError(f"cannot move {target.root / rel} aside: {backup} is already there (from an "
+                                "earlier install); move one of them away yourself, then install again")
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(target.root / rel), str(backup))  # a link stays a link
+        entry["backups"][rel] = str(backup)
     for rel, data in files.items():
         path = target.root / rel
         _make_dirs(path.parent, entry["created_dirs"])
-        _write_atomic(path, data, executable=rel in target.bundle.executable)
+        write_atomic(path, data, executable=rel in target.bundle.executable)
         entry["files"][rel] = bundles.sha256(data)
     for rel in (earlier or {}).get("files", {}):
         if rel not in files:  # a file an older version had
@@ -240,7 +233,7 @@ def _install_files(target: Target, files: dict[str, bytes], earlier: dict | None
 def _make_dirs(folder: Path, created: list[str]) -> None:
     """mkdir -p, noting each folder it made (uninstall removes those, when empty)."""
     missing = []
-    while not folder.exists():
+    while not os.path.lexists(folder):
         missing.append(folder)
         folder = folder.parent
     for each in reversed(missing):
@@ -248,25 +241,11 @@ def _make_dirs(folder: Path, created: list[str]) -> None:
         created.append(str(each))
 
 
-def _write_atomic(path: Path, data: bytes, executable: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".cleancut-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o755 if executable else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # --- uninstall ---
 
 def uninstall(host: str, dry_run: bool = False, say: Callable[[str], None] = print) -> int:
     """Remove what `cleancut install HOST` added, and put back what it changed; returns how many."""
-    if host not in HOSTS:
-        raise CleancutError(f"unknown editor {host!r}: choose one of {', '.join(HOSTS)}")
+    editor = hosts.get(host)
     record = load_record()
     mine = [e for e in record["installs"] if e["host"] == host]
     if not mine:
@@ -275,14 +254,12 @@ def uninstall(host: str, dry_run: bool = False, say: Callable[[str], None] = pri
     for entry in mine:
         root = Path(entry["root"])
         say(f"{'would remove' if dry_run else 'removing'} the {entry['bundle']} plug-in from {root}")
+        for rel, backup in sorted(entry.get("backups", {}).items()):
+            say(f"  {'would put' if dry_run else 'putting'} your {root / rel} back (from {backup})")
         if dry_run:
             continue
-        if "blender" in entry:
-            if Path(entry["blender"]["exe"]).exists():
-                blender_enable(entry["blender"]["exe"], entry["blender"]["module"], False)
-            else:
-                say(f"  {entry['blender']['exe']} is gone: Blender will note the missing add-on once; "
-                    "untick it in Edit > Preferences > Add-ons")
+        if entry.get("switch"):
+            editor.switch_off(entry["switch"], say)
         for rel in entry["files"]:
             (root / rel).unlink(missing_ok=True)
             _clear_pycache(root / rel)
@@ -291,27 +268,52 @@ def uninstall(host: str, dry_run: bool = False, say: Callable[[str], None] = pri
                 Path(folder).rmdir()  # only if empty: the user's own files stay
             except OSError:
                 pass
-        if "kritarc" in entry:
-            kritarc = Path(entry["kritarc"]["path"])
-            kritarc_set(kritarc, f"enable_{KRITA_PLUGIN}", entry["kritarc"]["previous"])
-            if entry["kritarc"].get("created") and _read_lines(kritarc) == ["[python]"]:
-                kritarc.unlink()  # we made it, and nothing else was put in it since
+        _restore(root, entry.get("backups", {}), say)
         record["installs"].remove(entry)
         save_record(record)
     if not dry_run and not record["installs"]:
-        settings = config.load_config()
-        previous = record.pop("engine_python_previous", None)
-        if previous:
-            settings["engine_python"] = previous
-        else:
-            settings.pop("engine_python", None)
-        if settings or not record.get("settings_created"):
-            config.save_config(settings)
-        else:
-            config.config_path().unlink(missing_ok=True)  # we made it, and it holds nothing else
-        record_path().unlink(missing_ok=True)
+        _restore_settings(record)
         say(f"restored the engine Python setting in {config.config_path()}")
     return len(mine)
+
+
+def _restore(root: Path, backups: dict[str, str], say: Callable[[str], None]) -> None:
+    """Move what install moved aside back to where it was."""
+    for rel, backup in sorted(backups.items()):
+        path, saved = root / rel, Path(backup)
+        if not os.path.lexists(saved):
+            say(f"  {saved} is gone: {path} cannot be put back")
+            continue
+        if os.path.lexists(path):
+            raise CleancutError(f"cannot put your {path} back: something else is there now; your original "
+                                f"is kept at {saved}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(saved), str(path))
+        folder = saved.parent
+        while folder != backups_dir() and backups_dir() in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
+    try:
+        backups_dir().rmdir()
+    except OSError:
+        pass
+
+
+def _restore_settings(record: dict[str, Any]) -> None:
+    settings = config.load_config()
+    previous = record.pop("engine_python_previous", None)
+    if previous:
+        settings["engine_python"] = previous
+    else:
+        settings.pop("engine_python", None)
+    if settings or not record.get("settings_created"):
+        config.save_config(settings)
+    else:
+        config.config_path().unlink(missing_ok=True)  # we made it, and it holds nothing else
+    record_path().unlink(missing_ok=True)
 
 
 def _clear_pycache(path: Path) -> None:
@@ -324,88 +326,3 @@ def _clear_pycache(path: Path) -> None:
             cache.rmdir()
         except OSError:
             pass
-
-
-# --- kritarc (a KConfig file: edited line by line, so Krita's own syntax is kept as it is) ---
-
-def kritarc_get(path: Path, key: str, section: str = "python") -> str | None:
-    lines = _read_lines(path)
-    start, end = _section(lines, section)
-    for line in lines[start:end]:
-        name, _, value = line.partition("=")
-        if name.strip() == key:
-            return value.strip()
-    return None
-
-
-def kritarc_set(path: Path, key: str, value: str | None, section: str = "python") -> None:
-    """Set (or with None, remove) one key of one section, leaving every other line alone."""
-    lines = _read_lines(path)
-    start, end = _section(lines, section)
-    if start < 0:
-        if value is None:
-            return
-        if lines and lines[-1].strip():
-            lines.append("")
-        lines += [f"[{section}]", f"{key}={value}"]
-    else:
-        for index in range(start, end):
-            if lines[index].partition("=")[0].strip() == key:
-                if value is None:
-                    del lines[index]
-                else:
-                    lines[index] = f"{key}={value}"
-                break
-        else:
-            if value is not None:
-                lines.insert(start, f"{key}={value}")
-    _write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"), executable=False)
-
-
-def _read_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return []
-
-
-def _section(lines: list[str], section: str) -> tuple[int, int]:
-    """(first line after the header, end of the section), or (-1, -1) when absent."""
-    for index, line in enumerate(lines):
-        if line.strip() == f"[{section}]":
-            end = index + 1
-            while end < len(lines) and not lines[end].lstrip().startswith("["):
-                end += 1
-            while end > index + 1 and not lines[end - 1].strip():
-                end -= 1
-            return index + 1, end
-    return -1, -1
-
-
-# --- Blender: its own preferences, through its own Python ---
-
-_BLENDER_SCRIPT = """
-import sys, addon_utils, bpy
-module, enable = sys.argv[-2], sys.argv[-1] == "1"
-if enable:
-    if hasattr(bpy.ops.extensions, "repo_refresh_all") and module.startswith("bl_ext."):
-        bpy.ops.extensions.repo_refresh_all()
-    if addon_utils.enable(module, default_set=True, persistent=True, handle_error=None) is None:
-        sys.exit("cannot enable " + module)
-else:
-    addon_utils.disable(module, default_set=True)
-bpy.ops.wm.save_userpref()
-"""
-
-
-def blender_enable(exe: str, module: str, enable: bool) -> None:
-    """Switch the add-on on or off in the preferences of the Blender at exe, and save them."""
-    try:
-        done = subprocess.run([exe, "--background", "--python-exit-code", "1", "--python-expr",
-                               _BLENDER_SCRIPT, "--", module, "1" if enable else "0"],
-                              capture_output=True, text=True, timeout=300)
-    except (OSError, subprocess.SubprocessError) as err:
-        raise CleancutError(f"could not run Blender at {exe}: {err}") from None
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-5:])
-        raise CleancutError(f"Blender ({exe}) could not {'enable' if enable else 'disable'} {module}:\n{tail}")

@@ -12,8 +12,9 @@
 - cleancut-blender-VERSION.zip: Blender 3.x–4.1 > Preferences > Add-ons > Install…;
 - cleancut-blender-extension-VERSION.zip: Blender 4.2+ > Preferences > Get Extensions > Install from Disk….
 
-Every zip holds the client copied from core/cleancut_client.py; the file lists come from
-core/bundles.py, the same description `cleancut install` uses.
+Every zip holds the client copied from core/cleancut_client.py; which zips there are and what
+they hold come from the editors' registry (core/hosts/: each editor's module lists its bundles),
+the same records `cleancut install` uses.
 """
 
 from __future__ import annotations
@@ -49,11 +50,8 @@ def build(out: Path, engine: bool = True) -> list[Path]:
                        check=True, stdout=subprocess.DEVNULL)
         version = bundles.__version__
         made += sorted(out.glob(f"cleancut-{version}*.whl")) + sorted(out.glob(f"cleancut-{version}.tar.gz"))
-    for name in ("gimp3", "gimp2", "krita", "blender"):
-        bundle = bundles.BUNDLES[name]
-        made.append(bundles.write_zip(bundle, out / bundles.zip_name(bundle)))
-    blender = bundles.BUNDLES["blender"]
-    made.append(bundles.write_zip(blender, out / bundles.zip_name(blender, "extension"), strip="cleancut_blender/"))
+    for bundle in bundles.BUNDLES.values():
+        made += bundles.write_zips(bundle, out)
     return made
 
 

@@ -1,16 +1,58 @@
-"""Where the editors keep user plug-ins, per platform (pure functions: every OS tested here)."""
+"""Where each editor version keeps user plug-ins, per platform: the exact folders `cleancut install
+HOST --host-version V` picks (pure functions of platform, home and environment: every OS here).
+
+Linux folders were checked in the real editors (GIMP 3.0.4 and 3.2.6, Krita 5.1.5/5.2.9/5.3.4,
+Blender 3.4.1, 4.3.2, 4.5.15, 5.0.1, 5.2.2); Windows and macOS follow each editor's sources.
+"""
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath as PP
 from pathlib import PureWindowsPath as PW
 
-from cleancut import hostdirs
+import pytest
+
+from cleancut.errors import CleancutError
+from cleancut.hosts import Where, blender, gimp, krita
+
+LINUX = Where("linux", "/home/ann", {"PATH": ""})
+WINDOWS = Where("win32", "C:\\Users\\ann", {"APPDATA": "C:\\Users\\ann\\AppData\\Roaming",
+                                             "LOCALAPPDATA": "C:\\Users\\ann\\AppData\\Local", "PATH": ""})
+MACOS = Where("darwin", "/Users/ann", {"PATH": ""})
+
+
+def plugin_folders(targets) -> list[tuple[str, object]]:
+    return [(t.place.flavour, t.place.plugins) for t in targets]
+
+
+# --- GIMP: 3.0 and 3.2 share the 3.0 folder ---
+
+@pytest.mark.parametrize("release", ["3.0", "3.2"])
+def test_gimp_3_on_linux_is_its_3_0_config_folder(release):
+    (target,) = gimp.find(LINUX, release)
+    assert target.place.plugins == PP("/home/ann/.config/GIMP/3.0/plug-ins")
+    assert target.bundle is gimp.GIMP3
+
+
+def test_gimp_2_10_on_linux_gets_the_gimpfu_bundle():
+    (target,) = gimp.find(LINUX, "2.10")
+    assert (target.place.plugins, target.bundle) == (PP("/home/ann/.config/GIMP/2.10/plug-ins"), gimp.GIMP2)
+
+
+@pytest.mark.parametrize("release,folder", [("3.2", "3.0"), ("3.0", "3.0"), ("2.10", "2.10")])
+def test_gimp_on_windows(release, folder):
+    (target,) = gimp.find(WINDOWS, release)
+    assert target.place.plugins == PW(f"C:/Users/ann/AppData/Roaming/GIMP/{folder}/plug-ins")
+
+
+@pytest.mark.parametrize("release,folder", [("3.2", "3.0"), ("3.0", "3.0"), ("2.10", "2.10")])
+def test_gimp_on_macos(release, folder):
+    (target,) = gimp.find(MACOS, release)
+    assert target.place.plugins == PP(f"/Users/ann/Library/Application Support/GIMP/{folder}/plug-ins")
 
 
 def test_gimp_on_linux_native_flatpak_and_snap():
-    places = hostdirs.gimp_places("linux", "/home/ann", {}, versions=("3.0",))
-    assert [(p.flavour, p.plugins) for p in places] == [
+    assert [(p.flavour, p.plugins) for p in gimp.places(LINUX, ("3.0",))] == [
         ("native", PP("/home/ann/.config/GIMP/3.0/plug-ins")),
         ("flatpak", PP("/home/ann/.var/app/org.gimp.GIMP/config/GIMP/3.0/plug-ins")),
         ("snap", PP("/home/ann/snap/gimp/current/.config/GIMP/3.0/plug-ins")),
@@ -18,46 +60,107 @@ def test_gimp_on_linux_native_flatpak_and_snap():
 
 
 def test_gimp_honours_xdg_config_home():
-    (native, *_) = hostdirs.gimp_places("linux", "/home/ann", {"XDG_CONFIG_HOME": "/cfg"}, versions=("2.10",))
+    (native, *_) = gimp.places(Where("linux", "/home/ann", {"XDG_CONFIG_HOME": "/cfg"}), ("2.10",))
     assert native.plugins == PP("/cfg/GIMP/2.10/plug-ins")
 
 
-def test_gimp_on_windows_and_macos():
-    (win,) = hostdirs.gimp_places("win32", "C:\\Users\\ann", {"APPDATA": "C:\\Users\\ann\\AppData\\Roaming"}, ("3.0",))
-    assert win.plugins == PW("C:/Users/ann/AppData/Roaming/GIMP/3.0/plug-ins")
-    (mac,) = hostdirs.gimp_places("darwin", "/Users/ann", {}, ("3.0",))
-    assert mac.plugins == PP("/Users/ann/Library/Application Support/GIMP/3.0/plug-ins")
+def test_gimp_refuses_a_release_it_does_not_know_and_names_those_it_does():
+    with pytest.raises(CleancutError, match=r"GIMP 2\.8 is not supported: --host-version takes 3\.2, 3\.0, 2\.10"):
+        gimp.find(LINUX, "2.8")
 
 
-def test_krita_resource_folder_and_kritarc_per_platform():
-    native, flatpak = hostdirs.krita_places("linux", "/home/ann", {})
-    assert native.plugins == PP("/home/ann/.local/share/krita")
-    assert hostdirs.kritarc_path(native, "linux", "/home/ann", {}) == PP("/home/ann/.config/kritarc")
-    assert hostdirs.kritarc_path(flatpak, "linux", "/home/ann", {}) == PP("/home/ann/.var/app/org.kde.krita/config/kritarc")
-    (win,) = hostdirs.krita_places("win32", "C:\\Users\\ann", {"APPDATA": "C:\\Users\\ann\\AppData\\Roaming"})
-    assert win.plugins == PW("C:/Users/ann/AppData/Roaming/krita")
-    assert hostdirs.kritarc_path(win, "win32", "C:\\Users\\ann", {"LOCALAPPDATA": "C:\\L"}) == PW("C:/L/kritarc")
-    (mac,) = hostdirs.krita_places("darwin", "/Users/ann", {})
-    assert hostdirs.kritarc_path(mac, "darwin", "/Users/ann", {}) == PP("/Users/ann/Library/Preferences/kritarc")
+# --- Krita: one resource folder for 5.1 to 6.x ---
+
+@pytest.mark.parametrize("version", ["5.1", "5.2", "5.3", "6.0"])
+def test_krita_on_linux_resource_folder_and_kritarc(version):
+    (target,) = krita.find(LINUX, version)
+    assert target.place.plugins == PP("/home/ann/.local/share/krita")
+    assert target.switch == {"kritarc": "/home/ann/.config/kritarc"}
 
 
-def test_blender_legacy_addons_before_4_2_and_extensions_after():
-    places = hostdirs.blender_places("linux", "/home/ann", {}, ["3.4", "4.3"])
-    native = [p for p in places if p.flavour == "native"]
-    assert [p.plugins for p in native] == [
-        PP("/home/ann/.config/blender/3.4/scripts/addons"),
-        PP("/home/ann/.config/blender/4.3/extensions/user_default"),
+@pytest.mark.parametrize("version", ["5.1", "5.2", "5.3", "6.0"])
+def test_krita_on_windows_resource_folder_and_kritarc(version):
+    (target,) = krita.find(WINDOWS, version)
+    assert target.place.plugins == PW("C:/Users/ann/AppData/Roaming/krita")
+    assert PW(target.switch["kritarc"]) == PW("C:/Users/ann/AppData/Local/kritarc")
+
+
+@pytest.mark.parametrize("version", ["5.1", "5.2", "5.3", "6.0"])
+def test_krita_on_macos_resource_folder_and_kritarc(version):
+    (target,) = krita.find(MACOS, version)
+    assert target.place.plugins == PP("/Users/ann/Library/Application Support/krita")
+    assert target.switch == {"kritarc": "/Users/ann/Library/Preferences/kritarc"}
+
+
+def test_krita_flatpak_has_its_own_resource_folder_and_kritarc():
+    native, flatpak = krita.places(LINUX)
+    assert flatpak.plugins == PP("/home/ann/.var/app/org.kde.krita/data/krita")
+    assert krita.kritarc_path(flatpak, LINUX) == PP("/home/ann/.var/app/org.kde.krita/config/kritarc")
+
+
+def test_krita_honours_xdg_data_and_config_homes():
+    where = Where("linux", "/home/ann", {"XDG_DATA_HOME": "/data", "XDG_CONFIG_HOME": "/cfg"})
+    native, _ = krita.places(where)
+    assert (native.plugins, krita.kritarc_path(native, where)) == (PP("/data/krita"), PP("/cfg/kritarc"))
+
+
+def test_krita_4_is_refused():
+    with pytest.raises(CleancutError, match=r"Krita 4\.4 is not supported: --host-version takes 5\.1 to 6\.x"):
+        krita.find(LINUX, "4.4")
+
+
+# --- Blender: scripts/addons up to 4.1, extensions/user_default from 4.2 ---
+
+LEGACY = ["3.4", "3.6", "4.1"]
+EXTENSION = ["4.2", "4.3", "4.5", "5.0", "5.1", "5.2"]
+
+
+@pytest.mark.parametrize("version", LEGACY)
+def test_blender_legacy_add_on_folder_on_linux_windows_and_macos(version):
+    assert blender.find(LINUX, version, None)[0].place.plugins == PP(f"/home/ann/.config/blender/{version}/scripts/addons")
+    assert blender.find(WINDOWS, version, None)[0].place.plugins == PW(
+        f"C:/Users/ann/AppData/Roaming/Blender Foundation/Blender/{version}/scripts/addons")
+    assert blender.find(MACOS, version, None)[0].place.plugins == PP(
+        f"/Users/ann/Library/Application Support/Blender/{version}/scripts/addons")
+
+
+@pytest.mark.parametrize("version", EXTENSION)
+def test_blender_extension_folder_on_linux_windows_and_macos(version):
+    assert blender.find(LINUX, version, None)[0].place.plugins == PP(
+        f"/home/ann/.config/blender/{version}/extensions/user_default")
+    assert blender.find(WINDOWS, version, None)[0].place.plugins == PW(
+        f"C:/Users/ann/AppData/Roaming/Blender Foundation/Blender/{version}/extensions/user_default")
+    assert blender.find(MACOS, version, None)[0].place.plugins == PP(
+        f"/Users/ann/Library/Application Support/Blender/{version}/extensions/user_default")
+
+
+@pytest.mark.parametrize("version,module", [("4.1", "cleancut_blender"),
+                                            ("4.2", "bl_ext.user_default.cleancut_blender"),
+                                            ("5.2", "bl_ext.user_default.cleancut_blender")])
+def test_blender_module_name_is_the_extension_s_from_4_2_on(version, module):
+    assert blender.module_name(version) == module
+
+
+def test_blender_honours_xdg_config_home():
+    (target,) = blender.find(Where("linux", "/home/ann", {"XDG_CONFIG_HOME": "/cfg", "PATH": ""}), "5.2", None)
+    assert target.place.plugins == PP("/cfg/blender/5.2/extensions/user_default")
+
+
+def test_blender_snap_and_flatpak_roots():
+    assert [(f, r) for f, r in blender.config_roots(LINUX)] == [
+        ("native", PP("/home/ann/.config/blender")),
+        ("snap", PP("/home/ann/snap/blender/common/.config/blender")),
+        ("flatpak", PP("/home/ann/.var/app/org.blender.Blender/config/blender")),
     ]
 
 
-def test_blender_on_windows_and_macos():
-    (win,) = hostdirs.blender_places("win32", "C:\\Users\\ann", {"APPDATA": "C:\\R"}, ["4.1"])
-    assert win.plugins == PW("C:/R/Blender Foundation/Blender/4.1/scripts/addons")
-    (mac,) = hostdirs.blender_places("darwin", "/Users/ann", {}, ["4.2"])
-    assert mac.plugins == PP("/Users/ann/Library/Application Support/Blender/4.2/extensions/user_default")
+@pytest.mark.parametrize("version", ["2.93", "6.0", "5"])
+def test_blender_versions_it_cannot_run_in_are_refused(version):
+    with pytest.raises(CleancutError, match=f"Blender {version} is not supported"):
+        blender.find(LINUX, version, None)
 
 
 def test_blender_versions_found_on_disk_newest_first(tmp_path):
-    for name in ("3.4", "4.3", "4.10", "notes", "4.2.1"):
+    for name in ("2.93", "3.4", "4.3", "4.10", "5.2", "notes", "4.2.1"):
         (tmp_path / name).mkdir()
-    assert hostdirs.blender_versions_on_disk(str(tmp_path)) == ["4.10", "4.3", "3.4"]
+    assert blender.versions_on_disk(str(tmp_path)) == ["5.2", "4.10", "4.3", "3.4"]

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cleancut import bundles, config, doctor, install
+from cleancut import bundles, cli, config, doctor, install
+from cleancut.hosts import krita
 from cleancut.errors import CleancutError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,7 +80,7 @@ def test_without_gimp_settings_the_error_names_the_folders_and_the_way_out(home)
     with pytest.raises(CleancutError) as err:
         install.install("gimp", where=where(home), say=quiet)
     assert str(home / ".config" / "GIMP" / "3.0") in str(err.value)
-    assert "--host-version 3.0" in str(err.value)
+    assert "--host-version 3.2" in str(err.value)
 
 
 def test_host_version_creates_the_folder_for_an_editor_not_started_yet(home):
@@ -225,8 +226,8 @@ def test_doctor_names_missing_plug_in_files(home):
 
 def test_doctor_notices_krita_switched_off(home):
     install.install("krita", where=where(home), say=quiet)
-    install.kritarc_set(home / ".config" / "kritarc", "enable_cleancut_krita", "false")
-    level, text = findings(doctor.check_hosts(where(home)))["Krita 5"]
+    krita.kritarc_set(home / ".config" / "kritarc", "enable_cleancut_krita", "false")
+    level, text = findings(doctor.check_hosts(where(home)))["Krita"]
     assert level == doctor.FIX and "Python Plugin Manager" in text
 
 

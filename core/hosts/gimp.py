@@ -1,0 +1,71 @@
+"""GIMP: the GIMP 3 plug-in (3.0, 3.2) and the GIMP 2.10 gimpfu plug-in.
+
+GIMP looks for plug-ins in `plug-ins/` of its user folder, one sub-folder per plug-in whose
+entry point has the folder's name and must be executable (GIMP silently skips it otherwise).
+It needs nothing switched on. The user folder is named after the configuration version, which
+is not the release: GIMP 3.2 keeps using 3.0's folder (checked with the real GIMP 3.2.6, which
+creates and reads ~/.config/GIMP/3.0).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import CleancutError
+from .base import Bundle, Editor, Place, Target, Where, existing
+
+GIMP3 = Bundle(
+    "gimp3", "GIMP", "gimp/cleancut", (("", "cleancut/"),),
+    client="cleancut/cleancut_client.py", executable=("cleancut/cleancut.py",))
+GIMP2 = Bundle(
+    "gimp2", "GIMP", "gimp/gimp2", (("cleancut_gimp2.py", "cleancut_gimp2/cleancut_gimp2.py"),),
+    client="cleancut_gimp2/cleancut_client.py", executable=("cleancut_gimp2/cleancut_gimp2.py",))
+
+# release (what --host-version takes) -> the user folder it reads; newest first
+FOLDERS = {"3.2": "3.0", "3.0": "3.0", "2.10": "2.10"}
+BUNDLE_FOR = {"3.0": GIMP3, "2.10": GIMP2}  # user folder -> the plug-in it gets
+
+
+def places(where: Where, folders: tuple[str, ...] = ("3.0", "2.10")) -> list[Place]:
+    """GIMP's user folders for these folder versions: native, then Flatpak and Snap on Linux."""
+    out = []
+    for folder in folders:
+        if where.windows:
+            roots = [("native", where.appdata() / "GIMP" / folder)]
+        elif where.macos:
+            roots = [("native", where.application_support() / "GIMP" / folder)]
+        else:
+            home = where.home_dir()
+            roots = [("native", where.xdg_config() / "GIMP" / folder),
+                     ("flatpak", home / ".var" / "app" / "org.gimp.GIMP" / "config" / "GIMP" / folder),
+                     ("snap", home / "snap" / "gimp" / "current" / ".config" / "GIMP" / folder)]
+        out += [Place("gimp", folder, flavour, root, root / "plug-ins") for flavour, root in roots]
+    return out
+
+
+def find(where: Where, version: str | None, exe: str | None = None) -> list[Target]:
+    """Every GIMP user folder found, or the one for --host-version (made when absent)."""
+    if version is not None and version not in FOLDERS:
+        raise CleancutError(f"GIMP {version} is not supported: --host-version takes "
+                            f"{', '.join(FOLDERS)}")
+    folders = (FOLDERS[version],) if version else tuple(dict.fromkeys(FOLDERS.values()))
+    candidates = places(where, folders)
+    found = existing(candidates)
+    if not found and version:
+        found = [p for p in candidates if p.flavour == "native"]  # asked for: create it
+    if not found:
+        raise CleancutError(
+            "no GIMP 3 or 2.10 settings folder found (looked in "
+            f"{', '.join(str(p.config) for p in candidates)}): start GIMP once, "
+            "or pass --host-version 3.2 (or 3.0, 2.10)")
+    return [Target(BUNDLE_FOR[p.version], p, Path(p.plugins)) for p in found]
+
+
+def hints(target: Target) -> list[str]:
+    if target.bundle is GIMP2:
+        return ["Restart GIMP 2.10 (it needs Python-Fu): Layer > Mask > Remove Background…"]
+    return ["Restart GIMP (3.0 and 3.2 both read this folder): Layer > Mask > Remove Background… "
+            "and Select > Subject…"]
+
+
+EDITOR = Editor("gimp", "GIMP", (GIMP3, GIMP2), "3.2, 3.0 and 2.10", find, hints=hints)
