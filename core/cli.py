@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__, compose, config, fetch, images, licences, pipeline
+from . import __version__, compose, config, fetch, hosts, images, licences, pipeline
 from .catalog import load_catalog, read_card
 from .errors import CleancutError
 from .options import REFINE_MODES, Options
@@ -325,16 +325,16 @@ def build_parser() -> argparse.ArgumentParser:
     inst = sub.add_parser("install", help="install the plug-in into GIMP, Krita or Blender",
                           description="Copy the plug-in into every installation of the editor found in your "
                                       "folders (or the version given), and point it at this engine.")
-    inst.add_argument("host", choices=("gimp", "krita", "blender"))
+    inst.add_argument("host", choices=hosts.names())
     inst.add_argument("--dry-run", action="store_true", help="print what would be done, change nothing")
     inst.add_argument("--host-version", metavar="V",
-                      help="only this editor version (GIMP 3.0 or 2.10, Blender 4.3, ...), created if absent")
+                      help="only this editor version (GIMP 3.2, 3.0 or 2.10; Blender 5.2, 4.5, ...), created if absent")
     inst.add_argument("--blender", metavar="PATH",
                       help="the Blender executable that enables the add-on in its preferences "
                            "(default: `blender` on PATH when its version matches)")
     inst.set_defaults(func=cmd_install)
     uninst = sub.add_parser("uninstall", help="remove exactly what `cleancut install` added")
-    uninst.add_argument("host", choices=("gimp", "krita", "blender"))
+    uninst.add_argument("host", choices=hosts.names())
     uninst.add_argument("--dry-run", action="store_true", help="print what would be removed, change nothing")
     uninst.set_defaults(func=cmd_uninstall)
     sub.add_parser("doctor", help="check the engine, models, licences and editor plug-ins"
