@@ -112,18 +112,39 @@ def check_hosts(where: hosts.Where | None = None) -> list[Finding]:
         entries = [e for e in record["installs"] if e["host"] == editor.name]
         for entry in entries:
             found.append(_check_install(entry))
+        try:
+            targets = install.find_targets(editor.name, where=where)
+        except CleancutError:
+            targets = []
+        present = [t for t in targets if Path(t.place.config).is_dir()]
+        recorded = {(e["root"], e["bundle"]) for e in entries}
+        for target in present:
+            if (str(target.root), target.bundle.name) in recorded or not (target.root / target.bundle.client).exists():
+                continue
+            # Not installed by cleancut: unzipped by hand, or copied by the editor when it moved the
+            # user's settings to a new version (GIMP 3.2 copies 3.0's plug-ins).
+            if _stale(target.bundle, target.root):
+                found.append(Finding(FIX, target.describe(), f"{target.root} holds a cleancut plug-in of another "
+                                     f"version, not installed by `cleancut install` (an editor copies plug-ins when "
+                                     f"it moves your settings to a new version): `cleancut install {editor.name}`"))
+            else:
+                found.append(Finding(OK, target.describe(), f"plug-in current in {target.root} (put there by hand)"))
         if not entries:
-            try:
-                targets = install.find_targets(editor.name, where=where)
-            except CleancutError:
-                targets = []
-            present = [t for t in targets if Path(t.place.config).is_dir()]
             if present:
                 found.append(Finding(NOTE, editor.name, f"{present[0].describe()} found at {present[0].place.config}, "
                                                         f"plug-in not installed: `cleancut install {editor.name}`"))
             else:
                 found.append(Finding(NOTE, editor.name, "not found on this computer"))
     return found
+
+
+def _stale(bundle: hosts.Bundle, root: Path) -> str | None:
+    """The first of the bundle's files missing from root or not this engine's version, or None."""
+    for rel, data in bundles.contents(bundle).items():
+        path = root / rel
+        if not path.is_file() or bundles.sha256(path.read_bytes()) != bundles.sha256(data):
+            return rel
+    return None
 
 
 def _check_install(entry: dict) -> Finding:
@@ -137,9 +158,9 @@ def _check_install(entry: dict) -> Finding:
     missing = [rel for rel in current if not (root / rel).is_file()]
     if missing:
         return Finding(FIX, title, f"{len(missing)} plug-in files are missing from {root} (e.g. {missing[0]}): {fix}")
-    stale = [rel for rel, digest in current.items() if bundles.sha256((root / rel).read_bytes()) != digest]
+    stale = _stale(bundle, root)
     if stale:
-        return Finding(FIX, title, f"the plug-in in {root} is not this engine's version ({stale[0]} differs): {fix}")
+        return Finding(FIX, title, f"the plug-in in {root} is not this engine's version ({stale} differs): {fix}")
     if os.name == "posix":
         shut = [rel for rel in bundle.executable if not os.access(root / rel, os.X_OK)]
         if shut:

@@ -1,7 +1,7 @@
 """Where each editor version keeps user plug-ins, per platform: the exact folders `cleancut install
 HOST --host-version V` picks (pure functions of platform, home and environment: every OS here).
 
-Linux folders were checked in the real editors (GIMP 3.0.4 and 3.2.6, Krita 5.1.5/5.2.9/5.3.4,
+Linux folders were checked in the real editors (GIMP 3.0.4 and 3.2.6 — which reads ~/.config/GIMP/3.2 —, Krita 5.1.5/5.2.9/5.3.4,
 Blender 3.4.1, 4.3.2, 4.5.15, 5.0.1, 5.2.2); Windows and macOS follow each editor's sources.
 """
 
@@ -25,12 +25,12 @@ def plugin_folders(targets) -> list[tuple[str, object]]:
     return [(t.place.flavour, t.place.plugins) for t in targets]
 
 
-# --- GIMP: 3.0 and 3.2 share the 3.0 folder ---
+# --- GIMP: a folder per minor release (3.2.6 reads 3.2/, not 3.0/) ---
 
 @pytest.mark.parametrize("release", ["3.0", "3.2"])
-def test_gimp_3_on_linux_is_its_3_0_config_folder(release):
+def test_gimp_3_on_linux_is_its_own_release_folder(release):
     (target,) = gimp.find(LINUX, release)
-    assert target.place.plugins == PP("/home/ann/.config/GIMP/3.0/plug-ins")
+    assert target.place.plugins == PP(f"/home/ann/.config/GIMP/{release}/plug-ins")
     assert target.bundle is gimp.GIMP3
 
 
@@ -39,13 +39,13 @@ def test_gimp_2_10_on_linux_gets_the_gimpfu_bundle():
     assert (target.place.plugins, target.bundle) == (PP("/home/ann/.config/GIMP/2.10/plug-ins"), gimp.GIMP2)
 
 
-@pytest.mark.parametrize("release,folder", [("3.2", "3.0"), ("3.0", "3.0"), ("2.10", "2.10")])
+@pytest.mark.parametrize("release,folder", [("3.2", "3.2"), ("3.0", "3.0"), ("2.10", "2.10")])
 def test_gimp_on_windows(release, folder):
     (target,) = gimp.find(WINDOWS, release)
     assert target.place.plugins == PW(f"C:/Users/ann/AppData/Roaming/GIMP/{folder}/plug-ins")
 
 
-@pytest.mark.parametrize("release,folder", [("3.2", "3.0"), ("3.0", "3.0"), ("2.10", "2.10")])
+@pytest.mark.parametrize("release,folder", [("3.2", "3.2"), ("3.0", "3.0"), ("2.10", "2.10")])
 def test_gimp_on_macos(release, folder):
     (target,) = gimp.find(MACOS, release)
     assert target.place.plugins == PP(f"/Users/ann/Library/Application Support/GIMP/{folder}/plug-ins")

@@ -7,6 +7,7 @@ file layouts, the settings they touch and their undoing are specified exactly.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import sys
 import zipfile
@@ -256,3 +257,176 @@ def test_doctor_exit_status_is_1_when_something_needs_fixing(home, monkeypatch):
     said = []
     assert doctor.run(say=said.append) == 1  # the default model is not fetched
     assert any("FIX" in line and "cleancut models fetch u2netp" in line for line in said)
+
+
+# --- nothing of the user's is lost (issue 12) ---
+
+GIMP3_FOLDER = Path(".config/GIMP/3.0/plug-ins/cleancut")
+
+
+def test_a_file_of_the_users_where_the_plug_in_goes_is_moved_aside_and_said_so(home):
+    own = home / GIMP3_FOLDER / "cleancut.py"
+    own.parent.mkdir(parents=True)
+    own.write_text("# my own cleancut.py")
+    said = []
+    install.install("gimp", where=where(home), say=said.append)
+    backup = install.backups_dir() / next(p.name for p in install.backups_dir().iterdir()) / "cleancut" / "cleancut.py"
+    assert backup.read_text() == "# my own cleancut.py"
+    assert own.read_bytes() == (REPO / "gimp" / "cleancut" / "cleancut.py").read_bytes()
+    assert f"  moving your {own} aside to {backup} (uninstall puts it back)" in said
+
+
+def test_uninstall_puts_the_users_file_back_exactly(home):
+    own = home / GIMP3_FOLDER / "cleancut.py"
+    own.parent.mkdir(parents=True)
+    own.write_text("# my own cleancut.py")
+    own.chmod(0o700)
+    (home / ".config" / "cleancut").mkdir()
+    before = tree(home)
+    install.install("gimp", where=where(home), say=quiet)
+    install.uninstall("gimp", say=quiet)
+    assert tree(home) == before
+    assert stat.S_IMODE(os.stat(own).st_mode) == 0o700
+
+
+def test_a_link_of_the_users_stays_a_link_and_its_target_is_untouched(home, tmp_path):
+    mine = tmp_path / "mine.py"
+    mine.write_text("# the file my link points at")
+    link = home / GIMP3_FOLDER / "cleancut_client.py"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(mine)
+    install.install("gimp", where=where(home), say=quiet)
+    assert not link.is_symlink() and link.read_bytes() == CLIENT
+    assert mine.read_text() == "# the file my link points at"
+    install.uninstall("gimp", say=quiet)
+    assert link.is_symlink() and os.readlink(link) == str(mine)
+
+
+def test_a_linked_plug_in_folder_is_moved_aside_as_a_link_never_written_through(home, tmp_path):
+    checkout = tmp_path / "src" / "cleancut"
+    checkout.mkdir(parents=True)
+    (checkout / "cleancut.py").write_text("# a developer's checkout")
+    folder = home / GIMP3_FOLDER
+    folder.parent.mkdir(parents=True)
+    folder.symlink_to(checkout)
+    install.install("gimp", where=where(home), say=quiet)
+    assert tree(checkout) == {"cleancut.py": b"# a developer's checkout"}
+    assert not folder.is_symlink() and (folder / "cleancut_client.py").read_bytes() == CLIENT
+    install.uninstall("gimp", say=quiet)
+    assert folder.is_symlink() and os.readlink(folder) == str(checkout)
+
+
+def test_krita_s_linked_pykrita_folder_is_the_editors_and_is_followed(home, tmp_path):
+    dotfiles = tmp_path / "dotfiles" / "pykrita"
+    dotfiles.mkdir(parents=True)
+    (dotfiles / "ten_brushes.desktop").write_text("theirs")
+    resources = home / ".local" / "share" / "krita"
+    resources.mkdir(parents=True)
+    (resources / "pykrita").symlink_to(dotfiles)
+    install.install("krita", where=where(home), say=quiet)
+    assert (resources / "pykrita").is_symlink()
+    assert (dotfiles / "cleancut_krita" / "cleancut_client.py").read_bytes() == CLIENT
+    install.uninstall("krita", say=quiet)
+    assert tree(dotfiles) == {"ten_brushes.desktop": b"theirs"}
+
+
+def test_a_dry_run_names_what_would_be_moved_aside_and_moves_nothing(home):
+    own = home / GIMP3_FOLDER / "cleancut_dialog.py"
+    own.parent.mkdir(parents=True)
+    own.write_text("mine")
+    before = tree(home)
+    said = []
+    install.install("gimp", dry_run=True, where=where(home), say=said.append)
+    assert tree(home) == before
+    assert any(line.startswith(f"  would move your {own} aside to ") for line in said)
+
+
+def test_reinstalling_overwrites_only_what_the_first_install_put_there(home):
+    (home / ".config" / "GIMP" / "3.0").mkdir(parents=True)
+    install.install("gimp", where=where(home), say=quiet)
+    install.install("gimp", where=where(home), say=quiet)
+    assert not install.backups_dir().exists()
+
+
+# --- damaged records and settings ---
+
+WRONG_RECORDS = {
+    "a list": "[]",
+    "installs not a list": '{"installs": "x"}',
+    "an install not an object": '{"installs": [5]}',
+    "an install without its fields": '{"installs": [{"host": "gimp"}]}',
+    "files of the wrong type": '{"installs": [{"host": "gimp", "bundle": "gimp3", "version": "3.0", "flavour": "native", '
+                               '"root": "/x", "files": ["a"], "created_dirs": []}]}',
+    "an unknown editor": '{"installs": [{"host": "paint", "bundle": "gimp3", "version": "3.0", "flavour": "native", '
+                         '"root": "/x", "files": {}, "created_dirs": []}]}',
+    "a switch of the wrong shape": '{"installs": [{"host": "krita", "bundle": "krita", "version": "", "flavour": '
+                                   '"native", "root": "/x", "files": {}, "created_dirs": [], "switch": {"path": 5}}]}',
+    "engine_python_previous a number": '{"installs": [], "engine_python_previous": 5}',
+}
+
+
+def write_record(text: str) -> Path:
+    path = install.record_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("shape", list(WRONG_RECORDS))
+def test_install_refuses_a_record_of_the_wrong_shape_naming_the_file(home, shape):
+    path = write_record(WRONG_RECORDS[shape])
+    with pytest.raises(CleancutError, match=f"{path} is not a record cleancut wrote"):
+        install.install("gimp", host_version="3.0", where=where(home), say=quiet)
+    assert not (home / ".config" / "GIMP").exists()
+
+
+@pytest.mark.parametrize("shape", list(WRONG_RECORDS))
+def test_uninstall_refuses_a_record_of_the_wrong_shape_naming_the_file(home, shape):
+    path = write_record(WRONG_RECORDS[shape])
+    with pytest.raises(CleancutError, match=f"{path} is not a record cleancut wrote"):
+        install.uninstall("gimp", say=quiet)
+
+
+@pytest.mark.parametrize("shape", list(WRONG_RECORDS))
+def test_doctor_reports_a_record_of_the_wrong_shape_as_a_fix(home, shape):
+    path = write_record(WRONG_RECORDS[shape])
+    level, text = findings(doctor.check_hosts(where(home)))["installs"]
+    assert level == doctor.FIX and f"{path} is not a record cleancut wrote" in text
+
+
+def test_the_command_line_says_what_is_wrong_with_the_record_without_a_traceback(home, capsys):
+    path = write_record('{"installs": "x"}')
+    assert cli.main(["uninstall", "gimp"]) != 0
+    err = capsys.readouterr().err
+    assert f"{path} is not a record cleancut wrote" in err and "Traceback" not in err
+
+
+def test_a_damaged_settings_file_stops_install_before_anything_is_copied_or_recorded(home):
+    settings = config.config_path()
+    settings.parent.mkdir(parents=True)
+    settings.write_text("{ not json")
+    (home / ".config" / "GIMP" / "3.0").mkdir(parents=True)
+    with pytest.raises(CleancutError, match="settings file"):
+        install.install("gimp", where=where(home), say=quiet)
+    assert list((home / ".config" / "GIMP" / "3.0").iterdir()) == []
+    assert not install.record_path().exists()
+
+
+# --- a new editor version copies the plug-in over ---
+
+def test_doctor_names_a_plug_in_copy_that_gimp_3_2_migrated_from_3_0(home):
+    install.install("gimp", host_version="3.0", where=where(home), say=quiet)
+    old = home / ".config" / "GIMP" / "3.0" / "plug-ins" / "cleancut"
+    new = home / ".config" / "GIMP" / "3.2" / "plug-ins" / "cleancut"
+    new.parent.mkdir(parents=True)
+    shutil.copytree(old, new)  # what GIMP 3.2.6 does on its first start
+    (new / "cleancut.py").write_text("# from an older cleancut")
+    level, text = findings(doctor.check_hosts(where(home)))["GIMP 3.2"]
+    assert level == doctor.FIX and "`cleancut install gimp`" in text
+
+
+def test_install_gimp_reaches_3_2_and_3_0_when_both_are_there(home):
+    for version in ("3.0", "3.2"):
+        (home / ".config" / "GIMP" / version).mkdir(parents=True)
+    targets = install.install("gimp", where=where(home), say=quiet)
+    assert [t.place.version for t in targets] == ["3.2", "3.0"]

@@ -2,9 +2,10 @@
 
 GIMP looks for plug-ins in `plug-ins/` of its user folder, one sub-folder per plug-in whose
 entry point has the folder's name and must be executable (GIMP silently skips it otherwise).
-It needs nothing switched on. The user folder is named after the configuration version, which
-is not the release: GIMP 3.2 keeps using 3.0's folder (checked with the real GIMP 3.2.6, which
-creates and reads ~/.config/GIMP/3.0).
+It needs nothing switched on. Each minor release has its own user folder: GIMP 3.2 reads
+~/.config/GIMP/3.2, not 3.0's (checked with the real GIMP 3.2.6), and on its first start copies
+3.0's folder, plug-ins included, into it; so a GIMP 3.0 install does not reach 3.2 until 3.2 has
+migrated, and then as a copy that `cleancut doctor` points out.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ GIMP2 = Bundle(
     "gimp2", "GIMP", "gimp/gimp2", (("cleancut_gimp2.py", "cleancut_gimp2/cleancut_gimp2.py"),),
     client="cleancut_gimp2/cleancut_client.py", executable=("cleancut_gimp2/cleancut_gimp2.py",))
 
-# release (what --host-version takes) -> the user folder it reads; newest first
-FOLDERS = {"3.2": "3.0", "3.0": "3.0", "2.10": "2.10"}
-BUNDLE_FOR = {"3.0": GIMP3, "2.10": GIMP2}  # user folder -> the plug-in it gets
+# release (what --host-version takes) -> the user folder it reads; newest first. A new GIMP
+# release is a line here (and in BUNDLE_FOR).
+FOLDERS = {"3.2": "3.2", "3.0": "3.0", "2.10": "2.10"}
+BUNDLE_FOR = {"3.2": GIMP3, "3.0": GIMP3, "2.10": GIMP2}  # user folder -> the plug-in it gets
 
 
-def places(where: Where, folders: tuple[str, ...] = ("3.0", "2.10")) -> list[Place]:
+def places(where: Where, folders: tuple[str, ...] = tuple(FOLDERS.values())) -> list[Place]:
     """GIMP's user folders for these folder versions: native, then Flatpak and Snap on Linux."""
     out = []
     for folder in folders:
@@ -55,7 +57,7 @@ def find(where: Where, version: str | None, exe: str | None = None) -> list[Targ
         found = [p for p in candidates if p.flavour == "native"]  # asked for: create it
     if not found:
         raise CleancutError(
-            "no GIMP 3 or 2.10 settings folder found (looked in "
+            "no GIMP 3.x or 2.10 settings folder found (looked in "
             f"{', '.join(str(p.config) for p in candidates)}): start GIMP once, "
             "or pass --host-version 3.2 (or 3.0, 2.10)")
     return [Target(BUNDLE_FOR[p.version], p, Path(p.plugins)) for p in found]
@@ -64,8 +66,7 @@ def find(where: Where, version: str | None, exe: str | None = None) -> list[Targ
 def hints(target: Target) -> list[str]:
     if target.bundle is GIMP2:
         return ["Restart GIMP 2.10 (it needs Python-Fu): Layer > Mask > Remove Background…"]
-    return ["Restart GIMP (3.0 and 3.2 both read this folder): Layer > Mask > Remove Background… "
-            "and Select > Subject…"]
+    return [f"Restart GIMP {target.place.version}: Layer > Mask > Remove Background… and Select > Subject…"]
 
 
 EDITOR = Editor("gimp", "GIMP", (GIMP3, GIMP2), "3.2, 3.0 and 2.10", find, hints=hints)
