@@ -11,7 +11,7 @@ bl_info = {
     "author": "cleancut contributors",
     "version": (0, 1, 0),
     "blender": (3, 4, 0),
-    "location": "Image Editor > Image > Remove Background; Compositor > Add / context menu",
+    "location": "Image Editor > Image; Compositor > Add / context menu; Video Sequencer > Strip (5.0+)",
     "description": "Local AI background removal: mattes and a Remove Background node group",
     "category": "Compositing",
     "doc_url": "",
@@ -20,12 +20,12 @@ bl_info = {
 if "bpy" in locals():  # Reload Scripts: pick up edited modules
     import importlib
 
-    for _module in (cleancut_client, engine, pixels, sources, nodes, operators, prefs):  # noqa: F821
+    for _module in (cleancut_client, compat, engine, pixels, sources, nodes, operators, prefs):  # noqa: F821
         importlib.reload(_module)
 
 import bpy  # noqa: E402
 
-from . import cleancut_client, engine, nodes, operators, pixels, prefs, sources  # noqa: E402,F401
+from . import cleancut_client, compat, engine, nodes, operators, pixels, prefs, sources  # noqa: E402,F401
 
 _OP = operators.CLEANCUT_OT_remove_background
 
@@ -42,7 +42,14 @@ def _node_menu(self, context):
         self.layout.operator(_OP.bl_idname, icon="IMAGE_RGB_ALPHA")
 
 
-_MENUS = (("IMAGE_MT_image", _image_menu), ("NODE_MT_add", _node_menu), ("NODE_MT_context_menu", _node_menu))
+def _strip_menu(self, context):
+    """In the Sequencer's Strip and context menus; greyed out (with the reason) before 5.0."""
+    self.layout.separator()
+    self.layout.operator(_OP.bl_idname, icon="IMAGE_RGB_ALPHA")
+
+
+_MENUS = (("IMAGE_MT_image", _image_menu), ("NODE_MT_add", _node_menu), ("NODE_MT_context_menu", _node_menu),
+          ("SEQUENCER_MT_strip", _strip_menu), ("SEQUENCER_MT_context_menu", _strip_menu))
 _CLASSES = (_OP,) + prefs.classes
 
 

@@ -3,25 +3,19 @@
 
 One group per source (image or movie clip), found again by a pointer stored on it, so a
 second run updates the same group, matte image and links instead of adding new ones.
-Works with Blender 3.x (group.inputs/outputs) and 4.x (group.interface).
+What differs between Blender versions (sockets, Set Alpha, where the compositor lives and
+where its result leaves) is asked of compat.
 """
 
 import bpy
+
+from . import compat
 
 GROUP_NAME = "Remove Background"
 SOURCE_KEY = "cleancut_source"
 MATTE_KEY = "cleancut_matte_of"
 MATTE_NODE = "Matte"
 FRAME_FIELDS = ("frame_start", "frame_duration", "frame_offset", "use_cyclic")
-
-
-def _socket(group, name, in_out, kind):
-    if hasattr(group, "interface"):  # Blender 4.0+
-        group.interface.new_socket(name, in_out=in_out, socket_type=kind)
-    elif in_out == "INPUT":
-        group.inputs.new(kind, name)
-    else:
-        group.outputs.new(kind, name)
 
 
 def _owned(datablocks, key, source):
@@ -43,9 +37,9 @@ def build_group(source, matte):
     """A new group: Image in; cut-out Image (alpha replaced by the matte) and Matte out."""
     group = bpy.data.node_groups.new(GROUP_NAME, "CompositorNodeTree")
     group[SOURCE_KEY] = source
-    _socket(group, "Image", "INPUT", "NodeSocketColor")
-    _socket(group, "Image", "OUTPUT", "NodeSocketColor")
-    _socket(group, "Matte", "OUTPUT", "NodeSocketFloat")
+    compat.new_socket(group, "Image", "INPUT", "NodeSocketColor")
+    compat.new_socket(group, "Image", "OUTPUT", "NodeSocketColor")
+    compat.new_socket(group, "Matte", "OUTPUT", "NodeSocketFloat")
     inside = group.nodes
     group_in = inside.new("NodeGroupInput")
     group_in.location = (-400, 0)
@@ -56,10 +50,7 @@ def build_group(source, matte):
     matte_node.location = (-400, -200)
     set_alpha = inside.new("CompositorNodeSetAlpha")
     set_alpha.location = (0, 0)
-    if hasattr(set_alpha, "mode"):
-        # The compositor works premultiplied: APPLY multiplies colour by the matte, so a soft
-        # edge keeps the photo's colour (REPLACE_ALPHA would brighten it, divided by alpha on output).
-        set_alpha.mode = "APPLY"
+    compat.set_alpha_apply(set_alpha)
     links = group.links
     links.new(group_in.outputs[0], set_alpha.inputs["Image"])
     links.new(matte_node.outputs["Image"], set_alpha.inputs["Alpha"])
@@ -76,12 +67,6 @@ def update_group(group, matte, frames):
     if frames is not None:
         for field in FRAME_FIELDS:
             setattr(node, field, frames[field])
-
-
-def compositor(scene):
-    if not scene.use_nodes:
-        scene.use_nodes = True
-    return scene.node_tree
 
 
 def source_node(tree, source):
@@ -105,8 +90,8 @@ def new_source_node(tree, source, frames):
         if frames is not None:
             for field in FRAME_FIELDS:
                 setattr(node, field, frames[field])
-    composite = _first(tree, "CompositorNodeComposite")
-    x, y = composite.location if composite is not None else (0, 0)
+    result = compat.result_node(tree, create=False)
+    x, y = result.location if result is not None else (0, 0)
     node.location = (x - 500, y)
     return node
 
@@ -118,9 +103,9 @@ def _first(tree, idname):
     return None
 
 
-def wire(scene, source_node_, group):
-    """Put the group after the source node: its old links now leave from the group's cut-out."""
-    tree = compositor(scene)
+def wire(tree, source_node_, group):
+    """Put the group after the source node: its old links now leave from the group's cut-out,
+    or, when nothing took the source's image, the cut-out becomes the compositor's result."""
     group_node = None
     for node in tree.nodes:
         if node.bl_idname == "CompositorNodeGroup" and node.node_tree == group:
@@ -140,11 +125,11 @@ def wire(scene, source_node_, group):
             tree.links.new(cut_out, target)
         tree.links.new(out, group_node.inputs["Image"])
     if not cut_out.links:
-        composite = _first(tree, "CompositorNodeComposite")
-        if composite is None:
-            composite = tree.nodes.new("CompositorNodeComposite")
-            composite.location = (group_node.location[0] + 300, group_node.location[1])
-        tree.links.new(cut_out, composite.inputs["Image"])
+        result = compat.result_node(tree, create=False)
+        if result is None:
+            result = compat.result_node(tree, create=True)
+            result.location = (group_node.location[0] + 300, group_node.location[1])
+        tree.links.new(cut_out, compat.result_input(result))
         viewer = _first(tree, "CompositorNodeViewer")
         if viewer is not None:
             tree.links.new(cut_out, viewer.inputs["Image"])

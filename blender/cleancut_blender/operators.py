@@ -17,7 +17,7 @@ import traceback
 import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
 
-from . import engine, nodes, pixels, sources
+from . import compat, engine, nodes, pixels, sources
 from .cleancut_client import CleancutError
 
 # Per-frame seconds of the last run (read by benchmarks), and its outcome.
@@ -42,72 +42,128 @@ class Failure(Exception):
     """A message for self.report({'ERROR'}, …), already worded for the user."""
 
 
-def resolve_source(context, image_name, clip_name):
-    """The image or movie clip to cut out: named, or from the editor the operator runs in."""
+class Target(object):
+    """What a run cuts out and where its result goes: the scene compositor, or a strip's
+    Compositor modifier (Video Sequencer, Blender 5.0+)."""
+
+    def __init__(self, datablock, scene, strip=None, frames=None, loaded=False):
+        self.datablock = datablock  # the Image or MovieClip whose frames are read
+        self.scene = scene
+        self.strip = strip
+        self.frames = frames  # a strip's frame mapping (scene frame -> image frame)
+        self.loaded = loaded  # the Image was loaded for this run (removed again on failure)
+
+
+def resolve_source(context, image_name, clip_name, strip_name=""):
+    """The image, movie clip or strip to cut out: named, or from the editor the operator runs in."""
+    space = context.space_data
+    if strip_name or (not image_name and not clip_name and space is not None and space.type == "SEQUENCE_EDITOR"):
+        return _resolve_strip(context, strip_name)
     if image_name:
         found = bpy.data.images.get(image_name)
         if found is None:
             raise Failure("There is no image called %r." % image_name)
-        return found
+        return Target(found, context.scene)
     if clip_name:
         found = bpy.data.movieclips.get(clip_name)
         if found is None:
             raise Failure("There is no movie clip called %r." % clip_name)
-        return found
-    space = context.space_data
+        return Target(found, context.scene)
     if space is not None and space.type == "IMAGE_EDITOR" and space.image is not None:
-        return space.image
-    if space is not None and space.type == "NODE_EDITOR" and context.scene.node_tree is not None:
-        node = context.scene.node_tree.nodes.active
+        return Target(space.image, context.scene)
+    tree = compat.compositor(context.scene)
+    if space is not None and space.type == "NODE_EDITOR" and tree is not None:
+        node = tree.nodes.active
         if node is not None:
             if node.bl_idname == "CompositorNodeImage" and node.image is not None:
-                return node.image
+                return Target(node.image, context.scene)
             if node.bl_idname == "CompositorNodeMovieClip" and node.clip is not None:
-                return node.clip
+                return Target(node.clip, context.scene)
             if node.bl_idname == "CompositorNodeGroup" and node.node_tree is not None:
                 source = node.node_tree.get(nodes.SOURCE_KEY)
                 if source is not None:
-                    return source
+                    return Target(source, context.scene)
     raise Failure("Open an image in the Image Editor, or select an Image or Movie Clip node in the "
                   "Compositor, then run Remove Background.")
+
+
+def _resolve_strip(context, name):
+    """The image or movie strip (named, or the Sequencer's active strip) and its media as an Image."""
+    if not compat.has_strip_compositor():
+        raise Failure(compat.STRIP_COMPOSITOR_MISSING)
+    scene = compat.sequencer_scene(context)
+    if name:
+        strip = next((s for s in compat.strips(scene) if s.name == name), None)
+        if strip is None:
+            raise Failure("There is no strip called %r in the Video Sequencer of %r." % (name, scene.name))
+    else:
+        strip = compat.active_strip(scene)
+        if strip is None:
+            raise Failure("Select an image or movie strip in the Video Sequencer, then run Remove Background.")
+    if strip.type not in ("IMAGE", "MOVIE"):
+        raise Failure("Remove Background works on image and movie strips; %r is a %s strip."
+                      % (strip.name, strip.type.lower()))
+    if not compat.can_add_strip_modifier(context, scene):
+        raise Failure("Show the scene %r in the Video Sequencer, then run Remove Background on its strip."
+                      % scene.name)
+    image, frames, loaded = sources.strip_media(strip)
+    return Target(image, scene, strip, frames, loaded)
 
 
 class Job(object):
     """One run: read frames, ask the engine, write mattes, and only then change the .blend."""
 
     def __init__(self, context, op):
-        self.scene = context.scene
         self.client = engine.client(context)
-        self.source = sources.Source(resolve_source(context, op.image, op.clip))
+        self.subject = resolve_source(context, op.image, op.clip, op.strip)
+        self.scene = self.subject.scene
+        try:
+            self.source = sources.Source(self.subject.datablock)
+        except BaseException:
+            self._forget_loaded()
+            raise
         try:
             self._plan(context, op)
         except BaseException:
             self.source.release()
+            self._forget_loaded()
             raise
+
+    def _forget_loaded(self):
+        """Remove the Image this run loaded for a strip (the .blend stays as it was)."""
+        if self.subject.loaded:
+            bpy.data.images.remove(self.subject.datablock)
+            self.subject.loaded = False
 
     def _plan(self, context, op):
         video = self.source.video
         self.options = engine.options(context, op.model, op.temporal_smoothing if video else 0.0)
         self.store = op.store
         self.folder = op.matte_folder or "//cleancut_mattes"
-        tree = self.scene.node_tree if self.scene.use_nodes else None
+        strip = self.subject.strip
+        tree = compat.compositor(self.scene) if strip is None else None
         self.node = nodes.source_node(tree, self.source.datablock) if tree is not None else None
         self.frames = None
         self.plan = [None]  # image frame numbers to do; None = the still
         if self.source.video:
-            if self.node is not None and self.node.bl_idname == "CompositorNodeImage":
-                self.frames = dict((f, getattr(self.node, f)) for f in nodes.FRAME_FIELDS)
+            if strip is not None:
+                self.frames = self.subject.frames
+                first, last = strip.frame_final_start, strip.frame_final_end - 1  # what the strip shows
             else:
-                self.frames = self.source.default_frames(self.scene)
+                if self.node is not None and self.node.bl_idname == "CompositorNodeImage":
+                    self.frames = dict((f, getattr(self.node, f)) for f in nodes.FRAME_FIELDS)
+                else:
+                    self.frames = self.source.default_frames(self.scene)
+                first, last = self.scene.frame_start, self.scene.frame_end
             self.plan, seen = [], set()
-            for scene_frame in range(self.scene.frame_start, self.scene.frame_end + 1):
+            for scene_frame in range(first, last + 1):
                 number, in_range = sources.image_frame(self.frames, scene_frame)
                 if in_range and number >= 0 and number not in seen:
                     seen.add(number)
                     self.plan.append(number)
             if not self.plan:
                 raise Failure("No frame of %r falls inside the scene's frame range %d–%d."
-                              % (self.source.name, self.scene.frame_start, self.scene.frame_end))
+                              % (self.source.name, first, last))
         self.stream = "blender:%s:%d" % (self.source.name, id(self))
         self.staging = None
         self.created = None  # the Matte Folder, when this run had to create it
@@ -200,9 +256,13 @@ class Job(object):
         if group is None:
             group = nodes.build_group(source, matte)
         nodes.update_group(group, matte, self.frames)
-        tree = nodes.compositor(self.scene)
-        node = self.node or nodes.new_source_node(tree, source, self.frames)
-        nodes.wire(self.scene, node, group)
+        if self.subject.strip is not None:
+            compat.strip_compositor(self.subject.strip, group, create=True)
+        else:
+            tree = compat.ensure_compositor(self.scene)
+            node = self.node or nodes.new_source_node(tree, source, self.frames)
+            nodes.wire(tree, node, group)
+        self.subject.loaded = False  # the group now points at it: it stays
         self.source.release()
         last_run["status"] = "finished"
         return matte, group
@@ -230,6 +290,7 @@ class Job(object):
             except OSError:
                 pass
         self.source.release()
+        self._forget_loaded()
         last_run["status"] = status
 
     def summary(self):
@@ -253,6 +314,8 @@ class CLEANCUT_OT_remove_background(bpy.types.Operator):
 
     image: StringProperty(name="Image", description="Image to cut out (empty: the one in the editor)")
     clip: StringProperty(name="Movie Clip", description="Movie clip to cut out instead of an image")
+    strip: StringProperty(name="Strip", description="Video Sequencer image or movie strip to cut out "
+                          "(Blender 5.0+: its Compositor modifier runs the Remove Background group)")
     model: StringProperty(name="Model", description="Engine model id (empty: the add-on's default model)")
     temporal_smoothing: FloatProperty(
         name="Temporal Smoothing", min=0.0, max=0.9, default=0.0,
@@ -270,10 +333,16 @@ class CLEANCUT_OT_remove_background(bpy.types.Operator):
     def poll(cls, context):
         space = context.space_data
         if space is not None and space.type == "IMAGE_EDITOR" and space.image is None:
-            if hasattr(cls, "poll_message_set"):
-                cls.poll_message_set("Open an image first")
-            return False
+            return cls._refuse("Open an image first")
+        if space is not None and space.type == "SEQUENCE_EDITOR" and not compat.has_strip_compositor():
+            return cls._refuse(compat.STRIP_COMPOSITOR_MISSING)
         return True
+
+    @classmethod
+    def _refuse(cls, message):
+        if hasattr(cls, "poll_message_set"):  # Blender 3.0+
+            cls.poll_message_set(message)
+        return False
 
     def _begin(self, context):
         prefs = engine.preferences(context)

@@ -133,3 +133,55 @@ class Source(object):
             self.helper = None
         elif self.video:
             self.image.buffers_free()
+
+
+STRIP_MEDIA_KEY = "cleancut_strip_media"  # on the Image that reads a strip's file(s): their path
+
+
+def strip_media(strip):
+    """(image, frame mapping or None, loaded now?) for an image or movie strip of the Sequencer.
+
+    Strips hold file paths, not Images; the frames are read through an Image of the same
+    file(s), found again on a re-run by the path stored on it. The mapping puts image frame
+    numbers on scene frames the way the strip plays them: its first frame at ``frame_start``.
+    """
+    if strip.type == "MOVIE":
+        path = bpy.path.abspath(strip.filepath)
+        count = strip.frame_duration
+        first = 1
+        source = "MOVIE"
+    else:
+        folder = bpy.path.abspath(strip.directory)
+        names = [element.filename for element in strip.elements]
+        path = os.path.join(folder, names[0])
+        count = len(names)
+        first = _consecutive(names, strip.name)
+        source = "SEQUENCE" if count > 1 else "FILE"
+    if not os.path.isfile(path):
+        raise SourceError("The strip %r has no file at %s." % (strip.name, path))
+    key = os.path.normpath(path)
+    image = next((i for i in bpy.data.images if i.get(STRIP_MEDIA_KEY) == key), None)
+    loaded = image is None
+    if loaded:
+        image = bpy.data.images.load(path, check_existing=False)
+        image[STRIP_MEDIA_KEY] = key
+    if source != "MOVIE" and image.source != source:
+        image.source = source
+    if source == "FILE":
+        return image, None, loaded
+    return image, {"frame_start": int(strip.frame_start), "frame_duration": count,
+                   "frame_offset": first - 1, "use_cyclic": False}, loaded
+
+
+def _consecutive(names, strip_name):
+    """The first frame number of an image strip's files, which must be numbered one by one."""
+    if len(names) < 2:
+        return 1
+    numbers = []
+    for name in names:
+        match = _DIGITS.match(os.path.splitext(name)[0])
+        numbers.append(int(match.group(2)) if match else None)
+    if None in numbers or numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+        raise SourceError("The image strip %r is not a numbered sequence (its files must be numbered one "
+                          "after the other, like frame_0001.png, frame_0002.png, …)." % strip_name)
+    return numbers[0]

@@ -1,9 +1,16 @@
-"""The Blender add-on in the real Blender: 3.4.1 (Debian 12, legacy add-on) and 4.3.2 (Debian 13
-chroot, installed as a 4.2+ extension built by `blender --command extension build`).
+"""The Blender add-on in the real Blender, oldest to newest, every behaviour on every version:
 
-Every run is `blender -b --factory-startup --python-exit-code 1` (or the GUI under Xvfb for the
-modal operator) playing a scenario of tests/hosts/blender/drive.py, with the real worker and the
-real u2netp / rvm. Expected mattes are computed here with cleancut.pipeline.remove on the same
+- "3.4": 3.4.1 of Debian 12, the legacy add-on (bl_info) in a private BLENDER_USER_SCRIPTS;
+- "4.3": 4.3.2 in the Debian 13 chroot, "5.2": 5.2.2 in the Debian sid chroot (Python 3.14),
+  both installed as a 4.2+ extension by `blender --command extension build` / `install-file`;
+- "4.5": 4.5.15 LTS and "5.0": 5.0.1, the PyPI `bpy` wheels (Blender as a module of this venv's
+  Python 3.11), the extension built and installed by the same Blender code (wheel_run.py).
+
+Every run is `blender -b --factory-startup --python-exit-code 1` (or wheel_run.py) playing a
+scenario of tests/hosts/blender/drive.py, with the real worker and the real u2netp / rvm. The
+modal operator's tests run the Blender GUI under Xvfb (drive_gui.py): a bpy wheel has no GUI
+(background only), so those run on 3.4, 4.3 and 5.2. Blender 5.1 (Python 3.13) has no build
+here: tests/static/test_blender_api.py type-checks the add-on against its API instead. Expected mattes are computed here with cleancut.pipeline.remove on the same
 pixels. Mattes are 8-bit PNGs, so they are compared with the engine's alpha rounded to 8 bits,
 allowing ±1: the worker (another onnxruntime build in the chroot, other thread counts) may
 differ from this process in the last float bits, which can flip a rounding.
@@ -24,13 +31,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hostkit import REPO, TRIXIE, engine_env_native, engine_env_trixie, in_trixie, require, which
+from hostkit import (REPO, SID_CHROOT, TRIXIE_CHROOT, Chroot, bpy_site, engine_env_chroot, engine_env_native,
+                     in_chroot, run_group, which)
 
 HERE = Path(__file__).resolve().parent
 DRIVE = HERE / "blender" / "drive.py"
 DRIVE_GUI = HERE / "blender" / "drive_gui.py"
-MODULES = {"3.4": "cleancut_blender", "4.3": "bl_ext.user_default.cleancut_blender"}
-HOSTS = pytest.mark.parametrize("host", ["3.4", "4.3"])
+WHEEL_RUN = HERE / "blender" / "wheel_run.py"
+EXTENSION = "bl_ext.user_default.cleancut_blender"
+VERSIONS = ["3.4", "4.3", "4.5", "5.0", "5.2"]
+CHROOTS = {"4.3": TRIXIE_CHROOT, "5.2": SID_CHROOT}  # the others: Debian 12 itself, or a bpy wheel
+WHEELS = {"4.5": "4.5.15", "5.0": "5.0.1"}
+MODULES = {v: "cleancut_blender" if v == "3.4" else EXTENSION for v in VERSIONS}
+HOSTS = pytest.mark.parametrize("host", VERSIONS)
+GUI_HOSTS = pytest.mark.parametrize("host", [v for v in VERSIONS if v not in WHEELS])  # a bpy wheel has no GUI
+STRIP_HOSTS = ["5.0", "5.2"]  # a compositor node group runs on a strip as a modifier (Blender 5.0+)
+# where the compositor's result leaves: 5.0 removed the Composite node (a node group's Group Output)
+RESULT_NODE = {"3.4": "Composite", "4.3": "Composite", "4.5": "Composite", "5.0": "Group Output", "5.2": "Group Output"}
 BLENDER_TIMEOUT = 150  # s for one Blender run; a hung Blender fails the test
 SEQ_SIZE = (160, 120)
 SEQ_FIRST = 5  # the sequence's files are numbered from 5, so frame mapping (offset) matters
@@ -185,32 +202,48 @@ def addon_build(host_scratch) -> Path:
 class Blender:
     """One Blender host: how to run a scenario in it with the add-on enabled."""
 
-    def __init__(self, version: str, scratch: Path, build: Path, cache: Path, trixie_engine: Path | None):
+    def __init__(self, version: str, scratch: Path, build: Path, cache: Path, engine: Path | None):
         self.version = version
         self.scratch = scratch
         self.build = build
         self.cache = cache
-        self.engine = trixie_engine
+        self.engine = engine  # the engine wheel folder for a chroot's Python
+        self.chroot: Chroot | None = CHROOTS.get(version)
+        self.wheel = bpy_site(WHEELS[version]) if version in WHEELS else None
         self.runs = 0
 
     def env(self, config: Path) -> dict[str, str]:
-        if self.version == "3.4":
+        if self.chroot is not None:
+            env = engine_env_chroot(self.chroot, self.engine, self.cache, config)
+        else:
             env = engine_env_native(self.cache, config)
+        if self.version == "3.4":
             env.update(BLENDER_USER_SCRIPTS=str(self.scratch / "blender34-scripts"),
                        BLENDER_USER_CONFIG=str(self.scratch / "blender34-config"))
-        else:
-            env = engine_env_trixie(self.engine, self.cache, config)
+        if self.wheel is not None:
+            env.update(BPY_SITE=str(self.wheel), HOME=str(self.home()))
         env["CLEANCUT_TEST_MODULE"] = MODULES[self.version]
         return env
 
+    def home(self) -> Path:
+        """A bpy wheel's HOME: its user preferences and extensions, private to this session."""
+        return self.scratch / f"bpy{self.version}-home"
+
     def command(self, argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
-        if self.version == "3.4":
-            full = dict(os.environ, **env)
-            for name in list(full):
-                if name.startswith("CLEANCUT_") and name not in env:
-                    del full[name]
-            return subprocess.run(argv, env=full, capture_output=True, text=True, timeout=timeout)
-        return in_trixie(self.scratch, argv, env, timeout=timeout)
+        """argv in this Blender's place (the chroot, or here), its process group killed at the end."""
+        if self.chroot is not None:
+            return in_chroot(self.chroot, self.scratch, argv, env, timeout=timeout)
+        full = dict(os.environ, **env)
+        for name in list(full):
+            if (name.startswith("CLEANCUT_") or name == "PYTHONPATH") and name not in env:
+                del full[name]
+        return run_group(argv, timeout, env=full)
+
+    def blender(self, script: Path, args: list[str]) -> list[str]:
+        """The command line that runs a drive script in background mode."""
+        if self.wheel is not None:
+            return [sys.executable, str(WHEEL_RUN), "drive", *args]
+        return ["blender", "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script), "--", *args]
 
     def ui_blend(self) -> Path:
         """A .blend whose screens hold Image Editors only: opened by the GUI runs, it spares them
@@ -254,6 +287,7 @@ class Blender:
         result_path.unlink(missing_ok=True)
         env = self.env(config)
         if gui:
+            assert self.wheel is None, "a bpy wheel has no GUI"
             ui = self.ui_blend()
             # a display number of our own: Xvfb's abstract socket is shared with the chroot
             argv = ["xvfb-run", "-a", "-n", str(200 + os.getpid() % 500), "-s", "-screen 0 1024x768x24",
@@ -261,8 +295,7 @@ class Blender:
                     "--", str(params_path), str(result_path)]
             env["TMPDIR"] = str(out)  # Blender's quit.blend lands here
         else:
-            argv = ["blender", "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(DRIVE),
-                    "--", scenario, str(params_path), str(result_path)]
+            argv = self.blender(DRIVE, [scenario, str(params_path), str(result_path)])
         started = time.time()
         proc = self.command(argv, env, BLENDER_TIMEOUT)
         facts = json.loads(result_path.read_text()) if result_path.exists() else {}
@@ -279,43 +312,61 @@ class Blender:
         return facts
 
 
-@pytest.fixture(scope="module")
-def blender34(host_scratch, addon_build, model_cache, rvm_cache) -> Blender:
+def make_blender34(host_scratch: Path, addon_build: Path, cache: Path) -> Blender:
     """Blender 3.4.1 with the legacy add-on in a private BLENDER_USER_SCRIPTS/addons."""
     which("blender")
     addons = host_scratch / "blender34-scripts" / "addons"
     shutil.rmtree(addons, ignore_errors=True)
     addons.mkdir(parents=True)
     shutil.copytree(addon_build / "cleancut_blender", addons / "cleancut_blender")
-    return Blender("3.4", host_scratch, addon_build, model_cache, None)
+    return Blender("3.4", host_scratch, addon_build, cache, None)
 
 
-@pytest.fixture(scope="module")
-def blender43(host_scratch, addon_build, model_cache, rvm_cache, trixie_engine) -> Blender:
-    """Blender 4.3.2 in the chroot, the add-on built and installed as an extension by Blender."""
-    require(TRIXIE / "usr" / "bin" / "blender", "Blender 4.3 in the Debian 13 chroot")
-    ext = host_scratch / "blender43-extension"
+def make_chroot_blender(version: str, host_scratch: Path, addon_build: Path, cache: Path, engine: Path) -> Blender:
+    """Blender in a chroot, the add-on built and installed as an extension by that Blender."""
+    blender = Blender(version, host_scratch, addon_build, cache, engine)
+    ext = host_scratch / f"blender{version}-extension"
     shutil.rmtree(ext, ignore_errors=True)
     ext.mkdir()
-    built = in_trixie(host_scratch, ["blender", "--factory-startup", "--command", "extension", "build",
-                                     "--source-dir", str(addon_build / "cleancut_blender"), "--output-dir", str(ext)],
-                      {}, timeout=BLENDER_TIMEOUT)
+    built = blender.command(["blender", "--factory-startup", "--command", "extension", "build",
+                             "--source-dir", str(addon_build / "cleancut_blender"), "--output-dir", str(ext)],
+                            {}, BLENDER_TIMEOUT)
     assert built.returncode == 0, built.stdout + built.stderr
     (archive,) = ext.glob("cleancut_blender-*.zip")
-    installed = in_trixie(host_scratch, ["blender", "--factory-startup", "--command", "extension", "install-file",
-                                         "-r", "user_default", "-e", str(archive)], {}, timeout=BLENDER_TIMEOUT)
+    installed = blender.command(["blender", "--factory-startup", "--command", "extension", "install-file",
+                                 "-r", "user_default", "-e", str(archive)], {}, BLENDER_TIMEOUT)
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    return Blender("4.3", host_scratch, addon_build, model_cache, trixie_engine)
+    return blender
+
+
+def make_wheel_blender(version: str, host_scratch: Path, addon_build: Path, cache: Path) -> Blender:
+    """A bpy wheel, the add-on built and installed as an extension by that Blender's own code."""
+    blender = Blender(version, host_scratch, addon_build, cache, None)
+    shutil.rmtree(blender.home(), ignore_errors=True)
+    ext = host_scratch / f"bpy{version}-extension"
+    shutil.rmtree(ext, ignore_errors=True)
+    ext.mkdir()
+    env = {"BPY_SITE": str(blender.wheel), "HOME": str(blender.home())}
+    installed = blender.command([sys.executable, str(WHEEL_RUN), "install", str(addon_build / "cleancut_blender"),
+                                 str(ext)], env, BLENDER_TIMEOUT)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    return blender
 
 
 @pytest.fixture(scope="module")
-def hosts(request):
+def hosts(request, host_scratch, addon_build, model_cache, rvm_cache):
     """Blender per version, set up on first use; results of shared runs are cached per module."""
     made = {}
 
     def get(version: str) -> Blender:
         if version not in made:
-            made[version] = request.getfixturevalue("blender34" if version == "3.4" else "blender43")
+            if version == "3.4":
+                made[version] = make_blender34(host_scratch, addon_build, rvm_cache)
+            elif version in CHROOTS:
+                engine = request.getfixturevalue("chroot_engine")(CHROOTS[version].name)
+                made[version] = make_chroot_blender(version, host_scratch, addon_build, rvm_cache, engine)
+            else:
+                made[version] = make_wheel_blender(version, host_scratch, addon_build, rvm_cache)
         return made[version]
 
     get.cache = {}
@@ -415,7 +466,9 @@ def test_still_node_group_takes_image_and_gives_cutout_and_matte(hosts, host, me
     assert outputs == [("Image", "NodeSocketColor"), ("Matte", "NodeSocketFloat")]
     assert group["matte"] == "astronaut.png matte"
     assert "CompositorNodeSetAlpha" in group["nodes"]
-    assert facts["state1"]["links"] == ["Group.Image>Composite.Image", "Image.Image>Group.Image"]
+    # the cut-out is the compositor's result, and what its Viewer shows where it has one (4.5's default)
+    viewer = ["Group.Image>Viewer.Image"] if "CompositorNodeViewer:Viewer" in facts["state1"]["nodes"] else []
+    assert facts["state1"]["links"] == [f"Group.Image>{RESULT_NODE[host]}.Image", *viewer, "Image.Image>Group.Image"]
 
 
 @HOSTS
@@ -594,9 +647,10 @@ def test_test_connection_reports_the_engine_and_lists_its_models(hosts, host):
 
 
 @HOSTS
-def test_operator_is_in_the_image_menu_and_the_compositor_add_and_context_menus(hosts, host):
+def test_operator_is_in_the_image_compositor_and_sequencer_menus(hosts, host):
     menus = prefs_run(hosts, host)["menus"]
-    for menu in ("IMAGE_MT_image", "NODE_MT_add", "NODE_MT_context_menu"):
+    for menu in ("IMAGE_MT_image", "NODE_MT_add", "NODE_MT_context_menu", "SEQUENCER_MT_strip",
+                 "SEQUENCER_MT_context_menu"):
         assert MODULES[host] in menus[menu], (menu, menus[menu])
 
 
@@ -627,17 +681,17 @@ def gui_run(hosts, host, media):
     return shared_run(hosts, host, "gui", lambda b: b.run("gui", params, "gui", gui=True))
 
 
-@HOSTS
+@GUI_HOSTS
 def test_compositor_invocation_cuts_out_the_active_image_node(hosts, host, media):
     facts = gui_run(hosts, host, media)
     assert facts["invoke_still"] == ["FINISHED"]
     assert facts["run_still"]["report"][0] == "INFO"
     state = facts["state_still"]
     assert list(mattes(state)) == ["frame_0006.png matte"]
-    assert "Still.Image>Group.Image" in state["links"] and "Group.Image>Composite.Image" in state["links"]
+    assert "Still.Image>Group.Image" in state["links"] and f"Group.Image>{RESULT_NODE[host]}.Image" in state["links"]
 
 
-@HOSTS
+@GUI_HOSTS
 def test_modal_run_writes_every_matte_and_wires_the_group(hosts, host, media):
     facts = gui_run(hosts, host, media)
     assert facts["invoke_a"] == ["RUNNING_MODAL"]
@@ -647,10 +701,10 @@ def test_modal_run_writes_every_matte_and_wires_the_group(hosts, host, media):
     assert [f for f in facts["files_a"] if f.startswith("cleancut_mattes/")] == [
         "cleancut_mattes/", "cleancut_mattes/seqA/",
         "cleancut_mattes/seqA/matte_000001.png", "cleancut_mattes/seqA/matte_000002.png"]
-    assert "Group.001.Image>Composite.Image" in facts["state_a"]["links"]
+    assert f"Group.001.Image>{RESULT_NODE[host]}.Image" in facts["state_a"]["links"]
 
 
-@HOSTS
+@GUI_HOSTS
 def test_esc_cancels_the_modal_run_and_leaves_nothing(hosts, host, media):
     facts = gui_run(hosts, host, media)
     assert facts["invoke_b"] == ["RUNNING_MODAL"]

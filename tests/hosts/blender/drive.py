@@ -1,6 +1,8 @@
-"""Runs inside the real Blender (3.4 or 4.3): enable the add-on, play one scenario, write facts.
+"""Runs inside the real Blender (3.4 … 5.2): enable the add-on, play one scenario, write facts.
 
     blender -b --factory-startup --python-exit-code 1 --python drive.py -- SCENARIO PARAMS.json RESULT.json
+
+(The bpy wheels, Blender as a Python module, run it through wheel_run.py, which sets sys.argv.)
 
 The add-on's module name comes from CLEANCUT_TEST_MODULE (cleancut_blender for the legacy
 add-on, bl_ext.user_default.cleancut_blender for the 4.2+ extension). Numbers are compared by
@@ -18,7 +20,7 @@ import addon_utils
 import bpy
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from drive_common import files_under, setup_scene, snapshot  # noqa: E402
+from drive_common import addon_compat, files_under, setup_scene, snapshot  # noqa: E402
 
 argv = sys.argv[sys.argv.index("--") + 1:]
 SCENARIO, PARAMS, RESULT = argv[0], json.load(open(argv[1])), argv[2]
@@ -156,7 +158,8 @@ def scenario_preferences():
     setup_scene(*image.size)
     save_blend()
     result["menus"] = {menu: [draw.__module__ for draw in getattr(bpy.types, menu)._dyn_ui_initialize()]
-                       for menu in ("IMAGE_MT_image", "NODE_MT_add", "NODE_MT_context_menu")}
+                       for menu in ("IMAGE_MT_image", "NODE_MT_add", "NODE_MT_context_menu", "SEQUENCER_MT_strip",
+                                    "SEQUENCER_MT_context_menu")}
     prefs().engine_python = PARAMS["bad_engine"]
     result["bad_connection"] = call(bpy.ops.cleancut.test_connection)
     result["before"] = snapshot()
@@ -178,6 +181,62 @@ def scenario_preferences():
     result["run"] = run_op(image=image.name)
     result["last_run"] = dict(addon().operators.last_run)
     result["render"] = render_still("prefs.png")
+
+
+def scenario_strips():
+    """The Video Sequencer: an image-sequence strip cut out by name and a movie strip from the
+    Sequencer (its active strip), each getting a Compositor modifier with the Remove Background
+    group (Blender 5.0+); or, where strips have no such modifier, the refusal. Then a still in a
+    new scene that has no compositor yet."""
+    compat = addon_compat()
+    scene = setup_scene(PARAMS["width"], PARAMS["height"], 1, PARAMS["end"], compositor=False)
+    seq = os.path.join(OUT, "seq")
+    os.makedirs(seq)
+    for path in PARAMS["files"]:
+        shutil.copy(path, seq)
+    save_blend()
+    result["has_strip_compositor"] = compat.has_strip_compositor()
+    window = bpy.context.window_manager.windows[0]
+    area = max(window.screen.areas, key=lambda a: a.width * a.height)
+    area.type = "SEQUENCE_EDITOR"
+    in_sequencer = {"window": window, "screen": window.screen, "area": area,
+                    "region": next(r for r in area.regions if r.type == "WINDOW")}
+    with bpy.context.temp_override(**in_sequencer):
+        result["poll_in_sequencer"] = bpy.ops.cleancut.remove_background.poll()
+    if not result["has_strip_compositor"]:
+        result["by_name"] = run_op(strip="frames")
+        with bpy.context.temp_override(**in_sequencer):
+            result["from_sequencer"] = call(bpy.ops.cleancut.remove_background)
+        result["state"] = snapshot()
+    else:
+        if "sequencer_scene" in bpy.types.WorkSpace.bl_rna.properties:
+            bpy.context.workspace.sequencer_scene = scene  # what showing it in the Sequencer does
+        editor = scene.sequence_editor_create()
+        names = [os.path.basename(p) for p in PARAMS["files"]]
+        frames = editor.strips.new_image("frames", os.path.join(seq, names[0]), 1, PARAMS["strip_start"])
+        for name in names[1:]:
+            frames.elements.append(name)
+        movie = editor.strips.new_movie("movie", PARAMS["movie"], 2, PARAMS["strip_start"])
+        movie.mute = True
+        result["by_name"] = run_op(strip="frames")
+        result["state"] = snapshot()
+        result["mattes"] = files_under(os.path.join(OUT, "cleancut_mattes"))
+        result["renders"] = render_frames("frames")
+        result["rerun"] = run_op(strip="frames")
+        result["state2"] = snapshot()
+        frames.mute, movie.mute = True, False
+        editor.active_strip = movie
+        with bpy.context.temp_override(**in_sequencer):
+            result["from_sequencer"] = call(bpy.ops.cleancut.remove_background)
+        result["movie_state"] = snapshot()
+        result["movie_mattes"] = files_under(os.path.join(OUT, "cleancut_mattes"))
+        result["movie_renders"] = render_frames("movie")
+    fresh = bpy.data.scenes.new("Fresh")
+    result["fresh_before"] = compat.compositor(fresh) is not None
+    image = bpy.data.images.load(PARAMS["photo"])
+    with bpy.context.temp_override(scene=fresh):
+        result["fresh_run"] = run_op(image=image.name)
+        result["fresh_state"] = snapshot()
 
 
 def call(operator, *args, **kwargs):

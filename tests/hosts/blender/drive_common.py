@@ -1,22 +1,31 @@
-"""Helpers shared by drive.py and drive_gui.py (inside Blender): scene set-up and snapshots."""
+"""Helpers shared by drive.py and drive_gui.py (inside Blender): scene set-up and snapshots.
 
+What differs between Blender versions (where the compositor lives, group sockets, strips) is
+asked of the add-on's own compat module, so the tests set scenes up the way the add-on reads
+them; it is imported once the add-on is enabled (CLEANCUT_TEST_MODULE names it).
+"""
+
+import importlib
 import os
 
 import bpy
 
 
+def addon_compat():
+    """The enabled add-on's compat module."""
+    return importlib.import_module(os.environ["CLEANCUT_TEST_MODULE"] + ".compat")
+
+
 def snapshot():
-    """What the .blend holds that a run may add: images, groups, compositor nodes and links."""
+    """What the .blend holds that a run may add: images, groups, compositor nodes and links, strips."""
     scene = bpy.context.scene
-    tree = scene.node_tree if scene.use_nodes else None
+    tree = addon_compat().compositor(scene)
     groups = {}
     for group in bpy.data.node_groups:
+        if group == tree:
+            continue  # the 5.x scene compositor: its nodes and links are listed below
         inside = sorted(n.bl_idname for n in group.nodes)
-        if hasattr(group, "interface"):
-            sockets = [(s.in_out, s.name, s.socket_type) for s in group.interface.items_tree if s.item_type == "SOCKET"]
-        else:
-            sockets = ([("INPUT", s.name, s.bl_socket_idname) for s in group.inputs]
-                       + [("OUTPUT", s.name, s.bl_socket_idname) for s in group.outputs])
+        sockets = [list(s) for s in addon_compat().group_sockets(group)]
         matte = group.nodes.get("Matte")
         groups[group.name] = {"nodes": inside, "sockets": sockets,
                               "matte": matte.image.name if matte is not None and matte.image else None}
@@ -32,8 +41,12 @@ def snapshot():
         nodes = sorted("%s:%s" % (n.bl_idname, n.name) for n in tree.nodes)
         links = sorted("%s.%s>%s.%s" % (link.from_node.name, link.from_socket.name, link.to_node.name,
                                           link.to_socket.name) for link in tree.links)
-    return {"use_nodes": scene.use_nodes, "images": images, "groups": groups, "nodes": nodes, "links": links,
-            "textures": [t.name for t in bpy.data.textures]}
+    strips = {}
+    for strip in addon_compat().strips(scene):
+        strips[strip.name] = {"type": strip.type, "modifiers": [
+            [m.type, m.name, getattr(m, "node_group", None) and m.node_group.name] for m in strip.modifiers]}
+    return {"compositor": tree is not None, "images": images, "groups": groups, "nodes": nodes, "links": links,
+            "textures": [t.name for t in bpy.data.textures], "strips": strips}
 
 
 def files_under(folder):
@@ -44,12 +57,16 @@ def files_under(folder):
     return sorted(found)
 
 
-def setup_scene(width, height, start=1, end=1):
+def setup_scene(width, height, start=1, end=1, compositor=True):
+    """Render settings for exact alphas; a compositor (as Blender's default one, less its Render
+    Layers node: nothing 3D is rendered) unless ``compositor`` is false."""
     scene = bpy.context.scene
-    scene.use_nodes = True
-    for node in list(scene.node_tree.nodes):
-        if node.bl_idname == "CompositorNodeRLayers":  # nothing 3D is rendered
-            scene.node_tree.nodes.remove(node)
+    if compositor:
+        tree = addon_compat().ensure_compositor(scene)
+        for node in list(tree.nodes):
+            if node.bl_idname == "CompositorNodeRLayers":
+                tree.nodes.remove(node)
+        addon_compat().result_node(tree, create=True)
     scene.render.resolution_x, scene.render.resolution_y = width, height
     scene.render.resolution_percentage = 100
     scene.view_settings.view_transform = "Standard"

@@ -59,7 +59,7 @@ def invoke(image):
 
 def invoke_in_compositor(node):
     """Like Add > Remove Background in the Compositor with ``node`` active."""
-    bpy.context.scene.node_tree.nodes.active = node
+    common.addon_compat().compositor(bpy.context.scene).nodes.active = node
     window, override = window_context("COMPOSITOR")
     with bpy.context.temp_override(**override):
         return sorted(bpy.ops.cleancut.remove_background("INVOKE_DEFAULT"))
@@ -105,7 +105,7 @@ def step():
         state["b"] = load_sequence(os.path.join(OUT, "seqB"), PARAMS["files_b"])
         bpy.ops.wm.save_as_mainfile(filepath=os.path.join(OUT, "scene.blend"))
         still = bpy.data.images.load(PARAMS["still"])
-        node = bpy.context.scene.node_tree.nodes.new("CompositorNodeImage")
+        node = common.addon_compat().compositor(bpy.context.scene).nodes.new("CompositorNodeImage")
         node.image = still
         node.name = "Still"
         result["invoke_still"] = invoke_in_compositor(node)
