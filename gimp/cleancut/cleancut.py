@@ -5,8 +5,9 @@
 Two procedures, both ImageProcedures that work on every selected layer:
 
 * ``plug-in-cleancut-remove-background`` — Layer > Mask > Remove Background…
-  arguments: model (id, "" = the engine's default), refine (an engine refine mode),
-  output ("mask" | "selection" | "layer"), selection-hint (bool).
+  arguments: model (id, "" = the engine's default), refine (an engine refine mode, "" = the
+  engine's default: a preset's own mode, else the engine's), output ("mask" | "selection" |
+  "layer"), selection-hint (bool).
 * ``plug-in-cleancut-select-subject`` — Select > Subject…: the same, output fixed to the selection.
 
 Non-interactive runs (scripts, batch mode) take the same arguments. The plug-in only reads
@@ -169,7 +170,8 @@ def run(procedure, run_mode, image, drawables, config, data):
             if not cleancut_dialog.run(procedure, config, client, select_only):
                 return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
         output = "selection" if select_only else config.get_property("output")
-        options = {"model": config.get_property("model") or None, "refine": config.get_property("refine")}
+        # "" sends no refine, so the engine applies a preset's own mode (the quality preset's "best").
+        options = {"model": config.get_property("model") or None, "refine": config.get_property("refine") or None}
         use_hint = config.get_property("selection-hint")
         fmt = precision_format(image)
 
@@ -227,8 +229,9 @@ class Cleancut(Gimp.PlugIn):
                 "layer (their union), in one undo step.", name)
         procedure.add_string_argument("model", "_Model", "Model id (empty: the engine's default model)",
                                       "", GObject.ParamFlags.READWRITE)
-        procedure.add_string_argument("refine", "_Edge refinement", "Edge refinement mode of the engine",
-                                      "fast", GObject.ParamFlags.READWRITE)
+        procedure.add_string_argument("refine", "_Edge refinement",
+                                      "Edge refinement mode of the engine (empty: the engine's default, "
+                                      "which is a preset's own mode)", "", GObject.ParamFlags.READWRITE)
         if name == REMOVE:
             choice = Gimp.Choice.new()
             for index, (nick, label) in enumerate(OUTPUTS):

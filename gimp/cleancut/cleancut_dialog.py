@@ -12,6 +12,10 @@ gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
 from gi.repository import GimpUi, GLib, Gtk
 
+# The refine entry that sends no mode: the engine then uses a preset's own (the quality preset's
+# "best"), else its default.
+ENGINE_DEFAULT = "Engine default (a preset's own)"
+
 
 def describe(model):
     """Pango markup: what the model is, its licence and training data, and what acceptance means."""
@@ -44,15 +48,15 @@ def run(procedure, config, client, select_only):
     if config.get_property("model") not in by_id:
         default = [m["id"] for m in models if m.get("default")] or [models[0]["id"]]
         config.set_property("model", default[0])
-    modes = list(hello.get("refine_modes") or [config.get_property("refine")])
-    if config.get_property("refine") not in modes:
-        config.set_property("refine", modes[0])
+    modes = [("", ENGINE_DEFAULT)] + [(mode, mode) for mode in hello.get("refine_modes") or ()]
+    if config.get_property("refine") not in [value for value, _ in modes]:
+        config.set_property("refine", "")
 
     dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config)
     grid = Gtk.Grid(row_spacing=6, column_spacing=12)
     rows = [("_Model", _combo(config, "model", [(m["id"], f"{m['name']} ({m['id']}, {m['licence']})")
                                                  for m in models])),
-            ("_Edge refinement", _combo(config, "refine", [(mode, mode) for mode in modes]))]
+            ("_Edge refinement", _combo(config, "refine", modes))]
     for row, (text, widget) in enumerate(rows):
         label = Gtk.Label.new_with_mnemonic(text)
         label.set_mnemonic_widget(widget)

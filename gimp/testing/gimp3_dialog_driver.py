@@ -4,8 +4,14 @@
 SPEC names a JSON file: {"out": folder, "plugin_dir": the installed plug-in folder,
 "model": a model whose licence needs acceptance, "permissive": one that does not}.
 With the procedure's own config, the dialog module runs against the real worker; a GLib timer
-plays the user: it records what the dialog shows, switches models, presses OK without ticking
-the acceptance box (the dialog must stay), ticks it and presses OK. Results: out/dialog.json.
+plays the user: it records what the dialog shows (and works the Output choice: every value it
+offers is picked in turn), switches models, presses OK without ticking the acceptance box (the
+dialog must stay), ticks it and presses OK. Results: out/dialog.json.
+
+GimpProcedureDialog draws a GimpChoice argument as it sees fit: GIMP 3.0 as a combo box, 3.2
+as radio buttons for a short list. The Output choice is therefore found through the dialog
+(``get_widget("output", …)`` returns the widget it drew) and worked by whatever buttons or rows
+that widget holds.
 """
 
 import json
@@ -18,7 +24,7 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
-from gi.repository import Gimp, GimpUi, GLib, Gtk
+from gi.repository import Gimp, GimpUi, GLib, GObject, Gtk
 
 
 def main(spec_path):
@@ -47,7 +53,31 @@ def main(spec_path):
                 "combos": [[row[0] for row in w.get_model()] for w in shown
                            if isinstance(w, Gtk.ComboBox) and w.get_model() is not None],
                 "accept_visible": bool(accept), "model": config.get_property("model"),
+                "refine": config.get_property("refine"),
                 "accepted_so_far": accepted()}
+
+    def choice(dialog, prop):
+        """What the dialog drew for a GimpChoice argument and the values a person can pick with
+        it: each radio button or combo row is chosen in turn and the config read back."""
+        widget = dialog.get_widget(prop, GObject.TYPE_NONE)
+        before = config.get_property(prop)
+        values, labels = [], []
+        inner = list(widgets(widget))
+        radios = [w for w in inner if isinstance(w, Gtk.RadioButton)]
+        combos = [w for w in inner if isinstance(w, Gtk.ComboBox) and w.get_model() is not None]
+        if radios:
+            for button in radios:
+                button.set_active(True)
+                values.append(config.get_property(prop))
+                labels.append(button.get_label())
+        elif combos:
+            for index, row in enumerate(combos[0].get_model()):
+                Gtk.ComboBox.set_active(combos[0], index)  # GimpStringComboBox.set_active takes an id
+                values.append(config.get_property(prop))
+                labels.append(str(row[1]) if len(row) > 1 else "")
+        config.set_property(prop, before)
+        return {"widget": type(widget).__gtype__.name, "parts": sorted({type(w).__gtype__.name for w in inner}),
+                "values": values, "labels": labels, "restored": config.get_property(prop)}
 
     def accepted():
         """The acceptances recorded in the engine's settings file right now."""
@@ -73,7 +103,7 @@ def main(spec_path):
             step = state["step"]
             state["step"] += 1
             if step == 0:
-                record["steps"].append(dict(snapshot(dialog), step="opened"))
+                record["steps"].append(dict(snapshot(dialog), step="opened", output=choice(dialog, "output")))
                 config.set_property("model", spec["permissive"])
             elif step == 1:
                 record["steps"].append(dict(snapshot(dialog), step="permissive chosen"))

@@ -4,7 +4,8 @@
 Run by the host tests and the benchmark (gimp/testing/gimp3_harness.py) as
     gimp-console-3.0 ... --batch-interpreter=python-fu-eval -b "SPEC='…'; exec(open('…').read())"
 SPEC names a JSON file: {"out": folder, "scenarios": [...]}. Each scenario builds an image
-(loaded from a file, or made of layers whose raw pixels the caller wrote), selects layers and
+(loaded from a file, or made of layers whose raw pixels the caller wrote, or of text, vector
+and link layers, the last two GIMP 3.2's), selects layers and
 optionally a rectangle, calls a cleancut procedure non-interactively (optionally several times,
 optionally killing the engine's worker once it is busy), and records what came out: the PDB
 status and error message, the image's state before and after (hashes of every layer, mask and
@@ -49,6 +50,23 @@ def component(image):
     return "u8" if image.get_precision().value_nick.startswith("u8") else "float"
 
 
+def new_layer(image, spec):
+    """A layer of the kind ``spec`` names: raster (the default), text, vector (GIMP 3.2: a filled
+    ellipse path) or link (GIMP 3.2: a layer showing an image file)."""
+    kind = spec.get("kind", "raster")
+    if kind == "text":
+        return Gimp.TextLayer.new(image, spec["text"], Gimp.context_get_font(), spec["size"], Gimp.Unit.pixel())
+    if kind == "vector":
+        path = Gimp.Path.new(image, spec["name"])
+        image.insert_path(path, None, 0)
+        path.bezier_stroke_new_ellipse(*spec["ellipse"], 0.0)  # centre x, y, radius x, y
+        return Gimp.VectorLayer.new(image, path)
+    if kind == "link":
+        return Gimp.LinkLayer.new(image, Gio.File.new_for_path(spec["file"]))
+    return Gimp.Layer.new(image, spec["name"], spec["width"], spec["height"],
+                          getattr(Gimp.ImageType, spec["type"]), 100.0, Gimp.LayerMode.NORMAL)
+
+
 def build(desc):
     if "load" in desc:
         image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(desc["load"]))
@@ -58,14 +76,14 @@ def build(desc):
                                           getattr(Gimp.Precision, desc.get("precision", "U8_NON_LINEAR")))
     layers = []
     for index, spec in enumerate(desc["layers"]):
-        layer = Gimp.Layer.new(image, spec["name"], spec["width"], spec["height"],
-                               getattr(Gimp.ImageType, spec["type"]), 100.0, Gimp.LayerMode.NORMAL)
+        layer = new_layer(image, spec)
         image.insert_layer(layer, None, index)
+        layer.set_name(spec["name"])
         layer.set_offsets(*spec.get("offset", (0, 0)))
         if "raw" in spec:
             with open(spec["raw"], "rb") as handle:
                 write(layer, spec["format"], handle.read())
-        else:
+        elif spec.get("kind", "raster") == "raster":
             layer.fill(Gimp.FillType.WHITE)
         if spec.get("mask"):
             mask = layer.create_mask(getattr(Gimp.AddMaskType, spec["mask"]))
@@ -74,13 +92,18 @@ def build(desc):
     return image, layers
 
 
+def kind_of(layer):
+    """The layer's class: GimpLayer, GimpTextLayer, GimpVectorLayer, GimpLinkLayer, GimpGroupLayer."""
+    return type(layer).__gtype__.name
+
+
 def state(image):
     """Hashes of everything a run could change: layers (pixels, offsets, masks) and the selection."""
     kind = component(image)
     layers = []
     for layer in image.get_layers():
         mask = layer.get_mask()
-        layers.append({"name": layer.get_name(), "offsets": list(layer.get_offsets()[1:]),
+        layers.append({"name": layer.get_name(), "kind": kind_of(layer), "offsets": list(layer.get_offsets()[1:]),
                        "size": [layer.get_width(), layer.get_height()],
                        "pixels": sha(read(layer, f"R'G'B'A {kind}")),
                        "mask": sha(read(mask, f"Y {kind}")) if mask is not None else None})
@@ -218,7 +241,7 @@ def run_scenario(scenario, out):
     result["layers"] = []
     for i, layer in enumerate(image.get_layers()):
         mask = layer.get_mask()
-        entry = {"name": layer.get_name(), "offsets": list(layer.get_offsets()[1:]),
+        entry = {"name": layer.get_name(), "kind": kind_of(layer), "offsets": list(layer.get_offsets()[1:]),
                  "size": [layer.get_width(), layer.get_height()], "has_mask": mask is not None}
         if mask is not None and mask_format:
             entry["mask"] = dump(os.path.join(folder, f"mask-{i}.raw"), read(mask, mask_format))

@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Run the real GIMP 3.0.4 (Debian 13 chroot) with cleancut's plug-in installed, for tests and benchmarks.
+"""Run a real GIMP 3 (3.0.4 in the Debian 13 chroot, 3.2.6 in the Debian sid chroot) with cleancut's
+plug-in installed, for tests and benchmarks.
 
-``Gimp3(base, engine, cache)`` installs gimp/cleancut/ plus core/cleancut_client.py into
-base/home/.config/GIMP/3.0/plug-ins/cleancut/; ``run(scenarios)`` executes gimp3_driver.py in
-gimp-console-3.0 and returns its results, ``run_dialog(...)`` works the real dialog under Xvfb
+``Gimp3(base, engine, cache, chroot=...)`` finds the chroot's GIMP by what it holds
+(``gimp-console-3.N``; the binary names carry the version, 3.2 has no ``-3.0`` names), installs
+gimp/cleancut/ plus core/cleancut_client.py into that version's plug-in folder
+(base/home/.config/GIMP/3.N/plug-ins/cleancut/); ``run(scenarios)`` executes gimp3_driver.py in
+its gimp-console and returns the results, ``run_dialog(...)`` works the real dialog under Xvfb
 with gimp3_dialog_driver.py (see those files). Each session ends by shutting its worker down.
 
 Two things about this environment, not about GIMP:
@@ -18,6 +21,7 @@ Two things about this environment, not about GIMP:
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -28,7 +32,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO / "tests" / "hosts"))
 
-from hostkit import engine_env_trixie, in_trixie
+from hostkit import SID_CHROOT, TRIXIE_CHROOT, Chroot, engine_env_chroot, in_chroot
+
+# The GIMP 3 each chroot holds, by its version: what the host tests run.
+CHROOTS = {"3.0": TRIXIE_CHROOT, "3.2": SID_CHROOT}
 
 PLUGIN_FILES = [REPO / "gimp" / "cleancut" / "cleancut.py", REPO / "gimp" / "cleancut" / "cleancut_dialog.py",
                 REPO / "core" / "cleancut_client.py"]
@@ -40,15 +47,39 @@ class GimpRunError(AssertionError):
     pass
 
 
+def find_gimp_console(chroot: Chroot) -> tuple[str, str]:
+    """(the gimp-console binary inside the chroot, its version "3.N"): the newest GIMP 3 the
+    chroot holds, found by the versioned names Debian installs (gimp-console-3.0, -3.2)."""
+    found = []
+    for path in (chroot.root / "usr" / "bin").glob("gimp-console-3.*"):
+        match = re.fullmatch(r"gimp-console-(3)\.(\d+)", path.name)
+        if match:
+            found.append(((int(match[1]), int(match[2])), path.name))
+    if not found:
+        raise GimpRunError(f"no gimp-console-3.N in {chroot.root}/usr/bin: run `sudo tests/hosts/setup.sh`")
+    (major, minor), name = max(found)
+    return f"/usr/bin/{name}", f"{major}.{minor}"
+
+
+def plugin_folder(home: Path, version: str) -> Path:
+    """Where GIMP 3.N looks for a user's plug-ins on Linux: its own config folder, GIMP/3.N."""
+    return home / ".config" / "GIMP" / version / "plug-ins"
+
+
 class Gimp3:
-    def __init__(self, base: Path, engine: Path, cache: Path, installed: bool = False):
+    def __init__(self, base: Path, engine: Path, cache: Path, installed: bool = False,
+                 chroot: Chroot = TRIXIE_CHROOT, env: dict[str, str] | None = None):
         """``installed``: the plug-in is already in base/home, put there by `cleancut install gimp`
-        (which also wrote the engine's path into HOME's cleancut settings)."""
+        (which also wrote the engine's path into HOME's cleancut settings). ``chroot``: where the
+        GIMP runs (``CHROOTS[version]``). ``env``: more variables for GIMP and so the worker
+        (e.g. CLEANCUT_CATALOG)."""
+        self.chroot = chroot
+        self.binary, self.version = find_gimp_console(chroot)
         self.base = Path(base)
         self.home = self.base / "home"
         self.runtime = self.base / "run"
         self.config = self.base / "config"
-        self.plugin_dir = self.home / ".config" / "GIMP" / "3.0" / "plug-ins" / "cleancut"
+        self.plugin_dir = plugin_folder(self.home, self.version) / "cleancut"
         if not installed:
             self.plugin_dir.mkdir(parents=True, exist_ok=True)
             for source in PLUGIN_FILES:
@@ -56,19 +87,21 @@ class Gimp3:
             (self.plugin_dir / "cleancut.py").chmod(0o755)
         self.runtime.mkdir(mode=0o700, exist_ok=True)
         self.config.mkdir(exist_ok=True)
-        self.env = dict(engine_env_trixie(engine, cache, self.config), HOME=str(self.home),
-                        CLEANCUT_RUNTIME_DIR=str(self.runtime))
+        self.env = dict(engine_env_chroot(chroot, engine, cache, self.config), HOME=str(self.home),
+                        CLEANCUT_RUNTIME_DIR=str(self.runtime), **(env or {}))
         if installed:
             for name in ("CLEANCUT_ENGINE_PYTHON", "CLEANCUT_CONFIG_DIR"):
                 self.env.pop(name)
         self.scratch = self.base.parent  # bound into the chroot: holds the engine, the cache and base
         self.runs = 0
 
-    def run(self, scenarios: list[dict], timeout: float = 240) -> tuple[list[dict], subprocess.CompletedProcess]:
-        """Run gimp3_driver.py's scenarios in one gimp-console-3.0 session; (results, the process)."""
+    def run(self, scenarios: list[dict], timeout: float = 240,
+            fonts: bool = False) -> tuple[list[dict], subprocess.CompletedProcess]:
+        """Run gimp3_driver.py's scenarios in one gimp-console session; (results, the process).
+        ``fonts``: load the fonts (text layers need them; the start takes longer)."""
         out = self._out()
         spec = {"scenarios": scenarios, "plugin_dir": str(self.plugin_dir)}
-        done = self._gimp("gimp3_driver.py", spec, out / "results.json", timeout)
+        done = self._gimp("gimp3_driver.py", spec, out / "results.json", timeout, fonts=fonts)
         return json.loads((out / "results.json").read_text()), done
 
     def run_dialog(self, model: str, permissive: str, timeout: float = 120) -> tuple[dict, subprocess.CompletedProcess]:
@@ -84,22 +117,23 @@ class Gimp3:
         out.mkdir()
         return out
 
-    def _gimp(self, driver: str, spec: dict, result: Path, timeout: float, display: bool = False):
+    def _gimp(self, driver: str, spec: dict, result: Path, timeout: float, display: bool = False,
+              fonts: bool = False):
         out = result.parent
         path = out / "spec.json"
         path.write_text(json.dumps(dict(spec, out=str(out))))
         code = f"SPEC={str(path)!r}; exec(open({str(HERE / driver)!r}).read())"
-        argv = ["python3", "-c", SUBREAPER, "gimp-console-3.0", "-i", "-d", "-f",
+        argv = ["python3", "-c", SUBREAPER, self.binary, "-i", "-d", *([] if fonts else ["-f"]),
                 "--batch-interpreter=python-fu-eval", "-b", code, "--quit"]
         if display:
             argv = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24"] + argv
         argv = ["timeout", "-k", "5", str(int(timeout))] + argv
         try:
-            done = in_trixie(self.scratch, argv, self.env, timeout=timeout + 30)
+            done = in_chroot(self.chroot, self.scratch, argv, self.env, timeout=timeout + 30)
         finally:
             self.shutdown_workers()  # each session starts its own worker, under its own subreaper
         if done.returncode != 0 or not result.exists():
-            raise GimpRunError(f"gimp-console-3.0 exited {done.returncode}"
+            raise GimpRunError(f"{self.binary} (GIMP {self.version}) exited {done.returncode}"
                                f"{' (timed out)' if done.returncode in (124, 137) else ''}:\n"
                                f"{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
         return done

@@ -1,14 +1,22 @@
-"""cleancut's GIMP 3 plug-in inside the real GIMP 3.0.4 (Debian 13 chroot), driven by batch code.
+"""cleancut's GIMP 3 plug-in inside the real GIMP 3.0.4 (Debian 13 chroot) and GIMP 3.2.6 (Debian
+sid chroot), driven by batch code. Every behaviour runs on both: the test ids say gimp-3.0 or
+gimp-3.2; vector and link layers exist in 3.2 only.
 
-gimp-console-3.0 runs gimp/testing/gimp3_driver.py, which builds images, calls the plug-in's
-procedures non-interactively (as scripts and batch mode do) and dumps what came out. Every
-expectation is computed here, in the test process, by the engine itself
+The chroot's gimp-console runs gimp/testing/gimp3_driver.py, which builds images, calls the
+plug-in's procedures non-interactively (as scripts and batch mode do) and dumps what came out.
+Every expectation is computed here, in the test process, by the engine itself
 (`cleancut.pipeline.remove`) on the very pixels the plug-in reads (dumped by the driver with the
 same babl format), so the comparisons are exact: the worker in the chroot and this process run
 the same u2netp on the same bytes.
 
-Three GIMP sessions per module: every successful case; the failure paths; and the dialog, shown
-for real under Xvfb and worked by a timer in the batch process (gimp3_dialog_driver.py).
+The sessions see a user catalog with one preset, "portable-best" (u2netp alone, its own refine
+"best"), as a user's catalog would add it: the built-in quality preset needs IS-Net, which is not
+in the offline test cache, and the point under test is the same — a preset's own refine mode
+applies unless the caller chooses one.
+
+Three GIMP sessions per version: every successful case (with fonts, for the text layer); the
+failure paths; and the dialog, shown for real under Xvfb and worked by a timer in the batch
+process (gimp3_dialog_driver.py).
 """
 
 from __future__ import annotations
@@ -25,14 +33,24 @@ sys.path.insert(0, str(REPO / "gimp" / "testing"))
 from cleancut import fetch, frames, licences, pipeline
 from cleancut.catalog import load_catalog
 from cleancut.errors import CleancutError
-from cleancut.options import REFINE_MODES
-from gimp3_harness import Gimp3
+from cleancut.options import REFINE_MODES, Options
+from gimp3_harness import CHROOTS, Gimp3
 
 ASTRONAUT = REPO / "examples" / "astronaut.png"
 CHELSEA = REPO / "examples" / "chelsea.png"
 DTYPES = {"u8": "u1", "u16": "<u2", "f32": "<f4"}
 HINT_RECT = (96, 32, 320, 400)  # x, y, width, height of the selection used as a hint
 OFFSET = (-60, 40)  # a 512×512 layer on a 400×300 canvas: larger than it, partly outside
+VERSIONS = ("3.0", "3.2")
+PRESET = "portable-best"
+USER_CATALOG = f"""
+[presets.{PRESET}]
+name = "U²-Net portable, closed-form edges"
+models = ["u2netp"]
+refine = "best"
+"""
+TEXT = {"kind": "text", "name": "title", "text": "Cut", "size": 200}  # GIMP sizes the layer to it
+VECTOR = {"kind": "vector", "name": "blob", "ellipse": [200, 150, 120, 90]}  # centre x, y; radii
 
 
 def rgb(path: Path) -> np.ndarray:
@@ -72,9 +90,18 @@ def canvas(width: int, height: int, *layers: dict, **extra) -> dict:
                  "layers": list(layers)}, **extra)
 
 
-def happy_scenarios(raw: dict[str, str]) -> list[dict]:
+def happy_scenarios(raw: dict[str, str], version: str) -> list[dict]:
     u8 = {"input_format": "R'G'B' u8", "mask_format": "Y u8"}
-    return [
+    rgba8 = {"input_format": "R'G'B'A u8", "mask_format": "Y u8"}
+    photo = canvas(512, 512, rgb_layers(512, 512, raw["rgb8"]))
+    kinds = [dict(rgba8, name="text", image=canvas(512, 512, TEXT))]
+    if version != "3.0":  # vector and link layers are new in GIMP 3.2
+        kinds += [dict(rgba8, name="vector", image=canvas(400, 300, VECTOR)),
+                  dict(rgba8, name="link", image=canvas(512, 512, {"kind": "link", "name": "linked",
+                                                                    "file": str(ASTRONAUT)}))]
+    return kinds + [
+        dict(u8, name="preset", args={"model": PRESET}, image=photo),
+        dict(u8, name="preset-refine-chosen", args={"model": PRESET, "refine": "off"}, image=photo),
         dict(u8, name="photo", image={"load": str(ASTRONAUT)}),
         dict(name="offset", input_format="R'G'B'A u8", mask_format="Y u8",
              image=canvas(400, 300, dict(rgb_layers(512, 512, raw["rgba8"], offset=list(OFFSET)),
@@ -115,11 +142,26 @@ def failure_scenarios(raw: dict[str, str]) -> list[dict]:
     ]
 
 
-@pytest.fixture(scope="module")
-def gimp3(host_scratch, model_cache, trixie_engine):
-    base = host_scratch / "gimp3"
+@pytest.fixture(scope="session")
+def user_catalog(host_scratch) -> Path:
+    path = host_scratch / "gimp3-catalog.toml"
+    path.write_text(USER_CATALOG, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module", params=VERSIONS, ids=[f"gimp-{v}" for v in VERSIONS])
+def gimp3(request, host_scratch, model_cache, chroot_engine, user_catalog):
+    """The real GIMP 3.N of its chroot, the plug-in installed in its plug-in folder."""
+    chroot = CHROOTS[request.param]
+    base = host_scratch / f"gimp-{request.param}"
     base.mkdir(exist_ok=True)
-    return Gimp3(base, trixie_engine, model_cache)  # each GIMP session shuts its worker down
+    gimp = Gimp3(base, chroot_engine(chroot.name), model_cache, chroot=chroot,
+                 env={"CLEANCUT_CATALOG": str(user_catalog)})  # each GIMP session shuts its worker down
+    assert gimp.version == request.param, f"the {chroot.name} chroot holds GIMP {gimp.version}"
+    return gimp
+
+
+ONLY_3_2 = pytest.mark.parametrize("gimp3", ["3.2"], indirect=True, ids=["gimp-3.2"])
 
 
 def by_name(results: list[dict]) -> dict[str, dict]:
@@ -132,7 +174,7 @@ def by_name(results: list[dict]) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def happy(gimp3, inputs):
-    results, _ = gimp3.run(happy_scenarios(inputs))
+    results, _ = gimp3.run(happy_scenarios(inputs, gimp3.version), fonts=True)
     return by_name(results)
 
 
@@ -143,21 +185,23 @@ def failures(gimp3, inputs):
 
 
 @pytest.fixture
-def engine_here(monkeypatch, model_cache):
-    """The engine in this process, on the same cached u2netp as the worker in the chroot."""
+def engine_here(monkeypatch, model_cache, user_catalog):
+    """The engine in this process, on the same cached u2netp and user catalog as the worker in the chroot."""
     monkeypatch.setenv("CLEANCUT_CACHE_DIR", str(model_cache))
     monkeypatch.setenv("CLEANCUT_OFFLINE", "1")
+    monkeypatch.setenv("CLEANCUT_CATALOG", str(user_catalog))
 
 
 def raw(path: str, fmt: str, shape: tuple[int, ...]) -> np.ndarray:
     return np.fromfile(path, dtype=np.dtype(DTYPES[fmt])).reshape(shape)
 
 
-def engine_alpha(path: str, width: int, height: int, channels: str, fmt: str, hint=None) -> np.ndarray:
+def engine_alpha(path: str, width: int, height: int, channels: str, fmt: str, hint=None,
+                 options: Options | None = None) -> np.ndarray:
     """What the worker computes for these pixel bytes: decode as the worker does, remove, encode."""
     with open(path, "rb") as handle:
         rgb8, _ = frames.decode(handle.read(), width, height, channels, fmt)
-    alpha = pipeline.remove(rgb8, hint=hint).alpha
+    alpha = pipeline.remove(rgb8, options or Options(), hint=hint).alpha
     return np.frombuffer(frames.encode_alpha(alpha, fmt), dtype=np.dtype(DTYPES[fmt])).reshape(height, width)
 
 
@@ -273,6 +317,58 @@ def test_output_new_layer_holds_the_cut_out_above_the_untouched_original(happy, 
     assert np.array_equal(pixels[..., 3], engine_alpha(result["inputs"][0], 512, 512, "RGB", "u8"))
 
 
+def test_a_presets_own_refine_mode_applies_when_none_is_chosen(happy, engine_here):
+    result = happy["preset"]
+    succeeded(result)
+    path = result["inputs"][0]
+    expected = engine_alpha(path, 512, 512, "RGB", "u8", options=Options(model=PRESET))
+    assert pipeline.refine_mode(Options(), load_catalog().presets[PRESET]) == "best"
+    assert not np.array_equal(expected, engine_alpha(path, 512, 512, "RGB", "u8",
+                                                     options=Options(model=PRESET, refine="fast")))
+    assert np.array_equal(raw(result["layers"][0]["mask"], "u8", (512, 512)), expected)
+
+
+def test_a_chosen_refine_mode_wins_over_the_presets(happy, engine_here):
+    result = happy["preset-refine-chosen"]
+    succeeded(result)
+    path = result["inputs"][0]
+    expected = engine_alpha(path, 512, 512, "RGB", "u8", options=Options(model=PRESET, refine="off"))
+    assert not np.array_equal(expected, engine_alpha(path, 512, 512, "RGB", "u8", options=Options(model=PRESET)))
+    assert np.array_equal(raw(result["layers"][0]["mask"], "u8", (512, 512)), expected)
+
+
+def kind_keeps_its_mask(result: dict, kind: str) -> np.ndarray:
+    """The one layer's mask, after checking it is still a layer of ``kind`` with unchanged pixels."""
+    succeeded(result)
+    (layer,) = result["layers"]
+    (before,), (after,) = result["before"]["layers"], result["after"]["layers"]
+    assert layer["kind"] == before["kind"] == kind  # still editable as what it was
+    assert after["pixels"] == before["pixels"] and layer["has_mask"]
+    width, height = layer["size"]
+    mask = raw(layer["mask"], "u8", (height, width))
+    assert np.array_equal(mask, engine_alpha(result["inputs"][0], width, height, "RGBA", "u8"))
+    return mask
+
+
+def test_a_text_layer_stays_text_and_gets_the_mask_of_its_rendered_pixels(happy, engine_here):
+    kind_keeps_its_mask(happy["text"], "GimpTextLayer")
+    pixels = raw(happy["text"]["inputs"][0], "u8", (*reversed(happy["text"]["layers"][0]["size"]), 4))
+    assert 0 < np.count_nonzero(pixels[..., 3]) < pixels[..., 3].size  # glyphs on a clear ground
+
+
+@ONLY_3_2
+def test_a_vector_layer_stays_a_vector_layer_and_gets_the_mask_of_its_rendered_pixels(happy, engine_here):
+    kind_keeps_its_mask(happy["vector"], "GimpVectorLayer")
+
+
+@ONLY_3_2
+def test_a_link_layer_stays_linked_and_gets_the_mask_of_the_linked_image(happy, engine_here):
+    mask = kind_keeps_its_mask(happy["link"], "GimpLinkLayer")
+    pixels = raw(happy["link"]["inputs"][0], "u8", (512, 512, 4))
+    assert np.array_equal(pixels[..., :3], rgb(ASTRONAUT))  # the linked file's pixels
+    assert 0 < mask.mean() < 255
+
+
 def unchanged(result: dict) -> None:
     assert result["status"] == "execution-error"
     assert result["after"] == result["before"]
@@ -321,13 +417,22 @@ def dialog(gimp3):
     return record, steps, done.stdout + done.stderr
 
 
-def test_the_dialog_offers_the_engines_models_refine_modes_and_outputs(dialog):
+def test_the_dialog_offers_the_engines_models_and_refine_modes_first_the_engines_default(dialog, engine_here):
     _, steps, log = dialog
     combos = steps["opened"]["combos"]
     assert [*load_catalog().models, *load_catalog().presets] in combos  # presets offered like models
-    assert list(REFINE_MODES) in combos
-    assert ["mask", "selection", "layer"] in combos
+    assert PRESET in load_catalog().presets  # the user catalog's, too
+    assert ["", *REFINE_MODES] in combos  # "": send none, so a preset keeps its own
+    assert steps["opened"]["refine"] == ""
     assert "duplicate mnemonic" not in log
+
+
+def test_the_dialog_offers_the_three_outputs_however_gimp_draws_the_choice(dialog):
+    _, steps, _ = dialog
+    output = steps["opened"]["output"]
+    assert output["values"] == ["mask", "selection", "layer"], output  # each picked in turn
+    assert output["labels"] == ["Layer mask", "Selection", "New layer with the cut-out"], output
+    assert output["restored"] == "mask"
 
 
 def test_the_dialog_shows_the_licence_only_for_a_model_that_needs_acceptance(dialog):
