@@ -86,6 +86,7 @@ UPSAMPLE_RADIUS = 2
 GF_EPS = 1e-4
 GUIDED_RADIUS = 3.0  # model pixels
 OUTLINE_PIXELS = 200_000  # keep_outline's guided filter works on at most this many pixels
+TILE = 32  # band-only work: tiles of this many pixels a side that hold an unsure pixel
 
 
 # --------------------------------------------------------------------------- helpers
@@ -119,6 +120,47 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.
     """He et al.'s colour guided filter: ``src`` filtered along the edges of ``guide`` (H×W×3)."""
     coef, offset = guided_coefficients(guide, src, r, eps)
     return np.einsum("...c,...c->...", coef, guide) + offset
+
+
+def band_boxes(mask: np.ndarray, tile: int = TILE, margin: int = 0) -> list[tuple[tuple[int, int, int, int],
+                                                                                 tuple[int, int, int, int]]]:
+    """Rectangles that cover every True pixel of ``mask``, as (inner, outer) pairs of
+    (y0, y1, x0, x1): the tile×tile tiles holding a True pixel, merged along each row of tiles
+    into runs (inner), each grown by ``margin`` pixels, clipped to the frame (outer).
+
+    Band-only work computes a filter on each outer rectangle and keeps its inner part: with a
+    margin as wide as the filter reads, that equals the full-frame filter there, and the tiles
+    without a True pixel (most of a photo) are never touched.
+    """
+    height, width = mask.shape
+    rows = np.logical_or.reduceat(mask, np.arange(0, height, tile), axis=0)
+    tiles = np.logical_or.reduceat(rows, np.arange(0, width, tile), axis=1)
+    boxes = []
+    for i in np.flatnonzero(tiles.any(axis=1)):
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], tiles[i].astype(np.int8), [0]))))
+        y0, y1 = int(i) * tile, min((int(i) + 1) * tile, height)
+        for a, b in zip(edges[::2], edges[1::2]):
+            x0, x1 = int(a) * tile, min(int(b) * tile, width)
+            boxes.append(((y0, y1, x0, x1), (max(0, y0 - margin), min(height, y1 + margin),
+                                             max(0, x0 - margin), min(width, x1 + margin))))
+    return boxes
+
+
+def guided_filter_band(guide: np.ndarray, src: np.ndarray, r: int, eps: float,
+                       where: np.ndarray, out: np.ndarray) -> None:
+    """``out[where] = guided_filter(guide / 255, src, r, eps)[where]``, computed on the band's
+    tiles only (``guide`` H×W×3 uint8, converted a crop at a time).
+
+    The filter reads 2r pixels around each output (a box of a box), so each run of tiles is
+    filtered with a 2r margin; the result equals the full-frame filter's up to float rounding
+    (the box sums start elsewhere), and a photo whose unsure band covers a tenth of the frame
+    costs a fraction of the full-frame filter.
+    """
+    for (y0, y1, x0, x1), (oy0, oy1, ox0, ox1) in band_boxes(where, TILE, 2 * r):
+        crop = guide[oy0:oy1, ox0:ox1].astype(np.float32) / np.float32(255.0)
+        filtered = guided_filter(crop, src[oy0:oy1, ox0:ox1], r, eps)[y0 - oy0:y1 - oy0, x0 - ox0:x1 - ox0]
+        inside = where[y0:y1, x0:x1]
+        out[y0:y1, x0:x1][inside] = filtered[inside]
 
 
 def _solve_symmetric3(m: dict, rhs: np.ndarray) -> np.ndarray:
@@ -362,31 +404,57 @@ def conjugate_gradients(matrix, rhs: np.ndarray, x0: np.ndarray, rtol: float, ma
 
 # --------------------------------------------------------------------------- entry point
 
-def _guided_upsample(image_low: np.ndarray, alpha_low: np.ndarray, rgb: np.ndarray,
+def _resize_part(plane: np.ndarray, width: int, height: int, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Bilinear resize of the part ``box`` (x0, y0, x1, y1, in ``plane``'s pixels) of a float
+    plane to width×height: Pillow weighs the same source pixels as a full-frame resize would
+    for those output pixels, so a crop's upsample is the full upsample's crop."""
+    from PIL import Image
+
+    image = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), mode="F")
+    return np.array(image.resize((width, height), Image.Resampling.BILINEAR, box=box), dtype=np.float32)
+
+
+def _guided_upsample(small_rgb: np.ndarray, alpha_low: np.ndarray, rgb: np.ndarray,
                      trimap_low: np.ndarray, radius: int) -> np.ndarray:
     """Full-resolution alpha from a low-resolution one: the guided filter's local linear
     model (alpha = a . colour + b) is fitted at low resolution and applied to the full image
-    (He & Sun 2015), one colour plane at a time so that memory stays a few bytes per pixel.
-    Pixels the low-resolution trimap is sure of (one pixel away from its unknown band) stay
-    exactly 0 or 1."""
+    (He & Sun 2015). Pixels the low-resolution trimap is sure of (one pixel away from its
+    unknown band) are exactly 0 or 1; the model is fitted and applied only on the tiles around
+    the unsure pixels (a 12 MP photo used to upsample four full-frame float planes; now the
+    band's crops, a few percent of the frame)."""
     from PIL import Image
     from scipy import ndimage
 
     height, width = rgb.shape[:2]
-    coef, offset = guided_coefficients(image_low, alpha_low, radius, GF_EPS)
-    out = resize(offset, height, width)
-    for c in range(3):
-        plane = resize(coef[..., c], height, width)
-        plane *= rgb[..., c]
-        plane *= np.float32(1.0 / 255.0)
-        out += plane
-        del plane
-    np.clip(out, 0.0, 1.0, out=out)
+    h, w = alpha_low.shape
     unsure = ndimage.binary_dilation(trimap_low == 128, iterations=1)
     sure = np.where(unsure, 128, trimap_low).astype(np.uint8)
     sure = np.asarray(Image.fromarray(sure).resize((width, height), Image.Resampling.NEAREST))
-    out[sure == 255] = 1.0
-    out[sure == 0] = 0.0
+    out = sure.astype(np.float32)
+    out /= np.float32(255.0)  # 0 and 1 exactly; every 128 is replaced below
+    sy, sx = height / h, width / w
+    # A full-resolution pixel reads the coefficients one low-resolution pixel around its
+    # centre; they read 2 * radius pixels around theirs.
+    for (y0, y1, x0, x1), (oy0, oy1, ox0, ox1) in band_boxes(unsure, TILE, 2 * radius + 4):
+        top, bottom = max(0, int(y0 * sy) - 1), min(height, int(np.ceil(y1 * sy)) + 1)
+        left, right = max(0, int(x0 * sx) - 1), min(width, int(np.ceil(x1 * sx)) + 1)
+        band = sure[top:bottom, left:right] == 128
+        if not band.any():
+            continue
+        guide = small_rgb[oy0:oy1, ox0:ox1].astype(np.float32) / np.float32(255.0)
+        coef, offset = guided_coefficients(guide, alpha_low[oy0:oy1, ox0:ox1], radius, GF_EPS)
+        box = (max(0.0, left / sx - ox0), max(0.0, top / sy - oy0),
+               min(float(ox1 - ox0), right / sx - ox0), min(float(oy1 - oy0), bottom / sy - oy0))
+        size = (right - left, bottom - top)
+        value = _resize_part(offset, *size, box)
+        pixels = rgb[top:bottom, left:right]
+        for c in range(3):
+            plane = _resize_part(coef[..., c], *size, box)
+            plane *= pixels[..., c]
+            plane *= np.float32(1.0 / 255.0)
+            value += plane
+        np.clip(value, 0.0, 1.0, out=value)
+        out[top:bottom, left:right][band] = value[band]
     return out
 
 
@@ -497,13 +565,16 @@ def refine_alpha(rgb: np.ndarray, prob: np.ndarray, mode: str = "fast",
 
             small_hint = np.asarray(Image.fromarray(small_hint).resize((w, h), Image.Resampling.NEAREST))
         trimap = trimap_from_hint(small_hint)
-    image = small_rgb.astype(np.float32) / np.float32(255.0)
     settings = MODE_SETTINGS[mode]
     maxiter = settings.get("maxiter") if hint is None else settings["hint_maxiter"]
     if hint is None and settings["method"] == "guided":
+        # Only the unknown band is filtered; the trimap decides everywhere else.
         radius = max(1, int(round(GUIDED_RADIUS * scale)))
-        alpha = np.clip(guided_filter(image, soft, radius, GF_EPS), 0.0, 1.0).astype(np.float32)
+        alpha = (trimap == 255).astype(np.float32)
+        guided_filter_band(small_rgb, soft, radius, GF_EPS, trimap == 128, alpha)
+        np.clip(alpha, 0.0, 1.0, out=alpha)
     else:
+        image = small_rgb.astype(np.float32) / np.float32(255.0)
         alpha = closed_form(image, trimap, soft, maxiter=maxiter)
         if hint is None and not support and settings.get("keep_outline"):
             alpha = keep_outline(alpha, _outline(small_rgb, soft, prob.shape))
@@ -512,4 +583,4 @@ def refine_alpha(rgb: np.ndarray, prob: np.ndarray, mode: str = "fast",
     if (h, w) == (height, width):
         return alpha
     radius = max(1, int(round(UPSAMPLE_RADIUS)))
-    return _guided_upsample(image, alpha, rgb, trimap, radius)
+    return _guided_upsample(small_rgb, alpha, rgb, trimap, radius)
