@@ -595,6 +595,104 @@ def test_temporal_smoothing_is_applied_along_the_sequence(hosts, host, media, mo
         assert_close(got, expected, f"smoothed matte of frame {SEQ_FIRST + index}")
 
 
+# --- the Video Sequencer: the group as a strip's Compositor modifier (Blender 5.0+) ---
+
+STRIP_START = 2  # the strips start at scene frame 2: frame 1 shows nothing
+STRIP_MISSING = ("Remove Background in the Video Sequencer needs Blender 5.0 or later (its Compositor strip "
+                 "modifier); in this Blender, use the Compositor or the Image Editor.")
+
+
+def strips_run(hosts, host, media):
+    params = {"files": [str(p) for p in media["seq"]], "width": SEQ_SIZE[0], "height": SEQ_SIZE[1],
+              "end": STRIP_START + len(media["seq"]) - 1, "strip_start": STRIP_START,
+              "movie": str(make_movie(media)), "photo": photo()}
+    return shared_run(hosts, host, "strips", lambda b: b.run("strips", params, "strips"))
+
+
+def strip_hosts():
+    return pytest.mark.parametrize("host", STRIP_HOSTS)
+
+
+@strip_hosts()
+def test_image_strip_gets_a_compositor_modifier_running_the_group(hosts, host, media):
+    facts = strips_run(hosts, host, media)
+    assert facts["by_name"] == [["FINISHED"], None]
+    (name, group), = our_groups(facts["state"]).items()
+    assert group["matte"] == "frame_0005.png matte"
+    assert facts["state"]["strips"]["frames"]["modifiers"] == [["COMPOSITOR", name, name]]
+    assert not facts["state"]["compositor"]  # the scene compositor is left alone
+
+
+@strip_hosts()
+def test_image_strip_mattes_equal_the_engine_s_per_frame(hosts, host, media, model_cache):
+    facts = strips_run(hosts, host, media)
+    assert facts["mattes"] == ["frame_0005_png/"] + [f"frame_0005_png/matte_{SEQ_FIRST + i:06d}.png" for i in range(3)]
+    want = engine_alphas(media["frames"], model_cache)
+    for index, (got, expected) in enumerate(zip(sequence_mattes(facts["out"] / "cleancut_mattes" / "frame_0005_png"),
+                                               want)):
+        assert_close(got, expected, f"matte of strip frame {SEQ_FIRST + index}")
+
+
+@strip_hosts()
+def test_image_strip_modifier_cuts_out_each_frame_in_the_sequencer_render(hosts, host, media, model_cache):
+    facts = strips_run(hosts, host, media)
+    renders = facts["renders"]
+    assert len(renders) == STRIP_START + len(media["seq"]) - 1
+    assert alpha_of(renders[0]).max() == 0  # before the strip starts
+    for number, (render, expected) in enumerate(zip(renders[STRIP_START - 1:], engine_alphas(media["frames"],
+                                                                                              model_cache))):
+        assert_close(alpha_of(render), expected, f"sequencer alpha of strip frame {SEQ_FIRST + number}")
+
+
+@strip_hosts()
+def test_strip_rerun_updates_the_same_modifier_group_and_matte(hosts, host, media):
+    facts = strips_run(hosts, host, media)
+    assert facts["rerun"] == [["FINISHED"], None]
+    first, second = facts["state"], facts["state2"]
+    assert (second["strips"], second["groups"]) == (first["strips"], first["groups"])
+    assert second["images"].keys() == first["images"].keys()
+
+
+@strip_hosts()
+def test_movie_strip_active_in_the_sequencer_gets_mattes_and_its_own_modifier(hosts, host, media, model_cache):
+    facts = strips_run(hosts, host, media)
+    assert facts["from_sequencer"] == [["FINISHED"], None]
+    groups = our_groups(facts["movie_state"])
+    (name,) = [n for n, g in groups.items() if g["matte"] == "clip.mkv matte"]
+    assert facts["movie_state"]["strips"]["movie"]["modifiers"] == [["COMPOSITOR", name, name]]
+    assert facts["movie_state"]["strips"]["frames"] == facts["state2"]["strips"]["frames"]
+    assert [f for f in facts["movie_mattes"] if f.startswith("clip_mkv")] == (
+        ["clip_mkv/"] + [f"clip_mkv/matte_{n:06d}.png" for n in (1, 2, 3)])
+    want = engine_alphas(media["frames"], model_cache)
+    for number, expected in enumerate(want, start=1):
+        assert_close(grey_of(facts["out"] / "cleancut_mattes" / "clip_mkv" / f"matte_{number:06d}.png"),
+                     expected, f"matte of movie strip frame {number}")
+        assert_close(alpha_of(facts["movie_renders"][STRIP_START + number - 2]), expected,
+                     f"sequencer alpha of movie strip frame {number}")
+
+
+@HOSTS
+def test_sequencer_offers_remove_background_only_with_the_compositor_modifier(hosts, host, media):
+    facts = strips_run(hosts, host, media)
+    assert facts["has_strip_compositor"] is (host in STRIP_HOSTS)
+    assert facts["poll_in_sequencer"] is (host in STRIP_HOSTS)
+    if host not in STRIP_HOSTS:
+        assert facts["by_name"] == [["CANCELLED"], f"Error: {STRIP_MISSING}\n"]
+        status, message = facts["from_sequencer"]
+        assert status == ["CANCELLED"] and STRIP_MISSING in message, message
+        assert not our_groups(facts["state"]) and not mattes(facts["state"])
+
+
+@HOSTS
+def test_scene_without_a_compositor_gets_one_with_the_cut_out_as_its_result(hosts, host, media):
+    facts = strips_run(hosts, host, media)
+    assert facts["fresh_before"] is False
+    assert facts["fresh_run"] == [["FINISHED"], None]
+    state = facts["fresh_state"]
+    assert state["compositor"]
+    assert {f"Group.Image>{RESULT_NODE[host]}.Image", "Image.Image>Group.Image"} <= set(state["links"])
+
+
 # --- failures and preferences ---
 
 def client_error(**kwargs):
