@@ -2,8 +2,9 @@
 
 Each editor gets a fresh HOME; `cleancut install HOST` (run by the Python that holds the engine:
 this venv for Debian 12's editors, the chroot's python3 with the engine wheel on PYTHONPATH for
-Debian 13's) puts the plug-in where the editor looks and writes the engine's path into HOME's
-cleancut settings. The editor then starts as a user's would (no test plug-in folders, no
+Debian 13's and sid's) puts the plug-in where the editor looks and writes the engine's path into
+HOME's cleancut settings. Oldest and newest of each editor: GIMP 3.0.4 and 3.2.6, Krita 5.1.5
+(and 5.3.4), Blender 3.4.1, 4.3.2 and 5.2.2. The editor then starts as a user's would (no test plug-in folders, no
 CLEANCUT_ENGINE_PYTHON, no --factory-startup for Blender) and its mask is compared with the
 engine's alpha. Krita's own "Import Python Plugin from File…" code (plugin_importer.py, shipped
 with Krita and free of Krita's GUI) imports the packaged zip, and must lay it out exactly as
@@ -20,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostkit import REPO, SITE313, in_trixie, which
+from hostkit import CHROOTS, REPO, in_chroot, which
 from PIL import Image
 
 from cleancut import bundles, frames, pipeline
+from cleancut.hosts import blender
 from cleancut.options import Options
 
 sys.path.insert(0, str(REPO / "gimp" / "testing"))
@@ -55,9 +57,10 @@ def native_install(home: Path, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
-def trixie_install(scratch: Path, engine: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
-    done = in_trixie(scratch, ["python3", "-m", "cleancut", *args],
-                     {"HOME": str(home), "PYTHONPATH": f"{engine}:{SITE313}"})
+def chroot_install(chroot: str, scratch: Path, engine: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
+    """`python3 -m cleancut ARGS` by the chroot's own Python, the engine wheel beside its binary wheels."""
+    done = in_chroot(CHROOTS[chroot], scratch, ["python3", "-m", "cleancut", *args],
+                     {"HOME": str(home), "PYTHONPATH": f"{engine}:{CHROOTS[chroot].site}"})
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -66,12 +69,19 @@ def files_under(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-# --- GIMP 3.0.4 ---
+# --- GIMP 3.0.4 (trixie) and 3.2.6 (sid) ---
 
-def test_gimp3_runs_remove_background_from_the_installed_plug_in(host_scratch, model_cache, trixie_engine):
-    base = host_scratch / "gimp3-installed"
-    trixie_install(host_scratch, trixie_engine, base / "home", "install", "gimp", "--host-version", "3.0")
-    gimp = Gimp3(base, trixie_engine, model_cache, installed=True)
+GIMPS = {"3.0": "trixie", "3.2": "sid"}
+
+
+@pytest.mark.parametrize("version", list(GIMPS), ids=[f"gimp-{v}" for v in GIMPS])
+def test_gimp3_runs_remove_background_from_the_installed_plug_in(version, host_scratch, model_cache, chroot_engine):
+    chroot = GIMPS[version]
+    engine = chroot_engine(chroot)
+    base = host_scratch / f"gimp{version}-installed"
+    chroot_install(chroot, host_scratch, engine, base / "home", "install", "gimp", "--host-version", version)
+    gimp = Gimp3(base, engine, model_cache, installed=True, chroot=CHROOTS[chroot])
+    assert gimp.version == version
     scenario = dict(name="photo", input_format="R'G'B' u8", mask_format="Y u8", image={"load": str(ASTRONAUT)})
     (result,), _ = gimp.run([scenario])
     assert "exception" not in result, result["exception"]
@@ -83,34 +93,47 @@ def test_gimp3_runs_remove_background_from_the_installed_plug_in(host_scratch, m
     assert np.array_equal(mask, expected)
 
 
-# --- Krita 5.1.5 ---
+# --- Krita 5.1.5 (Debian 12), 5.2.9 (trixie) and 5.3.4 (sid) ---
 
-@pytest.mark.parametrize("flavour", ["5.1", "5.2"])
+KRITAS = {"5.1": None, "5.2": "trixie", "5.3": "sid"}
+
+
+@pytest.mark.parametrize("flavour", list(KRITAS), ids=[f"krita-{v}" for v in KRITAS])
 def test_krita_s_own_importer_lays_the_zip_out_as_cleancut_install_does(host_scratch, flavour):
     base = host_scratch / f"krita{flavour}-import"
     package = bundles.write_zip(bundles.BUNDLES["krita"], base / "cleancut-krita.zip")
     imported, installed = base / "imported", base / "home"
     imported.mkdir()
-    argv = ["python3", IMPORTER, str(package), str(imported)]
-    done = (subprocess.run(argv, capture_output=True, text=True, timeout=120) if flavour == "5.1"
-            else in_trixie(host_scratch, argv, {}))
+    # Krita 5.3's importer takes i18n from the builtins Krita sets up; outside Krita, plain text.
+    run_importer = ("import builtins, runpy, sys; builtins.i18n = str; sys.argv = sys.argv[1:]; "
+                    "runpy.run_path(sys.argv[0], run_name='__main__')")
+    argv = ["python3", "-c", run_importer, IMPORTER, str(package), str(imported)]
+    chroot = KRITAS[flavour]
+    done = (subprocess.run(argv, capture_output=True, text=True, timeout=120) if chroot is None
+            else in_chroot(CHROOTS[chroot], host_scratch, argv, {}, timeout=120))
     assert done.returncode == 0 and "Imported plugin: cleancut" in done.stdout, done.stdout + done.stderr
     native_install(installed, "install", "krita")
     assert files_under(imported) == files_under(installed / ".local" / "share" / "krita")
 
 
-@pytest.fixture(scope="module")
-def krita_installed(host_scratch, model_cache):
-    base = host_scratch / "krita5.1-installed"
-    native_install(base / "home", "install", "krita")
+@pytest.fixture(scope="module", params=["5.1", "5.3"], ids=["krita-5.1", "krita-5.3"])
+def krita_installed(request, host_scratch, model_cache):
+    flavour = request.param
+    base = host_scratch / f"krita{flavour}-installed"
+    chroot, engine = KRITAS[flavour], None
+    if chroot is None:
+        native_install(base / "home", "install", "krita", "--host-version", flavour)
+    else:
+        engine = request.getfixturevalue("chroot_engine")(chroot)
+        chroot_install(chroot, host_scratch, engine, base / "home", "install", "krita", "--host-version", flavour)
     rgba = np.dstack([np.asarray(Image.open(ASTRONAUT).convert("RGB"))[..., ::-1],
                       np.full((512, 512), 255, np.uint8)])
     raw = base / "astronaut_bgra8.raw"
     rgba.tofile(raw)
-    host = KritaHost("5.1", base, model_cache, installed=True)
+    host = KritaHost(flavour, base, model_cache, engine=engine, installed=True)
     results, _ = host.run(REPO / "tests" / "hosts" / "krita" / "scenarios.py",
                           {"only": ["menus", "photo8"], "inputs": {"astronaut_bgra8": str(raw)},
-                           "hint_rect": [0, 0, 1, 1], "refine_choice": "off"})
+                           "hint_rect": [0, 0, 1, 1], "refine_choice": "off"}, deadline=120)
     return results
 
 
@@ -127,9 +150,9 @@ def test_krita_runs_remove_background_from_the_installed_plug_in(krita_installed
     assert np.array_equal(mask, astronaut_alpha(model_cache, "RGBA"))
 
 
-# --- Blender 3.4.1 (legacy add-on) and 4.3.2 (extension) ---
+# --- Blender 3.4.1 (legacy add-on, Debian 12), 4.3.2 (extension, trixie), 5.2.2 (extension, sid) ---
 
-BLENDERS = {"3.4": "cleancut_blender", "4.3": "bl_ext.user_default.cleancut_blender"}
+BLENDERS = {"3.4": None, "4.3": "trixie", "5.2": "sid"}
 
 
 def run_installed_blender(version: str, base: Path, scratch: Path, engine: Path | None, model_cache: Path) -> dict:
@@ -140,13 +163,14 @@ def run_installed_blender(version: str, base: Path, scratch: Path, engine: Path 
     photo.write_bytes(ASTRONAUT.read_bytes())
     result, matte = base / f"result-{os.urandom(4).hex()}.json", base / "matte.raw"
     argv = ["blender", "-b", "--python-exit-code", "1", "--python", str(script), "--",
-            BLENDERS[version], str(photo), str(result), str(matte)]
+            blender.module_name(version), str(photo), str(result), str(matte)]
     env = {"HOME": str(base / "home"), "CLEANCUT_CACHE_DIR": str(model_cache), "CLEANCUT_OFFLINE": "1"}
-    if version == "3.4":
+    chroot = BLENDERS[version]
+    if chroot is None:
         full = {k: v for k, v in os.environ.items() if not k.startswith(("CLEANCUT_", "BLENDER_USER"))}
         done = subprocess.run(argv, env=dict(full, **env), capture_output=True, text=True, timeout=300)
     else:
-        done = in_trixie(scratch, argv, dict(env, PYTHONPATH=f"{engine}:{SITE313}"))
+        done = in_chroot(CHROOTS[chroot], scratch, argv, dict(env, PYTHONPATH=f"{engine}:{CHROOTS[chroot].site}"))
     assert done.returncode == 0 and result.exists(), done.stdout[-3000:] + done.stderr[-3000:]
     facts = json.loads(result.read_text())
     assert "traceback" not in facts, facts["traceback"]
@@ -154,18 +178,24 @@ def run_installed_blender(version: str, base: Path, scratch: Path, engine: Path 
     return facts
 
 
-@pytest.fixture(scope="module", params=list(BLENDERS))
+def blender_cleancut(version: str, base: Path, scratch: Path, engine: Path | None, *args: str) -> None:
+    """`cleancut ARGS` by the Python that holds the engine for that Blender."""
+    chroot = BLENDERS[version]
+    if chroot is None:
+        native_install(base / "home", *args)
+    else:
+        chroot_install(chroot, scratch, engine, base / "home", *args)
+
+
+@pytest.fixture(scope="module", params=list(BLENDERS), ids=[f"blender-{v}" for v in BLENDERS])
 def blender_installed(request, host_scratch, model_cache):
     version = request.param
     base = host_scratch / f"blender{version}-installed"
     base.mkdir()
-    if version == "3.4":
-        engine = None
-        native_install(base / "home", "install", "blender", "--host-version", "3.4", "--blender", which("blender"))
-    else:
-        engine = request.getfixturevalue("trixie_engine")
-        trixie_install(host_scratch, engine, base / "home", "install", "blender", "--host-version", "4.3",
-                       "--blender", "blender")
+    chroot = BLENDERS[version]
+    engine = request.getfixturevalue("chroot_engine")(chroot) if chroot else None
+    exe = which("blender") if chroot is None else "blender"
+    blender_cleancut(version, base, host_scratch, engine, "install", "blender", "--host-version", version, "--blender", exe)
     return version, base, engine
 
 
@@ -181,18 +211,16 @@ def test_blender_starts_with_the_add_on_enabled_and_cuts_out_a_photo(blender_ins
 
 def test_blender_uninstall_disables_the_add_on_and_removes_its_files(blender_installed, host_scratch, model_cache):
     version, base, engine = blender_installed
-    if version == "3.4":
-        native_install(base / "home", "uninstall", "blender")
-    else:
-        trixie_install(host_scratch, engine, base / "home", "uninstall", "blender")
+    blender_cleancut(version, base, host_scratch, engine, "uninstall", "blender")
     facts = run_installed_blender(version, base, host_scratch, engine, model_cache)
     assert not facts["enabled"]
     assert not list((base / "home" / ".config" / "blender" / version).rglob("cleancut_blender"))
 
 
-def test_the_packaged_extension_zip_passes_blender_s_own_validation(host_scratch):
-    package = bundles.write_zip(bundles.BUNDLES["blender"], host_scratch / "cleancut-blender-extension.zip",
+@pytest.mark.parametrize("version", ["4.3", "5.2"], ids=["blender-4.3", "blender-5.2"])
+def test_the_packaged_extension_zip_passes_blender_s_own_validation(version, host_scratch):
+    package = bundles.write_zip(bundles.BUNDLES["blender"], host_scratch / f"cleancut-blender-extension-{version}.zip",
                                 strip="cleancut_blender/")
-    done = in_trixie(host_scratch, ["blender", "--factory-startup", "--command", "extension", "validate",
-                                    str(package)], {})
+    done = in_chroot(CHROOTS[BLENDERS[version]], host_scratch,
+                     ["blender", "--factory-startup", "--command", "extension", "validate", str(package)], {})
     assert done.returncode == 0, done.stdout + done.stderr
