@@ -69,6 +69,9 @@ def target_layers(drawables):
     return layers
 
 
+# GIMP 3.2's text, vector and link layers: drawn from their text, path or file until rasterized.
+_RASTERIZABLE = getattr(Gimp, "Rasterizable", ())
+
 _REGION = bytes([0] + [128] * 255)  # selection value → hint: unselected 0, (partly) selected 128
 
 
@@ -137,6 +140,10 @@ def apply_results(image, layers, alphas, output, fmt):
                 if output == "layer":
                     cutout = layer.copy()
                     image.insert_layer(cutout, layer.get_parent(), image.get_item_position(layer))
+                    if isinstance(cutout, _RASTERIZABLE):
+                        # The cut-out is pixels: a live copy would be drawn again from its text,
+                        # path or linked file (a link layer's when the file changes), losing the cut.
+                        cutout.rasterize()
                     cutout.set_name(f"{layer.get_name()} (cut-out)")
                     if cutout.get_mask() is not None:
                         cutout.remove_mask(Gimp.MaskApplyMode.APPLY)

@@ -97,13 +97,21 @@ def kind_of(layer):
     return type(layer).__gtype__.name
 
 
+def live(layer):
+    """Whether GIMP draws the layer from a source (text, path, linked file) rather than keeping pixels."""
+    if hasattr(layer, "is_rasterized"):  # GIMP 3.2: text, vector and link layers
+        return not layer.is_rasterized()
+    return bool(layer.is_text_layer())  # GIMP 3.0: a text layer whose text still draws it
+
+
 def state(image):
     """Hashes of everything a run could change: layers (pixels, offsets, masks) and the selection."""
     kind = component(image)
     layers = []
     for layer in image.get_layers():
         mask = layer.get_mask()
-        layers.append({"name": layer.get_name(), "kind": kind_of(layer), "offsets": list(layer.get_offsets()[1:]),
+        layers.append({"name": layer.get_name(), "kind": kind_of(layer), "live": live(layer),
+                       "offsets": list(layer.get_offsets()[1:]),
                        "size": [layer.get_width(), layer.get_height()],
                        "pixels": sha(read(layer, f"R'G'B'A {kind}")),
                        "mask": sha(read(mask, f"Y {kind}")) if mask is not None else None})
@@ -241,7 +249,8 @@ def run_scenario(scenario, out):
     result["layers"] = []
     for i, layer in enumerate(image.get_layers()):
         mask = layer.get_mask()
-        entry = {"name": layer.get_name(), "kind": kind_of(layer), "offsets": list(layer.get_offsets()[1:]),
+        entry = {"name": layer.get_name(), "kind": kind_of(layer), "live": live(layer),
+                 "offsets": list(layer.get_offsets()[1:]),
                  "size": [layer.get_width(), layer.get_height()], "has_mask": mask is not None}
         if mask is not None and mask_format:
             entry["mask"] = dump(os.path.join(folder, f"mask-{i}.raw"), read(mask, mask_format))

@@ -51,6 +51,7 @@ refine = "best"
 """
 TEXT = {"kind": "text", "name": "title", "text": "Cut", "size": 200}  # GIMP sizes the layer to it
 VECTOR = {"kind": "vector", "name": "blob", "ellipse": [200, 150, 120, 90]}  # centre x, y; radii
+LINK = {"kind": "link", "name": "linked", "file": str(ASTRONAUT)}
 
 
 def rgb(path: Path) -> np.ndarray:
@@ -94,11 +95,13 @@ def happy_scenarios(raw: dict[str, str], version: str) -> list[dict]:
     u8 = {"input_format": "R'G'B' u8", "mask_format": "Y u8"}
     rgba8 = {"input_format": "R'G'B'A u8", "mask_format": "Y u8"}
     photo = canvas(512, 512, rgb_layers(512, 512, raw["rgb8"]))
-    kinds = [dict(rgba8, name="text", image=canvas(512, 512, TEXT))]
+    cutout = {"args": {"output": "layer"}, "layer_format": "R'G'B'A u8"}
+    kinds = [dict(rgba8, name="text", image=canvas(512, 512, TEXT)),
+             dict(rgba8, **cutout, name="text-cutout", image=canvas(512, 512, TEXT))]
     if version != "3.0":  # vector and link layers are new in GIMP 3.2
+        link = canvas(512, 512, LINK)
         kinds += [dict(rgba8, name="vector", image=canvas(400, 300, VECTOR)),
-                  dict(rgba8, name="link", image=canvas(512, 512, {"kind": "link", "name": "linked",
-                                                                    "file": str(ASTRONAUT)}))]
+                  dict(rgba8, name="link", image=link), dict(rgba8, **cutout, name="link-cutout", image=link)]
     return kinds + [
         dict(u8, name="preset", args={"model": PRESET}, image=photo),
         dict(u8, name="preset-refine-chosen", args={"model": PRESET, "refine": "off"}, image=photo),
@@ -338,11 +341,12 @@ def test_a_chosen_refine_mode_wins_over_the_presets(happy, engine_here):
 
 
 def kind_keeps_its_mask(result: dict, kind: str) -> np.ndarray:
-    """The one layer's mask, after checking it is still a layer of ``kind`` with unchanged pixels."""
+    """The one layer's mask, after checking the layer is still a live layer of ``kind`` (drawn from
+    its text, path or file) with unchanged pixels."""
     succeeded(result)
     (layer,) = result["layers"]
     (before,), (after,) = result["before"]["layers"], result["after"]["layers"]
-    assert layer["kind"] == before["kind"] == kind  # still editable as what it was
+    assert layer["kind"] == before["kind"] == kind and before["live"] and after["live"]
     assert after["pixels"] == before["pixels"] and layer["has_mask"]
     width, height = layer["size"]
     mask = raw(layer["mask"], "u8", (height, width))
@@ -352,7 +356,8 @@ def kind_keeps_its_mask(result: dict, kind: str) -> np.ndarray:
 
 def test_a_text_layer_stays_text_and_gets_the_mask_of_its_rendered_pixels(happy, engine_here):
     kind_keeps_its_mask(happy["text"], "GimpTextLayer")
-    pixels = raw(happy["text"]["inputs"][0], "u8", (*reversed(happy["text"]["layers"][0]["size"]), 4))
+    width, height = happy["text"]["layers"][0]["size"]
+    pixels = raw(happy["text"]["inputs"][0], "u8", (height, width, 4))
     assert 0 < np.count_nonzero(pixels[..., 3]) < pixels[..., 3].size  # glyphs on a clear ground
 
 
@@ -367,6 +372,33 @@ def test_a_link_layer_stays_linked_and_gets_the_mask_of_the_linked_image(happy, 
     pixels = raw(happy["link"]["inputs"][0], "u8", (512, 512, 4))
     assert np.array_equal(pixels[..., :3], rgb(ASTRONAUT))  # the linked file's pixels
     assert 0 < mask.mean() < 255
+
+
+def cutout_of_a_live_layer(result: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the source's pixels, the cut-out's pixels, the engine's alpha), after checking that the
+    cut-out above is pixels (no longer drawn from text, path or file) and the source is untouched."""
+    succeeded(result)
+    cutout, source = result["layers"]
+    assert result["after"]["layers"][1] == result["before"]["layers"][0] and source["live"]
+    assert cutout["name"] == f"{source['name']} (cut-out)" and not cutout["live"] and not cutout["has_mask"]
+    width, height = source["size"]
+    return (raw(result["inputs"][0], "u8", (height, width, 4)), raw(cutout["pixels"], "u8", (height, width, 4)),
+            engine_alpha(result["inputs"][0], width, height, "RGBA", "u8"))
+
+
+def test_the_cut_out_of_a_text_layer_is_pixels_and_the_text_stays(happy, engine_here):
+    source, cutout, alpha = cutout_of_a_live_layer(happy["text-cutout"])
+    # The glyphs' own alpha times the engine's (255·255 is odd: no product lies half-way).
+    assert np.array_equal(cutout[..., 3], np.round(source[..., 3] * (alpha / 255.0)).astype(np.uint8))
+    drawn = cutout[..., 3] > 0
+    assert drawn.any() and np.array_equal(cutout[drawn, :3], source[drawn, :3])
+
+
+@ONLY_3_2
+def test_the_cut_out_of_a_link_layer_is_pixels_and_the_link_stays(happy, engine_here):
+    source, cutout, alpha = cutout_of_a_live_layer(happy["link-cutout"])
+    assert np.array_equal(cutout[..., :3], source[..., :3])
+    assert np.array_equal(cutout[..., 3], alpha)  # the linked photo is opaque: its alpha is the engine's
 
 
 def unchanged(result: dict) -> None:
