@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostkit import CHROOTS, REPO, in_chroot, which
+from hostkit import CHROOTS, REPO, bpy_site, in_chroot, run_group, which
 from PIL import Image
 
 from cleancut import bundles, frames, pipeline
@@ -224,3 +224,36 @@ def test_the_packaged_extension_zip_passes_blender_s_own_validation(version, hos
     done = in_chroot(CHROOTS[BLENDERS[version]], host_scratch,
                      ["blender", "--factory-startup", "--command", "extension", "validate", str(package)], {})
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# --- Blender 4.5.15 LTS and 5.0.1 (the PyPI bpy wheels: a real Blender, but no executable) ---
+
+BPY_WHEELS = {"4.5": "4.5.15", "5.0": "5.0.1"}
+
+
+def in_bpy(version: str, home: Path, code: str) -> subprocess.CompletedProcess:
+    """Python code in a fresh process that imports the bpy wheel of that version, with HOME=home."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEANCUT_", "BLENDER_USER"))}
+    env.update(HOME=str(home), PYTHONPATH=str(bpy_site(BPY_WHEELS[version])))
+    done = run_group([sys.executable, "-c", code], 200, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.parametrize("version", list(BPY_WHEELS), ids=[f"blender-{v}" for v in BPY_WHEELS])
+def test_blender_loads_the_extension_from_the_folder_install_chose(version, host_scratch):
+    """install --host-version puts the extension where that Blender looks; the enabling script
+    `cleancut install --blender` runs in a Blender executable, run here in the bpy wheel, switches it
+    on in the saved preferences, and the next start registers its operator."""
+    home = host_scratch / f"bpy{version}-installed" / "home"
+    native_install(home, "install", "blender", "--host-version", version)
+    module = blender.module_name(version)
+    in_bpy(version, home, "import sys, bpy\nfrom cleancut.hosts import blender\n"
+                          f"sys.argv = ['bpy', '--', {module!r}, '1']\nexec(blender._SCRIPT)")
+    done = in_bpy(version, home, "import bpy\nbpy.ops.wm.read_userpref()\n"
+                                 f"print('enabled', {module!r} in bpy.context.preferences.addons)\n"
+                                 "print('operator', hasattr(bpy.types, 'CLEANCUT_OT_remove_background'))\n"
+                                 "print('root', bpy.utils.user_resource('EXTENSIONS', path='user_default'))")
+    facts = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("enabled ", "operator ", "root ")))
+    assert facts == {"enabled": "True", "operator": "True",
+                     "root": str(home / ".config" / "blender" / version / "extensions" / "user_default")}
