@@ -40,37 +40,23 @@ def _resize_nearest(x: np.ndarray, height: int, width: int) -> np.ndarray:
     return x[ys[:, None], xs[None, :]]
 
 
-def _active_pixels(alpha: np.ndarray, everywhere: bool) -> np.ndarray:
-    """Flat numbers of the pixels to solve at a level: all, or the soft band and its rim."""
-    if everywhere:
-        return np.arange(alpha.size)
-    from scipy import ndimage
-
-    soft = (alpha > 0.0) & (alpha < 1.0)
-    return np.flatnonzero(ndimage.binary_dilation(soft, iterations=2))
-
-
 def _solve_level(image: np.ndarray, alpha: np.ndarray, f: np.ndarray, b: np.ndarray,
-                 iterations: int, everywhere: bool) -> None:
-    """Jacobi sweeps over the active pixels of one level, in place on f and b (H×W×3)."""
+                 iterations: int) -> None:
+    """Jacobi sweeps over every pixel of a small level, in place on f and b (H×W×3)."""
     height, width = alpha.shape
-    act = _active_pixels(alpha, everywhere)
-    if act.size == 0:
-        return
+    act = np.arange(alpha.size)
     flat_a = alpha.ravel()
-    flat_i = image.reshape(-1, 3)
     flat_f = f.reshape(-1, 3)
     flat_b = b.reshape(-1, 3)
     y, x = np.divmod(act, width)
-    a = flat_a[act]
     neighbours, weights = [], []
     for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
         ok = (y + dy >= 0) & (y + dy < height) & (x + dx >= 0) & (x + dx < width)
         nb = np.where(ok, act + dy * width + dx, act)
-        w = np.where(ok, REGULARIZATION + GRADIENT_WEIGHT * np.abs(a - flat_a[nb]), 0.0).astype(np.float32)
+        w = np.where(ok, REGULARIZATION + GRADIENT_WEIGHT * np.abs(flat_a - flat_a[nb]), 0.0).astype(np.float32)
         neighbours.append(nb)
         weights.append(w[:, None])
-    _sweep(a, flat_i[act], weights, neighbours, flat_f, flat_b, act, iterations)
+    _sweep(flat_a, image.reshape(-1, 3), weights, neighbours, flat_f, flat_b, act, iterations)
 
 
 def _sweep(a: np.ndarray, image: np.ndarray, weights: list, neighbours: list,
@@ -98,6 +84,12 @@ def _sweep(a: np.ndarray, image: np.ndarray, weights: list, neighbours: list,
         all_b[at] = np.clip(c0 * rb - c1 * rf, 0.0, 1.0)
 
 
+def _nearest_index(size: int, source: int) -> np.ndarray:
+    """For each of ``size`` pixels along an axis, its nearest pixel among ``source`` (the
+    formula _resize_nearest uses)."""
+    return np.minimum((np.arange(size) + 0.5) * source / size, source - 1).astype(np.intp)
+
+
 def _nearest_source(flat: np.ndarray, height: int, width: int, h: int, w: int) -> np.ndarray:
     """For flat pixel numbers at height×width, the flat number of the nearest pixel at h×w."""
     y, x = np.divmod(flat, width)
@@ -106,64 +98,137 @@ def _nearest_source(flat: np.ndarray, height: int, width: int, h: int, w: int) -
     return ys * w + xs
 
 
-def _bilinear_at(plane: np.ndarray, flat: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear samples of an h×w×3 ``plane`` at the given flat pixels of a height×width grid
-    (Pillow's resize, pixel centres aligned, one channel at a time so one float plane is alive)."""
-    from PIL import Image
+class _Level:
+    """One pyramid level's colours: dense (every pixel, small levels) or a band level (the
+    ``nodes`` it solved; any other pixel has the coarser level's colour, nearest upsampled,
+    which is what the old full-size arrays held there)."""
 
-    out = np.empty((flat.size, 3), np.float32)
-    for c in range(3):
-        channel = Image.fromarray(np.ascontiguousarray(plane[..., c], dtype=np.float32), mode="F")
-        out[:, c] = np.asarray(channel.resize((width, height), Image.Resampling.BILINEAR)).ravel()[flat]
-    return out
+    def __init__(self, height: int, width: int, f: np.ndarray, b: np.ndarray,
+                 nodes: np.ndarray | None = None, coarser: "_Level | None" = None) -> None:
+        self.height, self.width = height, width
+        self.f, self.b = f.reshape(-1, 3), b.reshape(-1, 3)
+        self.nodes, self.coarser = nodes, coarser
+        if coarser is not None:  # each row's and column's nearest in the coarser level
+            self.rows = _nearest_index(height, coarser.height)
+            self.cols = _nearest_index(width, coarser.width)
+
+    def at(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(f, b) of the given flat pixels (M×3 float32 each)."""
+        if self.nodes is None:
+            return self.f[flat], self.b[flat]
+        f = np.empty((flat.size, 3), np.float32)
+        b = np.empty((flat.size, 3), np.float32)
+        miss = np.arange(flat.size)
+        if self.nodes.size:
+            pos = np.minimum(np.searchsorted(self.nodes, flat), self.nodes.size - 1)
+            hit = self.nodes[pos] == flat
+            f[hit] = self.f[pos[hit]]
+            b[hit] = self.b[pos[hit]]
+            miss = np.flatnonzero(~hit)
+        if miss.size:
+            coarser = self.coarser
+            y, x = np.divmod(flat[miss], self.width)
+            src = self.rows[y] * coarser.width + self.cols[x]
+            f[miss], b[miss] = coarser.at(src)
+        return f, b
 
 
-def _solve_full_resolution(rgb: np.ndarray, alpha: np.ndarray, soft: np.ndarray,
-                           f_prev: np.ndarray, b_prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The last level on the soft band and a two-pixel rim only, in compact arrays: the other
-    pixels' values are the previous level's, upsampled on demand (nothing full-size in float).
-    Returns (flat numbers of the soft pixels, their foreground colours 0..1)."""
-    from scipy import ndimage
-
-    height, width = alpha.shape
-    h, w = f_prev.shape[:2]
-    nodes = np.flatnonzero(ndimage.binary_dilation(soft, iterations=2))
-    flat_f_prev = f_prev.reshape(-1, 3)
-    flat_b_prev = b_prev.reshape(-1, 3)
-    src = _nearest_source(nodes, height, width, h, w)
-    f = flat_f_prev[src].astype(np.float32)
-    b = flat_b_prev[src].astype(np.float32)
-    flat_alpha = alpha.ravel()
-    a = flat_alpha[nodes]
-    image = rgb.reshape(-1, 3)[nodes].astype(np.float32) / np.float32(255.0)
-    y, x = np.divmod(nodes, width)
+def _solve_band(nodes: np.ndarray, flat_alpha: np.ndarray, image: np.ndarray, height: int, width: int,
+                outside, iterations: int) -> tuple[np.ndarray, np.ndarray]:
+    """Jacobi sweeps on ``nodes`` only (sorted flat pixel numbers of a height×width level) in
+    compact arrays: the other pixels keep the values ``outside(flat)`` gives them (the coarser
+    level's, upsampled), so nothing of the level's size is allocated in float. ``image`` holds
+    the nodes' colours (0..1). Returns the nodes' (f, b)."""
     n = nodes.size
+    if n == 0:
+        return np.empty((0, 3), np.float32), np.empty((0, 3), np.float32)
+    a = np.clip(flat_alpha[nodes], 0.0, 1.0)
+    y, x = np.divmod(nodes, width)
     # Neighbours outside the node set are appended after the nodes (fixed values), so one
     # gather per direction reads both: ext[:n] holds the nodes' current values.
-    gathers, weights, outside = [], [], []
+    gathers, weights, others = [], [], []
     extra = n
     for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
         ok = (y + dy >= 0) & (y + dy < height) & (x + dx >= 0) & (x + dx < width)
         nb = np.where(ok, nodes + dy * width + dx, nodes)
-        weight = np.where(ok, REGULARIZATION + GRADIENT_WEIGHT * np.abs(a - flat_alpha[nb]), 0.0)
+        weight = np.where(ok, REGULARIZATION + GRADIENT_WEIGHT * np.abs(a - np.clip(flat_alpha[nb], 0.0, 1.0)), 0.0)
         weights.append(weight.astype(np.float32)[:, None])
         pos = np.minimum(np.searchsorted(nodes, nb), n - 1)
         inside = nodes[pos] == nb
         out_nb = nb[~inside]
         pos[~inside] = extra + np.arange(out_nb.size)
         extra += out_nb.size
-        outside.append(out_nb)
+        others.append(out_nb)
         gathers.append(pos)
-    out_src = _nearest_source(np.concatenate(outside), height, width, h, w)
-    ext_f = np.empty((extra, 3), np.float32)
-    ext_b = np.empty((extra, 3), np.float32)
-    ext_f[n:] = flat_f_prev[out_src]
-    ext_b[n:] = flat_b_prev[out_src]
-    ext_f[:n] = f
-    ext_b[:n] = b
-    _sweep(a, image, weights, gathers, ext_f, ext_b, slice(0, n), BIG_ITERATIONS)
+    ext_f, ext_b = outside(np.concatenate([nodes] + others))
+    ext_f = np.ascontiguousarray(ext_f, np.float32)
+    ext_b = np.ascontiguousarray(ext_b, np.float32)
+    _sweep(a, image, weights, gathers, ext_f, ext_b, slice(0, n), iterations)
+    return ext_f[:n], ext_b[:n]
+
+
+def _band_level(rgb: np.ndarray, alpha: np.ndarray, h: int, w: int, coarser: _Level) -> _Level:
+    """A level above EVERYWHERE_SIZE: its soft band (0 < alpha < 1) and a two-pixel rim are
+    solved, every other pixel stays the coarser level's (nothing float of the level's size)."""
+    from scipy import ndimage
+
+    height, width = alpha.shape
+    ys, xs = _nearest_index(h, height), _nearest_index(w, width)
+    a_l = alpha[ys[:, None], xs[None, :]]
+    soft = (a_l > 0.0) & (a_l < 1.0)
+    nodes = np.flatnonzero(ndimage.binary_dilation(soft, iterations=2))
+    y, x = np.divmod(nodes, w)
+    image = rgb[ys[y], xs[x]].astype(np.float32) / np.float32(255.0)
+    level = _Level(h, w, np.empty((0, 3), np.float32), np.empty((0, 3), np.float32), nodes[:0], coarser)
+    level.f, level.b = _solve_band(nodes, a_l.ravel(), image, h, w, level.at, BIG_ITERATIONS)
+    level.nodes = nodes
+    return level
+
+
+def _solve_full_resolution(rgb: np.ndarray, alpha: np.ndarray, soft: np.ndarray,
+                           top: _Level) -> tuple[np.ndarray, np.ndarray]:
+    """The last level on the soft band and a two-pixel rim only, in compact arrays: the other
+    pixels' values are the previous level's, upsampled on demand (nothing full-size in float).
+    Returns (flat numbers of the soft pixels, their foreground colours 0..1)."""
+    from scipy import ndimage
+
+    height, width = alpha.shape
+    nodes = np.flatnonzero(ndimage.binary_dilation(soft, iterations=2))
+    image = rgb.reshape(-1, 3)[nodes].astype(np.float32) / np.float32(255.0)
+    f, _ = _solve_band(nodes, alpha.ravel(), image, height, width,
+                       lambda flat: top.at(_nearest_source(flat, height, width, top.height, top.width)),
+                       BIG_ITERATIONS)
     keep = soft.ravel()[nodes]
-    return nodes[keep], ext_f[:n][keep]
+    return nodes[keep], f[keep]
+
+
+def _upsample_band(top: _Level, rgb: np.ndarray, soft: np.ndarray, out: np.ndarray) -> None:
+    """Colours of the full-resolution soft pixels bilinearly interpolated from ``top`` (a
+    reduced level), written into ``out`` as 8 bits: tile by tile around the soft band, each
+    crop of ``top`` made dense and resized by Pillow with the crop's own box, which weighs the
+    same source pixels as the old full-frame resize (three 12 MP float planes) did."""
+    from PIL import Image
+
+    from .refine import TILE, band_boxes
+
+    height, width = soft.shape
+    h, w = top.height, top.width
+    sy, sx = h / height, w / width
+    for (y0, y1, x0, x1), _ in band_boxes(soft, TILE, 0):
+        ty0, ty1 = max(0, int(y0 * sy) - 2), min(h, int(np.ceil(y1 * sy)) + 2)
+        tx0, tx1 = max(0, int(x0 * sx) - 2), min(w, int(np.ceil(x1 * sx)) + 2)
+        flat = (np.arange(ty0, ty1)[:, None] * w + np.arange(tx0, tx1)[None, :]).ravel()
+        f, _ = top.at(flat)
+        f = f.reshape(ty1 - ty0, tx1 - tx0, 3)
+        box = (max(0.0, x0 * sx - tx0), max(0.0, y0 * sy - ty0),
+               min(float(tx1 - tx0), x1 * sx - tx0), min(float(ty1 - ty0), y1 * sy - ty0))
+        inside = soft[y0:y1, x0:x1]
+        colours = np.empty((int(inside.sum()), 3), np.float32)
+        for c in range(3):
+            channel = Image.fromarray(np.ascontiguousarray(f[..., c]), mode="F")
+            plane = np.asarray(channel.resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR, box=box))
+            colours[:, c] = plane[inside]
+        out[y0:y1, x0:x1][inside] = np.clip(colours * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -176,7 +241,9 @@ def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     if np.shape(alpha) != rgb.shape[:2]:
         raise ValueError(f"alpha must be {rgb.shape[0]}×{rgb.shape[1]}, got {np.shape(alpha)}")
     height, width = rgb.shape[:2]
-    alpha = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
+    # Not clipped here (a full-frame copy): only the pixels read below are, and the soft test
+    # gives the same answer on the raw values.
+    alpha = np.asarray(alpha, np.float32)
     soft = (alpha > VISIBLE) & (alpha < 1.0 - VISIBLE)
     if not soft.any():
         return rgb.copy()
@@ -185,32 +252,34 @@ def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     factor = min(1.0, (WORK_PIXELS / float(height * width)) ** 0.5)
     top_h, top_w = max(1, round(height * factor)), max(1, round(width * factor))
     levels = int(np.ceil(np.log2(max(top_h, top_w, 2))))
-    f = b = None
+    top = None
     for level in range(levels + 1):
         h = max(1, round(top_h ** (level / levels)))
         w = max(1, round(top_w ** (level / levels)))
         if (h, w) == (height, width):
             break
+        if h * w > EVERYWHERE_SIZE and top is not None:
+            top = _band_level(rgb, alpha, h, w, top)
+            continue
         img_l = _resize_nearest(rgb, h, w).astype(np.float32) / np.float32(255.0)
-        a_l = _resize_nearest(alpha, h, w)
-        if f is None:
+        a_l = np.clip(_resize_nearest(alpha, h, w), 0.0, 1.0)
+        if top is None:
             mean = img_l.reshape(-1, 3).mean(axis=0)
             f = np.broadcast_to(mean, (h, w, 3)).astype(np.float32)
             b = f.copy()
         else:
-            f = np.ascontiguousarray(_resize_nearest(f, h, w))
-            b = np.ascontiguousarray(_resize_nearest(b, h, w))
-        small = h * w <= SMALL_SIZE
-        _solve_level(img_l, a_l, f, b, SMALL_ITERATIONS if small else BIG_ITERATIONS,
-                     everywhere=h * w <= EVERYWHERE_SIZE)
-    if f is None:  # a 1×1 image: nothing coarser to start from
+            ys, xs = _nearest_index(h, top.height), _nearest_index(w, top.width)
+            f, b = top.at((ys[:, None] * top.width + xs[None, :]).ravel())
+            f, b = f.reshape(h, w, 3), b.reshape(h, w, 3)
+        _solve_level(img_l, a_l, f, b, SMALL_ITERATIONS if h * w <= SMALL_SIZE else BIG_ITERATIONS)
+        top = _Level(h, w, f, b)
+    if top is None:  # a 1×1 image: nothing coarser to start from
         f = rgb.astype(np.float32) / np.float32(255.0)
-        b = f.copy()
-    if factor < 1.0:
-        where = np.flatnonzero(soft)
-        colours = _bilinear_at(f, where, height, width)
-    else:
-        where, colours = _solve_full_resolution(rgb, alpha, soft, f, b)
+        top = _Level(height, width, f, f.copy())
     out = rgb.copy()
-    out.reshape(-1, 3)[where] = np.clip(colours * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if factor < 1.0:
+        _upsample_band(top, rgb, soft, out)
+    else:
+        where, colours = _solve_full_resolution(rgb, alpha, soft, top)
+        out.reshape(-1, 3)[where] = np.clip(colours * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return out
