@@ -134,7 +134,8 @@ def check_hosts(where: hosts.Where | None = None) -> list[Finding]:
                 found.append(Finding(NOTE, editor.name, f"{present[0].describe()} found at {present[0].place.config}, "
                                                         f"plug-in not installed: `cleancut install {editor.name}`"))
             else:
-                found.append(Finding(NOTE, editor.name, "not found on this computer"))
+                found.append(Finding(NOTE, editor.name, f"not found on this computer (cleancut supports "
+                                                        f"{editor.title} {editor.versions})"))
     return found
 
 

@@ -247,6 +247,7 @@ def _make_dirs(folder: Path, created: list[str]) -> None:
 def uninstall(host: str, dry_run: bool = False, say: Callable[[str], None] = print) -> int:
     """Remove what `cleancut install HOST` added, and put back what it changed; returns how many."""
     editor = hosts.get(host)
+    config.load_config()  # a damaged settings file stops here, before anything is removed
     record = load_record()
     mine = [e for e in record["installs"] if e["host"] == host]
     if not mine:

@@ -430,3 +430,18 @@ def test_install_gimp_reaches_3_2_and_3_0_when_both_are_there(home):
         (home / ".config" / "GIMP" / version).mkdir(parents=True)
     targets = install.install("gimp", where=where(home), say=quiet)
     assert [t.place.version for t in targets] == ["3.2", "3.0"]
+
+
+def test_a_damaged_settings_file_stops_uninstall_before_anything_is_removed(home):
+    install.install("gimp", host_version="3.2", where=where(home), say=quiet)
+    before = tree(home / ".config" / "GIMP")
+    config.config_path().write_text("[1, 2")
+    with pytest.raises(CleancutError, match="settings file"):
+        install.uninstall("gimp", say=quiet)
+    assert tree(home / ".config" / "GIMP") == before
+    assert len(install.load_record()["installs"]) == 1
+
+
+def test_doctor_names_the_versions_it_supports_for_an_editor_not_found(home):
+    assert findings(doctor.check_hosts(where(home)))["blender"] == (
+        doctor.NOTE, "not found on this computer (cleancut supports Blender 3.4 to 5.x)")
