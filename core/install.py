@@ -185,8 +185,8 @@ def _in_the_way(target: Target, files: dict[str, bytes], earlier: dict[str, Any]
             path = target.root / sub
             if not os.path.lexists(path):
                 break  # nothing here, nor below
-            if depth == len(parts):  # the file itself
-                if sub not in ours_files:
+            if depth == len(parts):  # the file itself: a link there is the user's, even where ours was
+                if sub not in ours_files or path.is_symlink():
                     aside.append(sub)
             elif sub in target.bundle.shared:  # the editor's folder: links followed
                 if not path.is_dir():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any, Callable, Mapping
@@ -159,8 +160,6 @@ def existing(places: list[Place]) -> list[Place]:
 
 def write_atomic(path: Path, data: bytes, executable: bool = False) -> None:
     """Write a file whole or not at all (a crash never leaves half a plug-in or half a kritarc)."""
-    import tempfile
-
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".cleancut-", dir=path.parent)
     try:
