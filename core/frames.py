@@ -19,19 +19,33 @@ class FrameError(CleancutError):
     """A frame whose description and bytes do not fit together."""
 
 
-def frame_size(width: int, height: int, channels: str, fmt: str, stride: int | None = None) -> int:
-    """Bytes a frame occupies; raises FrameError for an impossible description."""
-    if channels not in CHANNELS:
+def frame_size(width: int, height: int, channels: str, fmt: str, stride: int | None = None,
+               max_bytes: int | None = None) -> int:
+    """Bytes a frame occupies; raises FrameError for an impossible description.
+
+    ``max_bytes`` bounds the frame's whole extent, stride × height (the padding too): a 1-row
+    frame with a huge stride describes few bytes but would have to be laid out in memory.
+    """
+    if not isinstance(channels, str) or channels not in CHANNELS:
         raise FrameError(f"unknown channel layout {channels!r}; use one of {', '.join(CHANNELS)}")
-    if fmt not in FORMATS:
+    if not isinstance(fmt, str) or fmt not in FORMATS:
         raise FrameError(f"unknown pixel format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if not (isinstance(width, int) and isinstance(height, int)) or width < 1 or height < 1:
-        raise FrameError(f"a frame needs a positive width and height, not {width}×{height}")
+    if not (_is_int(width) and _is_int(height)) or width < 1 or height < 1:
+        raise FrameError(f"a frame needs a positive width and height, not {width!r}×{height!r}")
     row = width * CHANNELS[channels] * FORMATS[fmt].itemsize
     stride = row if stride is None else stride
+    if not _is_int(stride):
+        raise FrameError(f"stride must be an integer number of bytes, not {stride!r}")
     if stride < row:
         raise FrameError(f"stride {stride} is shorter than a row of {row} bytes")
+    if max_bytes is not None and stride * height > max_bytes:
+        raise FrameError(f"a {width}×{height} frame with rows {stride} bytes apart spans {stride * height} "
+                         f"bytes, over the limit of {max_bytes}")
     return stride * (height - 1) + row
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def decode(buffer: bytes, width: int, height: int, channels: str, fmt: str,
@@ -44,7 +58,9 @@ def decode(buffer: bytes, width: int, height: int, channels: str, fmt: str,
     count = CHANNELS[channels]
     row = width * count * dtype.itemsize
     stride = row if stride is None else stride
-    rows = np.frombuffer(buffer + b"\0" * (stride - row), dtype=np.uint8).reshape(height, stride)[:, :row]
+    flat = np.frombuffer(buffer, dtype=np.uint8)
+    # Rows read in place, ``stride`` apart: nothing the size of the padding is ever allocated.
+    rows = np.lib.stride_tricks.as_strided(flat, shape=(height, row), strides=(stride, 1), writeable=False)
     pixels = rows.copy().view(dtype).reshape(height, width, count)
     if fmt == "u8":
         unit = pixels.astype(np.float32) / 255.0

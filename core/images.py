@@ -210,6 +210,11 @@ def _check_input_file(name: str) -> None:
         raise ImageError(f"cannot read {name}: {_os_reason(err)}") from None
     if stat.S_ISDIR(info.st_mode):
         raise ImageError(f"cannot read {name}: it is a folder, not an image file")
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block, or never end
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode) else
+                "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else
+                "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+        raise ImageError(f"cannot read {name}: it is {kind}, not an image file")
     if stat.S_ISREG(info.st_mode) and info.st_size == 0:
         raise ImageError(f"cannot read {name}: the file is empty (0 bytes)")
 

@@ -16,7 +16,11 @@ The result header announces the alpha bytes (+ foreground RGB bytes, when asked)
 
 Robustness: a malformed request gets an error and the worker keeps serving; a payload larger
 than the limits is refused without being read; end of input (the editor went away) ends the
-worker; so does an idle timeout.
+worker; so does an idle timeout. A header must be a JSON object of plain JSON (no NaN or
+Infinity, nesting at most MAX_DEPTH deep); every field is checked for its type before use, so
+a wrongly typed field is a "protocol" error naming the field, never an "internal" one. A
+connection closed for idleness is told so first (``{"op": "closing", "reason": "idle"}``), so
+the client reconnects instead of reporting a crash.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import threading
 import time
 from dataclasses import fields
 import socket
+import stat
 from typing import Any, BinaryIO, Callable
 
 import numpy as np
@@ -45,6 +50,8 @@ MAX_HEADER = 1 << 20
 DEFAULT_IDLE_TIMEOUT_S = 900.0
 DEFAULT_STALL_TIMEOUT_S = 10.0
 MAX_STREAMS = 8
+MAX_DEPTH = 32  # nesting of a header's JSON; real requests use 2
+MAX_ID_CHARS = 256
 ENGINE_LOCK = threading.Lock()  # one removal at a time, whichever connection asks
 _OPTION_NAMES = {f.name for f in fields(Options)}
 
@@ -143,11 +150,9 @@ class Channel:
                 line = self.reader.readline(MAX_HEADER)
             return {}, b"", f"header line longer than {MAX_HEADER} bytes"
         try:
-            header = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as err:
-            return {}, b"", f"header is not JSON ({err})"
-        if not isinstance(header, dict):
-            return {}, b"", "header must be a JSON object"
+            header = parse_header(line)
+        except ProtocolError as err:
+            return {}, b"", str(err)
         nbytes = header.get("nbytes", 0)
         if not isinstance(nbytes, int) or isinstance(nbytes, bool) or nbytes < 0:
             return header, b"", f"nbytes must be a non-negative integer, not {nbytes!r}"
@@ -163,6 +168,83 @@ class Channel:
         return header, payload, None
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:40]} is out of range for a number")
+    return value
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of a decoded JSON value, without recursion (so no depth can crash it)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack += [(v, level + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, level + 1) for v in item]
+    return deepest
+
+
+def parse_header(line: bytes) -> dict[str, Any]:
+    """One header line as a dict, or ProtocolError saying what is wrong with it.
+
+    Refused: bytes that are not UTF-8, text that is not JSON, NaN/Infinity (not JSON, and
+    other clients' parsers reject them), numbers Python will not convert (over 4300 digits),
+    nesting deeper than MAX_DEPTH, and anything but an object at the top.
+    """
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ProtocolError(f"header is not JSON (not UTF-8: {err.reason} at byte {err.start})") from None
+    try:
+        header = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
+    except RecursionError:  # Python's decoder recurses once per level of nesting
+        raise ProtocolError(f"header is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as err:
+        raise ProtocolError(f"header is not JSON ({str(err)[:200]})") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("header must be a JSON object")
+    if _depth(header, MAX_DEPTH) > MAX_DEPTH:
+        raise ProtocolError(f"header is nested deeper than {MAX_DEPTH} levels")
+    return header
+
+
+def request_id(header: dict[str, Any]) -> Any:
+    """The id replies echo: a string, an integer or null; anything else is not echoed."""
+    value = header.get("id")
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int) and abs(value) < 1 << 63:
+        return value
+    if isinstance(value, str) and len(value) <= MAX_ID_CHARS:
+        return value
+    return None
+
+
+def _field(header: dict[str, Any], name: str, kinds: tuple[type, ...], default: Any, what: str) -> Any:
+    """``header[name]`` if it has one of ``kinds`` (bool is never an int here), else ProtocolError."""
+    value = header.get(name, default)
+    if value is None and default is None:
+        return None
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        raise ProtocolError(f"field '{name}' must be {what}, not {_show(value)}")
+    return value
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, (bytes, bytearray)) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 class Worker:
     def __init__(self, channel: Channel, idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S):
         self.channel = channel
@@ -174,22 +256,29 @@ class Worker:
 
     # --- reading: a thread, so that cancel arrives while a remove is running ---
     def _read_loop(self) -> None:
-        while True:
-            header, payload, problem = self.channel.receive()
-            if header is None:
-                self.inbox.put(None)
-                return
-            if problem is None and header.get("op") == "cancel":
-                self._cancel(header)
-                continue
-            self.inbox.put((header, payload, problem))
+        try:
+            while True:
+                header, payload, problem = self.channel.receive()
+                if header is None:
+                    break
+                if problem is None and header.get("op") == "cancel":
+                    self._cancel(header)
+                    continue
+                self.inbox.put((header, payload, problem))
+        except Exception as err:  # a bug here would leave the editor waiting: end the worker
+            print(f"cleancut worker: reader failed: {type(err).__name__}: {err}", file=sys.stderr)
+        except BaseException:
+            self.inbox.put(None)
+            raise
+        self.inbox.put(None)
 
     def _cancel(self, header: dict[str, Any]) -> None:
         with self.current_lock:
             running = self.current
-        if running is not None and (header.get("target") in (None, running[0])):
+        target = header.get("target")
+        if running is not None and (target is None or target == running[0]):
             running[1].cancel()
-        self.channel.send({"op": "cancel", "id": header.get("id"), "ok": True,
+        self.channel.send({"op": "cancel", "id": request_id(header), "ok": True,
                            "cancelled": running is not None})
 
     def serve(self) -> str:
@@ -199,47 +288,61 @@ class Worker:
             try:
                 item = self.inbox.get(timeout=self.idle_timeout)
             except queue.Empty:
-                return "idle"  # the editor will start a new worker when it needs one
+                # Said, so that the client reconnects on its next call instead of reporting a crash.
+                try:
+                    self.channel.send({"op": "closing", "id": None, "ok": True, "reason": "idle",
+                                       "message": f"closed after {self.idle_timeout:g} s without a request"})
+                except (OSError, ValueError):
+                    pass
+                return "idle"
             if item is None:
                 return "closed"
             header, payload, problem = item
-            request_id = header.get("id")
+            rid = request_id(header)
             if problem is not None:
-                self._error(request_id, "protocol", problem)
+                self._error(rid, "protocol", problem)
                 continue
             op = header.get("op")
+            if not isinstance(op, str):
+                self._error(rid, "protocol", f"field 'op' must be a string, not {_show(op)}")
+                continue
+            if "id" in header and header["id"] is not None and rid is None:
+                self._error(None, "protocol", f"field 'id' must be a string of at most {MAX_ID_CHARS} "
+                                              f"characters or an integer, not {_show(header['id'])}")
+                continue
             if op == "shutdown":
-                self.channel.send({"op": "shutdown", "id": request_id, "ok": True})
+                self.channel.send({"op": "shutdown", "id": rid, "ok": True})
                 return "shutdown"
             handler = {"hello": self._hello, "models": self._models, "accept": self._accept,
                        "remove": self._remove}.get(op)
             if handler is None:
-                self._error(request_id, "protocol", f"unknown op {op!r}; known: hello, models, accept, "
-                                                    "remove, cancel, shutdown")
+                self._error(rid, "protocol", f"unknown op {_show(op)}; known: hello, models, accept, "
+                                             "remove, cancel, shutdown")
                 continue
+            request_id_ = rid
             try:
                 handler(header, payload)
             except pipeline.Cancelled as err:
-                self._error(request_id, "cancelled", str(err))
+                self._error(request_id_, "cancelled", str(err))
             except LicenceError as err:
-                self._error(request_id, "licence", str(err))
+                self._error(request_id_, "licence", str(err))
             except ModelError as err:
-                self._error(request_id, "model", str(err))
+                self._error(request_id_, "model", str(err))
             except (ProtocolError, frames.FrameError) as err:
-                self._error(request_id, "protocol", str(err))
+                self._error(request_id_, "protocol", str(err))
             except CleancutError as err:
-                self._error(request_id, "engine", str(err))
+                self._error(request_id_, "engine", str(err))
             except MemoryError:
-                self._error(request_id, "engine", "out of memory; try a smaller layer")
+                self._error(request_id_, "engine", "out of memory; try a smaller layer")
             except Exception as err:  # a bug: report it, keep serving
-                self._error(request_id, "internal", f"{type(err).__name__}: {err}")
+                self._error(request_id_, "internal", f"{type(err).__name__}: {err}")
 
     def _error(self, request_id: Any, kind: str, message: str) -> None:
         self.channel.send({"op": "error", "id": request_id, "ok": False, "kind": kind, "message": message})
 
     # --- requests ---
     def _hello(self, header: dict[str, Any], payload: bytes) -> None:
-        self.channel.send({"op": "hello", "id": header.get("id"), "ok": True, "protocol": PROTOCOL,
+        self.channel.send({"op": "hello", "id": request_id(header), "ok": True, "protocol": PROTOCOL,
                            "engine": __version__, "python": sys.version.split()[0],
                            "pid": os.getpid(), "refine_modes": list(REFINE_MODES)})
 
@@ -266,29 +369,37 @@ class Worker:
                 "cached": all(fetch.is_cached(e) for e in members), "size": sum(e.size for e in members),
                 "default": False, "description": preset.description,
             })
-        self.channel.send({"op": "models", "id": header.get("id"), "ok": True, "models": models})
+        self.channel.send({"op": "models", "id": request_id(header), "ok": True, "models": models})
 
     def _accept(self, header: dict[str, Any], payload: bytes) -> None:
-        name = str(header.get("model"))
+        name = _field(header, "model", (str,), None, "a model or preset id (a string)")
+        if name is None:
+            raise ProtocolError("accept needs field 'model': a model or preset id")
         members = licences.accept_for(*load_catalog().resolve(name))
-        self.channel.send({"op": "accept", "id": header.get("id"), "ok": True, "model": name,
+        self.channel.send({"op": "accept", "id": request_id(header), "ok": True, "model": name,
                            "licence": " + ".join(e.licence for e in members)})
 
     def _remove(self, header: dict[str, Any], payload: bytes) -> None:
-        request_id = header.get("id")
-        options = _options(header.get("options") or {})
-        if not header.get("foreground"):  # colours nobody will receive are not worth computing
+        request_id_ = request_id(header)
+        options = _options(_field(header, "options", (dict,), {}, "a JSON object") or {})
+        foreground = _field(header, "foreground", (bool,), False, "true or false")
+        if not foreground:  # colours nobody will receive are not worth computing
             options = dataclasses.replace(options, foreground=False)
-        width, height = header.get("width"), header.get("height")
-        channels, fmt = header.get("channels", "RGBA"), header.get("format", "u8")
-        stride = header.get("stride")
-        alpha_format = header.get("alpha_format", "u8")
+        width = _field(header, "width", (int,), None, "a positive integer")
+        height = _field(header, "height", (int,), None, "a positive integer")
+        if width is None or height is None:
+            raise ProtocolError("remove needs fields 'width' and 'height' (positive integers)")
+        channels = _field(header, "channels", (str,), "RGBA", f"one of {', '.join(frames.CHANNELS)}")
+        fmt = _field(header, "format", (str,), "u8", f"one of {', '.join(frames.FORMATS)}")
+        stride = _field(header, "stride", (int,), None, "a positive integer (bytes per row)")
+        alpha_format = _field(header, "alpha_format", (str,), "u8", f"one of {', '.join(frames.FORMATS)}")
         if alpha_format not in frames.FORMATS:
             raise ProtocolError(f"alpha_format must be one of {', '.join(frames.FORMATS)}")
-        hint_nbytes = header.get("hint_nbytes", 0) or 0
-        size = frames.frame_size(width, height, channels, fmt, stride)
-        if width * height > self.channel.max_pixels:
-            raise ProtocolError(f"a {width}×{height} frame is over the worker's size limit")
+        hint_nbytes = _field(header, "hint_nbytes", (int,), 0, "a non-negative integer") or 0
+        if width < 1 or height < 1 or width * height > self.channel.max_pixels:
+            raise ProtocolError(f"a {width}×{height} frame is outside the worker's size limit "
+                                f"(1 to {self.channel.max_pixels} pixels)")
+        size = frames.frame_size(width, height, channels, fmt, stride, max_bytes=self.channel.max_bytes)
         if hint_nbytes not in (0, width * height) or len(payload) != size + hint_nbytes:
             raise ProtocolError(f"payload is {len(payload)} bytes; a {width}×{height} {channels} {fmt} "
                                 f"frame needs {size}" + (f" plus a {width * height}-byte hint" if hint_nbytes else ""))
@@ -300,14 +411,14 @@ class Worker:
         stream = self._stream(header)
         token = pipeline.CancelToken()
         with self.current_lock:
-            self.current = (request_id, token)
+            self.current = (request_id_, token)
         last = {"stage": None, "at": 0.0}
 
         def progress(fraction: float, stage: str) -> None:
             now = time.monotonic()
             if stage != last["stage"] or now - last["at"] > 0.1:
                 last.update(stage=stage, at=now)
-                self.channel.send({"op": "progress", "id": request_id, "fraction": fraction, "stage": stage})
+                self.channel.send({"op": "progress", "id": request_id_, "fraction": fraction, "stage": stage})
 
         try:
             with ENGINE_LOCK:
@@ -316,10 +427,10 @@ class Worker:
             with self.current_lock:
                 self.current = None
         body = frames.encode_alpha(result.alpha, alpha_format)
-        reply = {"op": "remove", "id": request_id, "ok": True, "width": width, "height": height,
+        reply = {"op": "remove", "id": request_id_, "ok": True, "width": width, "height": height,
                  "alpha_format": alpha_format, "alpha_nbytes": len(body), "model": result.preset.id if result.preset else result.model.id,
                  "timings": result.timings}
-        if header.get("foreground") and result.foreground is not None:
+        if foreground and result.foreground is not None:
             colours = frames.encode_rgb(result.foreground, alpha_format)
             reply["foreground_nbytes"] = len(colours)
             body += colours
@@ -331,14 +442,26 @@ class Worker:
         name = header.get("stream")
         if name is None:
             return None
-        if not isinstance(name, str) or not name:
-            raise ProtocolError("stream must be a non-empty string")
-        if header.get("stream_reset") or name not in self.streams:
+        if not isinstance(name, str) or not name or len(name) > MAX_ID_CHARS:
+            raise ProtocolError(f"stream must be a non-empty string of at most {MAX_ID_CHARS} characters")
+        reset = _field(header, "stream_reset", (bool,), False, "true or false")
+        if reset or name not in self.streams:
             self.streams.pop(name, None)
             if len(self.streams) >= MAX_STREAMS:
                 self.streams.pop(next(iter(self.streams)))  # forget the oldest stream
             self.streams[name] = temporal.StreamState()
         return self.streams[name]
+
+
+_OPTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "model": ((str, type(None)), "a model or preset id (a string) or null"),
+    "refine": ((str, type(None)), f"one of {', '.join(REFINE_MODES)} or null"),
+    "foreground": ((bool,), "true or false"),
+    "provider": ((str, type(None)), "a provider name (a string) or null"),
+    "threads": ((int, type(None)), "a positive integer or null"),
+    "offline": ((bool, type(None)), "true, false or null"),
+    "temporal_smoothing": ((int, float), "a number from 0 to 0.95"),
+}
 
 
 def _options(raw: Any) -> Options:
@@ -347,6 +470,12 @@ def _options(raw: Any) -> Options:
     unknown = set(raw) - _OPTION_NAMES
     if unknown:
         raise ProtocolError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    for name, value in raw.items():
+        kinds, what = _OPTION_TYPES[name]
+        if value is None and type(None) in kinds:
+            continue
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            raise ProtocolError(f"bad options: '{name}' must be {what}, not {_show(value)}")
     try:
         return Options(**raw)
     except (TypeError, ValueError) as err:
@@ -380,14 +509,25 @@ def listen(path: str, idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S,
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         server.bind(path)
-    except OSError:
+    except OSError as first:
         if _socket_alive(path):
             return 0  # another worker already serves here
+        try:
+            kind = stat.S_IFMT(os.lstat(path).st_mode)
+        except OSError:
+            kind = None
+        if kind != stat.S_IFSOCK:  # only a dead worker's socket is ours to replace, never a file
+            what = "nothing usable" if kind is None else "a file that is not a socket"
+            print(f"cleancut: cannot listen on {path}: {first.strerror or first} ({what} is there; "
+                  "it was left alone)", file=sys.stderr)
+            server.close()
+            return 1
         try:
             os.unlink(path)  # stale: its worker died
             server.bind(path)
         except OSError as err:
             print(f"cleancut: cannot listen on {path}: {err}", file=sys.stderr)
+            server.close()
             return 1
     os.chmod(path, 0o600)
     ours = os.stat(path).st_ino
@@ -406,15 +546,22 @@ def listen(path: str, idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S,
             pass
 
     def serve(conn: socket.socket) -> None:
-        with conn, conn.makefile("wb", buffering=1 << 16) as writer:
-            channel = Channel(ByteStream(conn.recv), writer, stall_timeout=stall_timeout)
-            ended = Worker(channel, idle_timeout).serve()
-        with lock:
-            state["active"] -= 1
-            state["last"] = time.monotonic()
-            if ended == "shutdown" and not state["stop"]:
-                state["stop"] = True
-                forget_socket()  # refuse newcomers at once
+        ended = "closed"
+        try:
+            with conn, conn.makefile("wb", buffering=1 << 16) as writer:
+                channel = Channel(ByteStream(conn.recv), writer, stall_timeout=stall_timeout)
+                ended = Worker(channel, idle_timeout).serve()
+        except OSError:  # the client went away while we wrote
+            pass
+        except Exception as err:  # a bug: this connection ends, the worker carries on
+            print(f"cleancut worker: connection failed: {type(err).__name__}: {err}", file=sys.stderr)
+        finally:
+            with lock:
+                state["active"] -= 1
+                state["last"] = time.monotonic()
+                if ended == "shutdown" and not state["stop"]:
+                    state["stop"] = True
+                    forget_socket()  # refuse newcomers at once
 
     try:
         while True:

@@ -80,6 +80,9 @@ class Routes(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if kind in ("endless", "overlong", "announced-huge"):
+            self._oversized(kind, payload, content_type)
+            return
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
@@ -102,12 +105,36 @@ class Routes(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+    def _oversized(self, kind: str, payload: bytes, content_type: str) -> None:
+        """More than the model: "endless" streams forever with no length, "overlong" states no
+        length and sends 300 MiB, "announced-huge" states 300 MiB in Content-Length and sends it.
+        Bytes actually sent are counted in server.sent[path]."""
+        total = None if kind == "endless" else 300 << 20
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        if kind == "announced-huge":
+            self.send_header("Content-Length", str(total))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        block = (payload * (65536 // max(1, len(payload)) + 1))[:65536]
+        sent = 0
+        try:
+            while total is None or sent < total:
+                self.wfile.write(block)
+                sent += len(block)
+                self.server.sent[self.path] = sent
+        except OSError:  # the client hung up: what a cut-off looks like from here
+            pass
+
+
 class LoopbackServer:
     def __init__(self):
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Routes)
         self.httpd.daemon_threads = True
         self.httpd.routes = {}
         self.httpd.hits = []
+        self.httpd.sent = {}
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
