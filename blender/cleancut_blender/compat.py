@@ -15,146 +15,203 @@ number, so a Blender that gains or drops a feature is handled by what it has:
   the Sequencer's scene on the workspace (``workspace.sequencer_scene``).
 """
 
+from __future__ import annotations
+
+from typing import Any, Literal
+
 import bpy
 
-COMPOSITOR_TREE = "CompositorNodeTree"
 OUTPUT_SOCKET = "Image"  # the compositor group's output that becomes the render (5.0+)
 
 
-def has_compositing_group():
+def _has(struct: Any, name: str) -> bool:
+    return name in struct.bl_rna.properties
+
+
+def _strip_modifier_types() -> set[str]:
+    kind = getattr(bpy.types, "StripModifier", None) or getattr(bpy.types, "SequenceModifier", None)
+    if kind is None:
+        return set()
+    prop: Any = kind.bl_rna.properties["type"]
+    return {item.identifier for item in prop.enum_items}
+
+
+# What the running Blender has. tests/static/test_blender_api.py type-checks this add-on against
+# each version's API with these names fixed (mypy --always-true/--always-false), so every
+# branch is checked against the versions that take it.
+COMPOSITING_GROUP = _has(bpy.types.Scene, "compositing_node_group")  # 5.0+: the compositor is a group
+GROUP_INTERFACE = _has(bpy.types.NodeTree, "interface")  # 4.0+: group.interface, not inputs/outputs
+SET_ALPHA_MODE = _has(bpy.types.CompositorNodeSetAlpha, "mode")  # ≤ 4.x: a property; 5.0+: a menu input
+STRIPS = _has(bpy.types.SequenceEditor, "strips")  # 4.4+: editor.strips, not editor.sequences
+STRIP_COMPOSITOR = "COMPOSITOR" in _strip_modifier_types()  # 5.0+: a compositor group on a strip
+SEQUENCER_SCENE = _has(bpy.types.WorkSpace, "sequencer_scene")  # 5.0+: the Sequencer's own scene
+
+
+def has_compositing_group() -> bool:
     """True where the scene compositor is a node group (Blender 5.0+)."""
-    return "compositing_node_group" in bpy.types.Scene.bl_rna.properties
+    return COMPOSITING_GROUP
 
 
-def compositor(scene):
+def compositor(scene: bpy.types.Scene) -> bpy.types.NodeTree | None:
     """The scene's compositor node tree, or None when the scene has none (nothing is created)."""
-    if has_compositing_group():
+    if COMPOSITING_GROUP:
         return scene.compositing_node_group
     return scene.node_tree if scene.use_nodes else None
 
 
-def ensure_compositor(scene):
+def ensure_compositor(scene: bpy.types.Scene) -> bpy.types.NodeTree:
     """The scene's compositor node tree, created and switched on if it has none yet."""
-    if has_compositing_group():
+    if COMPOSITING_GROUP:
         tree = scene.compositing_node_group
         if tree is None:
-            tree = bpy.data.node_groups.new("Compositor", COMPOSITOR_TREE)
+            tree = bpy.data.node_groups.new("Compositor", "CompositorNodeTree")
             scene.compositing_node_group = tree
-        if not any(_is_output_socket(item) for item in tree.interface.items_tree):
-            tree.interface.new_socket(OUTPUT_SOCKET, in_out="OUTPUT", socket_type="NodeSocketColor")
+        if not any(_is_output_socket(item) for item in _interface(tree).items_tree):
+            new_socket(tree, OUTPUT_SOCKET, "OUTPUT", "NodeSocketColor")
         return tree
     if not scene.use_nodes:
         scene.use_nodes = True
-    return scene.node_tree
+    tree = scene.node_tree
+    if tree is None:
+        raise RuntimeError("use_nodes gave the scene %r no compositor node tree" % scene.name)
+    return tree
 
 
-def _is_output_socket(item):
-    return item.item_type == "SOCKET" and item.in_out == "OUTPUT"
+def _is_output_socket(item: bpy.types.NodeTreeInterfaceItem) -> bool:
+    return isinstance(item, bpy.types.NodeTreeInterfaceSocket) and item.in_out == "OUTPUT"
 
 
-def result_node(tree, create):
+def _result_idname() -> str:
+    return "NodeGroupOutput" if COMPOSITING_GROUP else "CompositorNodeComposite"
+
+
+def result_node(tree: bpy.types.NodeTree) -> bpy.types.Node | None:
     """The node through which the compositor's result leaves (its render): the Group Output
-    (5.0+) or the Composite node; None when there is none and ``create`` is false."""
-    idname = "NodeGroupOutput" if has_compositing_group() else "CompositorNodeComposite"
+    (5.0+) or the Composite node; None when the compositor has none."""
     for node in tree.nodes:
-        if node.bl_idname == idname and (idname != "NodeGroupOutput" or node.is_active_output):
+        if node.bl_idname == _result_idname() and (not isinstance(node, bpy.types.NodeGroupOutput)
+                                                   or node.is_active_output):
             return node
-    if not create:
-        return None
-    return tree.nodes.new(idname)
+    return None
 
 
-def result_input(node):
+def new_result_node(tree: bpy.types.NodeTree) -> bpy.types.Node:
+    """A new Group Output (5.0+) or Composite node."""
+    return tree.nodes.new(_result_idname())
+
+
+def result_input(node: bpy.types.Node) -> bpy.types.NodeSocket:
     """The socket of ``result_node`` that takes the final image."""
     if node.bl_idname == "NodeGroupOutput":
         return node.inputs[OUTPUT_SOCKET] if OUTPUT_SOCKET in node.inputs else node.inputs[0]
     return node.inputs["Image"]
 
 
-def new_socket(group, name, in_out, kind):
-    """Add a socket to a node group's interface (``in_out``: 'INPUT' or 'OUTPUT')."""
-    if hasattr(group, "interface"):  # Blender 4.0+
-        group.interface.new_socket(name, in_out=in_out, socket_type=kind)
+def new_socket(group: bpy.types.NodeTree, name: str, in_out: Literal["INPUT", "OUTPUT"], kind: str) -> None:
+    """Add a socket to a node group's interface."""
+    if GROUP_INTERFACE:
+        # The 5.1+ stubs list only 'DEFAULT' for socket_type: Blender fills that enum with the
+        # socket types at run time, and the stub generator saw it empty.
+        _interface(group).new_socket(name, in_out=in_out, socket_type=kind)  # type: ignore[arg-type, unused-ignore]
     elif in_out == "INPUT":
-        group.inputs.new(kind, name)
+        getattr(group, "inputs").new(kind, name)  # 3.x: not in the 4.5+ APIs checked statically
     else:
-        group.outputs.new(kind, name)
+        getattr(group, "outputs").new(kind, name)
 
 
-def group_sockets(group):
+def _interface(group: bpy.types.NodeTree) -> bpy.types.NodeTreeInterface:
+    """A node group's interface (4.0+); the stubs allow None, a node tree always has one."""
+    interface = group.interface
+    if interface is None:
+        raise RuntimeError("the node group %r has no interface" % group.name)
+    return interface
+
+
+def group_sockets(group: bpy.types.NodeTree) -> list[tuple[str, str, str]]:
     """[(in_out, name, socket type)] of a node group's interface, inputs first as Blender lists them."""
-    if hasattr(group, "interface"):
-        return [(s.in_out, s.name, s.socket_type) for s in group.interface.items_tree if s.item_type == "SOCKET"]
-    return ([("INPUT", s.name, s.bl_socket_idname) for s in group.inputs]
-            + [("OUTPUT", s.name, s.bl_socket_idname) for s in group.outputs])
+    if GROUP_INTERFACE:
+        return [(s.in_out, s.name, s.socket_type) for s in _interface(group).items_tree
+                if isinstance(s, bpy.types.NodeTreeInterfaceSocket)]
+    return ([("INPUT", s.name, s.bl_socket_idname) for s in getattr(group, "inputs")]  # 3.x
+            + [("OUTPUT", s.name, s.bl_socket_idname) for s in getattr(group, "outputs")])
 
 
-def set_alpha_apply(node):
+def set_alpha_apply(node: bpy.types.Node) -> None:
     """Make a Set Alpha node multiply the colour by the alpha (mode 'Apply Mask').
 
     The compositor works premultiplied: applying keeps a soft edge's colour the photo's own
-    (replacing the alpha would brighten it once divided by alpha on output). Blender 3.x had
-    only this mode and no property for it.
+    (replacing the alpha would brighten it once divided by alpha on output).
     """
-    if hasattr(node, "mode"):  # 3.x–4.x
-        node.mode = "APPLY"
-    elif "Type" in node.inputs:  # 5.0+: a menu input
-        node.inputs["Type"].default_value = "Apply Mask"
+    if SET_ALPHA_MODE:  # 3.x–4.x
+        if isinstance(node, bpy.types.CompositorNodeSetAlpha):
+            node.mode = "APPLY"
+    else:  # 5.0+: a menu input
+        menu = node.inputs.get("Type")
+        if isinstance(menu, bpy.types.NodeSocketMenu):
+            menu.default_value = "Apply Mask"
 
 
 # --- the Video Sequencer ---
 
-def strip_modifier_types():
-    """The strip modifier types the running Blender offers (empty where strips have none)."""
-    kind = getattr(bpy.types, "StripModifier", None) or getattr(bpy.types, "SequenceModifier", None)
-    if kind is None:
-        return set()
-    return {item.identifier for item in kind.bl_rna.properties["type"].enum_items}
-
-
-def has_strip_compositor():
+def has_strip_compositor() -> bool:
     """True where a compositor node group can run on a strip as a modifier (Blender 5.0+)."""
-    return "COMPOSITOR" in strip_modifier_types()
+    return STRIP_COMPOSITOR
 
 
 STRIP_COMPOSITOR_MISSING = ("Remove Background in the Video Sequencer needs Blender 5.0 or later (its "
                             "Compositor strip modifier); in this Blender, use the Compositor or the Image Editor.")
 
 
-def sequencer_scene(context):
+def sequencer_scene(context: bpy.types.Context) -> bpy.types.Scene:
     """The scene the Video Sequencer edits: the workspace's sequencer scene (5.0+) or the scene."""
-    return getattr(context, "sequencer_scene", None) or context.scene
+    if SEQUENCER_SCENE and context.sequencer_scene is not None:
+        return context.sequencer_scene
+    return context_scene(context)
 
 
-def strips(scene):
+def context_scene(context: bpy.types.Context) -> bpy.types.Scene:
+    """The context's scene (there is always one where the operators run)."""
+    scene = context.scene
+    if scene is None:
+        raise RuntimeError("no scene in this context")
+    return scene
+
+
+def strips(scene: bpy.types.Scene) -> list[bpy.types.Strip]:
     """All strips of a scene's sequencer, meta strips' contents included ([] without an editor)."""
     editor = scene.sequence_editor
     if editor is None:
         return []
-    return list(editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all)
+    if STRIPS:
+        return list(editor.strips_all)
+    return list(getattr(editor, "sequences_all"))  # ≤ 4.3: not in the 4.5+ APIs checked statically
 
 
-def active_strip(scene):
+def active_strip(scene: bpy.types.Scene) -> bpy.types.Strip | None:
     editor = scene.sequence_editor
     return editor.active_strip if editor is not None else None
 
 
-def can_add_strip_modifier(context, scene):
+def can_add_strip_modifier(context: bpy.types.Context, scene: bpy.types.Scene) -> bool:
     """Whether a strip modifier may be added now. Blender 5.0 adds one only while the workspace
     has a sequencer scene (``modifiers.new`` crashes without it); the Sequencer sets it."""
-    workspace = context.workspace
-    if workspace is None or "sequencer_scene" not in workspace.bl_rna.properties:
+    if not SEQUENCER_SCENE:
         return True
-    return workspace.sequencer_scene == scene
+    return context.workspace is not None and context.workspace.sequencer_scene == scene
 
 
-def strip_compositor(strip, group, create):
+def strip_compositor(strip: bpy.types.Strip, group: bpy.types.NodeTree,
+                     create: bool) -> bpy.types.StripModifier | None:
     """The compositor modifier of ``strip`` that runs ``group``; a new one when ``create``."""
+    if not STRIP_COMPOSITOR:
+        raise RuntimeError(STRIP_COMPOSITOR_MISSING)
     for modifier in strip.modifiers:
-        if modifier.type == "COMPOSITOR" and modifier.node_group == group:
+        if isinstance(modifier, bpy.types.SequencerCompositorModifierData) and modifier.node_group == group:
             return modifier
     if not create:
         return None
     modifier = strip.modifiers.new(group.name, type="COMPOSITOR")
+    if not isinstance(modifier, bpy.types.SequencerCompositorModifierData):
+        raise TypeError("a Compositor strip modifier was expected, Blender made a %s" % type(modifier).__name__)
     modifier.node_group = group
     return modifier

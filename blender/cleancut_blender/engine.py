@@ -1,12 +1,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """One cleancut client per Blender session, configured from the add-on preferences."""
 
+from __future__ import annotations
+
+from typing import Any
+
 import bpy
 
 from . import cleancut_client
 from .cleancut_client import CleancutError  # noqa: F401  (re-exported for the operators)
 
-_state = {"client": None, "python": None, "models": None, "hello": None}
+_state: dict[str, Any] = {"client": None, "python": None, "models": None, "hello": None}
 DEFAULT = "DEFAULT"  # a preference left to the engine's own default
 
 

@@ -7,6 +7,8 @@ What differs between Blender versions (sockets, Set Alpha, where the compositor 
 where its result leaves) is asked of compat.
 """
 
+from __future__ import annotations
+
 import bpy
 
 from . import compat
@@ -90,8 +92,8 @@ def new_source_node(tree, source, frames):
         if frames is not None:
             for field in FRAME_FIELDS:
                 setattr(node, field, frames[field])
-    result = compat.result_node(tree, create=False)
-    x, y = result.location if result is not None else (0, 0)
+    result = compat.result_node(tree)
+    x, y = (result.location.x, result.location.y) if result is not None else (0.0, 0.0)
     node.location = (x - 500, y)
     return node
 
@@ -125,9 +127,9 @@ def wire(tree, source_node_, group):
             tree.links.new(cut_out, target)
         tree.links.new(out, group_node.inputs["Image"])
     if not cut_out.links:
-        result = compat.result_node(tree, create=False)
+        result = compat.result_node(tree)
         if result is None:
-            result = compat.result_node(tree, create=True)
+            result = compat.new_result_node(tree)
             result.location = (group_node.location[0] + 300, group_node.location[1])
         tree.links.new(cut_out, compat.result_input(result))
         viewer = _first(tree, "CompositorNodeViewer")

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 import traceback
+from typing import Any
 
 import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
@@ -21,7 +22,7 @@ from . import compat, engine, nodes, pixels, sources
 from .cleancut_client import CleancutError
 
 # Per-frame seconds of the last run (read by benchmarks), and its outcome.
-last_run = {"frames": [], "seconds": [], "model": None, "status": None, "report": None}
+last_run: dict[str, Any] = {"frames": [], "seconds": [], "model": None, "status": None, "report": None}
 
 _FAILURES = (CleancutError, sources.SourceError, pixels.PixelError, OSError)
 
@@ -36,6 +37,11 @@ def _median(values):
     ordered = sorted(values)
     middle = len(ordered) // 2
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+
+
+def _matte_file(number: int | None) -> str:
+    """The file name of a still's matte (``number`` None) or of image frame ``number``'s."""
+    return "matte.png" if number is None else "matte_%06d.png" % number
 
 
 class Failure(Exception):
@@ -74,15 +80,14 @@ def resolve_source(context, image_name, clip_name, strip_name=""):
     tree = compat.compositor(context.scene)
     if space is not None and space.type == "NODE_EDITOR" and tree is not None:
         node = tree.nodes.active
-        if node is not None:
-            if node.bl_idname == "CompositorNodeImage" and node.image is not None:
-                return Target(node.image, context.scene)
-            if node.bl_idname == "CompositorNodeMovieClip" and node.clip is not None:
-                return Target(node.clip, context.scene)
-            if node.bl_idname == "CompositorNodeGroup" and node.node_tree is not None:
-                source = node.node_tree.get(nodes.SOURCE_KEY)
-                if source is not None:
-                    return Target(source, context.scene)
+        if isinstance(node, bpy.types.CompositorNodeImage) and node.image is not None:
+            return Target(node.image, context.scene)
+        if isinstance(node, bpy.types.CompositorNodeMovieClip) and node.clip is not None:
+            return Target(node.clip, context.scene)
+        if isinstance(node, bpy.types.CompositorNodeGroup) and node.node_tree is not None:
+            source = node.node_tree.get(nodes.SOURCE_KEY)
+            if source is not None:
+                return Target(source, context.scene)
     raise Failure("Open an image in the Image Editor, or select an Image or Movie Clip node in the "
                   "Compositor, then run Remove Background.")
 
@@ -144,7 +149,7 @@ class Job(object):
         tree = compat.compositor(self.scene) if strip is None else None
         self.node = nodes.source_node(tree, self.source.datablock) if tree is not None else None
         self.frames = None
-        self.plan = [None]  # image frame numbers to do; None = the still
+        self.plan: list[int | None] = [None]  # image frame numbers to do; None = the still
         if self.source.video:
             if strip is not None:
                 self.frames = self.subject.frames
@@ -165,9 +170,9 @@ class Job(object):
                 raise Failure("No frame of %r falls inside the scene's frame range %d–%d."
                               % (self.source.name, first, last))
         self.stream = "blender:%s:%d" % (self.source.name, id(self))
-        self.staging = None
-        self.created = None  # the Matte Folder, when this run had to create it
-        self.target = None
+        self.staging: str | None = None
+        self.created: str | None = None  # the Matte Folder, when this run had to create it
+        self.target: str | None = None  # where the mattes go (a video's folder, a still's file)
         if self.source.video or self.store == "FILE":
             base = bpy.path.abspath(self.folder)
             if self.folder.startswith("//") and not bpy.data.filepath:
@@ -176,7 +181,7 @@ class Job(object):
             name = _safe(self.source.datablock)
             self.target = os.path.join(base, name if self.source.video else name + "_matte.png")
         self.done = 0
-        self.seconds = []
+        self.seconds: list[float] = []
         last_run.update(frames=[], seconds=self.seconds, model=self.options.get("model"), status="running",
                         report=None, total=len(self.plan))
 
@@ -204,7 +209,7 @@ class Job(object):
         if self.staging is None:
             self.staging = tempfile.mkdtemp(prefix=".cleancut-", dir=self._staging_parent())
         number = self.plan[self.done]
-        name = "matte.png" if number is None else "matte_%06d.png" % number
+        name = _matte_file(number)
         pixels.write_file(os.path.join(self.staging, name), png)
         self.seconds.append(time.time() - self.started)
         last_run["frames"].append(number)
@@ -223,26 +228,29 @@ class Job(object):
     def commit(self):
         """Move the mattes into place, then create or update the matte image, group and links."""
         source = self.source.datablock
-        if self.source.video:
-            old = self.target + ".old-%d" % os.getpid()
-            if os.path.isdir(self.target):
-                os.rename(self.target, old)
+        staging, target = self.staging, self.target
+        if staging is None:
+            raise Failure("Remove Background has no mattes to keep (nothing was computed).")
+        if self.source.video and target is not None:
+            old = target + ".old-%d" % os.getpid()
+            if os.path.isdir(target):
+                os.rename(target, old)
             try:
-                os.rename(self.staging, self.target)
+                os.rename(staging, target)
             except OSError:
                 if os.path.isdir(old):
-                    os.rename(old, self.target)  # put the previous mattes back
+                    os.rename(old, target)  # put the previous mattes back
                 raise
             self.staging = None
             shutil.rmtree(old, ignore_errors=True)
-            first = os.path.join(self.target, "matte_%06d.png" % self.plan[0])
+            first = os.path.join(target, _matte_file(self.plan[0]))
             matte = self._load(first)
             matte.source = "SEQUENCE"
-        elif self.store == "FILE":
-            pixels.write_file(self.target, open(os.path.join(self.staging, "matte.png"), "rb").read())
-            matte = self._load(self.target)
+        elif self.store == "FILE" and target is not None:
+            pixels.write_file(target, open(os.path.join(staging, "matte.png"), "rb").read())
+            matte = self._load(target)
         else:
-            matte = self._load(os.path.join(self.staging, "matte.png"))
+            matte = self._load(os.path.join(staging, "matte.png"))
             matte.pack()
             matte.filepath_raw = "//%s_matte.png" % _safe(source)
         self.discard()
@@ -269,7 +277,7 @@ class Job(object):
 
     def _load(self, path):
         image = bpy.data.images.load(path, check_existing=False)
-        image.colorspace_settings.name = "Non-Color"
+        image.colorspace_settings.name = "Non-Color"  # type: ignore[union-attr]  # stubs: never None
         if self.target is not None:
             try:
                 image.filepath = bpy.path.relpath(path) if bpy.data.filepath else path
@@ -468,6 +476,8 @@ class CLEANCUT_OT_remove_background(bpy.types.Operator):
 
     def draw(self, context):
         layout = self.layout
+        if layout is None:  # the stubs allow None: an operator has a layout while Blender draws it
+            return
         layout.prop(self, "model")
         layout.prop(self, "temporal_smoothing")
         layout.prop(self, "store")

@@ -6,6 +6,8 @@ reversed here (the only pixel work the add-on does). Byte images give their stor
 (/255), which is the gamma-encoded form the engine expects for f32 pixels.
 """
 
+from __future__ import annotations
+
 import array
 import os
 import struct

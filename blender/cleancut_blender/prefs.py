@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Add-on preferences: the engine, the default model and options, licence acceptance."""
 
+from typing import Any
+
 import bpy
 from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from . import engine
 from .cleancut_client import CleancutError
 
-_refine_items_keep = []  # Blender needs dynamic enum items kept alive on the Python side
+_refine_items_keep: list[tuple[str, str, str]] = []  # Blender needs dynamic enum items kept alive on the Python side
 
 
 def _refine_items(self, context):
@@ -48,8 +50,10 @@ class CLEANCUT_OT_accept_licence(bpy.types.Operator):
         return context.window_manager.invoke_props_dialog(self, width=480)
 
     def draw(self, context):
-        entry = next((m for m in engine.cached_models() if m["id"] == self.model), {})
+        entry: dict[str, Any] = next((m for m in engine.cached_models() if m["id"] == self.model), {})
         layout = self.layout
+        if layout is None:  # the stubs allow None: an operator has a layout while Blender draws it
+            return
         layout.label(text="%s is licensed under %s (%s)." % (entry.get("name", self.model),
                                                            entry.get("licence", "?"), entry.get("class", "?")))
         if entry.get("training_data_terms"):

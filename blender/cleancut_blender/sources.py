@@ -7,8 +7,11 @@ play in step. Frames are read through a temporary image texture whose image user
 frame (Blender has no other Python access to one frame of a sequence or movie).
 """
 
+from __future__ import annotations
+
 import os
 import re
+from typing import Any, Literal
 
 import bpy
 
@@ -67,8 +70,8 @@ class Source(object):
 
     def __init__(self, datablock):
         self.datablock = datablock
-        self.helper = None  # an Image we loaded to read a movie clip's frames
-        self.texture = None
+        self.helper: bpy.types.Image | None = None  # an Image loaded to read a movie clip's frames
+        self.texture: bpy.types.ImageTexture | None = None
         if isinstance(datablock, bpy.types.MovieClip):
             path = bpy.path.abspath(datablock.filepath, library=datablock.library)
             if not os.path.isfile(path):
@@ -107,9 +110,14 @@ class Source(object):
         if frame is None:
             return pixels.read_rgba(self.image)
         if self.texture is None:
-            self.texture = bpy.data.textures.new(".cleancut frame reader", "IMAGE")
-            self.texture.image = self.image
+            texture = bpy.data.textures.new(".cleancut frame reader", "IMAGE")
+            if not isinstance(texture, bpy.types.ImageTexture):
+                raise SourceError("Blender made no image texture to read frames with.")
+            texture.image = self.image
+            self.texture = texture
         user = self.texture.image_user
+        if user is None:  # the stubs allow None; an image texture always has its image user
+            raise SourceError("Blender's image texture has no image user to pick frame %d with." % frame)
         user.frame_start, user.frame_offset, user.use_cyclic = 1, 0, False
         user.frame_duration = max(frame, 1)
         user.frame_current = frame
@@ -138,33 +146,35 @@ class Source(object):
 STRIP_MEDIA_KEY = "cleancut_strip_media"  # on the Image that reads a strip's file(s): their path
 
 
-def strip_media(strip):
+def strip_media(strip: bpy.types.Strip) -> tuple[bpy.types.Image, dict[str, Any] | None, bool]:
     """(image, frame mapping or None, loaded now?) for an image or movie strip of the Sequencer.
 
     Strips hold file paths, not Images; the frames are read through an Image of the same
     file(s), found again on a re-run by the path stored on it. The mapping puts image frame
     numbers on scene frames the way the strip plays them: its first frame at ``frame_start``.
     """
-    if strip.type == "MOVIE":
+    source: Literal["FILE", "SEQUENCE", "MOVIE"]
+    if isinstance(strip, bpy.types.MovieStrip):
         path = bpy.path.abspath(strip.filepath)
         count = strip.frame_duration
         first = 1
         source = "MOVIE"
-    else:
+    elif isinstance(strip, bpy.types.ImageStrip):
         folder = bpy.path.abspath(strip.directory)
         names = [element.filename for element in strip.elements]
         path = os.path.join(folder, names[0])
         count = len(names)
         first = _consecutive(names, strip.name)
         source = "SEQUENCE" if count > 1 else "FILE"
+    else:
+        raise SourceError("The strip %r is neither an image nor a movie strip." % strip.name)
     if not os.path.isfile(path):
         raise SourceError("The strip %r has no file at %s." % (strip.name, path))
     key = os.path.normpath(path)
-    image = next((i for i in bpy.data.images if i.get(STRIP_MEDIA_KEY) == key), None)
-    loaded = image is None
-    if loaded:
-        image = bpy.data.images.load(path, check_existing=False)
-        image[STRIP_MEDIA_KEY] = key
+    found = next((i for i in bpy.data.images if i.get(STRIP_MEDIA_KEY) == key), None)
+    loaded = found is None
+    image = bpy.data.images.load(path, check_existing=False) if found is None else found
+    image[STRIP_MEDIA_KEY] = key
     if source != "MOVIE" and image.source != source:
         image.source = source
     if source == "FILE":
@@ -173,15 +183,13 @@ def strip_media(strip):
                    "frame_offset": first - 1, "use_cyclic": False}, loaded
 
 
-def _consecutive(names, strip_name):
+def _consecutive(names: list[str], strip_name: str) -> int:
     """The first frame number of an image strip's files, which must be numbered one by one."""
     if len(names) < 2:
         return 1
-    numbers = []
-    for name in names:
-        match = _DIGITS.match(os.path.splitext(name)[0])
-        numbers.append(int(match.group(2)) if match else None)
-    if None in numbers or numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+    matches = [_DIGITS.match(os.path.splitext(name)[0]) for name in names]
+    numbers = [int(m.group(2)) for m in matches if m is not None]
+    if len(numbers) < len(names) or numbers != list(range(numbers[0], numbers[0] + len(numbers))):
         raise SourceError("The image strip %r is not a numbered sequence (its files must be numbered one "
                           "after the other, like frame_0001.png, frame_0002.png, …)." % strip_name)
     return numbers[0]

@@ -66,7 +66,8 @@ def setup_scene(width, height, start=1, end=1, compositor=True):
         for node in list(tree.nodes):
             if node.bl_idname == "CompositorNodeRLayers":
                 tree.nodes.remove(node)
-        addon_compat().result_node(tree, create=True)
+        if addon_compat().result_node(tree) is None:
+            addon_compat().new_result_node(tree)
     scene.render.resolution_x, scene.render.resolution_y = width, height
     scene.render.resolution_percentage = 100
     scene.view_settings.view_transform = "Standard"
