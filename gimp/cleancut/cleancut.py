@@ -17,9 +17,13 @@ model stays loaded between calls). Nothing in the image changes until every laye
 arrived; then everything is written inside one undo group.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import gi
 
@@ -43,7 +47,7 @@ _F32 = ("f32", "float")
 _BABL_LAYOUT = {"RGB": "R'G'B'", "RGBA": "R'G'B'A", "Y": "Y'", "YA": "Y'A"}
 
 
-def precision_format(image):
+def precision_format(image: Gimp.Image) -> tuple[str, str]:
     name = image.get_precision().value_nick  # e.g. "u8-non-linear", "float-linear"
     if name.startswith("u8"):
         return _U8
@@ -52,15 +56,15 @@ def precision_format(image):
     return _F32
 
 
-def layer_layout(layer):
+def layer_layout(layer: Gimp.Layer) -> str:
     """The client's channel layout for a layer: grey layers travel as Y/YA, the rest as RGB(A)."""
     base = "Y" if layer.is_gray() else "RGB"
     return base + ("A" if layer.has_alpha() else "")
 
 
-def target_layers(drawables):
+def target_layers(drawables: Sequence[Gimp.Drawable]) -> list[Gimp.Layer]:
     """The layers to work on: selected layers, and the layer of a selected layer mask."""
-    layers = []
+    layers: list[Gimp.Layer] = []
     for drawable in drawables:
         if isinstance(drawable, Gimp.LayerMask):
             drawable = Gimp.Layer.from_mask(drawable)
@@ -75,7 +79,7 @@ _RASTERIZABLE = getattr(Gimp, "Rasterizable", ())
 _REGION = bytes([0] + [128] * 255)  # selection value → hint: unselected 0, (partly) selected 128
 
 
-def read_hint(image, layer):
+def read_hint(image: Gimp.Image, layer: Gimp.Layer) -> bytes | None:
     """The current selection over the layer, as a region hint: outside is background (0),
     inside is for the model to decide (128). None when nothing is selected."""
     if Gimp.Selection.is_empty(image):
@@ -86,7 +90,8 @@ def read_hint(image, layer):
     return bytes(selected).translate(_REGION)
 
 
-def compute_alpha(client, layer, fmt, options, hint, progress):
+def compute_alpha(client: cleancut_client.Client, layer: Gimp.Layer, fmt: tuple[str, str], options: dict[str, Any],
+                  hint: bytes | None, progress: Callable[[float, str], None]) -> bytes:
     """The engine's alpha for the whole layer (its own size, not the canvas), in ``fmt``."""
     width, height = layer.get_width(), layer.get_height()
     layout = layer_layout(layer)
@@ -97,14 +102,14 @@ def compute_alpha(client, layer, fmt, options, hint, progress):
                          options=options, hint=hint, alpha_format=fmt[0], progress=progress)
 
 
-def write_pixels(drawable, rect, babl, data):
+def write_pixels(drawable: Gimp.Drawable, rect: Gegl.Rectangle, babl: str, data: bytes) -> None:
     buffer = drawable.get_buffer()
     buffer.set(rect, babl, data)
     buffer.flush()
     drawable.update(rect.x, rect.y, rect.width, rect.height)
 
 
-def write_mask(layer, alpha, babl):
+def write_mask(layer: Gimp.Layer, alpha: bytes, babl: str) -> Gimp.LayerMask:
     """Give ``layer`` a mask holding ``alpha``; an existing mask is replaced, never merged."""
     if layer.get_mask() is not None:
         layer.remove_mask(Gimp.MaskApplyMode.DISCARD)
@@ -114,7 +119,8 @@ def write_mask(layer, alpha, babl):
     return mask
 
 
-def apply_results(image, layers, alphas, output, fmt):
+def apply_results(image: Gimp.Image, layers: list[Gimp.Layer], alphas: list[bytes], output: str,
+                  fmt: tuple[str, str]) -> None:
     """Write every layer's alpha as ``output``, all inside one undo group."""
     babl = f"Y {fmt[1]}"  # linear Y: the stored value is the alpha itself
     image.undo_group_start()
@@ -139,7 +145,8 @@ def apply_results(image, layers, alphas, output, fmt):
             for layer, alpha in zip(layers, alphas):
                 if output == "layer":
                     cutout = layer.copy()
-                    image.insert_layer(cutout, layer.get_parent(), image.get_item_position(layer))
+                    parent = cast("Gimp.GroupLayer | None", layer.get_parent())  # a layer's parent is a group
+                    image.insert_layer(cutout, parent, image.get_item_position(layer))
                     if isinstance(cutout, _RASTERIZABLE):
                         # The cut-out is pixels: a live copy would be drawn again from its text,
                         # path or linked file (a link layer's when the file changes), losing the cut.
@@ -158,12 +165,13 @@ def apply_results(image, layers, alphas, output, fmt):
     Gimp.displays_flush()
 
 
-def failure(procedure, message):
+def failure(procedure: Gimp.Procedure, message: str) -> Gimp.ValueArray:
     """An EXECUTION_ERROR whose message GIMP shows to the user as is."""
     return procedure.new_return_values(Gimp.PDBStatusType.EXECUTION_ERROR, GLib.Error(message))
 
 
-def run(procedure, run_mode, image, drawables, config, data):
+def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode | str, image: Gimp.Image,
+        drawables: Sequence[Gimp.Drawable], config: Gimp.ProcedureConfig, data: object) -> Gimp.ValueArray:
     select_only = procedure.get_name() == SELECT
     layers = target_layers(drawables)
     if not layers:
@@ -185,7 +193,7 @@ def run(procedure, run_mode, image, drawables, config, data):
         Gimp.progress_init("Selecting the subject" if output == "selection" else "Removing the background")
         alphas = []
         for index, layer in enumerate(layers):
-            def progress(fraction, stage, index=index):
+            def progress(fraction: float, stage: str, index: int = index) -> None:
                 Gimp.progress_update((index + min(max(fraction, 0.0), 1.0)) / len(layers))
 
             hint = read_hint(image, layer) if use_hint else None
@@ -207,13 +215,13 @@ def run(procedure, run_mode, image, drawables, config, data):
 
 
 class Cleancut(Gimp.PlugIn):
-    def do_set_i18n(self, name):
+    def do_set_i18n(self, name: str) -> tuple[bool, str | None, str | None]:
         return False, None, None  # English only for now: no message catalog to look for
 
-    def do_query_procedures(self):
+    def do_query_procedures(self) -> list[str]:
         return [REMOVE, SELECT]
 
-    def do_create_procedure(self, name):
+    def do_create_procedure(self, name: str) -> Gimp.Procedure:
         procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
         procedure.set_image_types("*")
         procedure.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE
@@ -252,4 +260,4 @@ class Cleancut(Gimp.PlugIn):
 
 
 if __name__ == "__main__":
-    Gimp.main(Cleancut.__gtype__, sys.argv)
+    Gimp.main(Cleancut, sys.argv)

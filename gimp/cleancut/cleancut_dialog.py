@@ -6,18 +6,26 @@ a model whose licence still needs the user's acceptance shows the licence and tr
 terms, and OK records the acceptance through the engine only once the box is ticked.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import gi
 
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
 from gi.repository import GimpUi, GLib, Gtk
 
+if TYPE_CHECKING:
+    import cleancut_client
+    from gi.repository import Gimp
+
 # The refine entry that sends no mode: the engine then uses a preset's own (the quality preset's
 # "best"), else its default.
 ENGINE_DEFAULT = "Engine default (a preset's own)"
 
 
-def describe(model):
+def describe(model: dict[str, Any]) -> str:
     """Pango markup: what the model is, its licence and training data, and what acceptance means."""
     esc = GLib.markup_escape_text
     size = model.get("size", 0) / 1048576.0
@@ -32,14 +40,15 @@ def describe(model):
     return "\n".join(lines)
 
 
-def _combo(config, prop, rows):
+def _combo(config: Gimp.ProcedureConfig, prop: str, rows: list[tuple[str, str]]) -> Gtk.Widget:
     store = Gtk.ListStore(str, str)
     for value, label in rows:
         store.append([value, label])
     return GimpUi.prop_string_combo_box_new(config, prop, store, 0, 1)
 
 
-def run(procedure, config, client, select_only):
+def run(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, client: cleancut_client.Client,
+        select_only: bool) -> bool:
     """Show the dialog; True when the user pressed OK (and accepted the licence if one was due)."""
     GimpUi.init("cleancut")
     hello = client.hello()
@@ -71,7 +80,7 @@ def run(procedure, config, client, select_only):
     grid.show_all()
     dialog.fill(["selection-hint"] if select_only else ["output", "selection-hint"])
 
-    def update(*_):
+    def update(*_: object) -> None:
         model = by_id[config.get_property("model")]
         licence.set_markup(describe(model))
         accept.set_active(False)

@@ -71,10 +71,11 @@ def main(spec_path):
                 values.append(config.get_property(prop))
                 labels.append(button.get_label())
         elif combos:
-            for index, row in enumerate(combos[0].get_model()):
+            model = combos[0].get_model()
+            for index, row in enumerate(model):
                 Gtk.ComboBox.set_active(combos[0], index)  # GimpStringComboBox.set_active takes an id
                 values.append(config.get_property(prop))
-                labels.append(str(row[1]) if len(row) > 1 else "")
+                labels.append(str(row[1]) if model.get_n_columns() > 1 else "")
         config.set_property(prop, before)
         return {"widget": type(widget).__gtype__.name, "parts": sorted({type(w).__gtype__.name for w in inner}),
                 "values": values, "labels": labels, "restored": config.get_property(prop)}

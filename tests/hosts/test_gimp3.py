@@ -21,6 +21,7 @@ process (gimp3_dialog_driver.py).
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -199,13 +200,23 @@ def raw(path: str, fmt: str, shape: tuple[int, ...]) -> np.ndarray:
     return np.fromfile(path, dtype=np.dtype(DTYPES[fmt])).reshape(shape)
 
 
+_computed: dict[tuple, np.ndarray] = {}  # many scenarios (and both GIMPs) read the same pixels
+
+
 def engine_alpha(path: str, width: int, height: int, channels: str, fmt: str, hint=None,
                  options: Options | None = None) -> np.ndarray:
     """What the worker computes for these pixel bytes: decode as the worker does, remove, encode."""
     with open(path, "rb") as handle:
-        rgb8, _ = frames.decode(handle.read(), width, height, channels, fmt)
-    alpha = pipeline.remove(rgb8, options or Options(), hint=hint).alpha
-    return np.frombuffer(frames.encode_alpha(alpha, fmt), dtype=np.dtype(DTYPES[fmt])).reshape(height, width)
+        data = handle.read()
+    options = options or Options()
+    key = (hashlib.sha1(data).digest(), width, height, channels, fmt,
+           None if hint is None else hashlib.sha1(hint.tobytes()).digest(), options)
+    if key not in _computed:
+        rgb8, _ = frames.decode(data, width, height, channels, fmt)
+        alpha = pipeline.remove(rgb8, options, hint=hint).alpha
+        _computed[key] = np.frombuffer(frames.encode_alpha(alpha, fmt),
+                                       dtype=np.dtype(DTYPES[fmt])).reshape(height, width)
+    return _computed[key]
 
 
 def succeeded(result: dict) -> None:
