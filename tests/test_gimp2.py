@@ -245,6 +245,23 @@ def test_new_layer_output_adds_a_cutout_above_with_the_alpha(plugin):
     assert len(plugin_steps(image)) == 1
 
 
+# --- presets --------------------------------------------------------------------------------
+
+def test_a_presets_own_refine_mode_applies(plugin, engine_preset):
+    """The GIMP 2.10 plug-in has no refine argument and sends none, so the engine runs a preset
+    with the preset's own mode ("best" for the test pair, as for the built-in quality preset)."""
+    from cleancut import licences
+
+    licences.accept(load_catalog().get("gpl"))
+    rgb = gradient()
+    image, layer = layer_image(rgb)
+    pdb.plug_in_cleancut_remove_background(image, layer, engine_preset, 0, False)
+    expected = engine_mask(rgb, model=engine_preset)
+    fast = compose.quantise(pipeline.remove(rgb, Options(model=engine_preset, refine="fast")).alpha)
+    assert not np.array_equal(expected, fast)
+    np.testing.assert_array_equal(mask_of(layer), expected)
+
+
 # --- failures --------------------------------------------------------------------------------
 
 def test_a_refused_model_is_reported_with_gimp_message_and_nothing_changes(plugin):
