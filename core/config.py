@@ -57,14 +57,17 @@ def load_config() -> dict[str, Any]:
     """
     path = config_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {}
     except OSError as err:
         raise CleancutError(f"cannot read the settings file {path}: {err.strerror}") from None
     try:
-        data = json.loads(text)
-    except ValueError as err:
+        data = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise CleancutError(f"the settings file {path} is nested too deeply to be settings; fix it or "
+                            "delete it to start afresh") from None
+    except ValueError as err:  # UnicodeDecodeError included
         raise CleancutError(
             f"the settings file {path} is not valid JSON ({err}); fix it or delete it to start afresh"
         ) from None

@@ -316,7 +316,7 @@ class Worker:
             handler = {"hello": self._hello, "models": self._models, "accept": self._accept,
                        "remove": self._remove}.get(op)
             if handler is None:
-                self._error(rid, "protocol", f"unknown op {_show(op)}; known: hello, models, accept, "
+                self._error(rid, "protocol", f"unknown op {op[:60]!r}; known: hello, models, accept, "
                                              "remove, cancel, shutdown")
                 continue
             request_id_ = rid
@@ -443,7 +443,8 @@ class Worker:
         if name is None:
             return None
         if not isinstance(name, str) or not name or len(name) > MAX_ID_CHARS:
-            raise ProtocolError(f"stream must be a non-empty string of at most {MAX_ID_CHARS} characters")
+            raise ProtocolError(f"field 'stream' must be a non-empty string of at most {MAX_ID_CHARS} characters, "
+                                f"not {_show(name)}")
         reset = _field(header, "stream_reset", (bool,), False, "true or false")
         if reset or name not in self.streams:
             self.streams.pop(name, None)

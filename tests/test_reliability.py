@@ -338,6 +338,16 @@ def test_settings_of_the_wrong_type_are_one_error_naming_file_and_key(text, key)
     assert str(path) in str(err.value) and f'"{key}"' in str(err.value)
 
 
+@pytest.mark.parametrize("raw", [b"\x80", b"[" * 100_000], ids=["not-utf8", "deep"])
+def test_a_settings_file_python_cannot_decode_is_one_error_naming_it(raw):
+    # found by tests/test_fuzz_settings.py: UnicodeDecodeError escaped load_config
+    path = config.config_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(raw)
+    with pytest.raises(CleancutError, match=str(path)):
+        config.load_config()
+
+
 @pytest.mark.parametrize("text,key", BAD_SETTINGS[:5])
 @pytest.mark.parametrize("command", [["models", "list"], ["remove", "IMAGE", "-q"]], ids=["models", "remove"])
 def test_the_cli_reports_wrongly_typed_settings_in_one_line(text, key, command, tmp_path):
@@ -458,7 +468,7 @@ def test_a_wrongly_typed_remove_field_is_a_protocol_error_naming_it(raw, field, 
               "options": {"model": "red", "refine": "off"}, "stream": "s", field: value, "nbytes": 768}
     raw.send(json.dumps(header).encode() + b"\n" + gradient_image().tobytes())
     reply = raw.reply()
-    assert (reply["id"], reply["kind"]) == (1, "protocol") and field in reply["message"]
+    assert (reply["id"], reply["kind"]) == (1, "protocol") and f"'{field}'" in reply["message"]
     assert raw.hello_works()
 
 
