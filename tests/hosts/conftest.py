@@ -8,6 +8,7 @@ purpose, for a quick local run.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,7 @@ def engine_wheel_site(host_scratch) -> Path:
     puts it on PYTHONPATH beside that chroot's binary wheels)."""
     wheels = host_scratch / "wheels"
     target = host_scratch / "engine-site"
+    shutil.rmtree(REPO / "build", ignore_errors=True)  # setuptools would reuse stale build/lib files
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                     "-w", str(wheels), str(REPO)], check=True)
     (wheel,) = wheels.glob("cleancut-*.whl")
