@@ -38,6 +38,8 @@ HERE = Path(__file__).resolve().parent
 DRIVE = HERE / "blender" / "drive.py"
 DRIVE_GUI = HERE / "blender" / "drive_gui.py"
 WHEEL_RUN = HERE / "blender" / "wheel_run.py"
+# what each version has, by compat.py's names (shared with tests/static/test_blender_api.py)
+FEATURES = json.loads((REPO / "tests" / "static" / "blender" / "features.json").read_text())
 EXTENSION = "bl_ext.user_default.cleancut_blender"
 VERSIONS = ["3.4", "4.3", "4.5", "5.0", "5.2"]
 CHROOTS = {"4.3": TRIXIE_CHROOT, "5.2": SID_CHROOT}  # the others: Debian 12 itself, or a bpy wheel
@@ -605,7 +607,7 @@ STRIP_MISSING = ("Remove Background in the Video Sequencer needs Blender 5.0 or 
 def strips_run(hosts, host, media):
     params = {"files": [str(p) for p in media["seq"]], "width": SEQ_SIZE[0], "height": SEQ_SIZE[1],
               "end": STRIP_START + len(media["seq"]) - 1, "strip_start": STRIP_START,
-              "movie": str(make_movie(media)), "photo": photo()}
+              "movie": str(make_movie(media)), "photo": photo(), "features": sorted(FEATURES[host])}
     return shared_run(hosts, host, "strips", lambda b: b.run("strips", params, "strips"))
 
 
@@ -669,6 +671,13 @@ def test_movie_strip_active_in_the_sequencer_gets_mattes_and_its_own_modifier(ho
                      expected, f"matte of movie strip frame {number}")
         assert_close(alpha_of(facts["movie_renders"][STRIP_START + number - 2]), expected,
                      f"sequencer alpha of movie strip frame {number}")
+
+
+@HOSTS
+def test_compat_sees_what_this_blender_has(hosts, host, media):
+    """The add-on's feature answers (compat.py) in the real Blender are those of
+    tests/static/blender/features.json, which the static API check relies on."""
+    assert strips_run(hosts, host, media)["features"] == FEATURES[host]
 
 
 @HOSTS

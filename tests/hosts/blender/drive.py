@@ -189,6 +189,7 @@ def scenario_strips():
     group (Blender 5.0+); or, where strips have no such modifier, the refusal. Then a still in a
     new scene that has no compositor yet."""
     compat = addon_compat()
+    result["features"] = {name: getattr(compat, name) for name in PARAMS["features"]}
     scene = setup_scene(PARAMS["width"], PARAMS["height"], 1, PARAMS["end"], compositor=False)
     seq = os.path.join(OUT, "seq")
     os.makedirs(seq)
