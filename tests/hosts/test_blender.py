@@ -10,10 +10,12 @@ Every run is `blender -b --factory-startup --python-exit-code 1` (or wheel_run.p
 scenario of tests/hosts/blender/drive.py, with the real worker and the real u2netp / rvm. The
 modal operator's tests run the Blender GUI under Xvfb (drive_gui.py): a bpy wheel has no GUI
 (background only), so those run on 3.4, 4.3 and 5.2. Blender 5.1 (Python 3.13) has no build
-here: tests/static/test_blender_api.py type-checks the add-on against its API instead. Expected mattes are computed here with cleancut.pipeline.remove on the same
-pixels. Mattes are 8-bit PNGs, so they are compared with the engine's alpha rounded to 8 bits,
-allowing ±1: the worker (another onnxruntime build in the chroot, other thread counts) may
-differ from this process in the last float bits, which can flip a rounding.
+here: tests/static/test_blender_api.py type-checks the add-on against its API instead.
+
+Expected mattes are computed here with cleancut.pipeline.remove on the same pixels. Mattes are
+8-bit PNGs, so they are compared with the engine's alpha rounded to 8 bits, allowing ±1: the
+worker (another onnxruntime build in the chroot, other thread counts) may differ from this
+process in the last float bits, which can flip a rounding.
 """
 
 from __future__ import annotations
