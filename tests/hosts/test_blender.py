@@ -658,6 +658,16 @@ def test_strip_rerun_updates_the_same_modifier_group_and_matte(hosts, host, medi
 
 
 @strip_hosts()
+def test_strip_with_a_missing_file_fails_and_leaves_the_blend_and_disk_unchanged(hosts, host, media):
+    facts = strips_run(hosts, host, media)
+    status, report = facts["broken_run"]
+    assert status == ["CANCELLED"]
+    assert report.strip() == f"Error: Frame {SEQ_FIRST + 1} of 'frame_0005.png' is missing: {facts['broken_missing']}"
+    assert facts["broken_after"] == facts["broken_before"]  # not even the Image read for the strip stays
+    assert facts["broken_files_after"] == facts["broken_files_before"]
+
+
+@strip_hosts()
 def test_movie_strip_active_in_the_sequencer_gets_mattes_and_its_own_modifier(hosts, host, media, model_cache):
     facts = strips_run(hosts, host, media)
     assert facts["from_sequencer"] == [["FINISHED"], None]

@@ -219,6 +219,19 @@ def scenario_strips():
             frames.elements.append(name)
         movie = editor.strips.new_movie("movie", PARAMS["movie"], 2, PARAMS["strip_start"])
         movie.mute = True
+        broken_folder = os.path.join(OUT, "broken")
+        shutil.copytree(seq, broken_folder)
+        broken = editor.strips.new_image("broken", os.path.join(broken_folder, names[0]), 3, PARAMS["strip_start"])
+        for name in names[1:]:
+            broken.elements.append(name)
+        broken.mute = True
+        result["broken_missing"] = os.path.join(broken_folder, names[1])
+        os.remove(result["broken_missing"])
+        result["broken_before"] = snapshot()
+        result["broken_files_before"] = files_under(OUT)
+        result["broken_run"] = run_op(strip="broken")
+        result["broken_after"] = snapshot()
+        result["broken_files_after"] = files_under(OUT)
         result["by_name"] = run_op(strip="frames")
         result["state"] = snapshot()
         result["mattes"] = files_under(os.path.join(OUT, "cleancut_mattes"))
