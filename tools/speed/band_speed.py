@@ -5,7 +5,8 @@ then enlarged with Pillow's bicubic filter): 1280×720 and 4000×3000 by default
 probability is computed once per photo. The old modules are core/refine.py and
 core/foreground.py at ``--old`` (extracted into a temporary folder and imported from there),
 the new ones the working tree's. Runs alternate old and new (the order swapped every round,
-the machine being shared) and the medians are printed, with the ratio old / new.
+the machine being shared) and the medians of wall time and of CPU time (process_time, steadier
+on a shared machine; these stages run on one thread) are printed, with the ratio old / new.
 
 Memory: each (version, photo, stage) also runs once in a child process that reports the
 stage's peak of numpy allocations (tracemalloc) and its growth of the process's peak RSS
@@ -125,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         return child(argparse.Namespace(folder=folder, version=version, size=size_arg(size),
                                         stage=stage, old=args.old))
     sizes = [size_arg(s) for s in args.sizes.split(",")]
-    print("| photo | stage | old median (s) | new median (s) | old / new | old peak: traced / RSS growth (MiB) "
-          "| new peak: traced / RSS growth (MiB) |")
+    print("| photo | stage | old: wall / CPU (s) | new: wall / CPU (s) | old / new: wall / CPU "
+          "| old peak: traced / RSS growth (MiB) | new peak: traced / RSS growth (MiB) |")
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -141,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
                 order = ("old", "new") if i % 2 == 0 else ("new", "old")
                 for stage in ("refine", "foreground"):
                     for version in order:
-                        start = time.perf_counter()
+                        start, cpu = time.perf_counter(), time.process_time()
                         run_stage(versions[version], stage, rgb, prob, alpha)
-                        times[version, stage].append(time.perf_counter() - start)
+                        times[version, stage].append((time.perf_counter() - start, time.process_time() - cpu))
             for stage in ("refine", "foreground"):
                 memory = {}
                 for version in versions:
@@ -151,11 +152,12 @@ def main(argv: list[str] | None = None) -> int:
                                           version, f"{width}x{height}", stage],
                                          check=True, capture_output=True, text=True).stdout
                     memory[version] = json.loads(out.strip().splitlines()[-1])
-                old, new = (statistics.median(times[v, stage]) for v in ("old", "new"))
+                wall = [statistics.median(t[0] for t in times[v, stage]) for v in ("old", "new")]
+                cpu = [statistics.median(t[1] for t in times[v, stage]) for v in ("old", "new")]
                 name = "refine fast" if stage == "refine" else "decontamination"
                 cells = [f"{memory[v]['traced_mib']:.0f} / {memory[v]['rss_growth_mib']:.0f}" for v in ("old", "new")]
-                print(f"| {width}×{height} | {name} | {old:.3f} | {new:.3f} | {old / new:.1f}× | {cells[0]} | {cells[1]} |",
-                      flush=True)
+                print(f"| {width}×{height} | {name} | {wall[0]:.3f} / {cpu[0]:.3f} | {wall[1]:.3f} / {cpu[1]:.3f} "
+                      f"| {wall[0] / wall[1]:.1f}× / {cpu[0] / cpu[1]:.1f}× | {cells[0]} | {cells[1]} |", flush=True)
     return 0
 
 
