@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Measure cleancut's GIMP 3 plug-in in the real GIMP 3.0.4 (Debian 13 chroot; run as root).
+"""Measure cleancut's GIMP 3 plug-in in a real GIMP 3 (3.0.4 in the Debian 13 chroot, 3.2.6 in the
+Debian sid chroot; run as root).
 
-    .venv/bin/python gimp/testing/bench_gimp3.py [--repeat 5]
+    .venv/bin/python gimp/testing/bench_gimp3.py [--gimp 3.0|3.2] [--repeat 5]
 
 For a 1 MP (1000×1000) and a 12 MP (4000×3000) RGB layer (the astronaut photo, resized) it
 reports, as medians:
@@ -32,14 +33,15 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from gimp3_harness import REPO, Gimp3
+from gimp3_harness import CHROOTS, REPO, Gimp3
 
 SIZES = {"1mp": (1000, 1000), "12mp": (4000, 3000)}
 
 
 def engine_env(scratch: Path) -> tuple[Path, Path]:
-    """cleancut installed for the chroot's Python 3.13, and a cache with u2netp (as the test fixtures do)."""
-    wheels, engine, cache = scratch / "wheels", scratch / "engine313", scratch / "cache"
+    """cleancut installed for the chroot's Python (a pure-Python wheel beside the chroot's binary wheels),
+    and a cache with u2netp (as the test fixtures do)."""
+    wheels, engine, cache = scratch / "wheels", scratch / "engine", scratch / "cache"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                     "-w", str(wheels), str(REPO)], check=True)
     (wheel,) = wheels.glob("cleancut-*.whl")
@@ -52,16 +54,17 @@ def engine_env(scratch: Path) -> tuple[Path, Path]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--gimp", choices=sorted(CHROOTS), default="3.0", help="the GIMP 3 version (its chroot)")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="cleancut-gimp3-bench-"))
     try:
-        return measure(scratch, args.repeat)
+        return measure(scratch, args.gimp, args.repeat)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # chroot.sh has unmounted it by now
 
 
-def measure(scratch: Path, repeat: int) -> int:
+def measure(scratch: Path, version: str, repeat: int) -> int:
     engine, cache = engine_env(scratch)
     photo = Image.open(REPO / "examples" / "astronaut.png").convert("RGB")
     arrays, scenarios = {}, []
@@ -77,7 +80,7 @@ def measure(scratch: Path, repeat: int) -> int:
         scenarios.append({"name": name, "image": image, "repeat": repeat, "direct_repeat": repeat})
     base = scratch / "gimp3"
     base.mkdir()
-    gimp = Gimp3(base, engine, cache)
+    gimp = Gimp3(base, engine, cache, chroot=CHROOTS[version])
     results, _ = gimp.run(scenarios, timeout=590)
     named = {r["name"]: r for r in results}
     for result in results:
@@ -88,7 +91,7 @@ def measure(scratch: Path, repeat: int) -> int:
     os.environ.update(CLEANCUT_CACHE_DIR=str(cache), CLEANCUT_OFFLINE="1")
     from cleancut import pipeline
 
-    print(f"GIMP 3.0.4, u2netp, {os.cpu_count()} cores, medians of {repeat}")
+    print(f"GIMP {gimp.version} ({gimp.chroot.name} chroot), u2netp, {os.cpu_count()} cores, medians of {repeat}")
     print(f"cold first call (starts the worker, 1 MP): {named['cold']['seconds'][0]:.2f} s")
     for name in SIZES:
         engine_s = []
