@@ -172,6 +172,7 @@ def failure(procedure: Gimp.Procedure, message: str) -> Gimp.ValueArray:
 
 def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode | str, image: Gimp.Image,
         drawables: Sequence[Gimp.Drawable], config: Gimp.ProcedureConfig, data: object) -> Gimp.ValueArray:
+    """Both procedures' run function (typed as GIMP's introspection data declares the callback)."""
     select_only = procedure.get_name() == SELECT
     layers = target_layers(drawables)
     if not layers:
