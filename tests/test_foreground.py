@@ -85,3 +85,62 @@ def test_large_photo_takes_colours_from_the_reduced_solve(monkeypatch):
     fg = foreground.estimate_foreground(rgb, alpha)
     band = (alpha > 0.1) & (alpha < 1.0)
     assert np.abs(fg[band].astype(np.float32) - RED).max() <= 12
+
+
+# --- band-only work ---
+
+def test_transparent_pixels_keep_their_colours_exactly():
+    rgb, alpha = blended()
+    fg = estimate_foreground(rgb, alpha)
+    assert np.array_equal(fg[alpha == 0.0], rgb[alpha == 0.0])
+
+
+def test_pixels_whose_alpha_rounds_to_0_or_255_keep_their_colours_exactly():
+    rgb, alpha = blended()
+    alpha[:, 0] = 1.0 - 0.4 / 255
+    alpha[:, -1] = 0.4 / 255
+    fg = estimate_foreground(rgb, alpha)
+    assert np.array_equal(fg[:, 0], rgb[:, 0]) and np.array_equal(fg[:, -1], rgb[:, -1])
+
+
+def test_a_band_level_answers_its_solved_pixels_and_defers_the_rest_to_the_coarser_level():
+    from cleancut.foreground import _Level
+
+    coarse_f = np.arange(2 * 3 * 3, dtype=np.float32).reshape(2, 3, 3)
+    coarse = _Level(2, 3, coarse_f, -coarse_f)
+    solved = np.array([[0.5, 0.5, 0.5], [0.25, 0.25, 0.25]], np.float32)
+    level = _Level(4, 6, solved, -solved, nodes=np.array([7, 20]), coarser=coarse)
+    f, b = level.at(np.array([7, 20, 0, 23]))
+    # pixel 0 (row 0, col 0) lies over coarse (0, 0); pixel 23 (row 3, col 5) over coarse (1, 2)
+    np.testing.assert_array_equal(f, np.stack([solved[0], solved[1], coarse_f[0, 0], coarse_f[1, 2]]))
+    np.testing.assert_array_equal(b, -f)
+
+
+def test_large_photo_colours_are_the_bilinear_resize_of_the_reduced_solve(monkeypatch):
+    from PIL import Image
+
+    from cleancut import foreground
+
+    rng = np.random.default_rng(4)
+    top_f = rng.random((30, 50, 3), dtype=np.float32)
+    top = foreground._Level(30, 50, top_f, top_f.copy())
+    rgb = rng.integers(0, 256, (90, 150, 3), dtype=np.uint8)
+    soft = np.zeros((90, 150), bool)
+    soft[20:70:3, 10:140:7] = True
+    out = rgb.copy()
+    foreground._upsample_band(top, rgb, soft, out)
+    planes = [np.asarray(Image.fromarray(top_f[..., c]).resize((150, 90), Image.Resampling.BILINEAR))
+              for c in range(3)]
+    expected = np.clip(np.stack(planes, axis=2) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    assert np.array_equal(out[soft], expected[soft])
+    assert np.array_equal(out[~soft], rgb[~soft])
+
+
+def test_levels_that_solve_only_the_band_still_give_the_objects_own_colour(monkeypatch):
+    from cleancut import foreground
+
+    monkeypatch.setattr(foreground, "EVERYWHERE_SIZE", 64)  # every level above 8×8 is band-only
+    rgb, alpha = blended()
+    fg = foreground.estimate_foreground(rgb, alpha)
+    band = (alpha > 0.1) & (alpha < 1.0)
+    assert np.abs(fg[band].astype(np.float32) - RED).max() <= 6

@@ -218,3 +218,114 @@ def test_keep_outline_moves_alpha_onto_the_outlines_side_of_one_half_and_nothing
     just_under = np.nextafter(np.float32(0.5), np.float32(0.0))
     np.testing.assert_array_equal(kept, np.array([0.5, just_under, 0.3, 0.9, just_under], np.float32))
     np.testing.assert_array_equal(kept >= 0.5, outline >= 0.5)
+
+
+# --- band-only work: the unsure band's tiles, everything else copied ---
+
+def textured_image(height, width, seed=5):
+    """A smooth random photo-like image (so that the guided filter has edges to follow)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (height // 8 + 1, width // 8 + 1, 3), dtype=np.uint8)
+    return np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC))
+
+
+def test_band_boxes_cover_one_pixel_with_its_tile_and_the_margin_clipped_to_the_frame():
+    mask = np.zeros((100, 100), bool)
+    mask[40, 70] = True
+    assert refine.band_boxes(mask, 32, 5) == [((32, 64, 64, 96), (27, 69, 59, 100))]
+
+
+def test_band_boxes_merge_neighbouring_tiles_of_a_row_into_one_run():
+    mask = np.zeros((64, 200), bool)
+    mask[3, [5, 40, 70, 150]] = True  # tiles 0, 1, 2 and 4 of the first row of tiles
+    inner = [box for box, _ in refine.band_boxes(mask, 32, 0)]
+    assert inner == [(0, 32, 0, 96), (0, 32, 128, 160)]
+
+
+def test_band_boxes_of_a_frame_without_band_are_none():
+    assert refine.band_boxes(np.zeros((70, 90), bool), 32, 8) == []
+
+
+def test_guided_filter_band_equals_the_full_frame_filter_on_the_band_and_touches_nothing_else():
+    rgb = textured_image(150, 260)
+    rng = np.random.default_rng(6)
+    src = rng.random((150, 260), dtype=np.float32)
+    where = np.zeros((150, 260), bool)
+    where[60:80, 100:200] = True
+    out = np.full((150, 260), -7.0, np.float32)
+    refine.guided_filter_band(rgb, src, 6, refine.GF_EPS, where, out)
+    full = refine.guided_filter(rgb.astype(np.float32) / np.float32(255.0), src, 6, refine.GF_EPS)
+    assert np.abs(out[where] - full[where]).max() <= 1e-6
+    assert (out[~where] == -7.0).all()
+
+
+def test_fast_equals_the_full_frame_guided_filter_inside_the_band_within_1e_6():
+    rgb = textured_image(200, 400)
+    prob = soft_step_prob(size=40)[:20]  # 20×40 model pixels, edge in the middle
+    alpha = refine.refine_alpha(rgb, prob, "fast")
+    soft = np.clip(refine.resize(prob, 200, 400), 0.0, 1.0)
+    trimap = refine.trimap_from_prob(soft, 10.0)
+    full = np.clip(refine.guided_filter(rgb.astype(np.float32) / np.float32(255.0), soft, 30, refine.GF_EPS), 0, 1)
+    band = trimap == 128
+    assert np.abs(alpha[band] - full[band]).max() <= 1e-6
+
+
+def test_fast_copies_the_trimaps_certain_pixels_exactly():
+    rgb = textured_image(200, 400)
+    prob = soft_step_prob(size=40)[:20]
+    alpha = refine.refine_alpha(rgb, prob, "fast")
+    trimap = refine.trimap_from_prob(np.clip(refine.resize(prob, 200, 400), 0.0, 1.0), 10.0)
+    assert (alpha[trimap == 255] == 1.0).all() and (alpha[trimap == 0] == 0.0).all()
+
+
+def test_reduce_band_gives_the_full_frame_box_reduction_around_the_band():
+    from PIL import Image
+
+    rgb = textured_image(300, 500)
+    band = np.zeros((120, 200), bool)
+    band[50:55, 20:180] = True
+    small = refine.reduce_band(rgb, 120, 200, band, 6)
+    full = np.asarray(Image.fromarray(rgb).resize((200, 120), Image.Resampling.BOX))
+    for _, (y0, y1, x0, x1) in refine.band_boxes(band, refine.TILE, 6):
+        assert np.array_equal(small[y0:y1, x0:x1], full[y0:y1, x0:x1])
+
+
+def full_frame_guided_upsample(small_rgb, alpha_low, rgb, trimap_low, radius):
+    """The guided upsample over the whole frame (He & Sun 2015), as refine did it before it
+    worked on the band only: the specification the band version must meet."""
+    from PIL import Image
+    from scipy import ndimage
+
+    height, width = rgb.shape[:2]
+    coef, offset = refine.guided_coefficients(small_rgb.astype(np.float32) / np.float32(255.0), alpha_low,
+                                              radius, refine.GF_EPS)
+    out = refine.resize(offset, height, width)
+    for c in range(3):
+        out += refine.resize(coef[..., c], height, width) * rgb[..., c] * np.float32(1.0 / 255.0)
+    np.clip(out, 0.0, 1.0, out=out)
+    unsure = ndimage.binary_dilation(trimap_low == 128, iterations=1)
+    sure = np.where(unsure, 128, trimap_low).astype(np.uint8)
+    sure = np.asarray(Image.fromarray(sure).resize((width, height), Image.Resampling.NEAREST))
+    out[sure == 255] = 1.0
+    out[sure == 0] = 0.0
+    return out
+
+
+def test_large_photo_fast_equals_the_full_frame_guided_upsample_within_1e_6(monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr(refine, "WORK_PIXELS", 20_000)  # 300×600 is solved at 100×200
+    rgb = textured_image(300, 600)
+    prob = soft_step_prob(size=40)[:20]
+    alpha = refine.refine_alpha(rgb, prob, "fast")
+    small_rgb = np.asarray(Image.fromarray(rgb).resize((200, 100), Image.Resampling.BOX))
+    soft = np.clip(refine.resize(prob, 100, 200), 0.0, 1.0)
+    trimap = refine.trimap_from_prob(soft, 5.0)
+    low = np.clip(refine.guided_filter(small_rgb.astype(np.float32) / np.float32(255.0), soft, 15,
+                                       refine.GF_EPS), 0, 1).astype(np.float32)
+    low[trimap == 255] = 1.0
+    low[trimap == 0] = 0.0
+    expected = full_frame_guided_upsample(small_rgb, low, rgb, trimap, refine.UPSAMPLE_RADIUS)
+    assert np.abs(alpha - expected).max() <= 1e-6
