@@ -9,18 +9,8 @@ after ticking the acceptance box, which records it through the engine.
 
 import traceback
 
-from PyQt5.QtCore import Qt
-from PyQt5.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLabel,
-    QVBoxLayout,
-)
-
 from . import extension as ext
+from .qt import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, Qt, QVBoxLayout
 
 
 def safe(method):
@@ -42,8 +32,8 @@ class OptionsDialog(QDialog):
         self.settings = ext.read_settings()
         self.setObjectName("cleancut-options")
         self.setWindowTitle("Background Removal Options (cleancut)")
-        self.setWindowModality(Qt.WindowModal)
-        self.setAttribute(Qt.WA_DeleteOnClose)
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
         self.model = QComboBox(self)
         self.model.setObjectName("model")
@@ -73,7 +63,9 @@ class OptionsDialog(QDialog):
         self.status = QLabel("Asking the cleancut engine for its models\u2026", self)
         self.status.setObjectName("status")
         self.status.setWordWrap(True)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
+        self.buttons = QDialogButtonBox(self)
+        self.buttons.addButton(QDialogButtonBox.StandardButton.Ok)
+        self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self._ok)
         self.buttons.rejected.connect(self.reject)
 
@@ -159,8 +151,9 @@ class OptionsDialog(QDialog):
 
     @safe
     def _update_ok(self, *_):
-        ok = self.buttons.button(QDialogButtonBox.Ok)
-        ok.setEnabled(not self._needs_acceptance() or self.accept_licence.isChecked())
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        if ok is not None:
+            ok.setEnabled(not self._needs_acceptance() or self.accept_licence.isChecked())
 
     @safe
     def _ok(self):

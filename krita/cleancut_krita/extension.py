@@ -15,20 +15,18 @@ import threading
 import time
 import traceback
 
-from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
-from PyQt5.QtWidgets import QMessageBox, QProgressDialog
-
 from krita import Extension, Krita
 
 from . import layers
+from .qt import QMessageBox, QObject, QProgressDialog, Qt, QTimer, pyqtSignal
 
 try:
     from . import cleancut_client as client_module
 except ImportError:  # installed beside the package instead of inside it
     try:
-        import cleancut_client as client_module
+        import cleancut_client as client_module  # type: ignore[import-not-found, no-redef]
     except ImportError:
-        client_module = None
+        client_module = None  # type: ignore[assignment]  # engine() says what to do
 
 SETTINGS_GROUP = "cleancut"
 DEFAULTS = {"model": "", "refine": "", "selection_hint": "false"}  # "": the engine's default
@@ -41,9 +39,8 @@ def read_settings():
     """The remembered options (kritarc, group [cleancut]): model and refine ("" = the engine's
     default), selection_hint (bool)."""
     app = Krita.instance()
-    values = {key: app.readSetting(SETTINGS_GROUP, key, default) for key, default in DEFAULTS.items()}
-    values["selection_hint"] = values["selection_hint"] == "true"
-    return values
+    text = {key: app.readSetting(SETTINGS_GROUP, key, default) for key, default in DEFAULTS.items()}
+    return {"model": text["model"], "refine": text["refine"], "selection_hint": text["selection_hint"] == "true"}
 
 
 def write_settings(model, refine, selection_hint):
@@ -60,10 +57,10 @@ def main_window():
 
 def show_error(text, title="cleancut"):
     """A warning box with the text as is; non-blocking (open(), not exec()), so nothing waits on it."""
-    box = QMessageBox(QMessageBox.Warning, title, text, QMessageBox.Ok, main_window())
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, main_window())
     box.setObjectName("cleancut-error")
-    box.setAttribute(Qt.WA_DeleteOnClose)
-    box.setTextInteractionFlags(Qt.TextSelectableByMouse)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     box.open()
     return box
 
@@ -278,7 +275,7 @@ class Job(QObject):
                                       "Cancel", 0, 100, main_window())
         self.dialog.setObjectName("cleancut-progress")
         self.dialog.setWindowTitle("cleancut")
-        self.dialog.setWindowModality(Qt.WindowModal)  # the document stays as read until we are done
+        self.dialog.setWindowModality(Qt.WindowModality.WindowModal)  # the document stays as read until we are done
         self.dialog.setAutoClose(False)
         self.dialog.setAutoReset(False)
         self.dialog.setMinimumDuration(0)

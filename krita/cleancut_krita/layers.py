@@ -60,9 +60,9 @@ def read_frame(node):
     if width <= 0 or height <= 0:
         raise UserError("The layer \u201c%s\u201d is empty: there is nothing to cut out." % node.name())
     if node.type() == "paintlayer":
-        raw = bytes(node.pixelData(x, y, width, height))
+        raw = node.pixelData(x, y, width, height).data()
     else:  # a group (or any other layer): what it shows, its children composited
-        raw = bytes(node.projectionPixelData(x, y, width, height))
+        raw = node.projectionPixelData(x, y, width, height).data()
     key = (node.colorModel(), node.colorDepth())
     if key in DIRECT:
         channels, pixel_format = DIRECT[key]
@@ -101,7 +101,7 @@ def convert_to_srgb8(raw, width, height, model, depth, profile):
         layer.setPixelData(raw, 0, 0, width, height)
         temporary.setColorSpace(*SRGB8)
         temporary.waitForDone()
-        return bytes(layer.pixelData(0, 0, width, height))
+        return layer.pixelData(0, 0, width, height).data()
     finally:
         temporary.setModified(False)
         temporary.close()
@@ -112,7 +112,7 @@ def selection_hint(document, frame):
     selection = document.selection()
     if selection is None:
         return None
-    return bytes(selection.pixelData(frame.x, frame.y, frame.width, frame.height)).translate(REGION)
+    return selection.pixelData(frame.x, frame.y, frame.width, frame.height).data().translate(REGION)
 
 
 def find_node(document, unique_id):
@@ -154,7 +154,11 @@ def _add_mask_by_action(document, layer, alpha, frame):
         if previous is not None:
             document.setSelection(None)
         document.setActiveNode(layer)
-        Krita.instance().action("add_new_transparency_mask").trigger()
+        add_mask = Krita.instance().action("add_new_transparency_mask")
+        if add_mask is None:  # Krita.action() answers None for an action it does not have
+            raise UserError("This Krita has no \u201cAdd Transparency Mask\u201d action, which cleancut "
+                            "needs here: please report your Krita version.")
+        add_mask.trigger()
         document.waitForDone()
     finally:
         if previous is not None:
