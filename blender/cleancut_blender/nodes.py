@@ -9,9 +9,23 @@ where its result leaves) is asked of compat.
 
 from __future__ import annotations
 
+from typing import Any, Iterable, TypeVar, Union
+
 import bpy
 
 from . import compat
+
+Source = Union[bpy.types.Image, bpy.types.MovieClip]  # what is cut out
+_Block = TypeVar("_Block", bound=bpy.types.ID)
+_Node = TypeVar("_Node", bound=bpy.types.Node)
+
+
+def _new(nodes: bpy.types.Nodes, kind: type[_Node]) -> _Node:
+    """A new node of the built-in type ``kind`` (its bl_idname is the class name)."""
+    node = nodes.new(kind.__name__)
+    if not isinstance(node, kind):
+        raise TypeError("Blender made a %s for a %s" % (type(node).__name__, kind.__name__))
+    return node
 
 GROUP_NAME = "Remove Background"
 SOURCE_KEY = "cleancut_source"
@@ -20,24 +34,29 @@ MATTE_NODE = "Matte"
 FRAME_FIELDS = ("frame_start", "frame_duration", "frame_offset", "use_cyclic")
 
 
-def _owned(datablocks, key, source):
+def _owned(datablocks: Iterable[_Block], key: str, source: Source) -> _Block | None:
     for block in datablocks:
         if block.get(key) == source:
             return block
     return None
 
 
-def find_group(source):
-    return _owned(bpy.data.node_groups, SOURCE_KEY, source)
+def find_group(source: Source) -> bpy.types.CompositorNodeTree | None:
+    """The Remove Background group made for ``source`` by an earlier run, if any."""
+    groups = [g for g in bpy.data.node_groups if isinstance(g, bpy.types.CompositorNodeTree)]
+    return _owned(groups, SOURCE_KEY, source)
 
 
-def find_matte(source):
+def find_matte(source: Source) -> bpy.types.Image | None:
+    """The matte image made for ``source`` by an earlier run, if any."""
     return _owned(bpy.data.images, MATTE_KEY, source)
 
 
-def build_group(source, matte):
+def build_group(source: Source, matte: bpy.types.Image) -> bpy.types.CompositorNodeTree:
     """A new group: Image in; cut-out Image (alpha replaced by the matte) and Matte out."""
     group = bpy.data.node_groups.new(GROUP_NAME, "CompositorNodeTree")
+    if not isinstance(group, bpy.types.CompositorNodeTree):
+        raise TypeError("Blender made a %s for a compositor node group" % type(group).__name__)
     group[SOURCE_KEY] = source
     compat.new_socket(group, "Image", "INPUT", "NodeSocketColor")
     compat.new_socket(group, "Image", "OUTPUT", "NodeSocketColor")
@@ -62,16 +81,18 @@ def build_group(source, matte):
     return group
 
 
-def update_group(group, matte, frames):
+def update_group(group: bpy.types.NodeTree, matte: bpy.types.Image, frames: dict[str, Any] | None) -> None:
     """Point the group's matte node at ``matte``; ``frames`` maps scene frames to image frames."""
     node = group.nodes[MATTE_NODE]
+    if not isinstance(node, bpy.types.CompositorNodeImage):
+        raise TypeError("the group %r's %r node is a %s, not an Image node" % (group.name, MATTE_NODE, node.bl_idname))
     node.image = matte
     if frames is not None:
         for field in FRAME_FIELDS:
             setattr(node, field, frames[field])
 
 
-def source_node(tree, source):
+def source_node(tree: bpy.types.NodeTree, source: Source) -> bpy.types.Node | None:
     """The compositor node that shows ``source`` (an Image or a MovieClip), or None."""
     kind = "CompositorNodeMovieClip" if isinstance(source, bpy.types.MovieClip) else "CompositorNodeImage"
     active = tree.nodes.active
@@ -82,49 +103,55 @@ def source_node(tree, source):
     return None
 
 
-def new_source_node(tree, source, frames):
+def new_source_node(tree: bpy.types.NodeTree, source: Source, frames: dict[str, Any] | None) -> bpy.types.Node:
+    """A new Image or Movie Clip node showing ``source`` with the frame mapping ``frames``."""
+    node: bpy.types.Node
     if isinstance(source, bpy.types.MovieClip):
-        node = tree.nodes.new("CompositorNodeMovieClip")
-        node.clip = source
+        clip_node = _new(tree.nodes, bpy.types.CompositorNodeMovieClip)
+        clip_node.clip = source
+        node = clip_node
     else:
-        node = tree.nodes.new("CompositorNodeImage")
-        node.image = source
+        image_node = _new(tree.nodes, bpy.types.CompositorNodeImage)
+        image_node.image = source
         if frames is not None:
             for field in FRAME_FIELDS:
-                setattr(node, field, frames[field])
+                setattr(image_node, field, frames[field])
+        node = image_node
     result = compat.result_node(tree)
     x, y = (result.location.x, result.location.y) if result is not None else (0.0, 0.0)
     node.location = (x - 500, y)
     return node
 
 
-def _first(tree, idname):
+def _first(tree: bpy.types.NodeTree, idname: str) -> bpy.types.Node | None:
     for node in tree.nodes:
         if node.bl_idname == idname:
             return node
     return None
 
 
-def wire(tree, source_node_, group):
+def wire(tree: bpy.types.NodeTree, source_node_: bpy.types.Node,
+         group: bpy.types.CompositorNodeTree) -> bpy.types.Node:
     """Put the group after the source node: its old links now leave from the group's cut-out,
     or, when nothing took the source's image, the cut-out becomes the compositor's result."""
     group_node = None
     for node in tree.nodes:
-        if node.bl_idname == "CompositorNodeGroup" and node.node_tree == group:
+        if isinstance(node, bpy.types.CompositorNodeGroup) and node.node_tree == group:
             group_node = node
             break
     if group_node is None:
-        group_node = tree.nodes.new("CompositorNodeGroup")
+        group_node = _new(tree.nodes, bpy.types.CompositorNodeGroup)
         group_node.node_tree = group
         group_node.label = GROUP_NAME
         group_node.location = (source_node_.location[0] + 250, source_node_.location[1])
     out = source_node_.outputs["Image"]
     cut_out = group_node.outputs["Image"]
-    if not any(link.to_node == group_node for link in out.links):
-        for link in list(out.links):
+    if not any(link.to_node == group_node for link in out.links or ()):
+        for link in list(out.links or ()):
             target = link.to_socket
             tree.links.remove(link)
-            tree.links.new(cut_out, target)
+            if target is not None:
+                tree.links.new(cut_out, target)
         tree.links.new(out, group_node.inputs["Image"])
     if not cut_out.links:
         result = compat.result_node(tree)

@@ -314,7 +314,7 @@ def _store_items():
 
 
 class CLEANCUT_OT_remove_background(bpy.types.Operator):
-    """Cut out an image, image sequence or movie with the local cleancut engine: a matte and a Remove Background node group"""  # noqa: E501
+    """Cut out an image, sequence, movie or strip with the local cleancut engine: a matte and a Remove Background node group"""  # noqa: E501
 
     bl_idname = "cleancut.remove_background"
     bl_label = "Remove Background"
