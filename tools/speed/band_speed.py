@@ -9,8 +9,8 @@ the machine being shared) and the medians of wall time and of CPU time (process_
 on a shared machine; these stages run on one thread) are printed, with the ratio old / new.
 
 Memory: each (version, photo, stage) also runs once in a child process that reports the
-stage's peak of numpy allocations (tracemalloc) and its growth of the process's peak RSS
-(ru_maxrss after the stage minus before it, inputs already loaded).
+stage's peak of numpy allocations (tracemalloc) and its peak RSS above the RSS before it
+(inputs already loaded; Linux VmHWM, reset just before the stage).
 
     .venv/bin/python tools/speed/band_speed.py [--runs 7] [--sizes 1280x720,4000x3000] [--old 00c815f]
 """
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -91,6 +90,13 @@ def run_stage(modules: dict, stage: str, rgb: np.ndarray, prob: np.ndarray, alph
     return modules["foreground"].estimate_foreground(rgb, alpha)
 
 
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
 def child(args) -> int:
     """One stage once, in this fresh process: its tracemalloc peak and peak-RSS growth."""
     import tracemalloc
@@ -99,13 +105,15 @@ def child(args) -> int:
     modules = load_old(args.old, folder) if args.version == "old" else new_modules()
     rgb, prob, alpha = inputs(*args.size, folder)
     run_stage(modules, args.stage, rgb[:64, :64], prob, alpha[:64, :64])  # imports and warm-up
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # ru_maxrss would carry the parent's peak across fork and exec: reset this process's
+    # high-water mark (Linux: "5" into clear_refs) and read VmHWM instead.
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_kib("VmRSS")
     tracemalloc.start()
     run_stage(modules, args.stage, rgb, prob, alpha)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"traced_mib": peak / 2 ** 20, "rss_growth_mib": (after - before) / 1024}))
+    print(json.dumps({"traced_mib": peak / 2 ** 20, "rss_growth_mib": (_status_kib("VmHWM") - before) / 1024}))
     return 0
 
 
