@@ -161,6 +161,10 @@ def _solve_band(nodes: np.ndarray, flat_alpha: np.ndarray, image: np.ndarray, he
     y, x = np.divmod(nodes, width)
     # Neighbours outside the node set are appended after the nodes (fixed values), so one
     # gather per direction reads both: ext[:n] holds the nodes' current values.
+    # Where each pixel of the level sits among the nodes (-1: not a node): one int32 map of the
+    # level's size (at most WORK_PIXELS), several times faster than searching the nodes.
+    position = np.full(height * width, -1, np.int32)
+    position[nodes] = np.arange(n, dtype=np.int32)
     gathers, weights, others = [], [], []
     extra = n
     for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
@@ -168,8 +172,8 @@ def _solve_band(nodes: np.ndarray, flat_alpha: np.ndarray, image: np.ndarray, he
         nb = np.where(ok, nodes + dy * width + dx, nodes)
         weight = np.where(ok, REGULARIZATION + GRADIENT_WEIGHT * np.abs(a - np.clip(flat_alpha[nb], 0.0, 1.0)), 0.0)
         weights.append(weight.astype(np.float32)[:, None])
-        pos = np.minimum(np.searchsorted(nodes, nb), n - 1)
-        inside = nodes[pos] == nb
+        pos = position[nb]
+        inside = pos >= 0
         out_nb = nb[~inside]
         pos[~inside] = extra + np.arange(out_nb.size)
         extra += out_nb.size
