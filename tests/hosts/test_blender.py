@@ -823,6 +823,19 @@ def test_modal_run_writes_every_matte_and_wires_the_group(hosts, host, media):
     assert f"Group.001.Image>{RESULT_NODE[host]}.Image" in facts["state_a"]["links"]
 
 
+@pytest.mark.parametrize("host", [v for v in STRIP_HOSTS if v not in WHEELS])
+def test_sequencer_invocation_runs_modal_and_adds_the_strip_modifier(hosts, host, media):
+    facts = gui_run(hosts, host, media)
+    assert facts["invoke_strip"] == ["RUNNING_MODAL"]
+    run = facts["run_strip"]
+    assert (run["status"], run["frames"], run["report"][0]) == ("finished", [1, 2], "INFO")
+    (name,) = [n for n, g in our_groups(facts["state_strip"]).items() if g["matte"] == "frame_0001.png matte"]
+    assert facts["state_strip"]["strips"]["stripA"]["modifiers"] == [["COMPOSITOR", name, name]]
+    assert [f for f in facts["files_strip"] if f.startswith("cleancut_mattes/frame_0001_png")] == [
+        "cleancut_mattes/frame_0001_png/", "cleancut_mattes/frame_0001_png/matte_000001.png",
+        "cleancut_mattes/frame_0001_png/matte_000002.png"]
+
+
 @GUI_HOSTS
 def test_esc_cancels_the_modal_run_and_leaves_nothing(hosts, host, media):
     facts = gui_run(hosts, host, media)

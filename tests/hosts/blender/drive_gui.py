@@ -7,6 +7,8 @@
    is written, Esc is pressed (a simulated key event, through Blender's event loop); the run
    must stop and leave nothing behind, not even the Matte Folder it created.
 2. It is invoked on sequence A and runs to the end.
+3. (Blender 5.0+) It is invoked from the Video Sequencer on an image strip of A's files: the
+   modal run computes its mattes and adds the strip's Compositor modifier.
 Facts go to RESULT.json; Blender quits at the end (or after a deadline, with an error noted).
 """
 
@@ -61,6 +63,21 @@ def invoke_in_compositor(node):
     """Like Add > Remove Background in the Compositor with ``node`` active."""
     common.addon_compat().compositor(bpy.context.scene).nodes.active = node
     window, override = window_context("COMPOSITOR")
+    with bpy.context.temp_override(**override):
+        return sorted(bpy.ops.cleancut.remove_background("INVOKE_DEFAULT"))
+
+
+def invoke_in_sequencer(folder):
+    """Like Strip > Remove Background in the Video Sequencer (Blender 5.0+), on an image strip of
+    the files in ``folder``, shown from scene frame 1."""
+    scene = bpy.context.scene
+    bpy.context.workspace.sequencer_scene = scene  # what the Video Editing workspace shows
+    names = sorted(os.listdir(folder))
+    strip = scene.sequence_editor_create().strips.new_image("stripA", os.path.join(folder, names[0]), 1, 1)
+    for name in names[1:]:
+        strip.elements.append(name)
+    scene.sequence_editor.active_strip = strip
+    window, override = window_context("SEQUENCE_EDITOR")
     with bpy.context.temp_override(**override):
         return sorted(bpy.ops.cleancut.remove_background("INVOKE_DEFAULT"))
 
@@ -135,6 +152,17 @@ def step():
         result["run_a"] = dict(last_run())
         result["state_a"] = common.snapshot()
         result["files_a"] = common.files_under(OUT)
+        if not common.addon_compat().STRIP_COMPOSITOR:
+            finish()
+            return None
+        result["invoke_strip"] = invoke_in_sequencer(os.path.join(OUT, "seqA"))
+        state["step"] = "wait_strip"
+    elif name == "wait_strip":
+        if last_run()["status"] == "running":
+            return 0.05
+        result["run_strip"] = dict(last_run())
+        result["state_strip"] = common.snapshot()
+        result["files_strip"] = common.files_under(OUT)
         finish()
         return None
     result["steps"].append(name)
