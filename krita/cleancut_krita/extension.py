@@ -32,7 +32,10 @@ SETTINGS_GROUP = "cleancut"
 DEFAULTS = {"model": "", "refine": "", "selection_hint": "false"}  # "": the engine's default
 STAGES = {"model": "Loading the model", "segment": "Finding the subject", "refine": "Refining the edges"}
 TITLES = {"remove": "Remove Background", "select": "Select Subject"}
-INSTANCE = None  # the extension Krita loaded (for scripts and tests)
+# The extension Krita loaded (for scripts and tests). Holding it here also keeps it alive: Krita
+# 5.3's Krita.extensions() hands the objects back to Python, and an extension only Krita held
+# would be deleted (menus dead) once a script dropped that list.
+INSTANCE = None
 
 
 def read_settings():

@@ -1,4 +1,5 @@
-"""cleancut's Krita plug-in inside the real Krita 5.1.5 (Debian 12) and 5.2.9 (Debian 13 chroot).
+"""cleancut's Krita plug-in inside the real Krita 5.1.5 (Debian 12), 5.2.9 (Debian 13 chroot) and
+5.3.4 (Debian sid chroot).
 
 Each Krita version runs once per module under Xvfb with the plug-in installed as a user would
 have it (pykrita/ + actions/ + kritarc), plus a test driver plug-in
@@ -31,10 +32,9 @@ from cleancut import frames, pipeline
 from cleancut.catalog import load_catalog
 from cleancut.errors import CleancutError
 from cleancut.options import REFINE_MODES, Options
-from krita_harness import KritaHost
+from krita_harness import CHROOTS, FLAVOURS, KritaHost
 
 SCENARIOS = REPO / "tests" / "hosts" / "krita" / "scenarios.py"
-FLAVOURS = ["5.1", "5.2"]  # Debian 12's Krita 5.1.5 (native), Debian 13's 5.2.9 (chroot)
 ASTRONAUT = REPO / "examples" / "astronaut.png"
 CHELSEA = REPO / "examples" / "chelsea.png"
 HINT_RECT = (96, 32, 320, 400)
@@ -91,7 +91,8 @@ def sessions(request, host_scratch, model_cache, inputs) -> dict:
               if any(here in item.nodeid and f"[krita{flavour}" in item.nodeid for item in request.session.items)]
     hosts = {}
     for flavour in wanted:
-        engine = request.getfixturevalue("trixie_engine") if flavour == "5.2" else None
+        chroot = CHROOTS[flavour]  # 5.1: Debian 12's own; 5.2: the trixie chroot; 5.3: the sid chroot
+        engine = request.getfixturevalue("chroot_engine")(chroot.name) if chroot is not None else None
         hosts[flavour] = KritaHost(flavour, host_scratch / f"krita{flavour}", model_cache, engine)
     spec = {"inputs": {k: v for k, v in inputs.items() if isinstance(v, str)}, "hint_rect": list(HINT_RECT),
             "refine_choice": REFINE_CHOICE}

@@ -19,14 +19,19 @@ import time
 
 import cleancut_krita.extension as ccx
 import cleancut_krita.layers as ccl
-from PyQt5.QtCore import QTimer
-from PyQt5.QtWidgets import (
+from cleancut_krita.qt import (  # the plug-in's Qt door: PyQt5 in Krita 5, PyQt6 in Krita 6
     QAbstractItemView,
     QApplication,
+    QCheckBox,
+    QComboBox,
     QDialog,
+    QDialogButtonBox,
     QDockWidget,
+    QLabel,
     QMessageBox,
     QProgressDialog,
+    QPushButton,
+    QTimer,
 )
 
 from krita import Krita, Selection
@@ -403,7 +408,6 @@ def scenario_keeps_selection():
 
 def click_cancel():
     """Once the engine is at work on the request, press the progress dialog's Cancel button."""
-    from PyQt5.QtWidgets import QPushButton
     found = {}
 
     def engine_at_work():
@@ -520,7 +524,6 @@ def find_options_dialog():
 
 def options_round(model, refine_choice, hint, accept_licence):
     """Open the options dialog, wait for the engine's lists, choose, press OK."""
-    from PyQt5.QtWidgets import QCheckBox, QComboBox, QDialogButtonBox, QLabel
     APP.action("cleancut_options").trigger()
     yield lambda: find_options_dialog() is not None
     dialog = find_options_dialog()
@@ -536,7 +539,7 @@ def options_round(model, refine_choice, hint, accept_licence):
     combo.setCurrentIndex(combo.findData(model))
     refine.setCurrentIndex(refine.findData(refine_choice))
     dialog.findChild(QCheckBox, "selection_hint").setChecked(hint)
-    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.Ok)
+    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
     accept_box = dialog.findChild(QCheckBox, "accept_licence")
     seen["ok_enabled_before_accepting"] = ok.isEnabled()
     seen["accept_visible"] = accept_box.isVisible()
