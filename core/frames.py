@@ -66,7 +66,8 @@ def decode(buffer: bytes, width: int, height: int, channels: str, fmt: str,
         unit = pixels.astype(np.float32) / 255.0
         rgb8 = pixels[..., : 3 if count >= 3 else 1]
     else:
-        unit = pixels.astype(np.float32) / (65535.0 if fmt == "u16" else 1.0)
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf pixels: cleaned just below
+            unit = pixels.astype(np.float32) / (65535.0 if fmt == "u16" else 1.0)
         unit = np.nan_to_num(unit, nan=0.0, posinf=1.0, neginf=0.0)
         rgb8 = np.rint(np.clip(unit[..., : 3 if count >= 3 else 1], 0.0, 1.0) * 255.0).astype(np.uint8)
     if rgb8.shape[2] == 1:

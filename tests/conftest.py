@@ -29,7 +29,7 @@ _become_subreaper()
 
 
 # Hypothesis profiles for tests/test_fuzz_*.py: "cleancut" (loaded here) keeps the whole fuzz
-# set within about 90 s on 2 cores; `--hypothesis-profile=long` runs 20 times as many examples.
+# set within about 90 s on 2 cores; `--hypothesis-profile=long` runs 20 times as many examples (about 10 minutes).
 # Deadlines are each test's own (a reply within N s), not Hypothesis' per-example timer, which
 # a loaded shared machine would trip. No example database: runs do not depend on earlier ones.
 from hypothesis import HealthCheck, settings  # noqa: E402
@@ -37,8 +37,8 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 _FUZZ = dict(deadline=None, database=None, print_blob=True,
              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                     HealthCheck.data_too_large, HealthCheck.filter_too_much])
-settings.register_profile("cleancut", max_examples=100, **_FUZZ)
-settings.register_profile("long", max_examples=2000, **_FUZZ)
+settings.register_profile("cleancut", max_examples=150, **_FUZZ)
+settings.register_profile("long", max_examples=3000, **_FUZZ)
 settings.load_profile("cleancut")
 
 

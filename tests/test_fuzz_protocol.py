@@ -22,7 +22,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from cleancut import config, worker
@@ -111,7 +111,8 @@ def _tree(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def pipe_worker(engine_models):
+def pipe_worker(engine_models, monkeypatch):
+    monkeypatch.setenv("CLEANCUT_OFFLINE", "1")  # a request naming no model must not download the default
     cache = config.cache_dir()
     before = _tree(cache)
     tracemalloc.start()
@@ -197,11 +198,17 @@ def test_any_json_header_gets_a_reply_and_the_worker_keeps_serving(pipe_worker, 
     if isinstance(header, dict) and nbytes:
         header = dict(header, nbytes=nbytes)
     announced = header.get("nbytes") if isinstance(header, dict) else None
+    line = _line(header)
+    try:  # a header the worker cannot parse loses the framing: its payload would read as headers
+        worker.parse_header(line)
+    except worker.ProtocolError:
+        announced = None
     payload = b""
     if isinstance(announced, int) and not isinstance(announced, bool) and 0 < announced <= MAX_PIXELS * 17:
         payload = bytes(range(256)) * (announced // 256) + bytes(announced % 256)
-    pipe_worker.write(_line(header) + payload)
+    pipe_worker.write(line + payload)
     reply = pipe_worker.read_header(time.monotonic() + REPLY_DEADLINE_S)  # every line gets one
+    event(f"reply: {reply['op']}" + (f" ({reply.get('kind')})" if reply["op"] == "error" else ""))
     assert reply["op"] in ("error", "hello", "models", "accept", "remove", "cancel", "progress")
     if reply["op"] == "error":
         assert reply["kind"] in ("protocol", "model", "licence", "engine"), reply
@@ -226,3 +233,38 @@ def test_deep_nesting_and_long_numbers_get_a_reply(pipe_worker, depth, opener, d
     reply = pipe_worker.read_header(time.monotonic() + REPLY_DEADLINE_S)
     assert reply["op"] in ("error", "hello")
     pipe_worker.still_serving()
+
+
+@st.composite
+def valid_removes(draw) -> tuple[dict, bytes]:
+    """A remove request that is right in every field, with any frame size, layout and padding."""
+    width, height = draw(st.integers(1, 48)), draw(st.integers(1, 48))
+    channels, fmt, alpha_format = draw(CHANNELS), draw(FORMATS), draw(FORMATS)
+    row = width * worker.frames.CHANNELS[channels] * worker.frames.FORMATS[fmt].itemsize
+    stride = row + draw(st.integers(0, 16))
+    pixels = draw(st.binary(min_size=stride * (height - 1) + row, max_size=stride * (height - 1) + row))
+    header = {"op": "remove", "id": draw(st.integers(0, 2**62) | st.text(max_size=8)), "width": width,
+              "height": height, "channels": channels, "format": fmt, "stride": stride, "alpha_format": alpha_format,
+              "foreground": draw(st.booleans()),
+              "options": {"model": "red", "refine": draw(st.sampled_from(["off", "fast", "best"]))}}
+    if draw(st.booleans()):
+        hint = draw(st.binary(min_size=width * height, max_size=width * height))
+        header["hint_nbytes"] = len(hint)
+        pixels += hint
+    if draw(st.booleans()):
+        header.update(stream=draw(st.sampled_from(["a", "b"])), stream_reset=draw(st.booleans()))
+    return header, pixels
+
+
+@given(request=valid_removes())
+def test_any_valid_frame_gets_an_alpha_of_exactly_its_size(pipe_worker, request):
+    header, payload = request
+    pipe_worker.write(_line(dict(header, nbytes=len(payload))) + payload)
+    deadline = time.monotonic() + REPLY_DEADLINE_S
+    reply = pipe_worker.read_header(deadline)
+    while reply["op"] == "progress":
+        reply = pipe_worker.read_header(deadline)
+    assert reply["op"] == "remove" and reply["ok"] is True and reply["id"] == header["id"], reply
+    size = header["width"] * header["height"] * worker.frames.FORMATS[header["alpha_format"]].itemsize
+    assert reply["alpha_nbytes"] == size
+    assert reply["nbytes"] == size * (4 if header["foreground"] else 1) or not header["foreground"]
