@@ -153,6 +153,7 @@ class _Level:
             miss = np.flatnonzero(~hit)
         if miss.size:
             coarser = self.coarser
+            assert coarser is not None, "a band level always has a coarser level"
             y, x = np.divmod(flat[miss], self.width)
             src = self.rows[y] * coarser.width + self.cols[x]
             f[miss], b[miss] = coarser.at(src)

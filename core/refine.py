@@ -82,7 +82,7 @@ PARALLEL_MIN = 20_000  # unknowns below which one thread is faster
 # filter's side of 0.5 (see keep_outline). An ensemble's outline model is reliable enough on its
 # own: for the quality preset keep_outline cost SAD (36.93 / 8.80 vs 36.71 / 8.45) and gradient
 # error (0.180 vs 0.175) for a little IoU (0.897 / 0.968 vs 0.893 / 0.962).
-MODE_SETTINGS = {"fast": {"method": "guided", "hint_maxiter": 100},
+MODE_SETTINGS: dict[str, dict] = {"fast": {"method": "guided", "hint_maxiter": 100},
                  "best": {"method": "closed-form", "maxiter": 150, "hint_maxiter": 400, "keep_outline": True}}
 
 # Hints.
@@ -397,7 +397,7 @@ def conjugate_gradients(matrix, rhs: np.ndarray, x0: np.ndarray, rtol: float, ma
     try:
         x = x0.astype(np.float64, copy=True)
         r = rhs - product(x)
-        limit = rtol * max(np.linalg.norm(rhs), 1e-30)
+        limit = rtol * max(float(np.linalg.norm(rhs)), 1e-30)
         z = inv_diag * r
         p = z.copy()
         rz = r @ z
