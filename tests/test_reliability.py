@@ -277,14 +277,15 @@ def read_only_tampered_cache(engine_models):
     path.parent.chmod(0o755)
 
 
-@pytest.mark.parametrize("command", [["models", "verify", "red"],
-                                     ["remove", "IMAGE", "--model", "red", "-q"]], ids=["verify", "remove"])
+@pytest.mark.parametrize("command", [["models", "verify", "red"], ["remove", "IMAGE", "--model", "red", "-q"],
+                                     ["doctor"]], ids=["verify", "remove", "doctor"])
 def test_a_tampered_model_in_a_read_only_cache_is_named_with_its_checksum(read_only_tampered_cache, tmp_path, command):
     image = small_png(tmp_path / "p.png")
     argv = [str(image) if a == "IMAGE" else a for a in command]
-    done = subprocess.run(without_permission_override() + CLI + argv, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "failed its check" in done.stderr and "could not be deleted" in done.stderr
+    done = subprocess.run(without_permission_override() + CLI + argv, capture_output=True, text=True, timeout=120)
+    said = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in said
+    assert "failed its check" in said and "could not be deleted" in said
     assert read_only_tampered_cache.exists()
 
 
@@ -562,3 +563,19 @@ def test_an_output_named_explicitly_is_refused_with_the_reason(tmp_path):
     cut = small_png(tmp_path / "a-cutout.png")
     found, missing = cli.expand_inputs([str(cut)])
     assert found == [] and "named like a cleancut result" in missing[0][1]
+
+
+def test_a_read_only_runtime_folder_means_a_private_worker(engine_models, tmp_path):
+    base = tmp_path / "runtime"
+    base.mkdir(mode=0o555)
+    script = ("import sys; from cleancut.cleancut_client import Client\n"
+              "c = Client(python=sys.executable, shared=True)\n"
+              "print(c.hello()['ok'], c.process is not None, c.note)\n"
+              "c.close()\n")
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(base))
+    env.pop("CLEANCUT_RUNTIME_DIR", None)
+    done = subprocess.run(without_permission_override() + [sys.executable, "-c", script], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("True True ") and "cannot be created" in done.stdout
+    assert os.listdir(base) == []
