@@ -71,7 +71,6 @@ if QT6:
         QProgressDialog,
         QPushButton,
         QVBoxLayout,
-        QWidget,
     )
 else:
     from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
@@ -91,12 +90,11 @@ else:
         QProgressDialog,
         QPushButton,
         QVBoxLayout,
-        QWidget,
     )
 
 __all__ = [
     "BINDING", "QT6", "QT_VERSION_STR", "PYQT_VERSION_STR",
     "QAbstractItemView", "QAction", "QApplication", "QCheckBox", "QComboBox", "QDialog",
     "QDialogButtonBox", "QDockWidget", "QFormLayout", "QLabel", "QMessageBox", "QObject",
-    "QProgressDialog", "QPushButton", "QTimer", "QVBoxLayout", "QWidget", "Qt", "pyqtSignal",
+    "QProgressDialog", "QPushButton", "QTimer", "QVBoxLayout", "Qt", "pyqtSignal",
 ]
