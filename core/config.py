@@ -146,10 +146,10 @@ def _flag(env_name: str, config_key: str) -> bool:
         if value in _FALSE:
             return False
         raise CleancutError(f"{env_name}={raw!r} is not understood; use 1 or 0")
-    value = load_config().get(config_key)  # load_config has refused anything else
-    if isinstance(value, str):
-        return value.strip().lower() in _TRUE
-    return value is True
+    setting = load_config().get(config_key)  # load_config has refused anything else
+    if isinstance(setting, str):
+        return setting.strip().lower() in _TRUE
+    return setting is True
 
 
 def offline() -> bool:
