@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,7 +33,7 @@ from cleancut import frames, pipeline
 from cleancut.catalog import load_catalog
 from cleancut.errors import CleancutError
 from cleancut.options import REFINE_MODES, Options
-from krita_harness import CHROOTS, FLAVOURS, KritaHost
+from krita_harness import CHROOTS, FLAVOURS, KritaHost, KritaRunError, x_server_left
 
 SCENARIOS = REPO / "tests" / "hosts" / "krita" / "scenarios.py"
 ASTRONAUT = REPO / "examples" / "astronaut.png"
@@ -409,3 +410,33 @@ def test_options_are_remembered_in_kritarc(krita):
     kritarc = configparser.ConfigParser(interpolation=None, strict=False)
     kritarc.read_string("[top]\n" + host.kritarc.read_text())  # KConfig allows keys before any group
     assert dict(kritarc["cleancut"]) == {"model": "isnet", "refine": REFINE_CHOICE, "selection_hint": "true"}
+
+
+# --- the harness itself -----------------------------------------------------------------------
+STALLED = """\
+def main(spec, out):
+    yield lambda: False  # line 2: never true
+"""
+
+
+def test_a_stalled_run_fails_naming_its_step_and_leaves_no_x_server_or_krita(host_scratch, model_cache):
+    """A run that never finishes ends at the watchdog, says where it stood, and stops its X
+    server and Krita, so the next run on this machine is not disturbed (Krita 5.1, native)."""
+    base = host_scratch / "krita5.1-stalled"
+    host = KritaHost("5.1", base, model_cache)
+    script = base / "stalled.py"
+    script.write_text(STALLED)
+    with pytest.raises(KritaRunError) as failed:
+        host.run(script, {}, deadline=5)
+    assert "watchdog: the scenarios did not finish within 5.0 s; still waiting on a condition at main line 2" in str(failed.value)
+    assert not x_server_left(host.display)
+    home = f"HOME={host.home}".encode()
+    left = [pid for pid in os.listdir("/proc") if pid.isdigit() and _environ_has(pid, home)]
+    assert left == []  # nothing started with this run's HOME lives on (Krita, its worker)
+
+
+def _environ_has(pid: str, entry: bytes) -> bool:
+    try:
+        return entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False

@@ -122,6 +122,7 @@ class KritaHost:
                 self.env.pop(name)
         self.scratch = self.base.parent  # bound into the chroot: holds base, the engine and the cache
         self.runs = 0
+        self.display: str | None = None  # the last run's X display (":N"), for tests of the harness
 
     @property
     def kritarc(self) -> Path:
@@ -141,7 +142,7 @@ class KritaHost:
         argv = ["krita", "--nosplash"]
         started = time.time()
         with XServer(out / "xvfb.log") as display:
-            env["DISPLAY"] = display
+            env["DISPLAY"] = self.display = display
             try:
                 if self.chroot is None:
                     done = run_group(argv, deadline + START_S, env=dict(os.environ, **env))
@@ -222,6 +223,12 @@ class XServer:
             kill_group(self.process.pid)
             self.process.wait()
             self.process = None
+
+
+def x_server_left(display: str) -> bool:
+    """Whether anything still holds this display: its abstract socket or its lock file."""
+    number = int(display.lstrip(":"))
+    return number in _abstract_x_sockets() or Path(f"/tmp/.X{number}-lock").exists()
 
 
 def _abstract_x_sockets() -> dict[int, int]:
