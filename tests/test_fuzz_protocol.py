@@ -29,6 +29,9 @@ from cleancut import config, worker
 
 REPLY_DEADLINE_S = 10.0
 MAX_PIXELS = 48 * 48  # the frame limit of the worker under test
+# What one request may cost in Python-side memory: a few dozen copies of the largest frame the
+# limit allows, plus the pipeline's fixed working set (catalog, one model session's arrays).
+MEMORY_BOUND = 64 * MAX_PIXELS * 17 + (16 << 20)
 NOT_JSON = object()
 
 
@@ -88,8 +91,16 @@ class PipeWorker:
         self.buffer = self.buffer[size:]
         return header
 
+    def mark_memory(self) -> None:
+        """Start measuring what the next request costs in traced memory (numpy included)."""
+        self.baseline = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+
     def still_serving(self) -> None:
-        """A hello is answered; every reply before it is strict JSON (already checked)."""
+        """A hello is answered; every reply before it is strict JSON (already checked); what
+        the request cost in memory (up to now, from mark_memory) is bounded by the frame limit."""
+        grown = tracemalloc.get_traced_memory()[1] - getattr(self, "baseline", 0)
+        assert grown < MEMORY_BOUND, f"a request took {grown} bytes of traced memory"
         self.next_id += 1
         self.write(json.dumps({"op": "hello", "id": self.next_id}).encode() + b"\n")
         deadline = time.monotonic() + REPLY_DEADLINE_S
@@ -119,11 +130,8 @@ def pipe_worker(engine_models, monkeypatch):
     server = PipeWorker()
     yield server
     server.close()
-    peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert not server.errors, f"the worker raised: {server.errors!r}"
-    # Python-side memory (numpy included) stays within a small multiple of the frame limit.
-    assert peak < 64 * MAX_PIXELS * 17 + (48 << 20), f"traced peak {peak} bytes"
     assert _tree(cache) == before, "the model cache changed"
 
 
@@ -206,6 +214,7 @@ def test_any_json_header_gets_a_reply_and_the_worker_keeps_serving(pipe_worker, 
     payload = b""
     if isinstance(announced, int) and not isinstance(announced, bool) and 0 < announced <= MAX_PIXELS * 17:
         payload = bytes(range(256)) * (announced // 256) + bytes(announced % 256)
+    pipe_worker.mark_memory()
     pipe_worker.write(line + payload)
     reply = pipe_worker.read_header(time.monotonic() + REPLY_DEADLINE_S)  # every line gets one
     event(f"reply: {reply['op']}" + (f" ({reply.get('kind')})" if reply["op"] == "error" else ""))
@@ -217,6 +226,7 @@ def test_any_json_header_gets_a_reply_and_the_worker_keeps_serving(pipe_worker, 
 
 @given(line=st.binary(max_size=300).filter(lambda b: b"\n" not in b))
 def test_any_bytes_as_a_header_line_get_a_reply(pipe_worker, line):
+    pipe_worker.mark_memory()
     pipe_worker.write(line + b"\n")
     reply = pipe_worker.read_header(time.monotonic() + REPLY_DEADLINE_S)
     assert reply["op"] in ("error", "hello", "models", "accept", "remove", "cancel", "progress", "shutdown")
@@ -227,6 +237,7 @@ def test_any_bytes_as_a_header_line_get_a_reply(pipe_worker, line):
 @given(depth=st.integers(min_value=1, max_value=200_000), opener=st.sampled_from([b"[", b"{\"a\":"]),
        digits=st.integers(min_value=1, max_value=20_000))
 def test_deep_nesting_and_long_numbers_get_a_reply(pipe_worker, depth, opener, digits):
+    pipe_worker.mark_memory()
     pipe_worker.write(b'{"op": "hello", "id": 1, "x": ' + opener * depth + b"\n")
     assert pipe_worker.read_header(time.monotonic() + REPLY_DEADLINE_S)["op"] == "error"
     pipe_worker.write(b'{"op": "hello", "id": 2, "x": ' + b"7" * digits + b"}\n")
@@ -259,6 +270,7 @@ def valid_removes(draw) -> tuple[dict, bytes]:
 @given(request=valid_removes())
 def test_any_valid_frame_gets_an_alpha_of_exactly_its_size(pipe_worker, request):
     header, payload = request
+    pipe_worker.mark_memory()
     pipe_worker.write(_line(dict(header, nbytes=len(payload))) + payload)
     deadline = time.monotonic() + REPLY_DEADLINE_S
     reply = pipe_worker.read_header(deadline)
@@ -268,3 +280,4 @@ def test_any_valid_frame_gets_an_alpha_of_exactly_its_size(pipe_worker, request)
     size = header["width"] * header["height"] * worker.frames.FORMATS[header["alpha_format"]].itemsize
     assert reply["alpha_nbytes"] == size
     assert reply["nbytes"] == size * (4 if header["foreground"] else 1) or not header["foreground"]
+    pipe_worker.still_serving()
