@@ -264,7 +264,7 @@ class Client(object):
         if self.shared and self.sock is None:
             try:
                 runtime_dir()
-            except _NoSharedFolder:
+            except CleancutError:  # no usable shared folder: no shared worker to stop
                 return
         try:
             if not self._alive() and self.shared:
