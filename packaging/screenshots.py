@@ -4,28 +4,38 @@
 
     .venv/bin/python packaging/screenshots.py [--out docs/images] [--only gimp3,krita,blender,before-after]
 
-Shots (PNG, 1280×800 screens unless noted):
-  gimp3.png         GIMP 3.0 (Debian 13 chroot): examples/astronaut.png after Layer > Mask >
-                    Remove Background…: the layer mask in the Layers dock, the checkerboard canvas
+Shots (PNG, 1280×800 screens unless noted), all from the newest editors the test matrix runs,
+in the Debian sid chroot (tests/hosts/setup.sh makes it; tests/hosts/hostkit.py's SID_CHROOT):
+  gimp3.png         GIMP 3.2.6: examples/astronaut.png after Layer > Mask > Remove Background…:
+                    the layer mask in the Layers dock, the checkerboard canvas
   gimp3-menu.png    the same window with Layer > Mask open on "Remove Background…" (needs xdotool)
-  krita.png         Krita 5.1 (Debian 12): after Layer > Remove Background, the transparency
-                    mask "Background removed (cleancut)" in the Layers docker
-  blender.png       Blender 3.4 (Debian 12): the Compositor after Add > Remove Background: the
-                    "Remove Background" node group wired between the Image node and the Composite,
-                    and a Viewer (through an Alpha Over onto a flat colour) as the backdrop
+  krita.png         Krita 5.3.4: after Layer > Remove Background, the transparency mask
+                    "Background removed (cleancut)" in the Layers docker
+  blender.png       Blender 5.2.2: the Compositor after Add > Remove Background: the "Remove
+                    Background" node group wired between the Image node and the compositor's
+                    Group Output, and a Viewer (through an Alpha Over onto a flat colour) as the
+                    backdrop
   before-after.png  made by the engine itself (cleancut.pipeline): the photo, then its cut-out
                     over a checkerboard (about 1000 px wide)
 
 Each editor gets a private profile (HOME) in a scratch folder with the plug-in laid out as
-`cleancut install` lays it out (core/bundles.py), a private Xvfb screen, and the real u2netp model (fetched into a
-scratch cache, or --cache). A small driver inside the editor opens the photo, runs Remove
-Background, stages the window and writes "ready"; this script then grabs the screen (Pillow's
-X11 grab), checks it is not blank, writes "done", and the editor quits. Every editor run is
-bounded by a timeout, and every process this script started (editors, workers, Xvfb) is ended
-before it exits.
+`cleancut install` lays it out (core/bundles.py; Blender's as an extension built and installed
+by that Blender), a private Xvfb screen, and the real u2netp model (fetched into a scratch
+cache, or --cache). The engine is built as a wheel and put on the chroot Python's PYTHONPATH
+beside its binary wheels (/opt/site314), as the host tests do. A small driver inside the editor
+opens the photo, runs Remove Background, stages the window and writes "ready"; this script then
+grabs the screen (Pillow's X11 grab), checks it is not blank, writes "done", and the editor
+quits. Every editor run is bounded by a timeout, and every process this script started
+(editors, workers, Xvfb) is ended before it exits.
 
-Needs what tests/hosts/setup.sh installs (Krita and Blender on Debian 12, the Debian 13 chroot
-with GIMP 3, entered as root through tests/hosts/chroot.sh), Xvfb, and xdotool for the menu shot.
+The X server runs on this machine and the editors in the chroot reach it through its abstract
+socket, which chroots share: the display number is chosen free of lock files in every root and
+of abstract sockets (tests/hosts/krita/krita_harness.py's way), and the server is used only once
+that socket is seen to be its own.
+
+Needs what tests/hosts/setup.sh installs (the Debian sid chroot with its Python 3.14 wheels,
+entered as root through tests/hosts/chroot.sh), Xvfb, and xdotool for the menu shot. Krita 5.3's
+first start in a fresh HOME takes 80–130 s on a busy machine: --timeout is per editor run.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import io
+import select
 import json
 import os
 import shutil
@@ -47,11 +58,19 @@ from cleancut import bundles
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "gimp" / "testing"))
-from gimp3_harness import shutdown_workers  # noqa: E402  (the GIMP harness's, so there is one copy)
-TRIXIE = Path(os.environ.get("TRIXIE", "/var/cache/cleancut-trixie"))
+sys.path.insert(0, str(REPO / "tests" / "hosts"))
+sys.path.insert(0, str(REPO / "tests" / "hosts" / "krita"))
+# The host tests' own helpers, so there is one copy of each: the chroots and their engine
+# environments, GIMP 3's binary and plug-in folder per version, the worker shutdown, and the
+# X display choice that works across chroots.
+from gimp3_harness import find_gimp_console, plugin_folder, shutdown_workers  # noqa: E402
+from hostkit import SID_CHROOT, Chroot, engine_env_chroot  # noqa: E402
+from krita_harness import _abstract_socket_owner, _free_display  # noqa: E402
+
 CHROOT_SH = REPO / "tests" / "hosts" / "chroot.sh"
 KRITA_DRIVER = REPO / "tests" / "hosts" / "krita"  # cleancut_driver/ + .desktop: the host tests' driver plug-in
-SITE313 = "/opt/site313"  # numpy, onnxruntime... for the chroot's Python 3.13 (tests/hosts/setup.sh)
+EDITORS = SID_CHROOT  # where today's GIMP, Krita and Blender live
+BLENDER_MODULE = "bl_ext.user_default.cleancut_blender"  # the add-on installed as an extension
 PHOTO = REPO / "examples" / "astronaut.png"
 SCREEN = (1280, 800)
 SHOTS = ("gimp3", "krita", "blender", "before-after")
@@ -148,7 +167,14 @@ def stop(proc: subprocess.Popen, grace: float = 5.0) -> None:
 
 
 class Xvfb:
-    """A private X screen: ``with Xvfb() as x: ... x.display``; grab() returns what it shows."""
+    """A private X screen: ``with Xvfb() as x: ... x.display``; grab() returns what it shows.
+
+    Editors in a chroot reach it through its abstract socket, shared by every chroot: the number
+    is one free in every root (krita_harness's _free_display), and the server is used only once
+    that socket is seen to be its own; -noreset, as editors probe with short connections first.
+    """
+
+    ATTEMPTS = 8
 
     def __init__(self, size=SCREEN):
         self.size = size
@@ -156,25 +182,35 @@ class Xvfb:
         self.display = None
 
     def __enter__(self):
+        for _ in range(self.ATTEMPTS):
+            number = _free_display()
+            if self._start(number):
+                self.display = f":{number}"
+                return self
+            stop(self.proc)  # lost a race for that number: another one
+        raise ShotError("Xvfb did not start")
+
+    def _start(self, number: int) -> bool:
         read, write = os.pipe()
         self.proc = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write), "-screen", "0", f"{self.size[0]}x{self.size[1]}x24", "-ac",
-             "-nolisten", "tcp", "-noreset"],
+            ["Xvfb", f":{number}", "-displayfd", str(write), "-screen", "0", f"{self.size[0]}x{self.size[1]}x24",
+             "-ac", "-nolisten", "tcp", "-listen", "local", "-listen", "unix", "-noreset"],
             pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         os.close(write)
-        number = b""
-        deadline = time.time() + 20
-        while time.time() < deadline and not number.endswith(b"\n"):
-            chunk = os.read(read, 16)
-            if not chunk:
-                break
-            number += chunk
-        os.close(read)
-        if not number.strip().isdigit():
-            stop(self.proc)
-            raise ShotError("Xvfb did not start")
-        self.display = ":" + number.strip().decode()
-        return self
+        answer = b""
+        deadline = time.time() + 30
+        try:
+            while time.time() < deadline and not answer.endswith(b"\n"):
+                ready, _, _ = select.select([read], [], [], max(0.0, deadline - time.time()))
+                if not ready:
+                    break
+                chunk = os.read(read, 16)
+                if not chunk:
+                    break
+                answer += chunk
+        finally:
+            os.close(read)
+        return answer.strip() == str(number).encode() and _abstract_socket_owner(number) == self.proc.pid
 
     def __exit__(self, *exc):
         stop(self.proc)
@@ -185,14 +221,22 @@ class Xvfb:
         return ImageGrab.grab(xdisplay=self.display).convert("RGB")
 
 
-def run_editor(argv, env, log: Path, ready: Path, timeout: float, on_ready, chroot_scratch: Path | None = None):
-    """Start an editor; when its driver writes ``ready``, call on_ready(); then wait for it to quit.
+def in_chroot_argv(chroot: Chroot, scratch: Path, argv: list[str], env: dict) -> tuple[list[str], dict]:
+    """(argv, env) that run argv inside the chroot with only ``env`` (tests/hosts/chroot.sh binds
+    the repository and scratch in at their own paths)."""
+    return ([str(CHROOT_SH), "run", str(scratch), "env"] + [f"{k}={v}" for k, v in env.items()] + argv,
+            dict(os.environ, CHROOT=str(chroot.root)))
+
+
+def run_editor(argv, env, log: Path, ready: Path, timeout: float, on_ready, chroot: Chroot | None = None,
+               scratch: Path | None = None):
+    """Start an editor (in ``chroot``, scratch bound in); when its driver writes ``ready``, call
+    on_ready(); then wait for it to quit.
 
     The whole run is bounded by ``timeout`` (the process group is ended after it); returns the
     editor's exit code."""
-    if chroot_scratch is not None:
-        argv = [str(CHROOT_SH), "run", str(chroot_scratch), "env"] + [f"{k}={v}" for k, v in env.items()] + argv
-        env = dict(os.environ)
+    if chroot is not None:
+        argv, env = in_chroot_argv(chroot, scratch, argv, env)
     with open(log, "w") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + timeout
@@ -279,30 +323,49 @@ class Context:
         self.scratch = Path(tempfile.mkdtemp(prefix="cleancut-shots-", dir="/tmp"))
         self.cache = Path(args.cache).resolve() if args.cache else self.scratch / "cache"
         self.written: list[tuple[Path, int, str]] = []
-        self._engine313 = None
+        self._engine = None
 
     def fetch_model(self) -> None:
         env = dict(os.environ, CLEANCUT_CACHE_DIR=str(self.cache))
         subprocess.run([sys.executable, "-m", "cleancut", "models", "fetch", "u2netp", "-q"], env=env, check=True,
                        stdout=subprocess.DEVNULL, timeout=600)
 
-    def engine_env_native(self, config: Path) -> dict:
-        return {"CLEANCUT_ENGINE_PYTHON": sys.executable, "CLEANCUT_CACHE_DIR": str(self.cache),
-                "CLEANCUT_CONFIG_DIR": str(config), "CLEANCUT_OFFLINE": "1"}
-
-    def engine313(self) -> Path:
-        """cleancut for the chroot's Python 3.13: the engine's sources laid out as the wheel does."""
-        if self._engine313 is None:
-            target = self.scratch / "engine313"
+    def engine_site(self) -> Path:
+        """cleancut built as a wheel and installed into a folder (pure Python: the chroot's Python
+        puts it on PYTHONPATH beside its binary wheels), as tests/hosts/conftest.py's
+        engine_wheel_site does; built from a copy of the sources, so the repository's build/
+        folder (which other runs use) is not touched."""
+        if self._engine is None:
+            source, wheels, target = self.scratch / "src", self.scratch / "wheels", self.scratch / "engine-site"
             ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-            shutil.copytree(REPO / "core", target / "cleancut", ignore=ignore)
-            shutil.copytree(REPO / "models", target / "cleancut" / "models", ignore=ignore, dirs_exist_ok=True)
-            self._engine313 = target
-        return self._engine313
+            for name in ("core", "models", "gimp", "krita", "blender"):
+                shutil.copytree(REPO / name, source / name, ignore=ignore)
+            for name in ("pyproject.toml", "README.md"):
+                shutil.copy(REPO / name, source / name)
+            subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                            "-w", str(wheels), str(source)], check=True, timeout=600)
+            (wheel,) = wheels.glob("cleancut-*.whl")
+            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                            str(wheel)], check=True, timeout=600)
+            self._engine = target
+        return self._engine
 
-    def engine_env_trixie(self, config: Path) -> dict:
-        return {"CLEANCUT_ENGINE_PYTHON": "/usr/bin/python3", "PYTHONPATH": f"{self.engine313()}:{SITE313}",
-                "CLEANCUT_CACHE_DIR": str(self.cache), "CLEANCUT_CONFIG_DIR": str(config), "CLEANCUT_OFFLINE": "1"}
+    def chroot_cache(self) -> Path:
+        """The model cache where the chroot sees it (the scratch folder is bound in)."""
+        if self.scratch in self.cache.parents:
+            return self.cache
+        copy = self.scratch / "cache"
+        if not copy.exists():
+            shutil.copytree(self.cache, copy)
+        return copy
+
+    def engine_env(self, chroot: Chroot, config: Path) -> dict:
+        """The worker's environment inside the chroot: its Python 3.N, the engine wheel, the cache."""
+        for path, what in ((chroot.root / ".cleancut-ready", f"the Debian {chroot.name} chroot"),
+                           (chroot.root / chroot.site.lstrip("/") / ".ready", f"its Python {chroot.python} wheels")):
+            if not path.exists():
+                raise ShotError(f"{what} is not installed ({path} missing): run `sudo tests/hosts/setup.sh`")
+        return engine_env_chroot(chroot, self.engine_site(), self.chroot_cache(), config)
 
     def wrote(self, name: str, image, source: str) -> None:
         path = self.out / name
@@ -395,7 +458,7 @@ GIMP_SESSIONRC = """\
                 (preview-size 32)
                 (aux-info
                     (show-button-bar "true")))
-            (dockable "gimp-vectors-list"
+            (dockable "gimp-path-list"
                 (tab-style automatic)
                 (preview-size 32)
                 (aux-info
@@ -423,19 +486,26 @@ GIMP_RC = """\
 
 
 def shot_gimp3(ctx: Context) -> None:
-    if not (TRIXIE / ".cleancut-ready").exists() or not (TRIXIE / SITE313.lstrip("/") / ".ready").exists():
-        raise ShotError("the Debian 13 chroot with GIMP 3 is missing: run `sudo tests/hosts/setup.sh`")
+    chroot = EDITORS
     base = ctx.scratch / "gimp3"
     home, runtime, config = base / "home", base / "run", base / "config"
-    plugins = home / ".config" / "GIMP" / "3.0" / "plug-ins" / "cleancut"
-    bundles.write_folder(bundles.BUNDLES["gimp3"], plugins.parent)  # what `cleancut install gimp` copies
-    profile = home / ".config" / "GIMP" / "3.0"
+    env = ctx.engine_env(chroot, config)
+    try:
+        _console, version = find_gimp_console(chroot)  # "3.2": its config folder and GUI binary carry it
+    except AssertionError as err:
+        raise ShotError(str(err)) from None
+    gui = f"/usr/bin/gimp-{version}"
+    if not (chroot.root / gui.lstrip("/")).exists():
+        raise ShotError(f"{gui} is missing in {chroot.root}: run `sudo tests/hosts/setup.sh`")
+    plugins = plugin_folder(home, version)
+    bundles.write_folder(bundles.BUNDLES["gimp3"], plugins)  # what `cleancut install gimp` copies
+    profile = plugins.parent
     (profile / "sessionrc").write_text(GIMP_SESSIONRC % {"w": SCREEN[0], "h": SCREEN[1]})
-    version = debian_version(TRIXIE, "gimp")
-    source = f"GIMP {version} (Debian 13 chroot)"
-    (profile / "gimprc").write_text(GIMP_RC % {"version": version})
+    package = debian_version(chroot.root, "gimp")
+    source = f"GIMP {package} (Debian {chroot.name} chroot)"
+    (profile / "gimprc").write_text(GIMP_RC % {"version": package})
     runtime.mkdir(mode=0o700)
-    config.mkdir()
+    config.mkdir(exist_ok=True)
     ready, done = base / "ready.json", base / "done"
     batch = base / "batch.py"
     batch.write_text(GIMP_BATCH)
@@ -444,9 +514,9 @@ def shot_gimp3(ctx: Context) -> None:
                                 "wait": ctx.timeout}))
     code = f"SPEC={str(spec)!r}; exec(open({str(batch)!r}).read())"
     with Xvfb() as screen:
-        env = dict(ctx.engine_env_trixie(config), HOME=str(home), CLEANCUT_RUNTIME_DIR=str(runtime),
-                   DISPLAY=screen.display, TMPDIR=str(base), NO_AT_BRIDGE="1")
-        argv = ["timeout", "-k", "5", str(int(ctx.timeout)), "gimp-3.0", "-n", "-s", "--no-fonts",
+        env.update(HOME=str(home), CLEANCUT_RUNTIME_DIR=str(runtime), DISPLAY=screen.display, TMPDIR=str(base),
+                   NO_AT_BRIDGE="1")
+        argv = ["timeout", "-k", "5", str(int(ctx.timeout)), gui, "-n", "-s", "--no-fonts",
                 "--batch-interpreter=python-fu-eval", "-b", code, "--quit"]
 
         def on_ready(info):
@@ -458,7 +528,8 @@ def shot_gimp3(ctx: Context) -> None:
             done.touch()
 
         try:
-            run_editor(argv, env, base / "gimp.log", ready, ctx.timeout + 20, on_ready, chroot_scratch=ctx.scratch)
+            run_editor(argv, env, base / "gimp.log", ready, ctx.timeout + 20, on_ready, chroot=chroot,
+                       scratch=ctx.scratch)
         finally:
             shutdown_workers(runtime)
 
@@ -564,10 +635,12 @@ def main(spec, out):
 
 
 def shot_krita(ctx: Context) -> None:
-    if shutil.which("krita") is None:
-        raise ShotError("Krita is not installed: run `sudo tests/hosts/setup.sh`")
+    chroot = EDITORS
+    if not (chroot.root / "usr" / "bin" / "krita").exists():
+        raise ShotError(f"Krita is not installed in {chroot.root}: run `sudo tests/hosts/setup.sh`")
     base = ctx.scratch / "krita"
     home, config, out, tmp = base / "home", base / "config", base / "out", base / "tmp"
+    env = ctx.engine_env(chroot, config)
     resources = home / ".local" / "share" / "krita"
     pykrita = resources / "pykrita"
     pykrita.mkdir(parents=True)
@@ -586,22 +659,21 @@ def shot_krita(ctx: Context) -> None:
     spec.write_text(json.dumps({"photo": str(PHOTO), "ready": str(ready), "done": str(done),
                                 "width": SCREEN[0], "height": SCREEN[1], "dock_width": 400,
                                 "mask_name": MASK_NAME}))
+    package = debian_version(chroot.root, "krita")
     with Xvfb() as screen:
-        env = dict(os.environ, **ctx.engine_env_native(config))
+        # the driver's watchdog counts from when Krita loads it, after the slow first start
         env.update(HOME=str(home), TMPDIR=str(tmp), QT_QPA_PLATFORM="xcb", DISPLAY=screen.display,
                    CLEANCUT_DRIVER_OUT=str(out), CLEANCUT_DRIVER_SPEC=str(spec),
                    CLEANCUT_DRIVER_SCRIPT=str(script), CLEANCUT_DRIVER_DEADLINE=str(int(ctx.timeout)))
-        for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
-            env.pop(name, None)
         argv = ["timeout", "-k", "5", str(int(ctx.timeout + 10)), "krita", "--nosplash"]
-        state = {}
 
         def on_ready(info):
-            state["version"] = info.get("version", "?")
-            settle_and_grab(ctx, screen, "krita.png", f"Krita {state['version']} (Debian 12)", wait=2.0)
+            version = info.get("version") or package
+            settle_and_grab(ctx, screen, "krita.png", f"Krita {version} (Debian {chroot.name} chroot)", wait=2.0)
             done.touch()
 
-        run_editor(argv, env, base / "krita.log", ready, ctx.timeout + 20, on_ready)
+        run_editor(argv, env, base / "krita.log", ready, ctx.timeout + 20, on_ready, chroot=chroot,
+                   scratch=ctx.scratch)
 
 
 # --- Blender --------------------------------------------------------------------------------
@@ -610,6 +682,9 @@ BLENDER_DRIVER = r"""
 # Runs inside the Blender GUI: blender --factory-startup --python THIS -- SPEC.json
 # A timer plays the user: Compositing workspace, an Image node with the photo, Add > Remove
 # Background with that node active, a Viewer after the group; then "ready", and quit on "done".
+# The compositor is read through the add-on's own compat module (a node group on 5.x, the
+# scene's node tree before), so the scene is set up the way the add-on reads it.
+import importlib
 import json
 import os
 import sys
@@ -620,7 +695,7 @@ import addon_utils
 import bpy
 
 SPEC = json.load(open(sys.argv[sys.argv.index("--") + 1]))
-MODULE = "cleancut_blender"
+MODULE = SPEC["module"]
 DEADLINE = time.time() + SPEC["deadline"]
 state = {"step": "start"}
 info = {"version": bpy.app.version_string}
@@ -636,6 +711,10 @@ def node_editor(window):
     area = next(a for a in window.screen.areas if a.type == "NODE_EDITOR")
     region = next(r for r in area.regions if r.type == "WINDOW")
     return area, {"window": window, "screen": window.screen, "area": area, "region": region}
+
+
+def socket(node, name, index):
+    return node.inputs[name] if name in node.inputs else node.inputs[index]
 
 
 def tick():
@@ -656,12 +735,15 @@ def step():
         raise RuntimeError("deadline passed in step " + name)
     if name == "start":
         addon_utils.enable(MODULE, default_set=True, handle_error=None)
+        compat = importlib.import_module(MODULE + ".compat")
         window.workspace = bpy.data.workspaces["Compositing"]
-        scene.use_nodes = True
-        tree = scene.node_tree
+        tree = compat.ensure_compositor(scene)
+        result = compat.result_node(tree)
         for node in list(tree.nodes):
-            if node.bl_idname != "CompositorNodeComposite":  # nothing 3D is rendered
+            if node != result:  # nothing 3D is rendered
                 tree.nodes.remove(node)
+        if result is None:
+            compat.new_result_node(tree)
         scene.render.resolution_x = scene.render.resolution_y = 512
         scene.render.resolution_percentage = 100
         scene.view_settings.view_transform = "Standard"
@@ -669,42 +751,50 @@ def step():
         state["step"] = "remove"
         return 1.0
     if name == "remove":
-        tree = scene.node_tree
-        composite = next(n for n in tree.nodes if n.bl_idname == "CompositorNodeComposite")
+        compat = importlib.import_module(MODULE + ".compat")
+        tree = compat.compositor(scene)
+        result = compat.result_node(tree)
         image = bpy.data.images.load(SPEC["photo"])
         source = tree.nodes.new("CompositorNodeImage")
         source.image = image
-        tree.links.new(source.outputs["Image"], composite.inputs["Image"])
+        tree.links.new(source.outputs["Image"], compat.result_input(result))
         for node in tree.nodes:
             node.select = False
         tree.nodes.active = source
         area, override = node_editor(window)
         with bpy.context.temp_override(**override):  # Add > Remove Background, the Image node active
-            result = bpy.ops.cleancut.remove_background("INVOKE_DEFAULT")
+            answer = bpy.ops.cleancut.remove_background("INVOKE_DEFAULT")
         run = dict(sys.modules[MODULE].operators.last_run)
-        info["operator"] = sorted(result)
+        info["operator"] = sorted(answer)
         info["run"] = {"status": run.get("status"), "report": run.get("report")}
         group = next((n for n in tree.nodes if n.bl_idname == "CompositorNodeGroup"), None)
-        if "FINISHED" not in result or group is None:
-            raise RuntimeError("Remove Background did not finish: %r %r" % (result, run))
+        if "FINISHED" not in answer or group is None:
+            raise RuntimeError("Remove Background did not finish: %r %r" % (answer, run))
+        info["result_from"] = [link.from_node.name for link in tree.links if link.to_node == result]
         # The Viewer shows the cut-out over a flat colour (a new background, as a user would add):
-        # the node editor's backdrop and the Image Editor draw the compositor's buffers as
-        # premultiplied, so a cut-out with straight colours would look uncut there.
+        # the node editor's backdrop draws the compositor's buffers as premultiplied, so a cut-out
+        # with straight colours (Set Alpha "Replace Alpha") would look uncut there.
         setter = next((n for n in group.node_tree.nodes if n.bl_idname == "CompositorNodeSetAlpha"), None)
-        straight = setter is not None and getattr(setter, "mode", "") == "REPLACE_ALPHA"
-        info["set_alpha_mode"] = getattr(setter, "mode", None)
+        mode = getattr(setter, "mode", None)
+        if setter is not None and mode is None and "Type" in setter.inputs:  # 5.0+: a menu input
+            mode = str(setter.inputs["Type"].default_value)
+        straight = mode is not None and mode.replace(" ", "_").upper() == "REPLACE_ALPHA"
+        info["set_alpha_mode"] = mode
         over = tree.nodes.new("CompositorNodeAlphaOver")
-        over.use_premultiply = straight  # "Convert Premultiplied": the cut-out's colours are straight
-        over.inputs[1].default_value = SPEC["background"]
-        tree.links.new(group.outputs["Image"], over.inputs[2])
+        if "Straight Alpha" in over.inputs:  # 5.0+: an input; before: "Convert Premultiplied"
+            over.inputs["Straight Alpha"].default_value = straight
+        else:
+            over.use_premultiply = straight
+        socket(over, "Background", 1).default_value = SPEC["background"]
+        tree.links.new(group.outputs["Image"], socket(over, "Foreground", 2))
         viewer = tree.nodes.new("CompositorNodeViewer")
         tree.links.new(over.outputs["Image"], viewer.inputs["Image"])
         source.location = (-560, 60)
         group.location = (-300, 60)
         group.width = 180
-        composite.location = (-40, 240)
+        result.location = (-40, 240)
         over.location = (-40, 20)
-        viewer.location = (190, 20)
+        viewer.location = (-40, -170)  # under the Alpha Over: the backdrop takes the right side
         for node in tree.nodes:
             node.select = False
         group.select = True
@@ -714,8 +804,10 @@ def step():
         space.show_backdrop = True
         space.backdrop_channels = "COLOR_ALPHA"
         space.show_region_ui = False
+        if hasattr(space, "show_region_asset_shelf"):  # 5.x: the compositor's asset shelf, not needed here
+            space.show_region_asset_shelf = False
         for other in list(window.screen.areas):  # the whole window for the node editor
-            if other.type in ("DOPESHEET_EDITOR", "PROPERTIES", "OUTLINER"):
+            if other.type != "NODE_EDITOR":
                 region = next(r for r in other.regions if r.type == "WINDOW")
                 with bpy.context.temp_override(window=window, screen=window.screen, area=other, region=region):
                     bpy.ops.screen.area_close()
@@ -759,36 +851,68 @@ bpy.app.timers.register(tick, first_interval=1.0)
 
 
 def shot_blender(ctx: Context) -> None:
-    if shutil.which("blender") is None:
-        raise ShotError("Blender is not installed: run `sudo tests/hosts/setup.sh`")
+    chroot = EDITORS
+    if not (chroot.root / "usr" / "bin" / "blender").exists():
+        raise ShotError(f"Blender is not installed in {chroot.root}: run `sudo tests/hosts/setup.sh`")
     base = ctx.scratch / "blender"
-    home, config, tmp = base / "home", base / "config", base / "tmp"
-    scripts = base / "scripts"
-    addon = scripts / "addons" / "cleancut_blender"
-    for folder in (home, config, tmp, scripts / "addons"):
+    home, config, tmp, ext = base / "home", base / "config", base / "tmp", base / "extension"
+    for folder in (home, config, tmp, ext):
         folder.mkdir(parents=True, exist_ok=True)
-    bundles.write_folder(bundles.BUNDLES["blender"], addon.parent)  # what `cleancut install blender` copies
-    ready, done = base / "ready.json", base / "done"
+    env = ctx.engine_env(chroot, config)
+    env.update(HOME=str(home), TMPDIR=str(tmp))
+    # What `cleancut install blender` does for a 4.2+ Blender: the bundle built into an extension
+    # and installed into the user_default repository, by that Blender itself.
+    addon = bundles.write_folder(bundles.BUNDLES["blender"], base / "build") / "cleancut_blender"
+    for command in (["build", "--source-dir", str(addon), "--output-dir", str(ext)], None):
+        if command is None:
+            archives = sorted(ext.glob("cleancut_blender-*.zip"))
+            if len(archives) != 1:
+                raise ShotError(f"`blender --command extension build` made {archives!r} in {ext}")
+            command = ["install-file", "-r", "user_default", "-e", str(archives[0])]
+        argv, full = in_chroot_argv(chroot, ctx.scratch, ["blender", "--factory-startup", "--command", "extension",
+                                                          *command], env)
+        done = run_bounded(argv, full, 300)
+        if done.returncode != 0:
+            raise ShotError(f"blender --command extension {command[0]} failed ({done.returncode}):\n"
+                            f"{done.stdout[-3000:]}")
+    ready, finished = base / "ready.json", base / "done"
     driver = base / "driver.py"
     driver.write_text(BLENDER_DRIVER)
     spec = base / "spec.json"
-    spec.write_text(json.dumps({"photo": str(PHOTO), "ready": str(ready), "done": str(done),
-                                "deadline": ctx.timeout, "backdrop_zoom": 0.85, "backdrop_offset": [400, 0],
-                                "zoom_in": 2, "pan": [250, 0], "background": [0.33, 0.45, 0.6, 1.0]}))
+    spec.write_text(json.dumps({"photo": str(PHOTO), "ready": str(ready), "done": str(finished),
+                                "module": BLENDER_MODULE, "deadline": ctx.timeout, "backdrop_zoom": 0.85,
+                                "backdrop_offset": [400, 0], "zoom_in": 1, "pan": [240, 0],
+                                "background": [0.33, 0.45, 0.6, 1.0]}))
     with Xvfb() as screen:
-        env = dict(os.environ, **ctx.engine_env_native(config))
-        env.update(HOME=str(home), TMPDIR=str(tmp), DISPLAY=screen.display, BLENDER_USER_SCRIPTS=str(scripts),
-                   BLENDER_USER_CONFIG=str(base / "user-config"))
+        env["DISPLAY"] = screen.display
         argv = ["timeout", "-k", "5", str(int(ctx.timeout + 10)), "blender", "--factory-startup",
                 "--window-geometry", "0", "0", str(SCREEN[0]), str(SCREEN[1]), "--no-window-focus",
                 "--python", str(driver), "--", str(spec)]
 
         def on_ready(info):
-            settle_and_grab(ctx, screen, "blender.png", f"Blender {info.get('version', '?')} (Debian 12)",
-                            wait=1.5)
-            done.touch()
+            settle_and_grab(ctx, screen, "blender.png",
+                            f"Blender {info.get('version', '?')} (Debian {chroot.name} chroot)", wait=1.5)
+            print(f"  Blender: {json.dumps({k: info.get(k) for k in ('nodes', 'result_from', 'viewer')})}",
+                  flush=True)
+            finished.touch()
 
-        run_editor(argv, env, base / "blender.log", ready, ctx.timeout + 20, on_ready)
+        run_editor(argv, env, base / "blender.log", ready, ctx.timeout + 20, on_ready, chroot=chroot,
+                   scratch=ctx.scratch)
+
+
+def run_bounded(argv: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
+    """Run argv in a process group of its own, killed whole when it ends or times out."""
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        out, _ = proc.communicate()
+        raise ShotError(f"{' '.join(argv[-6:])} did not end within {timeout:.0f} s:\n{out[-3000:]}") from None
+    finally:
+        stop(proc)
+    return subprocess.CompletedProcess(argv, proc.returncode, out, "")
 
 
 # --- before / after (the engine itself) ------------------------------------------------------
@@ -860,7 +984,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "docs" / "images"), help="folder for the PNGs (docs/images)")
     parser.add_argument("--only", default=",".join(SHOTS), help="comma-separated: " + ",".join(SHOTS))
-    parser.add_argument("--timeout", type=float, default=240, help="seconds allowed for one editor run")
+    parser.add_argument("--timeout", type=float, default=420,
+                        help="seconds allowed for one editor run (Krita 5.3 starts slowly)")
     parser.add_argument("--cache", help="a cleancut model cache to use (default: a scratch one)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (logs, profiles)")
     args = parser.parse_args(argv)
