@@ -280,18 +280,6 @@ def test_fast_copies_the_trimaps_certain_pixels_exactly():
     assert (alpha[trimap == 255] == 1.0).all() and (alpha[trimap == 0] == 0.0).all()
 
 
-def test_reduce_band_gives_the_full_frame_box_reduction_around_the_band():
-    from PIL import Image
-
-    rgb = textured_image(300, 500)
-    band = np.zeros((120, 200), bool)
-    band[50:55, 20:180] = True
-    small = refine.reduce_band(rgb, 120, 200, band, 6)
-    full = np.asarray(Image.fromarray(rgb).resize((200, 120), Image.Resampling.BOX))
-    for _, (y0, y1, x0, x1) in refine.band_boxes(band, refine.TILE, 6):
-        assert np.array_equal(small[y0:y1, x0:x1], full[y0:y1, x0:x1])
-
-
 def full_frame_guided_upsample(small_rgb, alpha_low, rgb, trimap_low, radius):
     """The guided upsample over the whole frame (He & Sun 2015), as refine did it before it
     worked on the band only: the specification the band version must meet."""
