@@ -173,7 +173,12 @@ def guided_filter_band(guide: np.ndarray, src: np.ndarray, r: int, eps: float,
     (the box sums start elsewhere), and a photo whose unsure band covers a tenth of the frame
     costs a fraction of the full-frame filter.
     """
-    for (y0, y1, x0, x1), (oy0, oy1, ox0, ox1) in band_boxes(where, TILE, 2 * r):
+    boxes = band_boxes(where, TILE, 2 * r)
+    if sum((oy1 - oy0) * (ox1 - ox0) for _, (oy0, oy1, ox0, ox1) in boxes) >= where.size:
+        # A band over most of the frame (a model unsure everywhere): the margins would cost
+        # more than the frame itself.
+        boxes = [((0, where.shape[0], 0, where.shape[1]),) * 2]
+    for (y0, y1, x0, x1), (oy0, oy1, ox0, ox1) in boxes:
         crop = guide[oy0:oy1, ox0:ox1].astype(np.float32) / np.float32(255.0)
         filtered = guided_filter(crop, src[oy0:oy1, ox0:ox1], r, eps)[y0 - oy0:y1 - oy0, x0 - ox0:x1 - ox0]
         inside = where[y0:y1, x0:x1]

@@ -317,3 +317,12 @@ def test_large_photo_fast_equals_the_full_frame_guided_upsample_within_1e_6(monk
     low[trimap == 0] = 0.0
     expected = full_frame_guided_upsample(small_rgb, low, rgb, trimap, refine.UPSAMPLE_RADIUS)
     assert np.abs(alpha - expected).max() <= 1e-6
+
+
+def test_guided_filter_band_over_the_whole_frame_is_the_full_frame_filter():
+    rgb = textured_image(90, 120)
+    src = np.random.default_rng(7).random((90, 120), dtype=np.float32)
+    out = np.zeros((90, 120), np.float32)
+    refine.guided_filter_band(rgb, src, 5, refine.GF_EPS, np.ones((90, 120), bool), out)
+    full = refine.guided_filter(rgb.astype(np.float32) / np.float32(255.0), src, 5, refine.GF_EPS)
+    np.testing.assert_array_equal(out, full)
