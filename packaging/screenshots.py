@@ -236,6 +236,8 @@ def run_editor(argv, env, log: Path, ready: Path, timeout: float, on_ready, chro
     The whole run is bounded by ``timeout`` (the process group is ended after it); returns the
     editor's exit code."""
     if chroot is not None:
+        if scratch is None:
+            raise ValueError("an editor in a chroot needs the scratch folder to bind in")
         argv, env = in_chroot_argv(chroot, scratch, argv, env)
     with open(log, "w") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -959,7 +961,7 @@ def shot_before_after(ctx: Context, photo: Path = PHOTO, panel: int = 480, gap: 
     before = Image.fromarray(rgb)
     scale = panel / max(rgb.shape[:2])
     size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
-    before, after = before.resize(size, Image.LANCZOS), after.resize(size, Image.LANCZOS)
+    before, after = before.resize(size, Image.Resampling.LANCZOS), after.resize(size, Image.Resampling.LANCZOS)
     label_font, small = font(20, bold=True), font(15)
     label_h = 34
     width = margin * 2 + gap + size[0] * 2
