@@ -26,12 +26,12 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-if [ ! -e /var/lib/cleancut-hosts.debian12 ]; then
-  log "installing Debian 12 hosts (gimp 2.10, krita 5.1, blender 3.4, xvfb, debootstrap)"
+if [ ! -e /var/lib/cleancut-hosts.debian12-2 ]; then
+  log "installing Debian 12 hosts (gimp 2.10, krita 5.1, blender 3.4, xvfb, xdotool, debootstrap)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    blender krita python3-pyqt5 gimp xvfb xauth debootstrap >/dev/null
-  touch /var/lib/cleancut-hosts.debian12
+    blender krita python3-pyqt5 gimp xvfb xauth xdotool debootstrap >/dev/null
+  touch /var/lib/cleancut-hosts.debian12-2
 fi
 
 # make_chroot DIR SUITE: debootstrap SUITE into DIR and install the editors there.
