@@ -1,7 +1,7 @@
 """In-process speed and memory of refine fast and colour decontamination, old against new (issue 14).
 
-The photos are made here from examples/astronaut.png (centre-cropped to the aspect ratio,
-then enlarged with Pillow's bicubic filter): 1280×720 and 4000×3000 by default; u2netp's
+The photos are made here from examples/astronaut.png or ``--photo`` (centre-cropped to the
+aspect ratio, then enlarged with Pillow's bicubic filter): 1280×720 and 4000×3000 by default; u2netp's
 probability is computed once per photo. The old modules are core/refine.py and
 core/foreground.py at ``--old`` (extracted into a temporary folder and imported from there),
 the new ones the working tree's. Runs alternate old and new (the order swapped every round,
@@ -55,9 +55,9 @@ def new_modules() -> dict:
     return {"refine": refine, "foreground": foreground}
 
 
-def make_photo(width: int, height: int) -> np.ndarray:
+def make_photo(width: int, height: int, photo: Path = PHOTO) -> np.ndarray:
     """The example photo centre-cropped to width:height and enlarged to width×height."""
-    with Image.open(PHOTO) as im:
+    with Image.open(photo) as im:
         im = im.convert("RGB")
         w, h = im.size
         if w / h > width / height:
@@ -69,7 +69,7 @@ def make_photo(width: int, height: int) -> np.ndarray:
         return np.asarray(im.resize((width, height), Image.Resampling.BICUBIC))
 
 
-def inputs(width: int, height: int, folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def inputs(width: int, height: int, folder: Path, photo: Path = PHOTO) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(photo, u2netp probability, new refine fast alpha), cached as .npy in ``folder``."""
     files = [folder / f"{width}x{height}_{k}.npy" for k in ("rgb", "prob", "alpha")]
     if not all(f.exists() for f in files):
@@ -77,7 +77,7 @@ def inputs(width: int, height: int, folder: Path) -> tuple[np.ndarray, np.ndarra
         from cleancut.catalog import load_catalog
 
         entry = load_catalog().get("u2netp")
-        rgb = make_photo(width, height)
+        rgb = make_photo(width, height, photo)
         prob = segment.predict(rgb, entry, fetch.ensure(entry), threads=2)
         for f, a in zip(files, (rgb, prob, refine.refine_alpha(rgb, prob, "fast"))):
             np.save(f, a)
@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--sizes", default="1280x720,4000x3000")
     p.add_argument("--old", default="00c815f")
+    p.add_argument("--photo", type=Path, default=PHOTO, help="the photo to enlarge (default examples/astronaut.png)")
     p.add_argument("--child", nargs=4, metavar=("FOLDER", "VERSION", "SIZE", "STAGE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         versions = {"old": load_old(args.old, folder), "new": new_modules()}
         for width, height in sizes:
-            rgb, prob, alpha = inputs(width, height, folder)
+            rgb, prob, alpha = inputs(width, height, folder, args.photo)
             times = {(v, s): [] for v in versions for s in ("refine", "foreground")}
             for stage in ("refine", "foreground"):
                 for version in versions:  # warm-up: imports, caches
