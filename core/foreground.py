@@ -23,9 +23,10 @@ colours are interpolated tile by tile around the band (Pillow's bilinear resize 
 with its own box, the weights of the old full-frame resize of three 12 MP float planes). The
 sweeps run in reused buffers. Colours are bit-identical to the full-level version up to
 WORK_PIXELS and within one 8-bit step (on 3 pixels in 10⁷) above it; CPU medians on the
-astronaut photo with refine fast's alpha (tools/speed/band_speed.py, shared 2-core machine):
-1280×720 0.42 s → 0.34 s (the full-resolution band's own sweeps dominate and were already
-band-only), 4000×3000 0.89 s → 0.53 s, peak RSS at 12 MP 354 → 171 MiB.
+astronaut photo with refine fast's alpha (tools/speed/band_speed.py, medians of 7, shared
+2-core machine): 1280×720 0.48 s → 0.38 s (the full-resolution band's own sweeps dominate and
+were already band-only), 4000×3000 1.11 s → 0.74 s, peak RSS at 12 MP 354 → 171 MiB above
+the inputs.
 
 Where alpha rounds to 255 (or 0) in 8 bits the image's own colour is returned: it is the
 answer (or invisible anyway).
