@@ -73,6 +73,7 @@ def mutated(draw) -> tuple[str, bytes]:
     return name, bytes(data)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow's notes on the damage it skips
 @given(sample=mutated())
 def test_a_mutated_image_is_read_or_refused_cleanly(tmp_path_factory, sample):
     name, data = sample
