@@ -68,7 +68,7 @@ engine_wheels() {
   "$PY" -m pip install --quiet --disable-pip-version-check --target "$site" \
     --python-version "$pyver" --only-binary=:all: --platform manylinux_2_28_x86_64 \
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    numpy scipy onnxruntime pillow pooch platformdirs tqdm requests
+    numpy scipy onnxruntime pillow platformdirs tqdm requests
   touch "$site/.ready" "$site/.ready-2"
 }
 
