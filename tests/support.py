@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
+import select
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -184,3 +190,36 @@ def slow_model(channels: int = 48) -> bytes:
     return model.SerializeToString()
 
 
+class RawWorker:
+    """A real `cleancut worker` on pipes; replies are parsed as strict JSON (no NaN)."""
+
+    def __init__(self, *args: str):
+        self.stderr = tempfile.TemporaryFile()  # a file, not a pipe: a chatty worker never blocks on it
+        self.proc = subprocess.Popen([sys.executable, "-m", "cleancut", "worker", *args],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr)
+
+    def send(self, raw: bytes) -> None:
+        self.proc.stdin.write(raw)
+        self.proc.stdin.flush()
+
+    def reply(self, timeout: float = 10) -> dict:
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        assert ready, f"no reply within {timeout} s"
+        line = self.proc.stdout.readline()
+        header = json.loads(line, parse_constant=lambda name: pytest.fail(f"reply holds {name}: {line!r}"))
+        if header.get("nbytes"):
+            self.proc.stdout.read(header["nbytes"])
+        return header
+
+    def hello_works(self) -> bool:
+        self.send(b'{"op": "hello", "id": 99}\n')
+        return self.reply()["ok"] is True
+
+    def close(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.stderr.seek(0)
+        text = self.stderr.read().decode("utf-8", "replace")
+        self.stderr.close()
+        return text

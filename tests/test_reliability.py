@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import socket
-import stat
 import subprocess
 import sys
 import tempfile
@@ -23,13 +22,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cleancut import cleancut_client, cli, config, fetch, frames
+from cleancut import cli, config, fetch, frames
 from cleancut.catalog import load_catalog
 from cleancut.cleancut_client import CleancutError as ClientError
 from cleancut.cleancut_client import Client
 from cleancut.errors import CleancutError, FetchError
 
-from support import catalog_entry, gradient_image
+from support import RawWorker, catalog_entry, gradient_image
 
 CLI = [sys.executable, "-m", "cleancut"]
 
@@ -42,39 +41,6 @@ def small_png(path: Path, seed: int = 0) -> Path:
     rgb = np.roll(gradient_image(), seed, axis=1)
     Image.fromarray(rgb).save(path)
     return path
-
-
-class RawWorker:
-    """A real `cleancut worker` on pipes; replies are parsed as strict JSON (no NaN)."""
-
-    def __init__(self, *args: str):
-        self.proc = subprocess.Popen(CLI + ["worker", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-
-    def send(self, raw: bytes) -> None:
-        self.proc.stdin.write(raw)
-        self.proc.stdin.flush()
-
-    def reply(self, timeout: float = 10) -> dict:
-        import select
-
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        assert ready, f"no reply within {timeout} s"
-        line = self.proc.stdout.readline()
-        header = json.loads(line, parse_constant=lambda name: pytest.fail(f"reply holds {name}: {line!r}"))
-        if header.get("nbytes"):
-            self.proc.stdout.read(header["nbytes"])
-        return header
-
-    def hello_works(self) -> bool:
-        self.send(b'{"op": "hello", "id": 99}\n')
-        return self.reply()["ok"] is True
-
-    def close(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        return self.proc.stderr.read().decode("utf-8", "replace")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from cleancut import cleancut_client
 from cleancut.cleancut_client import CleancutError, Client
 
-from support import gradient_image
+from support import RawWorker, gradient_image
 
 
 @pytest.fixture
@@ -204,31 +204,6 @@ def test_a_reply_timeout_stops_the_worker_and_the_next_call_restarts_it(engine_m
 
 
 # --- the raw protocol: malformed requests get an error and the worker keeps serving ---
-
-class RawWorker:
-    def __init__(self, *args: str):
-        self.proc = subprocess.Popen([sys.executable, "-m", "cleancut", "worker", *args],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-
-    def send(self, raw: bytes) -> None:
-        self.proc.stdin.write(raw)
-        self.proc.stdin.flush()
-
-    def reply(self) -> dict:
-        header = json.loads(self.proc.stdout.readline())
-        if header.get("nbytes"):
-            self.proc.stdout.read(header["nbytes"])
-        return header
-
-    def hello_works(self) -> bool:
-        self.send(b'{"op": "hello", "id": 99}\n')
-        return self.reply()["ok"] is True
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-
 
 @pytest.fixture
 def raw(engine_models):

@@ -14,7 +14,6 @@ only (the distribution's Python has nothing else).
 
 import inspect
 import json
-import os
 import subprocess
 import sys
 
