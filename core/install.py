@@ -26,12 +26,8 @@ from typing import Any, Callable
 
 from . import bundles, config, hosts
 from .errors import CleancutError
-from .hosts import Target, Where, krita
+from .hosts import Target, Where
 from .hosts.base import write_atomic
-
-# Older names, kept for the callers that use them (tests, the Krita test harness).
-Environment = Where
-kritarc_get, kritarc_set = krita.kritarc_get, krita.kritarc_set
 
 
 def find_targets(host: str, host_version: str | None = None, blender: str | None = None,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cleancut import bundles, cli, config, doctor, install
+from cleancut import bundles, cli, config, doctor, hosts, install
 from cleancut.hosts import krita
 from cleancut.errors import CleancutError
 
@@ -32,8 +32,8 @@ def home(tmp_path, monkeypatch) -> Path:
     return home
 
 
-def where(home: Path, platform: str = "linux", **env) -> install.Environment:
-    return install.Environment(platform=platform, home=str(home), env=dict({"PATH": ""}, **env))
+def where(home: Path, platform: str = "linux", **env) -> hosts.Where:
+    return hosts.Where(platform=platform, home=str(home), env=dict({"PATH": ""}, **env))
 
 
 def tree(root: Path) -> dict[str, bytes | None]:

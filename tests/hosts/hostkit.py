@@ -22,6 +22,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 BPY = Path(os.environ.get("BPY", "/var/cache/cleancut-bpy"))
+BPY_WHEELS = {"4.5": "4.5.15", "5.0": "5.0.1"}  # Blender version -> the PyPI bpy wheel (setup.sh reads this)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ repo=$(cd "$here/../.." && pwd)
 TRIXIE=${TRIXIE:-/var/cache/cleancut-trixie}
 SID=${SID:-/var/cache/cleancut-sid}
 BPY=${BPY:-/var/cache/cleancut-bpy}
-BPY_VERSIONS=${BPY_VERSIONS:-"4.5.15 5.0.1"}
 PY=${PYTHON_FOR_WHEELS:-$repo/.venv/bin/python}
+# the bpy wheels the tests expect: hostkit.BPY_WHEELS is the one list
+BPY_VERSIONS=${BPY_VERSIONS:-$(cd "$here" && "$PY" -c 'import hostkit; print(" ".join(hostkit.BPY_WHEELS.values()))')}
 EDITORS="gimp python3-gi gir1.2-gimp-3.0 blender krita python3-pyqt5 xvfb xauth"
 
 log() { printf '[hosts] %s\n' "$*" >&2; }

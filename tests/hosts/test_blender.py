@@ -33,8 +33,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hostkit import (REPO, SID_CHROOT, TRIXIE_CHROOT, Chroot, bpy_site, engine_env_chroot, engine_env_native,
-                     in_chroot, run_group, which)
+from hostkit import (BPY_WHEELS, REPO, SID_CHROOT, TRIXIE_CHROOT, Chroot, bpy_site, engine_env_chroot,
+                     engine_env_native, in_chroot, run_group, which)
 
 HERE = Path(__file__).resolve().parent
 DRIVE = HERE / "blender" / "drive.py"
@@ -45,7 +45,7 @@ FEATURES = json.loads((REPO / "tests" / "static" / "blender" / "features.json").
 EXTENSION = "bl_ext.user_default.cleancut_blender"
 VERSIONS = ["3.4", "4.3", "4.5", "5.0", "5.2"]
 CHROOTS = {"4.3": TRIXIE_CHROOT, "5.2": SID_CHROOT}  # the others: Debian 12 itself, or a bpy wheel
-WHEELS = {"4.5": "4.5.15", "5.0": "5.0.1"}
+WHEELS = BPY_WHEELS
 MODULES = {v: "cleancut_blender" if v == "3.4" else EXTENSION for v in VERSIONS}
 HOSTS = pytest.mark.parametrize("host", VERSIONS)
 GUI_HOSTS = pytest.mark.parametrize("host", [v for v in VERSIONS if v not in WHEELS])  # a bpy wheel has no GUI

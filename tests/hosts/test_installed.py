@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostkit import CHROOTS, REPO, bpy_site, in_chroot, run_group, which
+from hostkit import BPY_WHEELS, CHROOTS, REPO, bpy_site, in_chroot, run_group, which
 from PIL import Image
 
 from cleancut import bundles, frames, pipeline
@@ -228,7 +228,6 @@ def test_the_packaged_extension_zip_passes_blender_s_own_validation(version, hos
 
 # --- Blender 4.5.15 LTS and 5.0.1 (the PyPI bpy wheels: a real Blender, but no executable) ---
 
-BPY_WHEELS = {"4.5": "4.5.15", "5.0": "5.0.1"}
 
 
 def in_bpy(version: str, home: Path, code: str) -> subprocess.CompletedProcess:

@@ -100,7 +100,7 @@ class KritaHost:
         kritarc = self.home / ".config" / "kritarc"
         kritarc.parent.mkdir(parents=True, exist_ok=True)
         if installed:
-            from cleancut.install import kritarc_set
+            from cleancut.hosts.krita import kritarc_set
 
             kritarc_set(kritarc, "enable_cleancut_driver", "true")
         elif not kritarc.exists():
