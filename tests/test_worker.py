@@ -417,6 +417,7 @@ def test_a_shared_worker_exits_after_its_idle_timeout(engine_models, runtime):
 
 
 def test_other_cleancut_settings_get_their_own_shared_worker(engine_models, runtime, monkeypatch, tmp_path):
+    config_a = os.environ["CLEANCUT_CONFIG_DIR"]
     a = shared_client()
     try:
         pid_a = a.hello()["pid"]
@@ -427,7 +428,9 @@ def test_other_cleancut_settings_get_their_own_shared_worker(engine_models, runt
         finally:
             b.shutdown()
     finally:
-        monkeypatch.undo()
+        # back to a's settings only (undo() would also drop the runtime folder, and the
+        # fixture would then miss a's worker and leave it running)
+        monkeypatch.setenv("CLEANCUT_CONFIG_DIR", config_a)
         a.close()
 
 
