@@ -6,6 +6,7 @@ every expected mask below is exact.
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,6 +128,30 @@ def test_a_bad_file_is_reported_at_the_end_and_the_others_complete(tmp_path, red
     failed = [line for line in err.splitlines() if line.startswith("cleancut: failed:")]
     assert len(failed) == 1 and "b.png" in failed[0]
     assert "Traceback" not in err
+
+
+def test_a_batch_lists_its_failures_in_input_order_whichever_stage_failed(tmp_path, red, capsys):
+    # decode failures (b, e) and a write failure (d: its output path is a folder) among good files
+    for name in "acdfgh":
+        save(tmp_path / "in" / f"{name}.png", np.roll(gradient_image(), ord(name), axis=1))
+    for name in "be":
+        (tmp_path / "in" / f"{name}.png").write_bytes(b"not an image at all")
+    (tmp_path / "out" / "d-cutout.png").mkdir(parents=True)
+    assert run("remove", str(tmp_path / "in"), "--model", red, *EXACT, "-o", str(tmp_path / "out"), "-q") == 1
+    failed = [line.split(": ")[2] for line in capsys.readouterr().err.splitlines()
+              if line.startswith("cleancut: failed:")]
+    assert [Path(name).name for name in failed] == ["b.png", "d.png", "e.png"]
+
+
+def test_every_file_of_a_batch_gets_its_own_exact_cutout(tmp_path, red):
+    sources = {name: np.roll(gradient_image(), 3 * i, axis=1) for i, name in enumerate("abcdefg")}
+    for name, rgb in sources.items():
+        save(tmp_path / "in" / f"{name}.png", rgb)
+    assert run("remove", str(tmp_path / "in"), "--model", red, *EXACT, "-o", str(tmp_path / "out"), "-q") == 0
+    for name, rgb in sources.items():
+        out = np.asarray(Image.open(tmp_path / "out" / f"{name}-cutout.png"))
+        np.testing.assert_array_equal(out[..., :3], rgb)
+        np.testing.assert_array_equal(out[..., 3], rgb[..., 0])
 
 
 def test_a_missing_input_is_a_one_line_error(tmp_path, red, capsys):
