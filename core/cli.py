@@ -43,16 +43,6 @@ def _is_own_output(path: Path) -> bool:
     return path.stem.lower().endswith(OUTPUT_TAGS)
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
 def _walk_matches(root: Path, parts: tuple[str, ...]) -> list[Path]:
     """Paths under ``root`` matching glob ``parts`` (``**`` = any folders), links followed but
     each real folder entered once per pattern position: symlink loops end, and a folder reached
@@ -160,7 +150,7 @@ def expand_inputs(args: Sequence[str]) -> tuple[list[tuple[Path, Path]], list[tu
                 missing.append((arg, f"cannot be read ({err.strerror})"))
                 continue
             if not stat.S_ISREG(mode):
-                missing.append((arg, f"{_kind(mode)}, not an image file; cleancut reads regular files only"))
+                missing.append((arg, f"{images.file_kind(mode)}, not an image file; cleancut reads regular files only"))
             elif _is_own_output(path):
                 missing.append((arg, "named like a cleancut result (-cutout, -mask, -composite), so it is "
                                      "not taken as an input again; rename it to process it"))

@@ -16,7 +16,7 @@ from typing import Any
 
 import platformdirs
 
-from .errors import CleancutError
+from .errors import CleancutError, brief
 
 ENV_CACHE_DIR = "CLEANCUT_CACHE_DIR"
 ENV_CONFIG_DIR = "CLEANCUT_CONFIG_DIR"
@@ -78,13 +78,8 @@ def load_config() -> dict[str, Any]:
             problem = check(data[key])
             if problem:
                 raise CleancutError(f"the settings file {path}: \"{key}\" {problem}, not "
-                                    f"{_show(data[key])}; fix it or delete the key")
+                                    f"{brief(data[key])}; fix it or delete the key")
     return data
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_flag(value: Any) -> str | None:

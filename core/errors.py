@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 class CleancutError(Exception):
     """A failure the user can act on; ``str(err)`` is the whole message, no traceback needed."""
@@ -21,3 +23,9 @@ class FetchError(ModelError):
 
 class LicenceError(ModelError):
     """A model whose licence the user's policy or missing acceptance does not allow."""
+
+
+def brief(value: object) -> str:
+    """A value someone sent or wrote, as JSON and short enough for a one-line message."""
+    text = repr(value) if isinstance(value, (bytes, bytearray)) else json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -200,6 +200,17 @@ def _pillow_pixel_limit(limit: int | None) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = saved
 
 
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, for messages ("a named pipe (FIFO)", …)."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
 def _check_input_file(name: str) -> None:
     """Name the common mistakes (typo, folder, empty export) before Pillow gives them odd names."""
     try:
@@ -211,11 +222,8 @@ def _check_input_file(name: str) -> None:
     if stat.S_ISDIR(info.st_mode):
         raise ImageError(f"cannot read {name}: it is a folder, not an image file")
     if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block, or never end
-        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode) else
-                "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else
-                "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
-        raise ImageError(f"cannot read {name}: it is {kind}, not an image file")
-    if stat.S_ISREG(info.st_mode) and info.st_size == 0:
+        raise ImageError(f"cannot read {name}: it is {file_kind(info.st_mode)}, not an image file")
+    if info.st_size == 0:
         raise ImageError(f"cannot read {name}: the file is empty (0 bytes)")
 
 

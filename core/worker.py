@@ -41,7 +41,7 @@ import numpy as np
 
 from . import __version__, fetch, frames, licences, pipeline, temporal
 from .catalog import load_catalog
-from .errors import CleancutError, LicenceError, ModelError
+from .errors import CleancutError, LicenceError, ModelError, brief
 from .images import DEFAULT_MAX_PIXELS
 from .options import REFINE_MODES, Options
 
@@ -235,14 +235,14 @@ def _field(header: dict[str, Any], name: str, kinds: tuple[type, ...], default: 
     value = header.get(name, default)
     if value is None and default is None:
         return None
-    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        raise ProtocolError(f"field '{name}' must be {what}, not {_show(value)}")
+    if not _has_type(value, kinds):
+        raise ProtocolError(f"field '{name}' must be {what}, not {brief(value)}")
     return value
 
 
-def _show(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, (bytes, bytearray)) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _has_type(value: Any, kinds: tuple[type, ...]) -> bool:
+    """isinstance, except that a JSON true/false is never taken for a number."""
+    return isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))
 
 
 class Worker:
@@ -304,11 +304,11 @@ class Worker:
                 continue
             op = header.get("op")
             if not isinstance(op, str):
-                self._error(rid, "protocol", f"field 'op' must be a string, not {_show(op)}")
+                self._error(rid, "protocol", f"field 'op' must be a string, not {brief(op)}")
                 continue
             if "id" in header and header["id"] is not None and rid is None:
                 self._error(None, "protocol", f"field 'id' must be a string of at most {MAX_ID_CHARS} "
-                                              f"characters or an integer, not {_show(header['id'])}")
+                                              f"characters or an integer, not {brief(header['id'])}")
                 continue
             if op == "shutdown":
                 self.channel.send({"op": "shutdown", "id": rid, "ok": True})
@@ -319,23 +319,22 @@ class Worker:
                 self._error(rid, "protocol", f"unknown op {op[:60]!r}; known: hello, models, accept, "
                                              "remove, cancel, shutdown")
                 continue
-            request_id_ = rid
             try:
                 handler(header, payload)
             except pipeline.Cancelled as err:
-                self._error(request_id_, "cancelled", str(err))
+                self._error(rid, "cancelled", str(err))
             except LicenceError as err:
-                self._error(request_id_, "licence", str(err))
+                self._error(rid, "licence", str(err))
             except ModelError as err:
-                self._error(request_id_, "model", str(err))
+                self._error(rid, "model", str(err))
             except (ProtocolError, frames.FrameError) as err:
-                self._error(request_id_, "protocol", str(err))
+                self._error(rid, "protocol", str(err))
             except CleancutError as err:
-                self._error(request_id_, "engine", str(err))
+                self._error(rid, "engine", str(err))
             except MemoryError:
-                self._error(request_id_, "engine", "out of memory; try a smaller layer")
+                self._error(rid, "engine", "out of memory; try a smaller layer")
             except Exception as err:  # a bug: report it, keep serving
-                self._error(request_id_, "internal", f"{type(err).__name__}: {err}")
+                self._error(rid, "internal", f"{type(err).__name__}: {err}")
 
     def _error(self, request_id: Any, kind: str, message: str) -> None:
         self.channel.send({"op": "error", "id": request_id, "ok": False, "kind": kind, "message": message})
@@ -444,7 +443,7 @@ class Worker:
             return None
         if not isinstance(name, str) or not name or len(name) > MAX_ID_CHARS:
             raise ProtocolError(f"field 'stream' must be a non-empty string of at most {MAX_ID_CHARS} characters, "
-                                f"not {_show(name)}")
+                                f"not {brief(name)}")
         reset = _field(header, "stream_reset", (bool,), False, "true or false")
         if reset or name not in self.streams:
             self.streams.pop(name, None)
@@ -473,10 +472,8 @@ def _options(raw: Any) -> Options:
         raise ProtocolError(f"unknown option(s): {', '.join(sorted(unknown))}")
     for name, value in raw.items():
         kinds, what = _OPTION_TYPES[name]
-        if value is None and type(None) in kinds:
-            continue
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-            raise ProtocolError(f"bad options: '{name}' must be {what}, not {_show(value)}")
+        if not _has_type(value, kinds):
+            raise ProtocolError(f"bad options: '{name}' must be {what}, not {brief(value)}")
     try:
         return Options(**raw)
     except (TypeError, ValueError) as err:
