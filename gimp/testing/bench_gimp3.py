@@ -34,6 +34,7 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from gimp3_harness import CHROOTS, REPO, Gimp3
+from hostkit import build_engine_site
 
 SIZES = {"1mp": (1000, 1000), "12mp": (4000, 3000)}
 
@@ -41,12 +42,8 @@ SIZES = {"1mp": (1000, 1000), "12mp": (4000, 3000)}
 def engine_env(scratch: Path) -> tuple[Path, Path]:
     """cleancut installed for the chroot's Python (a pure-Python wheel beside the chroot's binary wheels),
     and a cache with u2netp (as the test fixtures do)."""
-    wheels, engine, cache = scratch / "wheels", scratch / "engine", scratch / "cache"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "-w", str(wheels), str(REPO)], check=True)
-    (wheel,) = wheels.glob("cleancut-*.whl")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(engine),
-                    str(wheel)], check=True)
+    cache = scratch / "cache"
+    engine = build_engine_site(scratch)
     subprocess.run([sys.executable, "-m", "cleancut", "models", "fetch", "u2netp", "-q"], check=True,
                    env=dict(os.environ, CLEANCUT_CACHE_DIR=str(cache)), stdout=subprocess.DEVNULL)
     return engine, cache

@@ -8,14 +8,13 @@ purpose, for a quick local run.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from hostkit import CHROOTS, HERE, REPO, SID_CHROOT, TRIXIE_CHROOT
+from hostkit import CHROOTS, HERE, build_engine_site
 
 
 def pytest_collection_modifyitems(config, items):
@@ -44,31 +43,8 @@ def model_cache(host_scratch) -> Path:
 
 @pytest.fixture(scope="session")
 def engine_wheel_site(host_scratch) -> Path:
-    """cleancut built as a wheel and installed into a folder (pure Python: any chroot's Python
-    puts it on PYTHONPATH beside that chroot's binary wheels)."""
-    wheels = host_scratch / "wheels"
-    target = host_scratch / "engine-site"
-    shutil.rmtree(REPO / "build", ignore_errors=True)  # setuptools would reuse stale build/lib files
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "-w", str(wheels), str(REPO)], check=True)
-    (wheel,) = wheels.glob("cleancut-*.whl")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-                    str(wheel)], check=True)
-    return target
-
-
-@pytest.fixture(scope="session")
-def trixie_engine(engine_wheel_site) -> Path:
-    """The engine for the Debian 13 chroot's Python 3.13."""
-    TRIXIE_CHROOT.require()
-    return engine_wheel_site
-
-
-@pytest.fixture(scope="session")
-def sid_engine(engine_wheel_site) -> Path:
-    """The engine for the Debian sid chroot's Python 3.14."""
-    SID_CHROOT.require()
-    return engine_wheel_site
+    """cleancut as a wheel installed into a folder, for every chroot (hostkit.build_engine_site)."""
+    return build_engine_site(host_scratch)
 
 
 @pytest.fixture(scope="session")

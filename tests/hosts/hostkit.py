@@ -34,6 +34,10 @@ class Chroot:
     site: str  # the engine's binary wheels for the chroot's Python, a path inside the chroot
     python: str
 
+    def pythonpath(self, engine: Path) -> str:
+        """PYTHONPATH inside the chroot for the engine folder beside the chroot's binary wheels."""
+        return f"{engine}:{self.site}"
+
     def require(self) -> None:
         require(self.root / ".cleancut-ready", f"the Debian {self.name} chroot")
         require(self.root / self.site.lstrip("/") / ".ready", f"the {self.name} chroot's Python {self.python} wheels")
@@ -42,8 +46,6 @@ class Chroot:
 TRIXIE_CHROOT = Chroot("trixie", Path(os.environ.get("TRIXIE", "/var/cache/cleancut-trixie")), "/opt/site313", "3.13")
 SID_CHROOT = Chroot("sid", Path(os.environ.get("SID", "/var/cache/cleancut-sid")), "/opt/site314", "3.14")
 CHROOTS = {c.name: c for c in (TRIXIE_CHROOT, SID_CHROOT)}
-TRIXIE = TRIXIE_CHROOT.root  # the names the older tests use
-SITE313 = TRIXIE_CHROOT.site
 
 
 def require(path: str | Path, what: str) -> None:
@@ -83,27 +85,15 @@ def in_chroot(chroot: Chroot, scratch: Path, argv: list[str], env: dict[str, str
                      env=dict(os.environ, CHROOT=str(chroot.root)))
 
 
-def in_trixie(scratch: Path, argv: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return in_chroot(TRIXIE_CHROOT, scratch, argv, env, timeout)
-
-
-def in_sid(scratch: Path, argv: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return in_chroot(SID_CHROOT, scratch, argv, env, timeout)
-
-
 def engine_env_chroot(chroot: Chroot, engine: Path, cache: Path, config: Path) -> dict[str, str]:
     """Environment for a chroot's /usr/bin/python3 to run the cleancut worker."""
     return {
         "CLEANCUT_ENGINE_PYTHON": "/usr/bin/python3",
-        "PYTHONPATH": f"{engine}:{chroot.site}",
+        "PYTHONPATH": chroot.pythonpath(engine),
         "CLEANCUT_CACHE_DIR": str(cache),
         "CLEANCUT_CONFIG_DIR": str(config),
         "CLEANCUT_OFFLINE": "1",
     }
-
-
-def engine_env_trixie(engine: Path, cache: Path, config: Path) -> dict[str, str]:
-    return engine_env_chroot(TRIXIE_CHROOT, engine, cache, config)
 
 
 def engine_env_native(cache: Path, config: Path) -> dict[str, str]:
@@ -114,6 +104,20 @@ def engine_env_native(cache: Path, config: Path) -> dict[str, str]:
         "CLEANCUT_CONFIG_DIR": str(config),
         "CLEANCUT_OFFLINE": "1",
     }
+
+
+def build_engine_site(scratch: Path) -> Path:
+    """cleancut built as a wheel and installed into SCRATCH/engine-site: pure Python, so any
+    chroot's Python puts it on PYTHONPATH beside that chroot's binary wheels."""
+    wheels = scratch / "wheels"
+    target = scratch / "engine-site"
+    shutil.rmtree(REPO / "build", ignore_errors=True)  # setuptools would reuse stale build/lib files
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "-w", str(wheels), str(REPO)], check=True)
+    (wheel,) = wheels.glob("cleancut-*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                    str(wheel)], check=True)
+    return target
 
 
 def bpy_site(version: str) -> Path:

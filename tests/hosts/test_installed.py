@@ -60,7 +60,7 @@ def native_install(home: Path, *args: str) -> subprocess.CompletedProcess:
 def chroot_install(chroot: str, scratch: Path, engine: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
     """`python3 -m cleancut ARGS` by the chroot's own Python, the engine wheel beside its binary wheels."""
     done = in_chroot(CHROOTS[chroot], scratch, ["python3", "-m", "cleancut", *args],
-                     {"HOME": str(home), "PYTHONPATH": f"{engine}:{CHROOTS[chroot].site}"})
+                     {"HOME": str(home), "PYTHONPATH": CHROOTS[chroot].pythonpath(engine)})
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -170,7 +170,7 @@ def run_installed_blender(version: str, base: Path, scratch: Path, engine: Path 
         full = {k: v for k, v in os.environ.items() if not k.startswith(("CLEANCUT_", "BLENDER_USER"))}
         done = subprocess.run(argv, env=dict(full, **env), capture_output=True, text=True, timeout=300)
     else:
-        done = in_chroot(CHROOTS[chroot], scratch, argv, dict(env, PYTHONPATH=f"{engine}:{CHROOTS[chroot].site}"))
+        done = in_chroot(CHROOTS[chroot], scratch, argv, dict(env, PYTHONPATH=CHROOTS[chroot].pythonpath(engine)))
     assert done.returncode == 0 and result.exists(), done.stdout[-3000:] + done.stderr[-3000:]
     facts = json.loads(result.read_text())
     assert "traceback" not in facts, facts["traceback"]

@@ -13,9 +13,9 @@ flavour "5.3": Krita 5.3.4 (Python 3.14) in the Debian sid chroot, the engine bu
 
 The X server is this harness's own Xvfb, started on this machine for each run (Krita in a
 chroot reaches it through the abstract X socket, which chroots share) and killed with its whole
-process group when the run ends, whatever happens. Xvfb picks its display number itself
-(``-displayfd``), so a server or lock file left by anything else never collides with it;
-``-listen local`` adds the abstract socket that Krita inside a chroot connects to.
+process group when the run ends, whatever happens. Its display number is one that has no lock
+file in any root and no abstract socket in use, and the socket is checked to be this server's
+(see XServer); ``-listen local`` adds the abstract socket that Krita inside a chroot connects to.
 
 Every run is bounded twice: the driver's watchdog ends Krita (exit 4) ``deadline`` s after the
 driver loaded, and the process group of Krita (and of the chroot) is killed ``START_S`` s after
