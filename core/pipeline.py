@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -77,28 +78,47 @@ def refine_mode(options: Options, preset: Preset | None) -> str:
     return options.refine or (preset.refine if preset is not None and preset.refine else DEFAULT_REFINE)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a run settles before it looks at pixels: the models that passed the licence gate,
+    their verified files and the refine mode. A batch prepares it once and reuses it for every
+    file, so the catalog, the settings file and the models are read once per command."""
+
+    entries: tuple[ModelEntry, ...]
+    preset: Preset | None
+    paths: tuple[Path, ...]
+    refine: str
+
+
+def prepare(options: Options) -> Plan:
+    """The licence gate, then every model fetched (if allowed) and verified."""
+    entries, preset = resolve_models(options)
+    paths = tuple(fetch.ensure(entry, offline=options.offline) for entry in entries)
+    return Plan(entries=tuple(entries), preset=preset, paths=paths, refine=refine_mode(options, preset))
+
+
 def _quiet(fraction: float, stage: str) -> None:
     pass
 
 
 def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | None = None,
            progress: Progress = _quiet, cancel: CancelToken | None = None,
-           stream: temporal.StreamState | None = None) -> Result:
+           stream: temporal.StreamState | None = None, plan: Plan | None = None) -> Result:
     """Alpha for an H×W×3 uint8 RGB image: licence gate, verified model, segment, refine, colours.
 
     ``hint`` is an optional H×W uint8 trimap (0 / 128 / 255) or rough mask; a hint with no 255
     at all is a region (an editor's selection): background outside, the model decides inside.
     ``progress(fraction, stage)`` is called as stages finish; ``cancel`` stops the run.
     ``stream`` is the state of a video stream this frame belongs to (None for a still image).
+    ``plan`` is ``prepare(options)`` done earlier (a batch's files share one); None prepares here.
     """
     cancel = cancel or CancelToken()
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
     progress(0.0, "model")
-    entries, preset = resolve_models(options)
-    paths = [fetch.ensure(entry, offline=options.offline) for entry in entries]
-    mode = refine_mode(options, preset)
+    plan = plan or prepare(options)
+    entries, preset, paths, mode = plan.entries, plan.preset, plan.paths, plan.refine
     timings["model"] = time.perf_counter() - start
     cancel.check()
 
@@ -145,4 +165,4 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
         cancel.check()
     progress(1.0, "done")
     return Result(alpha=alpha, foreground=colours, model=entries[0], timings=timings,
-                  models=tuple(entries), preset=preset)
+                  models=entries, preset=preset)

@@ -1,0 +1,130 @@
+"""Cut out a list of files: one after another here, or on a pool of worker processes.
+
+Why processes: onnxruntime's inference already keeps every core busy, but decoding, refining,
+estimating colours and PNG encoding run on one core each (numpy and Pillow, mostly under the
+GIL). Worker processes that each run whole files with a share of the inference threads keep
+every core busy through every stage. Threads inside one process were measured and gave
+nothing (README, "Speed"); processes are what `multiprocessing` is for.
+
+Results come back in input order whatever order the workers finish in, so messages and the
+failure list read the same as a run on one core. The queue holds paths, not pixels: memory
+grows with the number of workers, not with the number of files.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+from . import compose, images, pipeline
+from .errors import CleancutError
+from .options import Options
+
+# Each worker holds its own model session and one photo's working set (~0.6 GiB at 12 MP):
+# beyond four, a batch gains little on the machines this runs on and memory grows.
+MAX_DEFAULT_WORKERS = 4
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its result goes."""
+
+    source: Path
+    target: Path
+
+
+@dataclass(frozen=True)
+class Output:
+    """What to write for each file, as the command line asked."""
+
+    mask: bool = False
+    bg: str | None = None
+    format: str | None = None
+    max_pixels: int = images.DEFAULT_MAX_PIXELS
+    debug: bool = False
+
+
+def write_result(picture: images.Picture, result: pipeline.Result, target: Path, output: Output) -> None:
+    """The mask, cut-out or composite of one photo, written atomically at its full depth."""
+    alpha = compose.combine_alpha(result.alpha, picture.alpha)
+    depth = picture.bit_depth
+    if output.mask:
+        pixels = compose.quantise(alpha, depth)
+    else:
+        colours = result.foreground if result.foreground is not None else picture.rgb
+        if output.bg:
+            pixels = compose.over_colour(colours, alpha, compose.parse_colour(output.bg), depth)
+        else:
+            pixels = compose.cutout(colours, alpha, depth)
+    images.write_image(target, pixels, format=output.format, icc_profile=picture.icc_profile,
+                       exif=picture.exif)
+
+
+def process(job: Job, options: Options, output: Output, plan: pipeline.Plan) -> str | None:
+    """Read, cut out and write one file: why it failed, or None. One bad file never stops a
+    batch, so every error becomes its message (``--debug`` lets a bug's traceback through)."""
+    try:
+        picture = images.read_image(job.source, max_pixels=output.max_pixels)
+        result = pipeline.remove(images.to_rgb8(picture), options, plan=plan)
+        write_result(picture, result, job.target, output)
+        return None
+    except CleancutError as err:
+        return str(err)
+    except MemoryError:
+        return "out of memory; try a smaller image or fewer threads"
+    except Exception as err:  # a bug: keep going with the other files, say how to see more
+        if output.debug:
+            raise
+        return f"internal error ({type(err).__name__}: {err}); rerun with --debug"
+
+
+def default_workers(files: int, cores: int | None = None) -> int:
+    """One worker per core, no more than there are files nor MAX_DEFAULT_WORKERS."""
+    return max(1, min(cores or os.cpu_count() or 1, files, MAX_DEFAULT_WORKERS))
+
+
+def worker_options(options: Options, workers: int, cores: int | None = None) -> Options:
+    """Each worker's share of the cores for inference, unless the caller chose a thread count."""
+    if workers <= 1 or options.threads is not None:
+        return options
+    return replace(options, threads=max(1, (cores or os.cpu_count() or 1) // workers))
+
+
+_state: dict = {}
+
+
+def _start_worker(options: Options, output: Output, plan: pipeline.Plan) -> None:
+    # Ctrl-C reaches the whole process group: the parent alone answers it (and stops the pool).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _state.update(options=options, output=output, plan=plan)
+
+
+def _process_in_worker(job: Job) -> str | None:
+    return process(job, _state["options"], _state["output"], _state["plan"])
+
+
+def run(jobs: list[Job], options: Options, output: Output, plan: pipeline.Plan,
+        workers: int = 1) -> Iterator[tuple[Job, str | None]]:
+    """Each job with its failure (or None), in input order; ``workers`` > 1 runs them on a pool.
+
+    The pool's processes are spawned (never forked: onnxruntime's threads do not survive a
+    fork) and stopped before this returns, also when the caller stops early or is interrupted.
+    """
+    if workers <= 1 or len(jobs) < 2:
+        for job in jobs:
+            yield job, process(job, options, output, plan)
+        return
+    context = multiprocessing.get_context("spawn")
+    pool = context.Pool(workers, initializer=_start_worker,
+                        initargs=(worker_options(options, workers), output, plan))
+    try:
+        for job, failure in zip(jobs, pool.imap(_process_in_worker, jobs)):
+            yield job, failure
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
