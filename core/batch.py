@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
@@ -64,12 +65,13 @@ def write_result(picture: images.Picture, result: pipeline.Result, target: Path,
                        exif=picture.exif)
 
 
-def process(job: Job, options: Options, output: Output, plan: pipeline.Plan) -> str | None:
+def process(job: Job, options: Options, output: Output, plan: pipeline.Plan,
+            cancel: pipeline.CancelToken | None = None) -> str | None:
     """Read, cut out and write one file: why it failed, or None. One bad file never stops a
     batch, so every error becomes its message (``--debug`` lets a bug's traceback through)."""
     try:
         picture = images.read_image(job.source, max_pixels=output.max_pixels)
-        result = pipeline.remove(images.to_rgb8(picture), options, plan=plan)
+        result = pipeline.remove(images.to_rgb8(picture), options, plan=plan, cancel=cancel)
         write_result(picture, result, job.target, output)
         return None
     except CleancutError as err:
@@ -98,13 +100,39 @@ _state: dict = {}
 
 
 def _start_worker(options: Options, output: Output, plan: pipeline.Plan) -> None:
-    # Ctrl-C reaches the whole process group: the parent alone answers it (and stops the pool).
+    """Set up a pool process. Ctrl-C reaches the whole process group: the parent alone answers
+    it, stopping the pool with SIGTERM. SIGTERM is taken by a thread rather than a handler,
+    because Python runs handlers only between bytecodes, after a long onnxruntime call: the
+    thread cancels the file in progress at once (onnxruntime stops mid-run, the stages stop at
+    their next check, a half-written output's temporary file is removed) or, between files,
+    ends the process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _state.update(options=options, output=output, plan=plan)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # before any thread exists
+    _state.update(options=options, output=output, plan=plan, cancel=None, lock=threading.Lock())
+    threading.Thread(target=_await_stop, daemon=True).start()
+
+
+def _await_stop() -> None:
+    signal.sigwait({signal.SIGTERM})
+    with _state["lock"]:
+        _state["stopping"] = True
+        if _state["cancel"] is None:
+            os._exit(128 + signal.SIGTERM)  # between files: nothing to clean up
+        _state["cancel"].cancel()
 
 
 def _process_in_worker(job: Job) -> str | None:
-    return process(job, _state["options"], _state["output"], _state["plan"])
+    with _state["lock"]:
+        if _state.get("stopping"):
+            os._exit(128 + signal.SIGTERM)
+        _state["cancel"] = pipeline.CancelToken()
+    try:
+        return process(job, _state["options"], _state["output"], _state["plan"], _state["cancel"])
+    finally:
+        with _state["lock"]:
+            _state["cancel"] = None
+            if _state.get("stopping"):
+                os._exit(128 + signal.SIGTERM)
 
 
 def run(jobs: list[Job], options: Options, output: Output, plan: pipeline.Plan,
@@ -124,7 +152,9 @@ def run(jobs: list[Job], options: Options, output: Output, plan: pipeline.Plan,
     try:
         for job, failure in zip(jobs, pool.imap(_process_in_worker, jobs)):
             yield job, failure
-        pool.close()
-    finally:
+    except BaseException:  # interrupted, or the caller stopped early: stop the workers now
         pool.terminate()
         pool.join()
+        raise
+    pool.close()
+    pool.join()
