@@ -109,6 +109,25 @@ class Routes(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(5)
             self.close_connection = True
+        elif kind == "throttled":
+            self._throttled(payload)
+
+    def _throttled(self, payload: bytes) -> None:
+        """The body at server.rate bytes per second, in 16 KiB pieces, as a slow connection
+        delivers it; bytes sent so far are counted in server.sent[path]. A client that hangs
+        up (a cancelled download) ends it quietly."""
+        piece = 16 << 10
+        started = time.monotonic()
+        try:
+            for start in range(0, len(payload), piece):
+                wait = started + start / self.server.rate - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                self.wfile.write(payload[start:start + piece])
+                self.wfile.flush()
+                self.server.sent[self.path] = start + len(payload[start:start + piece])
+        except OSError:
+            self.close_connection = True
 
 
     def _oversized(self, kind: str, payload: bytes, content_type: str) -> None:
@@ -141,6 +160,7 @@ class LoopbackServer:
         self.httpd.routes = {}
         self.httpd.hits = []
         self.httpd.sent = {}
+        self.httpd.rate = 1 << 20  # bytes per second of "throttled" routes
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -151,6 +171,14 @@ class LoopbackServer:
     @property
     def hits(self) -> list[str]:
         return self.httpd.hits
+
+    @property
+    def sent(self) -> dict[str, int]:
+        return self.httpd.sent
+
+    def throttle(self, bytes_per_second: int) -> None:
+        """The speed of every "throttled" route from now on."""
+        self.httpd.rate = bytes_per_second
 
     def add(self, path: str, kind: str, payload=b"", content_type: str = "application/octet-stream") -> str:
         self.httpd.routes[path] = (kind, payload, content_type)
