@@ -41,6 +41,16 @@ def red_channel_model() -> bytes:
     return model.SerializeToString()
 
 
+def padded_red_model(size: int) -> bytes:
+    """The red-channel graph grown to about ``size`` bytes by its doc string: a real model that
+    takes a while to download from a throttled server, and runs like red_channel_model()."""
+    import onnx
+
+    model = onnx.load_from_string(red_channel_model())
+    model.doc_string = "padding " * (size // 8)
+    return model.SerializeToString()
+
+
 def catalog_entry(model_id: str, data: bytes, sources: str, *, licence: str = "MIT",
                   commercial: bool = True, size: int = 16, extra: str = "") -> str:
     """TOML for one user-catalog model running the red-channel graph at size×size."""
