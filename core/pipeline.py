@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from dataclasses import dataclass, field
@@ -12,14 +13,12 @@ import numpy as np
 
 from . import fetch, foreground, licences, refine, segment, temporal
 from .catalog import ModelEntry, Preset, load_catalog
-from .errors import CleancutError
+from .errors import Cancelled, CleancutError
 from .options import DEFAULT_REFINE, Options
 
-Progress = Callable[[float, str], None]
-
-
-class Cancelled(CleancutError):
-    """The run was cancelled by the user; nothing was produced."""
+# progress(fraction, stage), or progress(fraction, stage, download) for a callable that takes a
+# third argument: during a model download (stage "download") it gets the fetch.Download.
+Progress = Callable[..., None]
 
 
 class CancelToken:
@@ -90,15 +89,39 @@ class Plan:
     refine: str
 
 
-def prepare(options: Options) -> Plan:
-    """The licence gate, then every model fetched (if allowed) and verified."""
-    entries, preset = resolve_models(options)
-    paths = tuple(fetch.ensure(entry, offline=options.offline) for entry in entries)
-    return Plan(entries=tuple(entries), preset=preset, paths=paths, refine=refine_mode(options, preset))
-
-
 def _quiet(fraction: float, stage: str) -> None:
     pass
+
+
+def _downloads(progress: Progress, index: int, count: int) -> fetch.Report:
+    """A model's download bytes as progress: stage "download", within the first tenth of the run
+    (model ``index`` of ``count``). The Download itself goes along to a callable that takes a
+    third argument; a two-argument one (written before downloads were reported) still works."""
+    try:
+        inspect.signature(progress).bind(0.0, "download", None)
+        detailed = True
+    except (TypeError, ValueError):
+        detailed = False
+
+    def report(download: fetch.Download) -> None:
+        fraction = 0.1 * (index + download.fraction) / count
+        if detailed:
+            progress(fraction, "download", download)
+        else:
+            progress(fraction, "download")
+
+    return report
+
+
+def prepare(options: Options, progress: Progress = _quiet, cancel: CancelToken | None = None) -> Plan:
+    """The licence gate, then every model fetched (if allowed) and verified. A download is
+    reported as progress stage "download"; ``cancel`` stops it."""
+    cancel = cancel or CancelToken()
+    entries, preset = resolve_models(options)
+    paths = tuple(fetch.ensure(entry, offline=options.offline, report=_downloads(progress, index, len(entries)),
+                               cancelled=lambda: cancel.cancelled)
+                  for index, entry in enumerate(entries))
+    return Plan(entries=tuple(entries), preset=preset, paths=paths, refine=refine_mode(options, preset))
 
 
 def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | None = None,
@@ -108,7 +131,8 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
 
     ``hint`` is an optional H×W uint8 trimap (0 / 128 / 255) or rough mask; a hint with no 255
     at all is a region (an editor's selection): background outside, the model decides inside.
-    ``progress(fraction, stage)`` is called as stages finish; ``cancel`` stops the run.
+    ``progress(fraction, stage)`` is called as stages finish, and as a model downloads (see
+    Progress); ``cancel`` stops the run, a download too.
     ``stream`` is the state of a video stream this frame belongs to (None for a still image).
     ``plan`` is ``prepare(options)`` done earlier (a batch's files share one); None prepares here.
     """
@@ -117,7 +141,7 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
 
     start = time.perf_counter()
     progress(0.0, "model")
-    plan = plan or prepare(options)
+    plan = plan or prepare(options, progress, cancel)
     entries, preset, paths, mode = plan.entries, plan.preset, plan.paths, plan.refine
     timings["model"] = time.perf_counter() - start
     cancel.check()
