@@ -252,10 +252,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
         return 1
 
     # Model problems are the same for every file: settle them once, before any work.
-    entries, _ = pipeline.resolve_models(options)
-    for entry in entries:
-        fetch.ensure(entry, offline=options.offline, progress=not args.quiet)
-    plan = pipeline.prepare(options)
+    plan = pipeline.prepare(options, bar=not args.quiet)
 
     todo, outcome, skipped = _screen(jobs, args.skip_existing)
     output = batch.Output(mask=args.mask, bg=args.bg, format=args.format, debug=args.debug,

@@ -113,13 +113,15 @@ def _downloads(progress: Progress, index: int, count: int) -> fetch.Report:
     return report
 
 
-def prepare(options: Options, progress: Progress = _quiet, cancel: CancelToken | None = None) -> Plan:
+def prepare(options: Options, progress: Progress = _quiet, cancel: CancelToken | None = None,
+            bar: bool = True) -> Plan:
     """The licence gate, then every model fetched (if allowed) and verified. A download is
-    reported as progress stage "download"; ``cancel`` stops it."""
+    reported as progress stage "download"; ``cancel`` stops it; ``bar`` False keeps the
+    download's bar off stderr (it only shows on a terminal anyway)."""
     cancel = cancel or CancelToken()
     entries, preset = resolve_models(options)
-    paths = tuple(fetch.ensure(entry, offline=options.offline, report=_downloads(progress, index, len(entries)),
-                               cancelled=lambda: cancel.cancelled)
+    paths = tuple(fetch.ensure(entry, offline=options.offline, progress=bar,
+                               report=_downloads(progress, index, len(entries)), cancelled=lambda: cancel.cancelled)
                   for index, entry in enumerate(entries))
     return Plan(entries=tuple(entries), preset=preset, paths=paths, refine=refine_mode(options, preset))
 

@@ -120,3 +120,27 @@ def test_ctrl_c_stops_every_worker_and_leaves_only_complete_files(tmp_path, engi
     assert all(path.name.endswith("-cutout.png") for path in written)
     for path in written:
         assert Image.open(path).size == (64, 48)
+
+
+def test_a_batch_checks_licences_and_verifies_the_model_once_whatever_its_size(tmp_path, engine_models, monkeypatch):
+    from cleancut import fetch, licences
+
+    red, _ = engine_models
+    photos(tmp_path / "in", 4)
+    calls = {"check": 0, "verify": 0}
+    check, verify = licences.check, fetch.verify
+
+    def counted_check(entry):
+        calls["check"] += 1
+        return check(entry)
+
+    def counted_verify(entry):
+        calls["verify"] += 1
+        return verify(entry)
+
+    monkeypatch.setattr(licences, "check", counted_check)
+    monkeypatch.setattr(fetch, "verify", counted_verify)
+    assert cli.main(["remove", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", red,
+                     "--workers", "1", "-q"]) == 0
+    assert len(list((tmp_path / "out").iterdir())) == 4
+    assert calls == {"check": 1, "verify": 1}
