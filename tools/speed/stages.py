@@ -1,10 +1,11 @@
 """Where one file's time goes: CPU seconds of each stage of `cleancut remove`, in-process.
 
-The photos are `cleancut bench --speed`'s (made from examples/astronaut.png): one 1280×720
-batch photo and the 4000×3000 photo. Each stage runs on one thread (onnxruntime too), so
-its CPU time is what it costs a core whatever else the machine is doing; medians of --runs.
+The photos are `cleancut bench --speed`'s (made from examples/astronaut.png): each photo of
+its 1280×720 batch once, and the 4000×3000 photo --runs times. Each stage runs on one thread
+(onnxruntime too), so its CPU time is what it costs a core whatever else the machine is
+doing; the means over the batch (a batch's time is their sum) and medians of the large runs.
 
-    .venv/bin/python tools/speed/stages.py [--runs 5] [--refine fast]
+    .venv/bin/python tools/speed/stages.py [--count 30] [--runs 3] [--refine fast]
 """
 
 from __future__ import annotations
@@ -54,17 +55,20 @@ def _encode(pixels: np.ndarray) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--count", type=int, default=30)
+    p.add_argument("--runs", type=int, default=3)
     p.add_argument("--refine", default="fast")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        batch, large = speed.make_photos(ROOT / "examples" / "astronaut.png", Path(folder), 1)
-        for name, path in (("1280×720", batch / "photo-00.jpg"), ("4000×3000", large)):
-            runs = [stages(path, args.refine) for _ in range(args.runs)]
-            medians = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-            share = medians.pop("band share")
-            total = sum(medians.values())
-            parts = ", ".join(f"{key} {value:.2f}" for key, value in medians.items())
+        batch, large = speed.make_photos(ROOT / "examples" / "astronaut.png", Path(folder), args.count)
+        for name, paths, average in ((f"1280×720, mean of {args.count} photos", sorted(batch.iterdir()), statistics.mean),
+                                     (f"4000×3000, median of {args.runs}", [large] * args.runs, statistics.median)):
+            stages(paths[0], args.refine)  # imports and first-call set-up, not counted
+            runs = [stages(path, args.refine) for path in paths]
+            values = {key: average(run[key] for run in runs) for key in runs[0]}
+            share = values.pop("band share")
+            total = sum(values.values())
+            parts = ", ".join(f"{key} {value:.2f}" for key, value in values.items())
             print(f"{name}: {parts}; total {total:.2f} CPU s; unsure band {share:.0%} of the frame")
 
 
