@@ -195,19 +195,51 @@ def plan_jobs(inputs: list[tuple[Path, Path]], output: str | None, tag: str, fmt
     return jobs
 
 
-def _write_result(picture: images.Picture, result: pipeline.Result, job: Job, args: argparse.Namespace) -> None:
+def render(picture: images.Picture, result: pipeline.Result, *, mask: bool = False, bg: str | None = None):
+    """The pixels of a result file: the mask, a composite over ``bg``, or the RGBA cut-out."""
     alpha = compose.combine_alpha(result.alpha, picture.alpha)
     depth = picture.bit_depth
-    if args.mask:
-        pixels = compose.quantise(alpha, depth)
-    else:
-        colours = result.foreground if result.foreground is not None else picture.rgb
-        if args.bg:
-            pixels = compose.over_colour(colours, alpha, compose.parse_colour(args.bg), depth)
-        else:
-            pixels = compose.cutout(colours, alpha, depth)
-    images.write_image(job.target, pixels, format=args.format, icc_profile=picture.icc_profile,
-                       exif=picture.exif)
+    if mask:
+        return compose.quantise(alpha, depth)
+    colours = result.foreground if result.foreground is not None else picture.rgb
+    if bg:
+        return compose.over_colour(colours, alpha, compose.parse_colour(bg), depth)
+    return compose.cutout(colours, alpha, depth)
+
+
+def _write_result(picture: images.Picture, result: pipeline.Result, job: Job, args: argparse.Namespace) -> None:
+    images.write_image(job.target, render(picture, result, mask=args.mask, bg=args.bg), format=args.format,
+                       icc_profile=picture.icc_profile, exif=picture.exif)
+
+
+def stop_reason(job: Job, seen: dict[Path, Path], sources: set) -> str | None:
+    """Why a job must not run (its output would overwrite another result, or an input), else
+    None and its output is taken. ``seen`` starts empty; ``sources`` is {_identity(input)}."""
+    key = job.target.resolve()
+    if key in seen:
+        return f"its output {job.target} would overwrite the result of {seen[key]}"
+    if _identity(job.target) in sources:
+        return f"its output {job.target} is an input; it was left unchanged (choose another -o)"
+    seen[key] = job.source
+    return None
+
+
+def failure_message(err: Exception) -> str:
+    """The line a failed file gets in the failure list (a bug included: the batch goes on)."""
+    if isinstance(err, CleancutError):
+        return str(err)
+    if isinstance(err, MemoryError):
+        return "out of memory; try a smaller image or fewer threads"
+    return f"internal error ({type(err).__name__}: {err}); rerun with --debug"
+
+
+def finish(done: int, skipped: int, failures: list[tuple[str, str]], elapsed: float, quiet: bool) -> int:
+    """Print the summary and the failure list; the exit code."""
+    if not quiet:
+        print(f"{done} written, {skipped} skipped, {len(failures)} failed in {elapsed:.1f} s", file=sys.stderr)
+    for name, why in failures:
+        print(f"cleancut: failed: {name}: {why}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def _identity(path: Path) -> tuple[int, int] | Path:
@@ -230,6 +262,10 @@ def _progress(jobs: list[Job], quiet: bool):
 def cmd_remove(args: argparse.Namespace) -> int:
     if args.bg:
         compose.parse_colour(args.bg)
+    if args.ray is not None or args.ray_actors is not None:
+        from . import cluster
+
+        cluster.require_ray(args)  # before any model is fetched: without Ray this run cannot happen
     options = Options(model=args.model, refine=args.refine, provider=args.provider,
                       threads=args.threads, offline=True if args.offline else None,
                       foreground=args.foreground and not args.mask)
@@ -245,21 +281,18 @@ def cmd_remove(args: argparse.Namespace) -> int:
     entries, _ = pipeline.resolve_models(options)
     for entry in entries:
         fetch.ensure(entry, offline=options.offline, progress=not args.quiet)
+    if args.ray is not None:
+        return cluster.remove(jobs, failures, options, args)
 
     seen: dict[Path, Path] = {}
     done = skipped = 0
     started = time.perf_counter()
     sources = {_identity(job.source) for job in jobs}
     for job in _progress(jobs, args.quiet):
-        key = job.target.resolve()
-        if key in seen:
-            failures.append((str(job.source), f"its output {job.target} would overwrite the result of {seen[key]}"))
+        why = stop_reason(job, seen, sources)
+        if why:
+            failures.append((str(job.source), why))
             continue
-        if _identity(job.target) in sources:
-            failures.append((str(job.source), f"its output {job.target} is an input; it was left unchanged "
-                                              "(choose another -o)"))
-            continue
-        seen[key] = job.source
         if args.skip_existing and job.target.exists():
             skipped += 1
             continue
@@ -270,20 +303,11 @@ def cmd_remove(args: argparse.Namespace) -> int:
             done += 1
             if not args.quiet and len(jobs) == 1:
                 print(f"wrote {job.target}", file=sys.stderr)
-        except CleancutError as err:
-            failures.append((str(job.source), str(err)))
-        except MemoryError:
-            failures.append((str(job.source), "out of memory; try a smaller image or fewer threads"))
-        except Exception as err:  # a bug: keep going with the other files, say how to see more
-            if args.debug:
+        except Exception as err:  # a bug too: keep going with the other files, say how to see more
+            if args.debug and not isinstance(err, (CleancutError, MemoryError)):
                 raise
-            failures.append((str(job.source), f"internal error ({type(err).__name__}: {err}); rerun with --debug"))
-    if not args.quiet:
-        elapsed = time.perf_counter() - started
-        print(f"{done} written, {skipped} skipped, {len(failures)} failed in {elapsed:.1f} s", file=sys.stderr)
-    for name, why in failures:
-        print(f"cleancut: failed: {name}: {why}", file=sys.stderr)
-    return 1 if failures else 0
+            failures.append((str(job.source), failure_message(err)))
+    return finish(done, skipped, failures, time.perf_counter() - started, args.quiet)
 
 
 def _mib(size: int) -> str:
@@ -419,6 +443,17 @@ def _positive_number(text: str) -> float:
     return value
 
 
+def _ray_address(text: str) -> str:
+    """argparse type for --ray: local, auto, HOST:PORT or ray://HOST:PORT (an input path put
+    right after --ray is named as such, exit code 2)."""
+    from .cluster import parse_address
+
+    try:
+        return parse_address(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cleancut", description="Local, non-destructive AI background removal.")
     parser.add_argument("--version", action="version", version=f"cleancut {__version__}")
@@ -446,6 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
     rm.add_argument("--provider", metavar="NAME", help="cpu, cuda, directml or coreml (default: best installed)")
     rm.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    rm.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS", type=_ray_address,
+                    help="run on a Ray cluster (pip install 'cleancut[ray]'): none starts Ray on this "
+                         "machine, auto joins the running cluster, or HOST:PORT")
+    rm.add_argument("--ray-actors", type=int, metavar="N",
+                    help="Ray actors to run (default: one per GPU, else one per --threads CPUs of the cluster)")
     rm.set_defaults(func=cmd_remove)
 
     sub.add_parser("bench", help="measure quality and speed against ground truth, beside rembg",

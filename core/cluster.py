@@ -1,0 +1,492 @@
+"""`cleancut remove --ray`: the local command's batch, run by a pool of Ray actors.
+
+Everything that decides *what* to do stays on the driver (the `cleancut remove` process) and is
+the local command's own code (cli.py): inputs, output names, the output checks, --skip-existing,
+the licence gate and model verification, the failure list and the exit code. Ray only decides
+*where* each file runs. Then:
+
+* Each actor is one process on some node that keeps its model sessions loaded (onnxruntime with
+  the CPUs it reserved, or one GPU). When it starts it runs the licence gate against its own
+  node's settings file, verifies (or fetches) the model in its own node's cache, and checks that
+  its node has the same cleancut version and the same model sha256 as the driver; an actor that
+  refuses says why, is let go, and the batch runs on the others (or stops, if none is left).
+* The driver reads each input and sends its bytes; the actor decodes, runs ``pipeline.remove``,
+  renders and encodes exactly as the local command does, and returns the encoded bytes; the
+  driver writes them through a temporary file and a rename (``images.write_bytes``). So nodes
+  need no shared storage, every output is written by one process, once, whole, and a file is
+  counted done only when it is on disk.
+* Faults: when an actor or its node dies (Ray reports RayActorError or a lost object), its
+  unfinished files go back to the queue and a replacement actor is asked for, which Ray places
+  wherever there is room. A file whose actor died MAX_ATTEMPTS times fails alone (it is taking
+  actors down with it: too large for their memory, or a crash). A file that fails inside the
+  actor (unreadable, unwritable) fails at once, as locally.
+
+Ray Data's ``map_batches`` was the other way to hold the actors; this module uses Ray core
+actors and a small queue over ``ray.wait`` instead, because the driver must know each file's
+fate (written, failed and why, still to do) to write every output once and list the failures in
+input order, and because it needs only ``ray[default]``, not Ray Data's pyarrow and pandas.
+README ("On a Ray cluster") has the measurements and the notes for a real cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import time
+import traceback
+from collections import Counter, deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__, images, pipeline
+from .errors import CleancutError
+from .options import Options
+
+#: Files in flight per actor: while one runs, the next one's bytes are already on its node.
+DEPTH = 2
+#: An actor dying under a file this many times fails that file (instead of every actor).
+MAX_ATTEMPTS = 3
+#: How long the batch waits for an actor while none is running (models may be downloading).
+START_TIMEOUT_S = 300.0
+EXTRA = "pip install 'cleancut[ray]'"
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file made from an input: where the driver writes it and what it holds."""
+
+    target: str
+    mask: bool = False
+    bg: str | None = None
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input file and the outputs it gives (the CLI: one; the pyblish extractor: two)."""
+
+    source: str
+    outputs: tuple[Output, ...]
+
+
+@dataclass
+class Outcome:
+    """What an actor gives back for a task: the encoded outputs, or the failure's message."""
+
+    files: list[bytes] | None = None
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    node: str = ""
+    peak_rss: int | None = None  # bytes, the actor process's high-water mark (Linux)
+
+
+@dataclass
+class Report:
+    """The batch as the driver saw it: each task's outcome (None: not processed) and the pool."""
+
+    outcomes: list[Outcome | None]
+    by_node: Counter = field(default_factory=Counter)
+    refusals: list[str] = field(default_factory=list)
+    actors: int = 0
+    peak_rss: list[int] = field(default_factory=list)
+    connect_s: float = 0.0
+    first_ready_s: float | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# the command line
+
+
+def parse_address(text: str) -> str:
+    """``local``, ``auto``, ``HOST:PORT`` or ``ray://HOST:PORT``; ValueError for anything else
+    (most often an input path put right after a bare --ray)."""
+    if text in ("local", "auto"):
+        return text
+    rest = text[len("ray://"):] if text.startswith("ray://") else text
+    host, _, port = rest.rpartition(":")
+    if host and "/" not in host and port.isdigit() and 0 < int(port) < 65536:
+        return text
+    raise ValueError(f"--ray takes auto, HOST:PORT or ray://HOST:PORT, not {text!r} "
+                     "(put the inputs before a bare --ray)")
+
+
+def require_ray(args: Any) -> None:
+    """Check the --ray options and that Ray can be imported: a UsageError (exit code 2) naming
+    the extra to install, before any model is fetched or file read."""
+    from .cli import UsageError
+
+    if args.ray is None:
+        raise UsageError("--ray-actors needs --ray")
+    if args.ray_actors is not None and args.ray_actors < 1:
+        raise UsageError(f"--ray-actors must be at least 1, not {args.ray_actors}")
+    _import_ray(args.ray)
+
+
+def _import_ray(address: str) -> Any:
+    from .cli import UsageError
+
+    # Nothing leaves the machine unless the user points us at a cluster: no usage statistics
+    # (cleancut's promise), and a Ray started here listens on the loopback address only.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address == "local" and "ray" not in sys.modules:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    try:
+        import ray
+    except ImportError:
+        raise UsageError(f"--ray needs Ray, which is not installed here: {EXTRA}") from None
+    return ray
+
+
+def remove(jobs: list, failures: list[tuple[str, str]], options: Options, args: Any) -> int:
+    """`cleancut remove --ray`: the jobs the local command planned, after its licence gate, run
+    on Ray; the same checks, summary, failure list and exit code as the local loop."""
+    from . import cli
+
+    started = time.perf_counter()
+    seen: dict[Path, Path] = {}
+    sources = {cli._identity(job.source) for job in jobs}
+    stops: list[str | None] = []  # per job: a failure message, "" when skipped, None to run
+    for job in jobs:
+        why = cli.stop_reason(job, seen, sources)
+        stops.append(why if why else ("" if args.skip_existing and job.target.exists() else None))
+    todo = [i for i, why in enumerate(stops) if why is None]
+    output = dict(mask=args.mask, bg=args.bg, format=args.format)
+    tasks = [Task(str(jobs[i].source), (Output(str(jobs[i].target), **output),)) for i in todo]
+    report = run(tasks, options, address=args.ray, actors=args.ray_actors, threads=args.threads,
+                 max_pixels=int(args.max_megapixels * 1_000_000), quiet=args.quiet, debug=args.debug) \
+        if tasks else Report(outcomes=[])
+    results = dict(zip(todo, report.outcomes))
+    done = 0
+    for index, (job, why) in enumerate(zip(jobs, stops)):
+        outcome = results.get(index)
+        if why:
+            failures.append((str(job.source), why))
+        elif outcome is not None and outcome.error:
+            failures.append((str(job.source), outcome.error))
+        elif outcome is not None:
+            done += 1
+            if not args.quiet and len(jobs) == 1:
+                print(f"wrote {job.target}", file=sys.stderr)
+    skipped = sum(1 for why in stops if why == "")
+    if not args.quiet and tasks:
+        print(describe(report), file=sys.stderr)
+    return cli.finish(done, skipped, failures, time.perf_counter() - started, args.quiet)
+
+
+def describe(report: Report) -> str:
+    """One line on where the batch ran: nodes, files per node, start-up, memory per actor."""
+    nodes = ", ".join(f"{node}: {count}" for node, count in sorted(report.by_node.items()))
+    line = f"ray: {report.actors} actor(s); files per node: {nodes or 'none'}; connected in {report.connect_s:.1f} s"
+    if report.first_ready_s is not None:
+        line += f", first actor ready after {report.first_ready_s:.1f} s"
+    if report.peak_rss:
+        low, high = min(report.peak_rss) >> 20, max(report.peak_rss) >> 20
+        line += f"; peak memory per actor {low}–{high} MiB" if low != high else f"; peak memory per actor {low} MiB"
+    return line
+
+
+# --------------------------------------------------------------------------------------------
+# the actor (a plain class: ray.remote is applied when a batch starts, so this module imports
+# without Ray; the nodes import it by name, so they need the same cleancut installed)
+
+
+class Remover:
+    """One Ray actor: keeps its model sessions loaded and turns input bytes into output bytes."""
+
+    def __init__(self, options: Options, models: dict[str, str], version: str, max_pixels: int,
+                 debug: bool = False) -> None:
+        self.options = options
+        self.max_pixels = max_pixels
+        self.debug = debug
+        self.refusal = node_refusal(options, models, version)
+
+    def ready(self) -> dict[str, Any]:
+        """Where this actor runs, and why it refuses to work (None when it does not)."""
+        return {"node": _node_label(), "refusal": self.refusal}
+
+    def remove(self, task: Task, data: bytes) -> Outcome:
+        """The task's outputs encoded, exactly as the local command would write them; a failure
+        of this file is returned as its message, never raised (the actor stays up)."""
+        from .cli import failure_message, render
+
+        try:
+            if self.refusal:
+                raise CleancutError(self.refusal)
+            picture = images.read_image(task.source, self.max_pixels, data=data)
+            result = pipeline.remove(images.to_rgb8(picture), self.options)
+            files = [images.encode_image(out.target, render(picture, result, mask=out.mask, bg=out.bg),
+                                         format=out.format, icc_profile=picture.icc_profile, exif=picture.exif)
+                     for out in task.outputs]
+            return Outcome(files=files, timings=result.timings, node=_node_label(), peak_rss=_peak_rss())
+        except Exception as err:
+            message = failure_message(err)
+            if self.debug and not isinstance(err, CleancutError):
+                message += "\n" + traceback.format_exc()
+            return Outcome(error=message, node=_node_label(), peak_rss=_peak_rss())
+
+
+def node_refusal(options: Options, models: dict[str, str], version: str) -> str | None:
+    """Why this node must not run the batch, or None: its licence gate (its own settings file),
+    its model cache (verified, fetched if missing and allowed), its cleancut version and its
+    catalog's sha256 against the driver's."""
+    if version != __version__:
+        return f"it runs cleancut {__version__}, the driver {version}; install the same version on every node"
+    try:
+        entries, _ = pipeline.resolve_models(options)
+        mine = {entry.id: entry.sha256 for entry in entries}
+        if mine != models:
+            return (f"its catalog gives models {mine}, the driver's {models}; "
+                    "give every node the same catalog files")
+        for entry in entries:
+            from . import fetch
+
+            fetch.ensure(entry, offline=options.offline, progress=False)
+    except CleancutError as err:
+        return str(err)
+    return None
+
+
+def _node_label() -> str:
+    import ray
+
+    return f"{ray.util.get_node_ip_address()} ({ray.get_runtime_context().get_node_id()[:8]})"
+
+
+def _peak_rss() -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# the driver
+
+
+def run(tasks: list[Task], options: Options, *, address: str = "local", actors: int | None = None,
+        threads: int | None = None, max_pixels: int = images.DEFAULT_MAX_PIXELS, quiet: bool = True,
+        debug: bool = False) -> Report:
+    """Run ``tasks`` on Ray and write their outputs; each task's Outcome in the Report.
+
+    The licence gate runs here first (again: the caller has usually run it and fetched the
+    model). ``address`` is "local" (start Ray on this machine, stopped at the end), "auto" or a
+    cluster's address. ``actors`` None: one per GPU, else one per ``threads`` CPUs of the
+    cluster (``threads`` None: 1), never more than there are tasks.
+    """
+    entries, _ = pipeline.resolve_models(options)
+    models = {entry.id: entry.sha256 for entry in entries}
+    ray = _import_ray(address)
+    started = time.perf_counter()
+    owned = _connect(ray, address)
+    report = Report(outcomes=[None] * len(tasks), connect_s=time.perf_counter() - started)
+    try:
+        count, resources = _pool_size(ray, options, actors, threads, len(tasks))
+        if not quiet:
+            where = "started Ray on this machine" if address == "local" else f"joined {address}"
+            print(f"ray: {where} in {report.connect_s:.1f} s; starting {count} actor(s)", file=sys.stderr)
+        node_options = replace(options, threads=threads or 1)
+        remote = ray.remote(Remover).options(scheduling_strategy="SPREAD", max_restarts=0, **resources)
+        make = lambda: remote.remote(node_options, models, __version__, max_pixels, debug)  # noqa: E731
+        _Batch(ray, tasks, report, make, count, quiet).run()
+        if not report.actors and report.refusals:  # no actor ever ran, so nothing was written
+            raise CleancutError("no Ray actor would run this batch, nothing was written:\n  - "
+                                + "\n  - ".join(report.refusals))
+    finally:
+        if owned:
+            ray.shutdown()
+    return report
+
+
+def _connect(ray: Any, address: str) -> bool:
+    """Join (or start) Ray; True when this call did, so the batch disconnects (and stops a Ray
+    it started) at the end. A cluster that cannot be reached is one line, not a traceback."""
+    if ray.is_initialized():
+        return False
+    if address not in ("local", "auto") and not address.startswith("ray://"):
+        host, _, port = address.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=10).close()
+        except OSError as err:
+            raise CleancutError(f"cannot reach a Ray cluster at {address} ({err.strerror or err}); "
+                                "start one with `ray start --head` or check the address") from None
+    # Ray's own notes stay out of the command's output (its errors still arrive, as exceptions).
+    kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address == "local":
+        kwargs["include_dashboard"] = False
+        os.environ.pop("RAY_ADDRESS", None)  # a bare --ray means this machine, whatever is set
+    try:
+        ray.init(address=address, **kwargs)
+    except Exception as err:  # ConnectionError, version mismatch (RuntimeError), ...
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise CleancutError(f"cannot join the Ray cluster at {address}: {reason}") from err
+    return True
+
+
+def _pool_size(ray: Any, options: Options, wanted: int | None, threads: int | None,
+               tasks: int) -> tuple[int, dict[str, float]]:
+    """How many actors, and what each reserves: a GPU each where the cluster has GPUs (unless
+    the provider is CPU), else ``threads`` CPUs each."""
+    total = ray.cluster_resources()
+    cpus = threads or 1
+    gpus = int(total.get("GPU", 0)) if options.provider in (None, "cuda") else 0
+    if gpus:
+        return max(1, min(wanted or gpus, tasks)), {"num_cpus": cpus, "num_gpus": 1}
+    slots = max(1, int(total.get("CPU", 1)) // cpus)
+    return max(1, min(wanted or slots, tasks)), {"num_cpus": cpus}
+
+
+class _Batch:
+    """The queue: hands each ready actor up to DEPTH files, writes what comes back, puts the
+    files of a dead actor back in the queue and asks for a replacement."""
+
+    def __init__(self, ray: Any, tasks: list[Task], report: Report, make: Callable[[], Any],
+                 count: int, quiet: bool) -> None:
+        self.ray, self.tasks, self.report, self.make = ray, tasks, report, make
+        self.queue: deque[int] = deque(range(len(tasks)))
+        self.attempts: Counter = Counter()
+        self.starting: dict[Any, Any] = {}  # ready() reference -> actor
+        self.live: dict[Any, int] = {}  # actor -> files in flight
+        self.labels: dict[Any, str] = {}
+        self.running: dict[Any, tuple[Any, int]] = {}  # remove() reference -> (actor, task index)
+        self.quiet = quiet
+        self.started = time.perf_counter()
+        self.idle_since = self.started
+        self.bar = _progress_bar(len(tasks), quiet)
+        for _ in range(count):
+            self._start_actor()
+
+    def run(self) -> None:
+        try:
+            while self.queue or self.running:
+                self._hand_out()
+                waiting = list(self.running) + list(self.starting)
+                if not waiting:
+                    self._give_up("not processed: no Ray actor is left to run it (see the refusals above)")
+                    return
+                try:
+                    done, _ = self.ray.wait(waiting, num_returns=1, timeout=1.0)
+                except self.ray.exceptions.RayError as err:
+                    self._give_up(f"not processed: lost the Ray cluster ({_first_line(err)})")
+                    return
+                for ref in done:
+                    if ref in self.starting:
+                        self._started(ref)
+                    else:
+                        self._finished(ref)
+                if not self.live and self.queue and time.perf_counter() - self.idle_since > START_TIMEOUT_S:
+                    self._give_up(f"not processed: no Ray actor could start within {START_TIMEOUT_S:g} s "
+                                  "(the cluster has no free CPU or GPU for one)")
+                    return
+        finally:
+            for actor in list(self.live) + list(self.starting.values()):
+                self.ray.kill(actor)
+            if self.bar is not None:
+                self.bar.close()
+
+    def _say(self, message: str) -> None:
+        if not self.quiet:
+            (self.bar.write if self.bar is not None else print)(message, file=sys.stderr)
+
+    def _start_actor(self) -> None:
+        actor = self.make()
+        self.starting[actor.ready.remote()] = actor
+
+    def _hand_out(self) -> None:
+        for actor in list(self.live):
+            while self.live.get(actor, DEPTH) < DEPTH and self.queue:
+                index = self.queue.popleft()
+                source = self.tasks[index].source
+                try:  # the driver reads, so nodes need not see the file
+                    data = Path(source).read_bytes()
+                except OSError as err:
+                    self._record(index, Outcome(error=f"cannot read {source}: {err.strerror or err}"))
+                    continue
+                self.running[actor.remove.remote(self.tasks[index], data)] = (actor, index)
+                self.live[actor] += 1
+
+    def _record(self, index: int, outcome: Outcome) -> None:
+        self.report.outcomes[index] = outcome
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def _started(self, ref: Any) -> None:
+        actor = self.starting.pop(ref)
+        try:
+            info = self.ray.get(ref)
+        except self.ray.exceptions.RayError as err:
+            info = {"node": "a node", "refusal": f"the actor could not start ({_first_line(err)})"}
+        if info["refusal"]:
+            self.report.refusals.append(f"{info['node']}: {info['refusal']}")
+            self._say(f"cleancut: warning: a Ray actor on {info['node']} refuses: {info['refusal']}")
+            self.ray.kill(actor)
+            return
+        self.live[actor] = 0
+        self.labels[actor] = info["node"]
+        self.report.actors += 1
+        if self.report.first_ready_s is None:
+            self.report.first_ready_s = time.perf_counter() - self.started
+
+    def _finished(self, ref: Any) -> None:
+        actor, index = self.running.pop(ref)
+        try:
+            outcome = self.ray.get(ref)
+        except self.ray.exceptions.RayTaskError as err:  # escaped the actor's own handling: a bug
+            outcome = Outcome(error=f"internal error ({_first_line(err)}); rerun with --debug")
+        except self.ray.exceptions.RayError as err:  # the actor or its node died, or its result is lost
+            self._lost(actor, index, err)
+            return
+        if actor in self.live:
+            self.live[actor] -= 1
+        if outcome.files is not None:
+            try:
+                for out, data in zip(self.tasks[index].outputs, outcome.files):
+                    images.write_bytes(out.target, data)
+            except CleancutError as err:
+                outcome = replace(outcome, files=None, error=str(err))
+        if outcome.peak_rss:
+            self.report.peak_rss.append(outcome.peak_rss)
+        if outcome.error is None:
+            self.report.by_node[outcome.node] += 1
+        outcome.files = None  # written: let the bytes go
+        self._record(index, outcome)
+
+    def _lost(self, actor: Any, index: int, err: Exception) -> None:
+        self.attempts[index] += 1
+        if actor in self.live:  # the first of its files to come back failed: replace the actor
+            del self.live[actor]
+            self.idle_since = time.perf_counter()
+            self._say(f"cleancut: warning: a Ray actor on {self.labels.get(actor, 'a node')} was lost "
+                      f"({_first_line(err)}); its unfinished files are retried")
+            self._start_actor()
+        if self.attempts[index] >= MAX_ATTEMPTS:
+            self._record(index, Outcome(error=f"its Ray actor died {MAX_ATTEMPTS} times while processing it "
+                                              "(out of memory on the node, or a crash); try it alone or with "
+                                              "more memory"))
+        else:
+            self.queue.appendleft(index)
+
+    def _give_up(self, why: str) -> None:
+        for index in list(self.queue) + [index for _, index in self.running.values()]:
+            self.report.outcomes[index] = Outcome(error=why)
+        self.queue.clear()
+        self.running.clear()
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:300]
+
+
+def _progress_bar(total: int, quiet: bool):
+    if quiet or total < 2:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", file=sys.stderr, disable=None)
