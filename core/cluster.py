@@ -351,6 +351,7 @@ class _Batch:
         self.ray, self.tasks, self.report, self.make = ray, tasks, report, make
         self.queue: deque[int] = deque(range(len(tasks)))
         self.attempts: Counter = Counter()
+        self.made: list[Any] = []  # every actor asked for: all are killed at the end
         self.starting: dict[Any, Any] = {}  # ready() reference -> actor
         self.live: dict[Any, int] = {}  # actor -> files in flight
         self.labels: dict[Any, str] = {}
@@ -385,7 +386,8 @@ class _Batch:
                                   "(the cluster has no free CPU or GPU for one)")
                     return
         finally:
-            for actor in list(self.live) + list(self.starting.values()):
+            # "Lost" may mean unreachable rather than dead (ActorUnavailableError): kill them all.
+            for actor in self.made:
                 self.ray.kill(actor)
             if self.bar is not None:
                 self.bar.close()
@@ -396,6 +398,7 @@ class _Batch:
 
     def _start_actor(self) -> None:
         actor = self.make()
+        self.made.append(actor)
         self.starting[actor.ready.remote()] = actor
 
     def _hand_out(self) -> None:
@@ -425,7 +428,7 @@ class _Batch:
         if info["refusal"]:
             self.report.refusals.append(f"{info['node']}: {info['refusal']}")
             self._say(f"cleancut: warning: a Ray actor on {info['node']} refuses: {info['refusal']}")
-            self.ray.kill(actor)
+            self.ray.kill(actor)  # its CPU or GPU is free again at once
             return
         self.live[actor] = 0
         self.labels[actor] = info["node"]

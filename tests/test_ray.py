@@ -1,10 +1,10 @@
 """`cleancut remove --ray` (core/cluster.py) on a real two-node Ray cluster on this machine.
 
 The cluster: a head node and a second node with one CPU each, started by `ray start` for this
-module and stopped by it, even when a test fails: each `ray start --block` runs as a child
-subreaper, so every process Ray starts for that node stays its descendant and teardown kills
-exactly those. Ray rewrites 127.0.0.1 to the machine's outward address, so the nodes use the
-loopback addresses 127.0.0.2 and 127.0.0.3 (same `lo` interface: nothing leaves the machine).
+module and stopped by it, even when a test fails (tests/raynodes.py: each node's processes, and
+only those, are killed). Ray rewrites 127.0.0.1 to the machine's outward address, so the nodes
+use the loopback addresses 127.0.0.2 and 127.0.0.3 (same `lo` interface: nothing leaves the
+machine).
 Ray's settings (HOME for its token file, a private --temp-dir) are private to the module; usage
 statistics are off; node loss is detected within about two seconds (health checks every 0.5 s).
 
@@ -36,88 +36,13 @@ from PIL import Image
 from cleancut import cli, fetch
 from cleancut.catalog import load_catalog
 
+from raynodes import Node, command_line, free_port
 from support import REPO, catalog_entry, red_channel_model
 
-RAY = Path(sys.executable).with_name("ray")
-# Become a child subreaper, then be `ray start --block`: Ray's daemons stay our descendants.
-LAUNCH = "import ctypes, os, sys; ctypes.CDLL(None).prctl(36, 1, 0, 0, 0); os.execv(sys.argv[1], sys.argv[1:])"
 SHOOT_SIZE = 12
 
 
-# --- processes -------------------------------------------------------------------------------
-
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, index = [pid], 0
-    while index < len(found):
-        found += children.get(found[index], [])
-        index += 1
-    return found
-
-
-def command_line(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return handle.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def kill_tree(pid: int) -> None:
-    for member in descendants(pid):
-        try:
-            os.kill(member, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Node:
-    """One `ray start --block` and everything it starts."""
-
-    def __init__(self, ip: str, args: list[str], env: dict[str, str], temp_dir: str) -> None:
-        self.ip = ip
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", LAUNCH, str(RAY), "start", "--block", f"--node-ip-address={ip}",
-             f"--temp-dir={temp_dir}", "--object-store-memory=100000000", "--disable-usage-stats",
-             f"--dashboard-agent-listen-port={free_port()}", *args],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 90
-        lines = []
-        for line in self.process.stdout:  # `ray start` prints this once the node has joined
-            lines.append(line)
-            if "Ray runtime started" in line:
-                break
-            if time.monotonic() > deadline:
-                break
-        else:
-            self.stop()
-            raise RuntimeError("ray start failed:\n" + "".join(lines[-20:]))
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        kill_tree(self.process.pid)
-        self.process.wait(timeout=30)
-
-    def actor_pids(self) -> list[int]:
-        return [pid for pid in descendants(self.process.pid) if command_line(pid).startswith("ray::Remover")]
-
+# --- the cluster -----------------------------------------------------------------------------
 
 class Cluster:
     """A head node (127.0.0.2) and a second node (127.0.0.3), one CPU each."""
