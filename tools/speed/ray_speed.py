@@ -14,7 +14,8 @@ The two clusters are started once, before the runs (their start-up times are rep
 stay up during every run, local ones included; the runs alternate configurations, the order
 rotating each round, because the machine is shared. Reported per configuration: median wall
 time and files/s, the median of what the command itself says (Ray connection time, first actor
-ready, peak RSS per actor), and the load average (1 min) at each start.
+ready, peak RSS per actor), and the load average (1 min) at each start; and the bytes that
+pass through the driver (inputs in, cut-outs out).
 
     .venv/bin/python tools/speed/ray_speed.py [--runs 3] [--files 30] [--out out/ray_speed]
 """
@@ -149,6 +150,8 @@ def main() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
     report = {"files": args.files, "size": "1280x720 JPEG", "cpus": os.cpu_count(),
+              "bytes_in": sum(p.stat().st_size for p in batch.iterdir()),
+              "bytes_out": sum(p.stat().st_size for p in (work / "out-local").iterdir()),
               "cluster_start_s": {"1 node (2 CPUs)": one_start, "2 nodes (1 CPU each)": two_start},
               "configs": {name: summarise(records, args.files) for name, records in results.items()}}
     args.out.mkdir(parents=True, exist_ok=True)
