@@ -554,6 +554,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--worker"]:
         _cleancut_worker(json.loads(Path(argv[1]).read_text()))
         return 0
+    if "--speed" in argv:  # whole commands beside rembg: its own options, see speed.py
+        from . import speed
+
+        return speed.main([a for a in argv if a != "--speed"])
     args = parse_args(argv)
     refused = licence_gate(args.models)
     if refused:

@@ -19,6 +19,7 @@ Packaging copies this single file into each editor's bundle; keep it self-contai
 from __future__ import absolute_import, division, print_function
 
 import hashlib
+import inspect
 import json
 import os
 import socket
@@ -42,6 +43,10 @@ ENV_PYTHON = "CLEANCUT_ENGINE_PYTHON"
 ENV_CONFIG_DIR = "CLEANCUT_CONFIG_DIR"
 FORMAT_BYTES = {"u8": 1, "u16": 2, "f32": 4}
 CHANNEL_COUNT = {"Y": 1, "YA": 2, "RGB": 3, "RGBA": 4}
+# What each engine stage is doing, worded for a progress display (see progress_text).
+STAGES = {"model": "Loading the model", "download": "Downloading", "segment": "Finding the subject",
+          "refine": "Refining the edges", "foreground": "Estimating the colours", "done": "Done"}
+DOWNLOAD_FIELDS = ("model", "done", "total", "size")
 
 
 class CleancutError(Exception):
@@ -118,6 +123,57 @@ def _configured_engine(path):
                             "of a Python (a string), not %s; run `cleancut install <editor>` again."
                             % (path, json.dumps(configured)[:60]), "setup")
     return configured
+
+
+def megabytes(nbytes):
+    """A size as people read it in a progress line: "176 MB", "4.6 MB" (1 MB = 1,000,000 bytes)."""
+    value = nbytes / 1e6
+    return "%.0f MB" % value if value >= 10 else "%.1f MB" % value
+
+
+def progress_text(stage, download=None):
+    """The line an editor shows for a progress event: "Downloading u2net: 34 of 176 MB" while a
+    model downloads (``download``: the event's model, done, total, size), else the stage's words."""
+    if stage == "download" and download:
+        done, total = download.get("done", 0), download.get("total", 0)
+        amount = ("%s of %s" % (megabytes(done)[:-3], megabytes(total)) if total
+                  else megabytes(done))
+        return "Downloading %s: %s" % (download.get("model", "the model"), amount)
+    return STAGES.get(stage, stage)
+
+
+def progress_fraction(fraction, download=None):
+    """What a progress bar shows: the download's own share while a model downloads (the run's
+    fraction hardly moves then), else the run's fraction; always within 0..1."""
+    if download and download.get("total"):
+        fraction = float(download.get("done", 0)) / download["total"]
+    return min(max(fraction, 0.0), 1.0)
+
+
+def first_run_notice(model):
+    """What a first run of ``model`` (an entry of Client.models()) will download, worded for the
+    editor's dialog before it starts; None when the model is already downloaded."""
+    missing = model.get("download_size", 0 if model.get("cached") else model.get("size", 0))
+    if model.get("cached") or not missing:
+        return None
+    return ("%s (%s) is not downloaded yet: the first run downloads %s (licence %s) into the "
+            "model cache, then runs. Cancel stops the download." % (
+                model.get("name", model.get("id")), model.get("id"), megabytes(missing),
+                model.get("licence", "not stated")))
+
+
+def _takes_download(callback):
+    """Whether a progress callback takes a third argument (the download), so a two-argument one,
+    written before downloads were reported, keeps working. Python 2.7 and 3."""
+    try:
+        if hasattr(inspect, "signature"):
+            inspect.signature(callback).bind(0.0, "download", None)
+            return True
+        spec = inspect.getargspec(callback)  # Python 2.7
+    except (TypeError, ValueError):
+        return False
+    args = len(spec.args) - (1 if inspect.ismethod(callback) else 0)
+    return spec.varargs is not None or args >= 3
 
 
 class Client(object):
@@ -401,6 +457,7 @@ class Client(object):
         limit = self.reply_timeout if timeout is None else timeout
         deadline = time.time() + limit
         cancel_sent = False
+        detailed = progress is not None and _takes_download(progress)
         while True:
             if cancelled is not None and not cancel_sent and cancelled():
                 self._send({"op": "cancel", "target": request_id})
@@ -426,7 +483,11 @@ class Client(object):
             if reply.get("op") == "progress":
                 deadline = time.time() + limit  # progress proves the engine is alive
                 if progress is not None:
-                    progress(reply.get("fraction", 0.0), reply.get("stage", ""))
+                    download = dict((k, reply[k]) for k in DOWNLOAD_FIELDS if k in reply) or None
+                    if detailed:
+                        progress(reply.get("fraction", 0.0), reply.get("stage", ""), download)
+                    else:
+                        progress(reply.get("fraction", 0.0), reply.get("stage", ""))
                 continue
             if not reply.get("ok"):
                 raise CleancutError(reply.get("message", "the engine reported an error"),
@@ -441,6 +502,19 @@ class Client(object):
         """The engine's models: dicts with id, name, licence, class, needs_acceptance, cached…"""
         return self._request({"op": "models"})["models"]
 
+    def model(self, model_id=None):
+        """The models() entry of ``model_id`` (a model or preset), or of the engine's default
+        model when it is None or ""; None when the engine does not list it."""
+        models = self.models()
+        wanted = model_id or next((m["id"] for m in models if m.get("default")), None)
+        return next((m for m in models if m["id"] == wanted), None)
+
+    def first_run_notice(self, model_id=None):
+        """first_run_notice() for the model a run with ``model_id`` would use (None: nothing to
+        download, or the engine does not know the model: its run will say so)."""
+        entry = self.model(model_id)
+        return first_run_notice(entry) if entry is not None else None
+
     def accept(self, model_id):
         """Record the user's acceptance of a model's licence, through the engine."""
         return self._request({"op": "accept", "model": model_id})
@@ -452,9 +526,12 @@ class Client(object):
 
         ``pixels``: bytes in ``pixel_format`` (u8, u16 or f32), ``channels`` Y, YA, RGB or RGBA.
         ``hint``: optional width×height bytes, a trimap (0, 128, 255) or rough mask.
-        ``progress(fraction, stage)`` is called as the engine works; ``cancelled()`` is polled
-        and, once it returns True, the run is cancelled and CleancutError(kind="cancelled")
-        is raised.
+        ``progress(fraction, stage)`` is called as the engine works; a callback that takes a
+        third argument gets, while a model downloads (stage "download"), a dict with its
+        ``model`` id, ``done`` and ``total`` bytes and the model's ``size`` (None otherwise);
+        progress_text() and progress_fraction() word it for a display. ``cancelled()`` is
+        polled and, once it returns True, the run is cancelled (a download too) and
+        CleancutError(kind="cancelled") is raised.
         ``stream``: a name shared by consecutive frames of one video, so the engine carries
         state between them (RVM's recurrent state; temporal smoothing for other models);
         ``stream_reset=True`` on a stream's first frame.

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__, compose, config, fetch, hosts, images, licences, pipeline
+from . import __version__, batch, compose, config, fetch, hosts, images, licences, pipeline
+from .batch import Job
 from .catalog import load_catalog, read_card
 from .errors import CleancutError
 from .options import REFINE_MODES, Options
@@ -29,12 +30,6 @@ OUTPUT_TAGS = ("-cutout", "-mask", "-composite")
 
 class UsageError(CleancutError):
     """A command line that cannot mean what it says: exit code 2, like argparse's own errors."""
-
-
-@dataclass(frozen=True)
-class Job:
-    source: Path
-    target: Path
 
 
 def _is_own_output(path: Path) -> bool:
@@ -195,53 +190,6 @@ def plan_jobs(inputs: list[tuple[Path, Path]], output: str | None, tag: str, fmt
     return jobs
 
 
-def render(picture: images.Picture, result: pipeline.Result, *, mask: bool = False, bg: str | None = None):
-    """The pixels of a result file: the mask, a composite over ``bg``, or the RGBA cut-out."""
-    alpha = compose.combine_alpha(result.alpha, picture.alpha)
-    depth = picture.bit_depth
-    if mask:
-        return compose.quantise(alpha, depth)
-    colours = result.foreground if result.foreground is not None else picture.rgb
-    if bg:
-        return compose.over_colour(colours, alpha, compose.parse_colour(bg), depth)
-    return compose.cutout(colours, alpha, depth)
-
-
-def _write_result(picture: images.Picture, result: pipeline.Result, job: Job, args: argparse.Namespace) -> None:
-    images.write_image(job.target, render(picture, result, mask=args.mask, bg=args.bg), format=args.format,
-                       icc_profile=picture.icc_profile, exif=picture.exif)
-
-
-def stop_reason(job: Job, seen: dict[Path, Path], sources: set) -> str | None:
-    """Why a job must not run (its output would overwrite another result, or an input), else
-    None and its output is taken. ``seen`` starts empty; ``sources`` is {_identity(input)}."""
-    key = job.target.resolve()
-    if key in seen:
-        return f"its output {job.target} would overwrite the result of {seen[key]}"
-    if _identity(job.target) in sources:
-        return f"its output {job.target} is an input; it was left unchanged (choose another -o)"
-    seen[key] = job.source
-    return None
-
-
-def failure_message(err: Exception) -> str:
-    """The line a failed file gets in the failure list (a bug included: the batch goes on)."""
-    if isinstance(err, CleancutError):
-        return str(err)
-    if isinstance(err, MemoryError):
-        return "out of memory; try a smaller image or fewer threads"
-    return f"internal error ({type(err).__name__}: {err}); rerun with --debug"
-
-
-def finish(done: int, skipped: int, failures: list[tuple[str, str]], elapsed: float, quiet: bool) -> int:
-    """Print the summary and the failure list; the exit code."""
-    if not quiet:
-        print(f"{done} written, {skipped} skipped, {len(failures)} failed in {elapsed:.1f} s", file=sys.stderr)
-    for name, why in failures:
-        print(f"cleancut: failed: {name}: {why}", file=sys.stderr)
-    return 1 if failures else 0
-
-
 def _identity(path: Path) -> tuple[int, int] | Path:
     """The file a path leads to (device, inode), or its resolved path when it does not exist."""
     try:
@@ -251,12 +199,42 @@ def _identity(path: Path) -> tuple[int, int] | Path:
         return path.resolve()
 
 
-def _progress(jobs: list[Job], quiet: bool):
-    if quiet or len(jobs) < 2:
-        return jobs
+def _progress(results, total: int, quiet: bool):
+    if quiet or total < 2:
+        return results
     from tqdm import tqdm
 
-    return tqdm(jobs, unit="image", file=sys.stderr, disable=None)
+    return tqdm(results, total=total, unit="image", file=sys.stderr, disable=None)
+
+
+def _positive_int(text: str) -> int:
+    """argparse type for counts: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def _screen(jobs: list[Job], skip_existing: bool) -> tuple[list[int], dict[int, str | None], int]:
+    """Which jobs to run and which are refused (with why), by index, and how many were skipped,
+    decided before any work: two inputs must not write one output, an output must not be an input."""
+    todo: list[int] = []
+    refused: dict[int, str | None] = {}
+    skipped = 0
+    seen: dict[Path, Path] = {}
+    sources = {_identity(job.source) for job in jobs}
+    for index, job in enumerate(jobs):
+        key = job.target.resolve()
+        if key in seen:
+            refused[index] = f"its output {job.target} would overwrite the result of {seen[key]}"
+        elif _identity(job.target) in sources:
+            refused[index] = f"its output {job.target} is an input; it was left unchanged (choose another -o)"
+        else:
+            seen[key] = job.source
+            if skip_existing and job.target.exists():
+                skipped += 1
+            else:
+                todo.append(index)
+    return todo, refused, skipped
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -278,36 +256,33 @@ def cmd_remove(args: argparse.Namespace) -> int:
         return 1
 
     # Model problems are the same for every file: settle them once, before any work.
-    entries, _ = pipeline.resolve_models(options)
-    for entry in entries:
-        fetch.ensure(entry, offline=options.offline, progress=not args.quiet)
-    if args.ray is not None:
-        return cluster.remove(jobs, failures, options, args)
+    plan = pipeline.prepare(options, bar=not args.quiet)
 
-    seen: dict[Path, Path] = {}
-    done = skipped = 0
+    todo, outcome, skipped = _screen(jobs, args.skip_existing)
+    output = batch.Output(mask=args.mask, bg=args.bg, format=args.format, debug=args.debug,
+                          max_pixels=int(args.max_megapixels * 1_000_000))
+    workers = args.workers or batch.default_workers(len(todo))
     started = time.perf_counter()
-    sources = {_identity(job.source) for job in jobs}
-    for job in _progress(jobs, args.quiet):
-        why = stop_reason(job, seen, sources)
-        if why:
-            failures.append((str(job.source), why))
-            continue
-        if args.skip_existing and job.target.exists():
-            skipped += 1
-            continue
-        try:
-            picture = images.read_image(job.source, max_pixels=int(args.max_megapixels * 1_000_000))
-            result = pipeline.remove(images.to_rgb8(picture), options)
-            _write_result(picture, result, job, args)
+    if args.ray is not None:  # the same jobs and answers, from Ray actors on a cluster
+        results = cluster.run_jobs([jobs[i] for i in todo], options, output, args)
+    else:
+        results = batch.run([jobs[i] for i in todo], options, output, plan, workers)
+    for index, (_, failure) in zip(todo, _progress(results, len(todo), args.quiet)):
+        outcome[index] = failure
+    done = 0
+    for index, job in enumerate(jobs):
+        if outcome.get(index, "skipped") is None:
             done += 1
-            if not args.quiet and len(jobs) == 1:
-                print(f"wrote {job.target}", file=sys.stderr)
-        except Exception as err:  # a bug too: keep going with the other files, say how to see more
-            if args.debug and not isinstance(err, (CleancutError, MemoryError)):
-                raise
-            failures.append((str(job.source), failure_message(err)))
-    return finish(done, skipped, failures, time.perf_counter() - started, args.quiet)
+        elif index in outcome:
+            failures.append((str(job.source), outcome[index]))
+    if not args.quiet:
+        if len(jobs) == 1 and done:
+            print(f"wrote {jobs[0].target}", file=sys.stderr)
+        elapsed = time.perf_counter() - started
+        print(f"{done} written, {skipped} skipped, {len(failures)} failed in {elapsed:.1f} s", file=sys.stderr)
+    for name, why in failures:
+        print(f"cleancut: failed: {name}: {why}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def _mib(size: int) -> str:
@@ -445,7 +420,7 @@ def _positive_number(text: str) -> float:
 
 def _ray_address(text: str) -> str:
     """argparse type for --ray: local, auto, HOST:PORT or ray://HOST:PORT (an input path put
-    right after --ray is named as such, exit code 2)."""
+    right after a bare --ray is named as such, exit code 2)."""
     from .cluster import parse_address
 
     try:
@@ -478,14 +453,18 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--offline", action="store_true", help="use cached models only")
     rm.add_argument("--max-megapixels", type=_positive_number, default=images.DEFAULT_MAX_PIXELS / 1e6, metavar="N",
                     help="refuse larger images (decompression-bomb guard, default %(default)g)")
-    rm.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
+    rm.add_argument("--threads", type=int, metavar="N",
+                    help="onnxruntime threads per worker (default: the worker's share of the cores)")
+    rm.add_argument("--workers", type=_positive_int, metavar="N",
+                    help="processes cutting out a batch side by side (default: one per core, "
+                         f"at most {batch.MAX_DEFAULT_WORKERS}; 1 runs the files one at a time)")
     rm.add_argument("--provider", metavar="NAME", help="cpu, cuda, directml or coreml (default: best installed)")
     rm.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     rm.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS", type=_ray_address,
                     help="run on a Ray cluster (pip install 'cleancut[ray]'): none starts Ray on this "
                          "machine, auto joins the running cluster, or HOST:PORT")
-    rm.add_argument("--ray-actors", type=int, metavar="N",
-                    help="Ray actors to run (default: one per GPU, else one per --threads CPUs of the cluster)")
+    rm.add_argument("--ray-actors", type=_positive_int, metavar="N",
+                    help="Ray actors (default: one per GPU, else one per --threads CPUs of the cluster)")
     rm.set_defaults(func=cmd_remove)
 
     sub.add_parser("bench", help="measure quality and speed against ground truth, beside rembg",

@@ -1,7 +1,7 @@
 """`cleancut remove --ray`: the local command's batch, run by a pool of Ray actors.
 
 Everything that decides *what* to do stays on the driver (the `cleancut remove` process) and is
-the local command's own code (cli.py): inputs, output names, the output checks, --skip-existing,
+the local command's own code (cli.py, batch.py): inputs, output names, the output checks, --skip-existing,
 the licence gate and model verification, the failure list and the exit code. Ray only decides
 *where* each file runs. Then:
 
@@ -25,7 +25,7 @@ Ray Data's ``map_batches`` was the other way to hold the actors; this module use
 actors and a small queue over ``ray.wait`` instead, because the driver must know each file's
 fate (written, failed and why, still to do) to write every output once and list the failures in
 input order, and because it needs only ``ray[default]``, not Ray Data's pyarrow and pandas.
-README ("On a Ray cluster") has the measurements and the notes for a real cluster.
+README ("Beyond one machine") has the measurements and the notes for a real cluster.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ import traceback
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from . import __version__, images, pipeline
+from . import __version__, batch, images, pipeline
 from .errors import CleancutError
 from .options import Options
 
@@ -55,21 +55,12 @@ EXTRA = "pip install 'cleancut[ray]'"
 
 
 @dataclass(frozen=True)
-class Output:
-    """One file made from an input: where the driver writes it and what it holds."""
-
-    target: str
-    mask: bool = False
-    bg: str | None = None
-    format: str | None = None
-
-
-@dataclass(frozen=True)
 class Task:
-    """One input file and the outputs it gives (the CLI: one; the pyblish extractor: two)."""
+    """One input file and the files made from it: (where the driver writes it, what it holds).
+    The CLI's tasks have one output; the pyblish extractor's two (mask and cut-out)."""
 
     source: str
-    outputs: tuple[Output, ...]
+    outputs: tuple[tuple[str, batch.Output], ...]
 
 
 @dataclass
@@ -87,7 +78,7 @@ class Outcome:
 class Report:
     """The batch as the driver saw it: each task's outcome (None: not processed) and the pool."""
 
-    outcomes: list[Outcome | None]
+    outcomes: list[Outcome | None] = field(default_factory=list)
     by_node: Counter = field(default_factory=Counter)
     refusals: list[str] = field(default_factory=list)
     actors: int = 0
@@ -120,8 +111,8 @@ def require_ray(args: Any) -> None:
 
     if args.ray is None:
         raise UsageError("--ray-actors needs --ray")
-    if args.ray_actors is not None and args.ray_actors < 1:
-        raise UsageError(f"--ray-actors must be at least 1, not {args.ray_actors}")
+    if args.workers is not None:
+        raise UsageError("--workers sets the local command's processes; with --ray, use --ray-actors")
     _import_ray(args.ray)
 
 
@@ -140,40 +131,19 @@ def _import_ray(address: str) -> Any:
     return ray
 
 
-def remove(jobs: list, failures: list[tuple[str, str]], options: Options, args: Any) -> int:
-    """`cleancut remove --ray`: the jobs the local command planned, after its licence gate, run
-    on Ray; the same checks, summary, failure list and exit code as the local loop."""
-    from . import cli
-
-    started = time.perf_counter()
-    seen: dict[Path, Path] = {}
-    sources = {cli._identity(job.source) for job in jobs}
-    stops: list[str | None] = []  # per job: a failure message, "" when skipped, None to run
-    for job in jobs:
-        why = cli.stop_reason(job, seen, sources)
-        stops.append(why if why else ("" if args.skip_existing and job.target.exists() else None))
-    todo = [i for i, why in enumerate(stops) if why is None]
-    output = dict(mask=args.mask, bg=args.bg, format=args.format)
-    tasks = [Task(str(jobs[i].source), (Output(str(jobs[i].target), **output),)) for i in todo]
-    report = run(tasks, options, address=args.ray, actors=args.ray_actors, threads=args.threads,
-                 max_pixels=int(args.max_megapixels * 1_000_000), quiet=args.quiet, debug=args.debug) \
-        if tasks else Report(outcomes=[])
-    results = dict(zip(todo, report.outcomes))
-    done = 0
-    for index, (job, why) in enumerate(zip(jobs, stops)):
-        outcome = results.get(index)
-        if why:
-            failures.append((str(job.source), why))
-        elif outcome is not None and outcome.error:
-            failures.append((str(job.source), outcome.error))
-        elif outcome is not None:
-            done += 1
-            if not args.quiet and len(jobs) == 1:
-                print(f"wrote {job.target}", file=sys.stderr)
-    skipped = sum(1 for why in stops if why == "")
-    if not args.quiet and tasks:
-        print(describe(report), file=sys.stderr)
-    return cli.finish(done, skipped, failures, time.perf_counter() - started, args.quiet)
+def run_jobs(jobs: list[batch.Job], options: Options, output: batch.Output,
+             args: Any) -> Iterator[tuple[batch.Job, str | None]]:
+    """What ``batch.run`` gives the local command, from Ray: each job with its failure (or
+    None, its output written), in input order, so the CLI counts and reports them alike."""
+    tasks = [Task(str(job.source), ((str(job.target), output),)) for job in jobs]
+    finished: dict[int, Outcome] = {}
+    following = 0
+    for index, outcome in stream(tasks, options, address=args.ray, actors=args.ray_actors, threads=args.threads,
+                                 max_pixels=output.max_pixels, debug=output.debug, quiet=args.quiet):
+        finished[index] = outcome
+        while following in finished:
+            yield jobs[following], finished.pop(following).error
+            following += 1
 
 
 def describe(report: Report) -> str:
@@ -201,52 +171,46 @@ class Remover:
         self.options = options
         self.max_pixels = max_pixels
         self.debug = debug
-        self.refusal = node_refusal(options, models, version)
+        self.plan: pipeline.Plan | None = None
+        self.refusal = self._check(models, version)
+
+    def _check(self, models: dict[str, str], version: str) -> str | None:
+        """Why this node must not run the batch, or None: its cleancut version, its catalog's
+        models (the driver's sha256), its licence gate (its own settings file) and its model
+        cache (verified; fetched if missing and allowed)."""
+        if version != __version__:
+            return f"it runs cleancut {__version__}, the driver {version}; install the same version on every node"
+        try:
+            plan = pipeline.prepare(self.options, bar=False)
+        except CleancutError as err:
+            return str(err)
+        mine = {entry.id: entry.sha256 for entry in plan.entries}
+        if mine != models:
+            return f"its catalog gives models {mine}, the driver's {models}; give every node the same catalog files"
+        self.plan = plan
+        return None
 
     def ready(self) -> dict[str, Any]:
         """Where this actor runs, and why it refuses to work (None when it does not)."""
         return {"node": _node_label(), "refusal": self.refusal}
 
     def remove(self, task: Task, data: bytes) -> Outcome:
-        """The task's outputs encoded, exactly as the local command would write them; a failure
-        of this file is returned as its message, never raised (the actor stays up)."""
-        from .cli import failure_message, render
-
+        """The task's outputs encoded, exactly as the local command writes them; a failure of
+        this file is returned as its message, never raised (the actor stays up)."""
         try:
-            if self.refusal:
-                raise CleancutError(self.refusal)
+            if self.plan is None:
+                raise CleancutError(self.refusal or "this actor refused the batch")
             picture = images.read_image(task.source, self.max_pixels, data=data)
-            result = pipeline.remove(images.to_rgb8(picture), self.options)
-            files = [images.encode_image(out.target, render(picture, result, mask=out.mask, bg=out.bg),
-                                         format=out.format, icc_profile=picture.icc_profile, exif=picture.exif)
-                     for out in task.outputs]
+            result = pipeline.remove(images.to_rgb8(picture), self.options, plan=self.plan)
+            files = [images.encode_image(target, batch.render(picture, result, output), format=output.format,
+                                         icc_profile=picture.icc_profile, exif=picture.exif)
+                     for target, output in task.outputs]
             return Outcome(files=files, timings=result.timings, node=_node_label(), peak_rss=_peak_rss())
         except Exception as err:
-            message = failure_message(err)
-            if self.debug and not isinstance(err, CleancutError):
+            message = batch.failure(err)
+            if self.debug and not isinstance(err, (CleancutError, MemoryError)):
                 message += "\n" + traceback.format_exc()
             return Outcome(error=message, node=_node_label(), peak_rss=_peak_rss())
-
-
-def node_refusal(options: Options, models: dict[str, str], version: str) -> str | None:
-    """Why this node must not run the batch, or None: its licence gate (its own settings file),
-    its model cache (verified, fetched if missing and allowed), its cleancut version and its
-    catalog's sha256 against the driver's."""
-    if version != __version__:
-        return f"it runs cleancut {__version__}, the driver {version}; install the same version on every node"
-    try:
-        entries, _ = pipeline.resolve_models(options)
-        mine = {entry.id: entry.sha256 for entry in entries}
-        if mine != models:
-            return (f"its catalog gives models {mine}, the driver's {models}; "
-                    "give every node the same catalog files")
-        for entry in entries:
-            from . import fetch
-
-            fetch.ensure(entry, offline=options.offline, progress=False)
-    except CleancutError as err:
-        return str(err)
-    return None
 
 
 def _node_label() -> str:
@@ -270,38 +234,47 @@ def _peak_rss() -> int | None:
 # the driver
 
 
-def run(tasks: list[Task], options: Options, *, address: str = "local", actors: int | None = None,
-        threads: int | None = None, max_pixels: int = images.DEFAULT_MAX_PIXELS, quiet: bool = True,
-        debug: bool = False) -> Report:
-    """Run ``tasks`` on Ray and write their outputs; each task's Outcome in the Report.
+def run(tasks: list[Task], options: Options, **settings: Any) -> Report:
+    """Run ``tasks`` on Ray and write their outputs; each task's Outcome in the Report (the
+    pyblish extractor's way in). ``settings`` are :func:`stream`'s."""
+    report = Report(outcomes=[None] * len(tasks))
+    for index, outcome in stream(tasks, options, report=report, **settings):
+        report.outcomes[index] = outcome
+    return report
+
+
+def stream(tasks: list[Task], options: Options, *, address: str = "local", actors: int | None = None,
+           threads: int | None = None, max_pixels: int = images.DEFAULT_MAX_PIXELS, debug: bool = False,
+           quiet: bool = True, report: Report | None = None) -> Iterator[tuple[int, Outcome]]:
+    """Run ``tasks`` on Ray, writing their outputs; (task index, Outcome) as each one ends.
 
     The licence gate runs here first (again: the caller has usually run it and fetched the
     model). ``address`` is "local" (start Ray on this machine, stopped at the end), "auto" or a
     cluster's address. ``actors`` None: one per GPU, else one per ``threads`` CPUs of the
-    cluster (``threads`` None: 1), never more than there are tasks.
+    cluster (``threads`` None: 1), never more than there are tasks. A CleancutError when the
+    cluster cannot be joined, or when no actor would run (nothing is written then).
     """
+    report = report if report is not None else Report()
     entries, _ = pipeline.resolve_models(options)
     models = {entry.id: entry.sha256 for entry in entries}
     ray = _import_ray(address)
     started = time.perf_counter()
     owned = _connect(ray, address)
-    report = Report(outcomes=[None] * len(tasks), connect_s=time.perf_counter() - started)
+    report.connect_s = time.perf_counter() - started
     try:
         count, resources = _pool_size(ray, options, actors, threads, len(tasks))
         if not quiet:
             where = "started Ray on this machine" if address == "local" else f"joined {address}"
-            print(f"ray: {where} in {report.connect_s:.1f} s; starting {count} actor(s)", file=sys.stderr)
+            _say(f"ray: {where} in {report.connect_s:.1f} s; starting {count} actor(s)")
         node_options = replace(options, threads=threads or 1)
         remote = ray.remote(Remover).options(scheduling_strategy="SPREAD", max_restarts=0, **resources)
-        make = lambda: remote.remote(node_options, models, __version__, max_pixels, debug)  # noqa: E731
-        _Batch(ray, tasks, report, make, count, quiet).run()
-        if not report.actors and report.refusals:  # no actor ever ran, so nothing was written
-            raise CleancutError("no Ray actor would run this batch, nothing was written:\n  - "
-                                + "\n  - ".join(report.refusals))
+        yield from _Batch(ray, tasks, report, lambda: remote.remote(node_options, models, __version__,
+                                                                      max_pixels, debug), count, quiet)
+        if not quiet:
+            _say(describe(report))
     finally:
         if owned:
             ray.shutdown()
-    return report
 
 
 def _connect(ray: Any, address: str) -> bool:
@@ -344,11 +317,12 @@ def _pool_size(ray: Any, options: Options, wanted: int | None, threads: int | No
 
 class _Batch:
     """The queue: hands each ready actor up to DEPTH files, writes what comes back, puts the
-    files of a dead actor back in the queue and asks for a replacement."""
+    files of a lost actor back in the queue and asks for a replacement. Iterating it runs the
+    batch, giving (task index, Outcome) as each task ends."""
 
     def __init__(self, ray: Any, tasks: list[Task], report: Report, make: Callable[[], Any],
                  count: int, quiet: bool) -> None:
-        self.ray, self.tasks, self.report, self.make = ray, tasks, report, make
+        self.ray, self.tasks, self.report, self.make, self.count = ray, tasks, report, make, count
         self.queue: deque[int] = deque(range(len(tasks)))
         self.attempts: Counter = Counter()
         self.made: list[Any] = []  # every actor asked for: all are killed at the end
@@ -356,26 +330,29 @@ class _Batch:
         self.live: dict[Any, int] = {}  # actor -> files in flight
         self.labels: dict[Any, str] = {}
         self.running: dict[Any, tuple[Any, int]] = {}  # remove() reference -> (actor, task index)
+        self.ended: list[tuple[int, Outcome]] = []  # outcomes not yet given to the caller
         self.quiet = quiet
-        self.started = time.perf_counter()
-        self.idle_since = self.started
-        self.bar = _progress_bar(len(tasks), quiet)
-        for _ in range(count):
-            self._start_actor()
+        self.started = self.idle_since = time.perf_counter()
 
-    def run(self) -> None:
+    def __iter__(self) -> Iterator[tuple[int, Outcome]]:
         try:
+            for _ in range(self.count):
+                self._start_actor()
             while self.queue or self.running:
                 self._hand_out()
+                yield from self._drain()
                 waiting = list(self.running) + list(self.starting)
                 if not waiting:
-                    self._give_up("not processed: no Ray actor is left to run it (see the refusals above)")
-                    return
+                    if not self.report.actors and self.report.refusals:  # nothing was written
+                        raise CleancutError("no Ray actor would run this batch, nothing was written:\n  - "
+                                            + "\n  - ".join(self.report.refusals))
+                    self._give_up("not processed: every Ray actor refused or was lost (see the warnings)")
+                    break
                 try:
                     done, _ = self.ray.wait(waiting, num_returns=1, timeout=1.0)
                 except self.ray.exceptions.RayError as err:
                     self._give_up(f"not processed: lost the Ray cluster ({_first_line(err)})")
-                    return
+                    break
                 for ref in done:
                     if ref in self.starting:
                         self._started(ref)
@@ -384,17 +361,20 @@ class _Batch:
                 if not self.live and self.queue and time.perf_counter() - self.idle_since > START_TIMEOUT_S:
                     self._give_up(f"not processed: no Ray actor could start within {START_TIMEOUT_S:g} s "
                                   "(the cluster has no free CPU or GPU for one)")
-                    return
+                    break
+            yield from self._drain()
         finally:
             # "Lost" may mean unreachable rather than dead (ActorUnavailableError): kill them all.
             for actor in self.made:
                 self.ray.kill(actor)
-            if self.bar is not None:
-                self.bar.close()
+
+    def _drain(self) -> Iterator[tuple[int, Outcome]]:
+        while self.ended:
+            yield self.ended.pop(0)
 
     def _say(self, message: str) -> None:
         if not self.quiet:
-            (self.bar.write if self.bar is not None else print)(message, file=sys.stderr)
+            _say(message)
 
     def _start_actor(self) -> None:
         actor = self.make()
@@ -409,15 +389,10 @@ class _Batch:
                 try:  # the driver reads, so nodes need not see the file
                     data = Path(source).read_bytes()
                 except OSError as err:
-                    self._record(index, Outcome(error=f"cannot read {source}: {err.strerror or err}"))
+                    self.ended.append((index, Outcome(error=f"cannot read {source}: {err.strerror or err}")))
                     continue
                 self.running[actor.remove.remote(self.tasks[index], data)] = (actor, index)
                 self.live[actor] += 1
-
-    def _record(self, index: int, outcome: Outcome) -> None:
-        self.report.outcomes[index] = outcome
-        if self.bar is not None:
-            self.bar.update(1)
 
     def _started(self, ref: Any) -> None:
         actor = self.starting.pop(ref)
@@ -449,47 +424,46 @@ class _Batch:
             self.live[actor] -= 1
         if outcome.files is not None:
             try:
-                for out, data in zip(self.tasks[index].outputs, outcome.files):
-                    images.write_bytes(out.target, data)
+                for (target, _), data in zip(self.tasks[index].outputs, outcome.files):
+                    images.write_bytes(target, data)
             except CleancutError as err:
-                outcome = replace(outcome, files=None, error=str(err))
+                outcome = replace(outcome, error=str(err))
+            outcome.files = None  # written (or not): let the bytes go
         if outcome.peak_rss:
             self.report.peak_rss.append(outcome.peak_rss)
         if outcome.error is None:
             self.report.by_node[outcome.node] += 1
-        outcome.files = None  # written: let the bytes go
-        self._record(index, outcome)
+        self.ended.append((index, outcome))
 
     def _lost(self, actor: Any, index: int, err: Exception) -> None:
         self.attempts[index] += 1
-        if actor in self.live:  # the first of its files to come back failed: replace the actor
+        if actor in self.live:  # the first of its files to come back lost: replace the actor
             del self.live[actor]
             self.idle_since = time.perf_counter()
             self._say(f"cleancut: warning: a Ray actor on {self.labels.get(actor, 'a node')} was lost "
                       f"({_first_line(err)}); its unfinished files are retried")
             self._start_actor()
         if self.attempts[index] >= MAX_ATTEMPTS:
-            self._record(index, Outcome(error=f"its Ray actor died {MAX_ATTEMPTS} times while processing it "
-                                              "(out of memory on the node, or a crash); try it alone or with "
-                                              "more memory"))
+            self.ended.append((index, Outcome(error=f"its Ray actor died {MAX_ATTEMPTS} times while processing it "
+                                                    "(out of memory on the node, or a crash); try it alone or "
+                                                    "with more memory")))
         else:
             self.queue.appendleft(index)
 
     def _give_up(self, why: str) -> None:
         for index in list(self.queue) + [index for _, index in self.running.values()]:
-            self.report.outcomes[index] = Outcome(error=why)
+            self.ended.append((index, Outcome(error=why)))
         self.queue.clear()
         self.running.clear()
+
+
+def _say(message: str) -> None:
+    """A line on stderr that does not tear the CLI's progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
 
 
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return (text[0] if text else type(err).__name__)[:300]
-
-
-def _progress_bar(total: int, quiet: bool):
-    if quiet or total < 2:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="file", file=sys.stderr, disable=None)

@@ -25,6 +25,13 @@ class LicenceError(ModelError):
     """A model whose licence the user's policy or missing acceptance does not allow."""
 
 
+class Cancelled(CleancutError):
+    """The run was cancelled by the user; nothing was produced.
+
+    Here rather than in the pipeline because a download (fetch) stops with it too, and the
+    pipeline imports fetch, not the other way round."""
+
+
 def brief(value: object) -> str:
     """A value someone sent or wrote, as JSON and short enough for a one-line message."""
     text = repr(value) if isinstance(value, (bytes, bytearray)) else json.dumps(value)

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from . import fetch, foreground, licences, refine, segment, temporal
 from .catalog import ModelEntry, Preset, load_catalog
-from .errors import CleancutError
+from .errors import Cancelled, CleancutError
 from .options import DEFAULT_REFINE, Options
 
-Progress = Callable[[float, str], None]
-
-
-class Cancelled(CleancutError):
-    """The run was cancelled by the user; nothing was produced."""
+# progress(fraction, stage), or progress(fraction, stage, download) for a callable that takes a
+# third argument: during a model download (stage "download") it gets the fetch.Download.
+Progress = Callable[..., None]
 
 
 class CancelToken:
@@ -77,28 +77,74 @@ def refine_mode(options: Options, preset: Preset | None) -> str:
     return options.refine or (preset.refine if preset is not None and preset.refine else DEFAULT_REFINE)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a run settles before it looks at pixels: the models that passed the licence gate,
+    their verified files and the refine mode. A batch prepares it once and reuses it for every
+    file, so the catalog, the settings file and the models are read once per command."""
+
+    entries: tuple[ModelEntry, ...]
+    preset: Preset | None
+    paths: tuple[Path, ...]
+    refine: str
+
+
 def _quiet(fraction: float, stage: str) -> None:
     pass
 
 
+def _downloads(progress: Progress, index: int, count: int) -> fetch.Report:
+    """A model's download bytes as progress: stage "download", within the first tenth of the run
+    (model ``index`` of ``count``). The Download itself goes along to a callable that takes a
+    third argument; a two-argument one (written before downloads were reported) still works."""
+    try:
+        inspect.signature(progress).bind(0.0, "download", None)
+        detailed = True
+    except (TypeError, ValueError):
+        detailed = False
+
+    def report(download: fetch.Download) -> None:
+        fraction = 0.1 * (index + download.fraction) / count
+        if detailed:
+            progress(fraction, "download", download)
+        else:
+            progress(fraction, "download")
+
+    return report
+
+
+def prepare(options: Options, progress: Progress = _quiet, cancel: CancelToken | None = None,
+            bar: bool = True) -> Plan:
+    """The licence gate, then every model fetched (if allowed) and verified. A download is
+    reported as progress stage "download"; ``cancel`` stops it; ``bar`` False keeps the
+    download's bar off stderr (it only shows on a terminal anyway)."""
+    cancel = cancel or CancelToken()
+    entries, preset = resolve_models(options)
+    paths = tuple(fetch.ensure(entry, offline=options.offline, progress=bar,
+                               report=_downloads(progress, index, len(entries)), cancelled=lambda: cancel.cancelled)
+                  for index, entry in enumerate(entries))
+    return Plan(entries=tuple(entries), preset=preset, paths=paths, refine=refine_mode(options, preset))
+
+
 def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | None = None,
            progress: Progress = _quiet, cancel: CancelToken | None = None,
-           stream: temporal.StreamState | None = None) -> Result:
+           stream: temporal.StreamState | None = None, plan: Plan | None = None) -> Result:
     """Alpha for an H×W×3 uint8 RGB image: licence gate, verified model, segment, refine, colours.
 
     ``hint`` is an optional H×W uint8 trimap (0 / 128 / 255) or rough mask; a hint with no 255
     at all is a region (an editor's selection): background outside, the model decides inside.
-    ``progress(fraction, stage)`` is called as stages finish; ``cancel`` stops the run.
+    ``progress(fraction, stage)`` is called as stages finish, and as a model downloads (see
+    Progress); ``cancel`` stops the run, a download too.
     ``stream`` is the state of a video stream this frame belongs to (None for a still image).
+    ``plan`` is ``prepare(options)`` done earlier (a batch's files share one); None prepares here.
     """
     cancel = cancel or CancelToken()
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
     progress(0.0, "model")
-    entries, preset = resolve_models(options)
-    paths = [fetch.ensure(entry, offline=options.offline) for entry in entries]
-    mode = refine_mode(options, preset)
+    plan = plan or prepare(options, progress, cancel)
+    entries, preset, paths, mode = plan.entries, plan.preset, plan.paths, plan.refine
     timings["model"] = time.perf_counter() - start
     cancel.check()
 
@@ -145,4 +191,4 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
         cancel.check()
     progress(1.0, "done")
     return Result(alpha=alpha, foreground=colours, model=entries[0], timings=timings,
-                  models=tuple(entries), preset=preset)
+                  models=entries, preset=preset)

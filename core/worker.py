@@ -5,7 +5,11 @@ Framing, both ways: one JSON header line (UTF-8, at most MAX_HEADER bytes), then
 
 Requests (``op``): hello, models, accept, remove, cancel, shutdown. Every request may carry an
 ``id`` that its replies repeat. Replies: the request's op with ``"ok": true``; ``progress``
-events while a remove runs; ``error`` with ``kind`` and an actionable ``message``.
+events while a remove runs (``fraction``, ``stage``; while a model downloads, stage
+"download" also carries ``model``, ``done`` and ``total`` bytes of the transfer and the
+model's ``size``); ``error`` with ``kind`` and an actionable ``message``. ``models`` lists each
+model's licence, size, whether it is ``cached`` and the bytes a first run still downloads
+(``download_size``), so an editor can say so before it starts.
 
 A remove header: width, height, channels (Y, YA, RGB, RGBA), format (u8, u16, f32), optional
 stride, options (the Options fields), alpha_format, foreground (bool), and optionally
@@ -52,6 +56,7 @@ DEFAULT_STALL_TIMEOUT_S = 10.0
 MAX_STREAMS = 8
 MAX_DEPTH = 32  # nesting of a header's JSON; real requests use 2
 MAX_ID_CHARS = 256
+PROGRESS_INTERVAL_S = 0.1  # at most this often a progress event of one stage (the first always goes)
 ENGINE_LOCK = threading.Lock()  # one removal at a time, whichever connection asks
 _OPTION_NAMES = {f.name for f in fields(Options)}
 
@@ -270,7 +275,15 @@ class Worker:
         except BaseException:
             self.inbox.put(None)
             raise
+        self._cancel_running()
         self.inbox.put(None)
+
+    def _cancel_running(self) -> None:
+        """The client is gone (its plug-in ended or was killed): stop what it asked for."""
+        with self.current_lock:
+            running = self.current
+        if running is not None:
+            running[1].cancel()
 
     def _cancel(self, header: dict[str, Any]) -> None:
         with self.current_lock:
@@ -352,7 +365,8 @@ class Worker:
             "class": licences.entry_class(e), "needs_acceptance": licences.needs_acceptance(e),
             "commercial_use": e.commercial_use, "training_data": e.training_data,
             "training_data_terms": e.training_data_terms, "cached": fetch.is_cached(e),
-            "size": e.size, "default": e.id == catalog.default,
+            "size": e.size, "download_size": 0 if fetch.is_cached(e) else e.size,
+            "default": e.id == catalog.default,
         } for e in catalog.models.values()]
         for preset in catalog.presets.values():  # listed like models, so editors offer them as such
             members, _ = catalog.resolve(preset.id)
@@ -366,6 +380,7 @@ class Worker:
                 "training_data": "; ".join(f"{e.id}: {e.training_data}" for e in members),
                 "training_data_terms": " ".join(f"{e.id}: {e.training_data_terms}" for e in members),
                 "cached": all(fetch.is_cached(e) for e in members), "size": sum(e.size for e in members),
+                "download_size": sum(e.size for e in members if not fetch.is_cached(e)),
                 "default": False, "description": preset.description,
             })
         self.channel.send({"op": "models", "id": request_id(header), "ok": True, "models": models})
@@ -413,11 +428,16 @@ class Worker:
             self.current = (request_id_, token)
         last = {"stage": None, "at": 0.0}
 
-        def progress(fraction: float, stage: str) -> None:
+        def progress(fraction: float, stage: str, download: fetch.Download | None = None) -> None:
             now = time.monotonic()
-            if stage != last["stage"] or now - last["at"] > 0.1:
+            finished = download is not None and download.done == download.total
+            if stage != last["stage"] or now - last["at"] > PROGRESS_INTERVAL_S or finished:
                 last.update(stage=stage, at=now)
-                self.channel.send({"op": "progress", "id": request_id_, "fraction": fraction, "stage": stage})
+                event = {"op": "progress", "id": request_id_, "fraction": fraction, "stage": stage}
+                if download is not None:
+                    event.update(model=download.model, done=download.done, total=download.total,
+                                 size=download.size)
+                self.channel.send(event)
 
         try:
             with ENGINE_LOCK:

@@ -22,7 +22,7 @@ import tempfile
 
 import pyblish.api
 
-from cleancut import compose, images, licences, pipeline
+from cleancut import batch, compose, images, licences, pipeline
 from cleancut.errors import CleancutError
 from cleancut.options import Options
 
@@ -51,8 +51,8 @@ def _on_ray(context):
         for instance in members:
             stem = os.path.splitext(os.path.basename(instance.data["source"]))[0]
             staged.append(_staging(instance, stem))
-        tasks = [cluster.Task(instance.data["source"],
-                              (cluster.Output(files["mask"], mask=True), cluster.Output(files["cutout"])))
+        tasks = [cluster.Task(instance.data["source"], ((files["mask"], batch.Output(mask=True)),
+                                                        (files["cutout"], batch.Output())))
                  for instance, (_, files) in zip(members, staged)]
         try:
             outcomes = cluster.run(tasks, options, address=context.data["cleancutRay"],

@@ -41,6 +41,16 @@ def red_channel_model() -> bytes:
     return model.SerializeToString()
 
 
+def padded_red_model(size: int) -> bytes:
+    """The red-channel graph grown to about ``size`` bytes by its doc string: a real model that
+    takes a while to download from a throttled server, and runs like red_channel_model()."""
+    import onnx
+
+    model = onnx.load_from_string(red_channel_model())
+    model.doc_string = "padding " * (size // 8)
+    return model.SerializeToString()
+
+
 def catalog_entry(model_id: str, data: bytes, sources: str, *, licence: str = "MIT",
                   commercial: bool = True, size: int = 16, extra: str = "") -> str:
     """TOML for one user-catalog model running the red-channel graph at size×size."""
@@ -109,6 +119,25 @@ class Routes(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(5)
             self.close_connection = True
+        elif kind == "throttled":
+            self._throttled(payload)
+
+    def _throttled(self, payload: bytes) -> None:
+        """The body at server.rate bytes per second, in 16 KiB pieces, as a slow connection
+        delivers it; bytes sent so far are counted in server.sent[path]. A client that hangs
+        up (a cancelled download) ends it quietly."""
+        piece = 16 << 10
+        started = time.monotonic()
+        try:
+            for start in range(0, len(payload), piece):
+                wait = started + start / self.server.rate - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                self.wfile.write(payload[start:start + piece])
+                self.wfile.flush()
+                self.server.sent[self.path] = start + len(payload[start:start + piece])
+        except OSError:
+            self.close_connection = True
 
 
     def _oversized(self, kind: str, payload: bytes, content_type: str) -> None:
@@ -141,6 +170,7 @@ class LoopbackServer:
         self.httpd.routes = {}
         self.httpd.hits = []
         self.httpd.sent = {}
+        self.httpd.rate = 1 << 20  # bytes per second of "throttled" routes
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -151,6 +181,14 @@ class LoopbackServer:
     @property
     def hits(self) -> list[str]:
         return self.httpd.hits
+
+    @property
+    def sent(self) -> dict[str, int]:
+        return self.httpd.sent
+
+    def throttle(self, bytes_per_second: int) -> None:
+        """The speed of every "throttled" route from now on."""
+        self.httpd.rate = bytes_per_second
 
     def add(self, path: str, kind: str, payload=b"", content_type: str = "application/octet-stream") -> str:
         self.httpd.routes[path] = (kind, payload, content_type)

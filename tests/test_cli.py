@@ -273,3 +273,70 @@ def test_refined_masks_are_written_for_every_mode(tmp_path, red, mode):
     source = save(tmp_path / "photo.png", gradient_image())
     assert run("remove", str(source), "--model", red, "--refine", mode, "--mask", "-q") == 0
     assert Image.open(tmp_path / "photo-mask.png").size == (16, 16)
+
+
+# --- a first download: its bar, and Ctrl-C in the middle of it --------------------------------
+
+@pytest.fixture
+def slow_download(user_catalog, server):
+    """Model 'dl' (about 2 MB, not cached) served at 512 KiB/s: a download of about 4 s."""
+    from support import padded_red_model
+
+    data = padded_red_model(2_000_000)
+    server.throttle(512 << 10)
+    user_catalog(catalog_entry("dl", data, f'{{ kind = "url", url = "{server.add("/dl.onnx", "throttled", data)}" }}'))
+    return data
+
+
+def cleancut_on_a_terminal(*argv: str, interrupt_after: float | None = None) -> tuple[int, str]:
+    """`cleancut ARGV` in a child process whose stderr is a terminal (so progress bars draw),
+    optionally sent Ctrl-C's SIGINT ``interrupt_after`` s after its first bar; (exit code, stderr)."""
+    import fcntl
+    import os
+    import pty
+    import signal
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns, as a window has
+    child = subprocess.Popen([sys.executable, "-m", "cleancut", *argv], stdout=subprocess.DEVNULL,
+                             stderr=follower, stdin=subprocess.DEVNULL)
+    os.close(follower)
+    text, sent = b"", False
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        text += chunk
+        if interrupt_after is not None and not sent and b"dl: " in text:
+            time.sleep(interrupt_after)
+            child.send_signal(signal.SIGINT)
+            sent = True
+    os.close(leader)
+    return child.wait(timeout=30), text.decode("utf-8", "replace")
+
+
+def test_models_fetch_draws_one_bar_for_the_model_that_counts_up_to_its_size(slow_download):
+    import re
+
+    code, err = cleancut_on_a_terminal("models", "fetch", "dl")
+    assert code == 0
+    assert f"cleancut: downloading model 'dl' (Test model dl, {len(slow_download) / 1e6:.1f} MB, licence MIT)" in err
+    percents = [int(p) for p in re.findall(r"dl:\s+(\d+)%", err)]
+    assert len(set(percents)) >= 4 and percents == sorted(percents) and percents[-1] == 100
+
+
+def test_ctrl_c_during_a_download_keeps_nothing_and_the_next_fetch_starts_afresh(slow_download):
+    code, err = cleancut_on_a_terminal("models", "fetch", "dl", interrupt_after=0.5)
+    folder = fetch.cached_path(load_catalog().get("dl")).parent
+    assert (code, err.strip().splitlines()[-1]) == (130, "cleancut: interrupted")
+    assert sorted(p.name for p in folder.iterdir()) == []
+    code, _ = cleancut_on_a_terminal("models", "fetch", "dl", "-q")
+    assert code == 0 and fetch.cached_path(load_catalog().get("dl")).read_bytes() == slow_download

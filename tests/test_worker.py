@@ -456,3 +456,137 @@ def test_models_lists_presets_like_models_with_their_members_licences(engine_pre
         assert len(alpha) == 256
     finally:
         c.close()
+
+
+# --- a first run downloads its model: progress with bytes, cancel, the next run ---
+
+DOWNLOAD_SIZE = 1_500_000
+
+
+@pytest.fixture
+def download_model(user_catalog, server):
+    """A model 'dl' (the red-channel graph, about 1.5 MB) not yet in the cache, served at 1 MiB/s."""
+    from support import catalog_entry, padded_red_model
+
+    data = padded_red_model(DOWNLOAD_SIZE)
+    server.throttle(1 << 20)
+    user_catalog(catalog_entry("dl", data, f'{{ kind = "url", url = "{server.add("/dl.onnx", "throttled", data)}" }}'))
+    return data
+
+
+def cache_files(model_id: str) -> list[str]:
+    """Everything in a model's cache folder, hidden staging files included."""
+    folder = os.path.join(os.environ["CLEANCUT_CACHE_DIR"], "models", model_id)
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def test_a_first_run_reports_its_download_with_growing_bytes_then_the_stages(download_model):
+    seen = []
+    c = Client(python=sys.executable)
+    try:
+        alpha = c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "dl", "refine": "off"},
+                         progress=lambda fraction, stage, download: seen.append((fraction, stage, download)))
+    finally:
+        c.close()
+    assert np.array_equal(np.frombuffer(alpha, np.uint8).reshape(16, 16), gradient_image()[..., 0])
+    downloads = [d for _, stage, d in seen if stage == "download"]
+    size = len(download_model)
+    assert {(d["model"], d["size"], d["total"]) for d in downloads} == {("dl", size, size)}
+    dones = [d["done"] for d in downloads]
+    assert len(dones) >= 5 and all(b > a for a, b in zip(dones, dones[1:])) and dones[-1] == size
+    assert all(0.0 <= f <= 0.1 for f, stage, _ in seen if stage == "download")
+    assert [stage for _, stage, _ in seen if stage != "download"] == ["model", "segment", "refine", "done"]
+    assert all(d is None for _, stage, d in seen if stage != "download")
+
+
+def test_a_two_argument_progress_callback_still_gets_the_download_as_a_stage(download_model):
+    seen = []
+    c = Client(python=sys.executable)
+    try:
+        c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "dl", "refine": "off"},
+                 progress=lambda fraction, stage: seen.append(stage))
+    finally:
+        c.close()
+    assert seen[0] == "model" and seen.count("download") >= 5 and seen[-1] == "done"
+
+
+def test_the_download_event_on_the_wire_carries_model_bytes_and_size(download_model):
+    worker = RawWorker()
+    try:
+        header = {"op": "remove", "id": 8, "width": 16, "height": 16, "channels": "RGBA", "format": "u8",
+                  "options": {"model": "dl", "refine": "off"}, "nbytes": 1024}
+        worker.send(json.dumps(header).encode() + b"\n" + rgba_bytes(gradient_image()))
+        reply = worker.reply()
+        while reply.get("stage") != "download":
+            reply = worker.reply()
+        assert set(reply) == {"op", "id", "fraction", "stage", "model", "done", "total", "size"}
+        assert (reply["op"], reply["id"], reply["model"], reply["size"]) == ("progress", 8, "dl", len(download_model))
+    finally:
+        worker.close()
+
+
+def test_cancel_during_a_download_stops_it_keeps_nothing_and_the_next_run_downloads_afresh(download_model):
+    seen, asked = [], {}
+
+    def cancelled():
+        if not asked and any(d and d["done"] >= 200_000 for d in seen):
+            asked["at"] = time.monotonic()
+        return bool(asked)
+
+    c = Client(python=sys.executable)
+    try:
+        with pytest.raises(CleancutError) as err:
+            c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "dl", "refine": "off"},
+                     progress=lambda f, stage, download: seen.append(download), cancelled=cancelled)
+        latency = time.monotonic() - asked["at"]
+        assert err.value.kind == "cancelled" and "download of model 'dl' was cancelled" in str(err.value)
+        assert latency < 1.0, latency
+        assert cache_files("dl") == []
+        pid = c.engine["pid"]
+        alpha = c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "dl", "refine": "off"})
+        assert np.array_equal(np.frombuffer(alpha, np.uint8).reshape(16, 16), gradient_image()[..., 0])
+        assert c.engine["pid"] == pid and cache_files("dl") == ["dl.onnx"]
+    finally:
+        c.close()
+
+
+def test_a_client_that_goes_away_mid_download_cancels_it(download_model, server):
+    worker = RawWorker()
+    header = {"op": "remove", "id": 9, "width": 16, "height": 16, "channels": "RGBA", "format": "u8",
+              "options": {"model": "dl"}, "nbytes": 1024}
+    worker.send(json.dumps(header).encode() + b"\n" + rgba_bytes(gradient_image()))
+    while worker.reply().get("stage") != "download":
+        pass
+    worker.proc.stdin.close()  # what GIMP's own Cancel does to a plug-in: it ends it
+    assert worker.proc.wait(timeout=5) == 0
+    worker.close()
+    time.sleep(0.3)
+    assert cache_files("dl") == [] and server.sent["/dl.onnx"] < DOWNLOAD_SIZE
+
+
+def test_models_says_what_a_first_run_downloads_until_it_is_cached(download_model):
+    c = Client(python=sys.executable)
+    try:
+        before = c.model("dl")
+        size = len(download_model)
+        assert (before["cached"], before["download_size"], before["size"]) == (False, size, size)
+        assert cleancut_client.first_run_notice(before) == (
+            "Test model dl (dl) is not downloaded yet: the first run downloads 1.5 MB (licence MIT) into "
+            "the model cache, then runs. Cancel stops the download.")
+        c.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "dl"})
+        after = c.model("dl")
+        assert (after["cached"], after["download_size"]) == (True, 0)
+        assert c.first_run_notice("dl") is None
+    finally:
+        c.close()
+
+
+def test_the_default_model_is_the_one_a_run_without_a_model_would_download(engine_models):
+    c = Client(python=sys.executable)
+    try:
+        default = c.model(None)
+        assert default["default"] and default["id"] == "u2netp"
+        assert c.first_run_notice("") == cleancut_client.first_run_notice(default)
+        assert c.model("no-such-model") is None
+    finally:
+        c.close()

@@ -1,10 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The "Remove Background" operator: a still at once, a video frame by frame (modal, Esc cancels).
+"""The "Remove Background" operator: frame by frame, modal in the UI (Esc cancels), at once in scripts.
 
 Nothing is changed in the .blend or on disk until every matte exists: a still's matte is
 computed before any datablock is touched; a video's mattes go to a staging folder that
 replaces the previous one only when the last frame is done. A failure or a cancel removes
 the staging folder and leaves the scene as it was.
+
+In the UI the engine works on a thread and the status bar says what it does: on a model's
+first run, what will be downloaded (model, size, licence), then the download moving
+("Downloading u2net: 34 of 176 MB"); Esc cancels, the download too.
 """
 
 import os
@@ -18,11 +22,13 @@ from typing import Any
 import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
 
-from . import compat, engine, nodes, pixels, sources
+from . import cleancut_client, compat, engine, nodes, pixels, sources
 from .cleancut_client import CleancutError
 
-# Per-frame seconds of the last run (read by benchmarks), and its outcome.
-last_run: dict[str, Any] = {"frames": [], "seconds": [], "model": None, "status": None, "report": None}
+# Per-frame seconds of the last run (read by benchmarks), its outcome, and what its status bar
+# says: "progress" is [bar fraction of the run, status text], "notice" what a first run downloads.
+last_run: dict[str, Any] = {"frames": [], "seconds": [], "model": None, "status": None, "report": None,
+                            "progress": None, "notice": None}
 
 _FAILURES = (CleancutError, sources.SourceError, pixels.PixelError, OSError)
 
@@ -183,7 +189,7 @@ class Job(object):
         self.done = 0
         self.seconds: list[float] = []
         last_run.update(frames=[], seconds=self.seconds, model=self.options.get("model"), status="running",
-                        report=None, total=len(self.plan))
+                        report=None, total=len(self.plan), progress=None, notice=None)
 
     @property
     def total(self):
@@ -399,12 +405,14 @@ class CLEANCUT_OT_remove_background(bpy.types.Operator):
         job = self._begin(context)
         if job is None:
             return {"CANCELLED"}
-        if not job.source.video or context.window is None:
+        if context.window is None:
             return self._run(job)
         self._job = job
         self._thread = None
         self._outcome = None
         self._cancel = False
+        self._progress = (0.0, "model", None)  # the engine's last (fraction, stage, download)
+        self._notice = None  # what this run downloads first ("" once asked: nothing)
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.05, window=context.window)
         wm.progress_begin(0, job.total)
@@ -414,13 +422,25 @@ class CLEANCUT_OT_remove_background(bpy.types.Operator):
 
     def _status(self, context, text=None):
         job = self._job
+        fraction, stage, download = self._progress
+        share = cleancut_client.progress_fraction(fraction, download) if self._thread is not None else 0.0
         if text is None:
-            text = ("Remove Background: frame %d of %d (%d%%) with %s. Esc to cancel"
-                    % (min(job.done + 1, job.total), job.total, 100 * job.done // job.total,
-                       job.options.get("model") or "the default model"))
+            text = self._status_text(stage, download)
         if context.workspace is not None:
             context.workspace.status_text_set(text)
-        context.window_manager.progress_update(job.done)
+        context.window_manager.progress_update(job.done + share)
+        last_run["progress"] = [(job.done + share) / job.total, text]
+
+    def _status_text(self, stage, download):
+        """What the status bar says: the download with what it fetches, else the frame and stage."""
+        job = self._job
+        if stage == "download":
+            return "Remove Background: %s. %s Esc to cancel" % (
+                cleancut_client.progress_text(stage, download), self._notice or "")
+        words = cleancut_client.progress_text(stage) if self._thread is not None else "Reading"
+        return ("Remove Background: frame %d of %d (%d%%) with %s: %s. Esc to cancel"
+                % (min(job.done + 1, job.total), job.total, 100 * job.done // job.total,
+                   job.options.get("model") or "the default model", words))
 
     def _end(self, context):
         wm = context.window_manager
@@ -438,6 +458,8 @@ class CLEANCUT_OT_remove_background(bpy.types.Operator):
             return {"PASS_THROUGH"}
         if self._thread is not None:
             if self._thread.is_alive():
+                if not self._cancel:
+                    self._status(context)
                 return {"RUNNING_MODAL"}
             self._thread = None
             if self._outcome is not None:
@@ -459,15 +481,22 @@ class CLEANCUT_OT_remove_background(bpy.types.Operator):
         except (Failure,) + _FAILURES as err:
             self._end(context)
             return self._fail(job, err)
+        self._progress = (0.0, "model", None)
         self._status(context)
         self._thread = threading.Thread(target=self._work, args=(frame,))
         self._thread.daemon = True
         self._thread.start()
         return {"RUNNING_MODAL"}
 
+    def _on_progress(self, fraction, stage, download=None):  # the engine's thread: plain values only
+        self._progress = (fraction, stage, download)
+
     def _work(self, frame):
         try:
-            self._job.compute(frame, cancelled=lambda: self._cancel)
+            if self._notice is None:  # once per run: a first run says what it downloads
+                self._notice = self._job.client.first_run_notice(self._job.options.get("model")) or ""
+                last_run["notice"] = self._notice or None
+            self._job.compute(frame, cancelled=lambda: self._cancel, progress=self._on_progress)
         except _FAILURES as err:  # reported on the main thread
             self._outcome = err
         except BaseException as err:  # a bug: keep its traceback in the console

@@ -134,7 +134,9 @@ class CleancutPreferences(bpy.types.AddonPreferences):
             row = box.row()
             chosen = entry["id"] == (self.default_model or next((m["id"] for m in models if m.get("default")), ""))
             row.label(text="%s  (%s)" % (entry["name"], entry["id"]), icon="CHECKMARK" if chosen else "BLANK1")
-            state = "" if entry.get("cached") else ", not downloaded"
+            missing = entry.get("download_size", 0 if entry.get("cached") else entry.get("size", 0))
+            state = ", not downloaded: the first run downloads %s" % engine.cleancut_client.megabytes(missing) \
+                if missing else ""
             row.label(text="%s, %s%s" % (entry["licence"], entry["class"], state))
             if entry.get("needs_acceptance"):
                 op = row.operator(CLEANCUT_OT_accept_licence.bl_idname, text="Accept %s" % entry["licence"])

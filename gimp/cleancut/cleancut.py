@@ -15,6 +15,12 @@ pixels, asks cleancut_client (copied beside this file) for the alpha and writes 
 the engine runs in its own process (a shared worker that outlives this plug-in process, so the
 model stays loaded between calls). Nothing in the image changes until every layer's alpha has
 arrived; then everything is written inside one undo group.
+
+Progress: interactively, the dialog stays open while the engine works, with a progress bar
+that names the stage ("Downloading u2net: 34 of 176 MB" on a model's first run) and a Cancel
+that cancels the engine's run, a download included; otherwise GIMP's own progress (the
+status bar) shows the same text. GIMP's Cancel there ends this plug-in's process, and the
+worker cancels the run of a connection that ends. Either way the image stays unchanged.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import gi
 
@@ -90,16 +96,76 @@ def read_hint(image: Gimp.Image, layer: Gimp.Layer) -> bytes | None:
     return bytes(selected).translate(_REGION)
 
 
-def compute_alpha(client: cleancut_client.Client, layer: Gimp.Layer, fmt: tuple[str, str], options: dict[str, Any],
-                  hint: bytes | None, progress: Callable[[float, str], None]) -> bytes:
-    """The engine's alpha for the whole layer (its own size, not the canvas), in ``fmt``."""
+class Frame(NamedTuple):
+    """A layer's pixels as the engine gets them, read on GIMP's thread before the engine runs."""
+
+    pixels: bytes
+    width: int
+    height: int
+    layout: str
+    hint: bytes | None
+
+
+class Plan(NamedTuple):
+    """What one run does: its output, the engine options, the image's format and every frame."""
+
+    output: str
+    options: dict[str, Any]
+    fmt: tuple[str, str]
+    frames: list[Frame]
+
+
+# report(fraction of the whole run, the words for it) drives a progress display.
+Report = Callable[[float, str], None]
+
+
+def read_frame(image: Gimp.Image, layer: Gimp.Layer, fmt: tuple[str, str], use_hint: bool) -> Frame:
+    """The whole layer (its own size, not the canvas) in ``fmt``, and the selection hint."""
     width, height = layer.get_width(), layer.get_height()
     layout = layer_layout(layer)
     babl = f"{_BABL_LAYOUT[layout]} {fmt[1]}"
     pixels = layer.get_buffer().get(Gegl.Rectangle.new(0, 0, width, height), 1.0, babl,
                                     Gegl.AbyssPolicy.CLAMP)
-    return client.remove(pixels, width, height, channels=layout, pixel_format=fmt[0],
-                         options=options, hint=hint, alpha_format=fmt[0], progress=progress)
+    return Frame(bytes(pixels), width, height, layout, read_hint(image, layer) if use_hint else None)
+
+
+def plan_run(image: Gimp.Image, layers: list[Gimp.Layer], config: Gimp.ProcedureConfig, select_only: bool) -> Plan:
+    """The run the (confirmed) arguments ask for, with every layer's pixels read."""
+    output = "selection" if select_only else config.get_property("output")
+    # "" sends no refine, so the engine applies a preset's own mode (the quality preset's "best").
+    options = {"model": config.get_property("model") or None, "refine": config.get_property("refine") or None}
+    fmt = precision_format(image)
+    use_hint = bool(config.get_property("selection-hint"))
+    return Plan(output, options, fmt, [read_frame(image, layer, fmt, use_hint) for layer in layers])
+
+
+def compute_alphas(client: cleancut_client.Client, plan: Plan, report: Report,
+                   cancelled: Callable[[], bool] | None = None) -> list[bytes]:
+    """Every frame's alpha from the engine (any thread: no GIMP call here), reported as it goes."""
+    alphas = []
+    for index, frame in enumerate(plan.frames):
+        def progress(fraction: float, stage: str, download: dict[str, Any] | None = None, index: int = index) -> None:
+            share = cleancut_client.progress_fraction(fraction, download)
+            report((index + share) / len(plan.frames), cleancut_client.progress_text(stage, download))
+
+        alphas.append(client.remove(frame.pixels, frame.width, frame.height, channels=frame.layout,
+                                    pixel_format=plan.fmt[0], options=plan.options, hint=frame.hint,
+                                    alpha_format=plan.fmt[0], progress=progress, cancelled=cancelled))
+    return alphas
+
+
+def status_bar(title: str) -> Report:
+    """GIMP's own progress for this call (the image window's status bar), with the stage's words."""
+    Gimp.progress_init(title)
+    shown = {"text": ""}
+
+    def report(fraction: float, text: str) -> None:
+        if text != shown["text"]:
+            Gimp.progress_set_text(f"{title}: {text}")
+            shown["text"] = text
+        Gimp.progress_update(fraction)
+
+    return report
 
 
 def write_pixels(drawable: Gimp.Drawable, rect: Gegl.Rectangle, babl: str, data: bytes) -> None:
@@ -179,36 +245,34 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode | str, image: Gimp.Ima
         return failure(procedure, "Remove Background works on layers: select one or more layers first.")
     client = cleancut_client.Client(shared=True)
     stage = "computing"  # nothing in the image changes before "writing"
+    title = "Selecting the subject" if select_only else "Removing the background"
     try:
         if run_mode == Gimp.RunMode.INTERACTIVE:
             import cleancut_dialog  # GTK only when a person is there
 
-            if not cleancut_dialog.run(procedure, config, client, select_only):
+            def prepare() -> Callable[[Report, Callable[[], bool]], tuple[Plan, list[bytes]]]:
+                plan = plan_run(image, layers, config, select_only)  # GIMP's thread, after OK
+                return lambda report, cancelled: (plan, compute_alphas(client, plan, report, cancelled))
+
+            outcome = cleancut_dialog.run(procedure, config, client, select_only, prepare)
+            if outcome is None:
                 return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-        output = "selection" if select_only else config.get_property("output")
-        # "" sends no refine, so the engine applies a preset's own mode (the quality preset's "best").
-        options = {"model": config.get_property("model") or None, "refine": config.get_property("refine") or None}
-        use_hint = config.get_property("selection-hint")
-        fmt = precision_format(image)
-
-        Gimp.progress_init("Selecting the subject" if output == "selection" else "Removing the background")
-        alphas = []
-        for index, layer in enumerate(layers):
-            def progress(fraction: float, stage: str, index: int = index) -> None:
-                Gimp.progress_update((index + min(max(fraction, 0.0), 1.0)) / len(layers))
-
-            hint = read_hint(image, layer) if use_hint else None
-            alphas.append(compute_alpha(client, layer, fmt, options, hint, progress))
+            plan, alphas = outcome
+        else:
+            plan = plan_run(image, layers, config, select_only)
+            alphas = compute_alphas(client, plan, status_bar(title))
+            Gimp.progress_end()
         stage = "writing"
-        apply_results(image, layers, alphas, output, fmt)
-        Gimp.progress_end()
+        apply_results(image, layers, alphas, plan.output, plan.fmt)
     except CleancutError as err:
+        if err.kind == "cancelled":  # the user's Cancel: nothing was changed, nothing to say
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
         return failure(procedure, f"cleancut: {err}")
     except Exception as err:  # a bug: say what happened, keep the traceback off the user's screen
         traceback.print_exc()
-        outcome = ("The image was not changed." if stage == "computing" else
-                   "Part of the result may have been written: Edit > Undo removes it.")
-        return failure(procedure, f"cleancut failed unexpectedly ({type(err).__name__}: {err}). {outcome} "
+        outcome_text = ("The image was not changed." if stage == "computing" else
+                        "Part of the result may have been written: Edit > Undo removes it.")
+        return failure(procedure, f"cleancut failed unexpectedly ({type(err).__name__}: {err}). {outcome_text} "
                                   "Please report this with the output of GIMP's error console.")
     finally:
         client.close()

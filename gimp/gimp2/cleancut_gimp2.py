@@ -116,9 +116,25 @@ def compute_alpha(layer, model, hint):
     try:
         return client.remove(_read_pixels(layer), layer.width, layer.height, channels=layout, pixel_format="u8",
                              options={"model": model or None}, hint=hint, alpha_format="u8",
-                             progress=lambda fraction, stage: gimp.progress_update(min(max(fraction, 0.0), 1.0)))
+                             progress=_status_bar("Removing background"))
     finally:
         client.close()
+
+
+def _status_bar(title):
+    """A progress callback for GIMP's progress (the status bar): the engine's stage in words,
+    "Downloading u2net: 34 of 176 MB" on a model's first run. GIMP's Cancel there ends this
+    plug-in, and the engine then cancels the run (a download too)."""
+    shown = [None]
+
+    def progress(fraction, stage, download=None):
+        text = "%s: %s" % (title, cleancut_client.progress_text(stage, download))
+        if text != shown[0]:
+            pdb.gimp_progress_set_text(text)
+            shown[0] = text
+        gimp.progress_update(cleancut_client.progress_fraction(fraction, download))
+
+    return progress
 
 
 def _alpha_layer(image, layer, alpha):

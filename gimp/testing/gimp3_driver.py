@@ -11,6 +11,7 @@ optionally killing the engine's worker once it is busy), and records what came o
 status and error message, the image's state before and after (hashes of every layer, mask and
 the selection), and raw dumps of the pixels the caller asks for. Results go to out/results.json;
 an exception inside one scenario is recorded there and the next scenario still runs.
+Imported instead (by gimp3_dialog_driver.py), it runs nothing and lends build() and state().
 """
 
 import hashlib
@@ -282,4 +283,5 @@ def main(spec_path):
             json.dump(results, handle, indent=1)
 
 
-main(SPEC)  # noqa: F821 (set by the batch command before exec)
+if "SPEC" in globals():  # run as the batch code; imported (gimp3_dialog_driver.py), it only lends its helpers
+    main(SPEC)  # noqa: F821 (set by the batch command before exec)

@@ -104,10 +104,13 @@ class Gimp3:
         done = self._gimp("gimp3_driver.py", spec, out / "results.json", timeout, fonts=fonts)
         return json.loads((out / "results.json").read_text()), done
 
-    def run_dialog(self, model: str, permissive: str, timeout: float = 120) -> tuple[dict, subprocess.CompletedProcess]:
-        """Work the real dialog under Xvfb with gimp3_dialog_driver.py; (its record, the process)."""
+    def run_dialog(self, model: str, permissive: str = "", timeout: float = 120,
+                   **extra) -> tuple[dict, subprocess.CompletedProcess]:
+        """Work the real dialog under Xvfb with gimp3_dialog_driver.py; (its record, the process).
+        ``extra``: more of the driver's spec (mode="download-cancel" and what it needs)."""
         out = self._out()
-        spec = {"plugin_dir": str(self.plugin_dir), "model": model, "permissive": permissive}
+        spec = {"plugin_dir": str(self.plugin_dir), "testing_dir": str(HERE), "model": model,
+                "permissive": permissive, **extra}
         done = self._gimp("gimp3_dialog_driver.py", spec, out / "dialog.json", timeout, display=True)
         return json.loads((out / "dialog.json").read_text()), done
 

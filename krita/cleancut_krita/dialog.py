@@ -122,7 +122,7 @@ class OptionsDialog(QDialog):
         size = entry.get("size")
         text = "%s \u2014 %s" % (entry.get("name") or entry["id"], entry.get("licence", "?"))
         if size:
-            text += ", %.0f MB" % (size / 1048576.0)
+            text += ", " + ext.client_module.megabytes(size)
         if not entry.get("cached"):
             text += " (downloaded on first use)"
         return text
@@ -138,7 +138,8 @@ class OptionsDialog(QDialog):
                 entry.get("licence"), entry.get("class"), entry.get("training_data") or "not stated")
             if entry.get("training_data_terms"):
                 text += " \u2014 %s" % entry["training_data_terms"]
-            self.licence.setText(text)
+            notice = ext.client_module.first_run_notice(entry)
+            self.licence.setText(text if notice is None else notice + "\n" + text)
             needs = bool(entry.get("needs_acceptance"))
             self.accept_licence.setText("I accept the %s licence of %s" % (entry.get("licence"), entry["id"]))
             self.accept_licence.setChecked(False)

@@ -4,7 +4,9 @@
 Flow of an action (Layer > Remove Background, Select > Select Subject):
 1. GUI thread: read the active layer's pixels (layers.read_frame) and the selection hint;
 2. a Python thread: ``Client.remove`` (the engine's worker process does the work) while a
-   window-modal progress dialog with Cancel is shown and Krita keeps painting;
+   window-modal progress dialog with Cancel is shown and Krita keeps painting; on a model's
+   first run it says first what will be downloaded (model, size, licence), then shows the
+   download moving ("Downloading u2net: 34 of 176 MB"), and Cancel stops the download too;
 3. GUI thread again: write the mask or the selection (layers.py), one undo step.
 Cancel (or any failure) before step 3 leaves the document exactly as it was. Every slot is
 guarded: an exception becomes a message box with the text, never Krita's crash dialog.
@@ -30,7 +32,6 @@ except ImportError:  # installed beside the package instead of inside it
 
 SETTINGS_GROUP = "cleancut"
 DEFAULTS = {"model": "", "refine": "", "selection_hint": "false"}  # "": the engine's default
-STAGES = {"model": "Loading the model", "segment": "Finding the subject", "refine": "Refining the edges"}
 TITLES = {"remove": "Remove Background", "select": "Select Subject"}
 # The extension Krita loaded (for scripts and tests). Holding it here also keeps it alive: Krita
 # 5.3's Krita.extensions() hands the objects back to Python, and an extension only Krita held
@@ -244,7 +245,8 @@ class Job(QObject):
         self.action = action
         self.document = document
         self.cancel_requested = threading.Event()
-        self.progress = (0.0, "model")
+        self.progress = (0.0, "model", None)  # (fraction, stage, download): the engine's last event
+        self.notice = None  # what a first run downloads, said above the progress
         self.dialog = None
         self.timings = {"started": time.time()}
 
@@ -297,13 +299,16 @@ class Job(QObject):
     def _work(self):
         frame = self.frame
 
-        def progress(fraction, stage):
-            self.progress = (fraction, stage)
+        def progress(fraction, stage, download=None):
+            self.progress = (fraction, stage, download)
 
-        return self.extension.call_engine(lambda client: client.remove(
-            frame.pixels, frame.width, frame.height, channels=frame.channels,
-            pixel_format=frame.pixel_format, options=self.options, hint=self.hint, alpha_format="u8",
-            progress=progress, cancelled=self.cancel_requested.is_set))
+        def work(client):
+            self.notice = client.first_run_notice(self.options.get("model"))
+            return client.remove(frame.pixels, frame.width, frame.height, channels=frame.channels,
+                                 pixel_format=frame.pixel_format, options=self.options, hint=self.hint,
+                                 alpha_format="u8", progress=progress, cancelled=self.cancel_requested.is_set)
+
+        return self.extension.call_engine(work)
 
     # GUI thread
     def cancel(self):
@@ -312,11 +317,12 @@ class Job(QObject):
             self.dialog.setLabelText("Cancelling\u2026")
 
     def _tick(self):
-        fraction, stage = self.progress
+        fraction, stage, download = self.progress
         if self.dialog is not None and not self.cancel_requested.is_set():
-            self.dialog.setValue(round(100 * max(0.0, min(1.0, fraction))))
-            self.dialog.setLabelText("%s of \u201c%s\u201d: %s\u2026" % (
-                TITLES[self.action], self.layer_name, STAGES.get(stage, stage)))
+            self.dialog.setValue(round(100 * client_module.progress_fraction(fraction, download)))
+            text = "%s of \u201c%s\u201d: %s\u2026" % (
+                TITLES[self.action], self.layer_name, client_module.progress_text(stage, download))
+            self.dialog.setLabelText(text if self.notice is None else self.notice + "\n\n" + text)
 
     def _done(self, alpha, error_text, error):
         self.timings["engine"] = time.time()

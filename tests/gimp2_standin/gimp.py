@@ -62,7 +62,7 @@ locale_directory = "/usr/share/locale"
 # --- what the tests read back --------------------------------------------------------------
 calls = []        # (procedure name, converted arguments) for every PDB call
 messages = []     # gimp-message / gimp.message texts, in order
-progress = []     # ("init", text) / ("update", fraction)
+progress = []     # ("init", text) / ("update", fraction) / ("text", text)
 installed = {}    # procedure name -> dict(blurb, help, ..., params, results)
 menus = {}        # procedure name -> [menu paths]
 events = []       # ("flush", drawable ID) / ("update", ID, x, y, w, h) / ("merge_shadow", ID, undo)
@@ -796,6 +796,10 @@ def _progress_update(fraction):
     progress.append(("update", fraction))
 
 
+def _progress_set_text(text):
+    progress.append(("text", text))
+
+
 def _displays_flush():
     pass
 
@@ -860,6 +864,7 @@ PROCEDURES = {
     "gimp-item-delete": ([("item", _ITEM)], [], _item_delete),
     "gimp-progress-init": ([("message", _S), ("gdisplay", "GIMP_PDB_DISPLAY")], [], _progress_init),
     "gimp-progress-update": ([("percentage", _F)], [], _progress_update),
+    "gimp-progress-set-text": ([("message", _S)], [], _progress_set_text),
     "gimp-displays-flush": ([], [], _displays_flush),
     "gimp-drawable-bpp": ([("drawable", _DRW)], [("bpp", _I)], _drawable_bpp),
     "gimp-drawable-has-alpha": ([("drawable", _DRW)], [("has-alpha", _I)], _drawable_has_alpha),

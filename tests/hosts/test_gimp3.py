@@ -498,3 +498,60 @@ def test_the_dialog_records_acceptance_through_the_engine_only_once_ticked(dialo
     assert record["returned"] is True and "still open" not in steps
     monkeypatch.setenv("CLEANCUT_CONFIG_DIR", str(gimp3.config))
     assert licences.is_accepted(entry)
+
+
+# --- a first run: the download shows in the dialog and Cancel stops it (GIMP 3.2) -------------
+DOWNLOAD_MODEL = "u2netp-first-run"  # u2netp's real file under an id no cache holds yet
+
+
+@pytest.fixture(scope="module")
+def first_run(host_scratch, model_cache, chroot_engine, inputs):
+    """GIMP 3.2 works its real dialog: OK on a model not downloaded yet, whose file a loopback
+    server sends at 1 MiB/s (u2netp's 4.6 MB: 4.4 s), then Cancel once the download has moved."""
+    from support import LoopbackServer, catalog_entry
+
+    data = (model_cache / "models" / "u2netp" / "u2netp.onnx").read_bytes()
+    server = LoopbackServer()  # on 127.0.0.1, which the chroot shares
+    server.throttle(1 << 20)
+    url = server.add("/u2netp.onnx", "throttled", data)
+    catalog = host_scratch / "gimp-first-run-catalog.toml"
+    catalog.write_text(catalog_entry(DOWNLOAD_MODEL, data, f'{{ kind = "url", url = "{url}" }}', licence="Apache-2.0"))
+    base = host_scratch / "gimp-3.2-first-run"
+    base.mkdir(exist_ok=True)
+    cache = host_scratch / "gimp-first-run-cache"  # empty: nothing downloaded yet
+    gimp = Gimp3(base, chroot_engine(CHROOTS["3.2"].name), cache, chroot=CHROOTS["3.2"],
+                 env={"CLEANCUT_CATALOG": str(catalog), "CLEANCUT_OFFLINE": "0"})
+    image = canvas(512, 512, rgb_layers(512, 512, inputs["rgb8"]))
+    try:
+        record, done = gimp.run_dialog(DOWNLOAD_MODEL, mode="download-cancel", image=image, cancel_after=3)
+    finally:
+        server.close()
+    assert "exception" not in record and "timer_exception" not in record, record
+    return record, len(data), server.sent.get("/u2netp.onnx", 0)
+
+
+def test_gimp_says_before_a_first_run_what_it_downloads(first_run):
+    record, size, _ = first_run
+    notice = (f"Test model {DOWNLOAD_MODEL} ({DOWNLOAD_MODEL}) is not downloaded yet: the first run downloads "
+              f"{size / 1e6:.1f} MB (licence Apache-2.0) into the model cache, then runs. Cancel stops the download.")
+    assert any(notice in label for label in record["labels"]), record["labels"]
+
+
+def test_gimp_shows_the_download_moving_in_its_dialog(first_run):
+    record, size, _ = first_run
+    shown = [(fraction, text) for _, fraction, text, visible in record["samples"] if visible and text.startswith("Downloading")]
+    fractions = [fraction for fraction, _ in shown]
+    assert len(set(fractions)) >= 3 and fractions == sorted(fractions) and 0 < fractions[-1] < 1
+    assert shown[-1][1] == f"Downloading {DOWNLOAD_MODEL}: {fractions[-1] * size / 1e6:.1f} of {size / 1e6:.1f} MB"
+    assert record["sensitive_while_working"] == {"GtkProgressBar": True, "GimpStringComboBox": False,
+                                                 "GtkCheckButton": False, "GtkRadioButton": False}
+    assert (record["buttons_while_working"]["_OK"], record["buttons_while_working"]["_Cancel"]) == (False, True)
+
+
+def test_gimp_cancel_during_the_download_stops_it_and_leaves_the_image_byte_identical(first_run):
+    record, size, sent = first_run
+    assert record["status"] == "cancel"
+    assert record["returned_after_cancel_s"] < 1.0
+    assert record["after"] == record["before"]  # every layer's pixels and mask, and the selection
+    assert record["cache"] == []  # no partial file, no staging file
+    assert sent < size  # the server saw the download stop

@@ -440,3 +440,51 @@ def _environ_has(pid: str, entry: bytes) -> bool:
         return entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except OSError:
         return False
+
+
+# --- a first run: the download shows and Cancel stops it (Krita 5.1, Debian 12's own) ----------
+DOWNLOAD_MODEL = "u2netp-first-run"  # u2netp's real file under an id no cache holds yet
+
+
+@pytest.fixture(scope="module")
+def first_run(host_scratch, model_cache, inputs):
+    """Krita 5.1 runs Remove Background with a model not downloaded yet, whose file a loopback
+    server sends at 1 MiB/s (u2netp's 4.6 MB: 4.4 s), and clicks Cancel once the download moved."""
+    from support import LoopbackServer, catalog_entry
+
+    data = (model_cache / "models" / "u2netp" / "u2netp.onnx").read_bytes()
+    server = LoopbackServer()
+    server.throttle(1 << 20)
+    url = server.add("/u2netp.onnx", "throttled", data)
+    catalog = host_scratch / "krita-first-run-catalog.toml"
+    catalog.write_text(catalog_entry(DOWNLOAD_MODEL, data, f'{{ kind = "url", url = "{url}" }}', licence="Apache-2.0"))
+    host = KritaHost("5.1", host_scratch / "krita5.1-first-run", host_scratch / "krita-first-run-cache")
+    spec = {"only": ["first_run"], "inputs": {k: v for k, v in inputs.items() if isinstance(v, str)},
+            "download_model": DOWNLOAD_MODEL, "cancel_after": 3}
+    try:
+        results, _ = host.run(SCENARIOS, spec, extra_env={"CLEANCUT_CATALOG": str(catalog), "CLEANCUT_OFFLINE": "0"})
+    finally:
+        server.close()
+    return results["first_run"], len(data), server.sent.get("/u2netp.onnx", 0)
+
+
+def test_krita_says_what_a_first_run_downloads_then_shows_the_download_moving(first_run):
+    result, size, _ = first_run
+    notice = (f"Test model {DOWNLOAD_MODEL} ({DOWNLOAD_MODEL}) is not downloaded yet: the first run downloads "
+              f"{size / 1e6:.1f} MB (licence Apache-2.0) into the model cache, then runs. Cancel stops the download.")
+    downloading = [(value, label) for _, value, label in result["samples"] if "Downloading " in label]
+    assert all(label.startswith(notice + "\n\nRemove Background of \u201cBackground\u201d: Downloading "
+                                f"{DOWNLOAD_MODEL}: ") for _, label in downloading)
+    values = [value for value, _ in downloading]
+    assert len({label for _, label in downloading}) >= 3 and values == sorted(values) and 0 < values[-1] < 100
+    assert downloading[-1][1].endswith(f" of {size / 1e6:.1f} MB\u2026")
+
+
+def test_krita_cancel_during_the_download_stops_it_and_changes_nothing(first_run):
+    result, size, sent = first_run
+    assert (result["outcome"]["status"], result["outcome"]["engine"], result["outcome"]["boxes"]) == (
+        "cancelled", "cancelled", [])  # the engine stopped the download: not merely ignored
+    assert result["cancel_to_outcome_s"] < 1.0
+    assert result["after"] == result["before"]  # every node's pixels, no mask, the selection
+    assert result["history_after"] == result["history_before"]
+    assert result["cache"] == [] and sent < size  # no partial file; the server saw it stop

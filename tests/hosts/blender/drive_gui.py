@@ -2,7 +2,8 @@
 
     xvfb-run blender --factory-startup --enable-event-simulate --python drive_gui.py -- PARAMS.json RESULT.json
 
-0. A still is cut out from the Compositor, its Image node active (the Add-menu route).
+0. A still is cut out from the Compositor, its Image node active (the Add-menu route): modal
+   too, like every run in the UI.
 1. Remove Background is invoked on image sequence B from the Image Editor; once its first matte
    is written, Esc is pressed (a simulated key event, through Blender's event loop); the run
    must stop and leave nothing behind, not even the Matte Folder it created.
@@ -10,6 +11,11 @@
 3. (Blender 5.0+) It is invoked from the Video Sequencer on an image strip of A's files: the
    modal run computes its mattes and adds the strip's Compositor modifier.
 Facts go to RESULT.json; Blender quits at the end (or after a deadline, with an error noted).
+
+PARAMS "flow": "first-run" plays a model's first run instead: Remove Background on a still
+with PARAMS["model"] (not downloaded yet); the add-on's status line is sampled every tick and,
+once the download has shown PARAMS["cancel_after"] distinct texts, Esc is pressed; the scene,
+the files and the model's cache folder are recorded before and after.
 """
 
 import json
@@ -51,12 +57,12 @@ def window_context(editor="IMAGE_EDITOR"):
     return window, {"window": window, "screen": window.screen, "area": area, "region": region}
 
 
-def invoke(image):
+def invoke(image, **options):
     """Like Image > Remove Background in an Image Editor showing ``image``."""
     window, override = window_context()
     override["area"].spaces.active.image = image
     with bpy.context.temp_override(**override):
-        return sorted(bpy.ops.cleancut.remove_background("INVOKE_DEFAULT"))
+        return sorted(bpy.ops.cleancut.remove_background("INVOKE_DEFAULT", **options))
 
 
 def invoke_in_compositor(node):
@@ -100,8 +106,47 @@ def finish():
         bpy.ops.wm.quit_blender()
 
 
+def first_run_step():
+    """The "first-run" flow (see the module's docstring), one step per timer tick."""
+    name = state["step"]
+    if name == "start":
+        addon_utils.enable(MODULE, default_set=True, handle_error=None)
+        image = bpy.data.images.load(PARAMS["still"])
+        result["state_before"] = common.snapshot()
+        result["files_before"] = common.files_under(OUT)
+        result["samples"] = []
+        result["invoke"] = invoke(image, model=PARAMS["model"])
+        state["step"] = "downloading"
+    elif name == "downloading":
+        run = last_run()
+        if run["status"] != "running":
+            result["error"] = "the run ended before it could be cancelled: %r" % (run,)
+            finish()
+            return None
+        result["samples"].append([time.time(), run["progress"], run["notice"]])
+        texts = {s[1][1] for s in result["samples"] if s[1] and "Downloading " in s[1][1]}
+        if len(texts) >= PARAMS["cancel_after"]:
+            state["esc_at"] = time.time()
+            bpy.context.window_manager.windows[0].event_simulate(type="ESC", value="PRESS")
+            state["step"] = "cancelling"
+    elif name == "cancelling":
+        if last_run()["status"] == "running":
+            return 0.01
+        result["esc_to_end_s"] = time.time() - state["esc_at"]
+        result["run"] = dict(last_run())
+        result["state_after"] = common.snapshot()
+        result["files_after"] = common.files_under(OUT)
+        folder = os.path.join(os.environ["CLEANCUT_CACHE_DIR"], "models", PARAMS["model"])
+        result["cache"] = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+        finish()
+        return None
+    return 0.05
+
+
 def tick():
     try:
+        if PARAMS.get("flow") == "first-run":
+            return first_run_step()
         return step()
     except BaseException:
         result["traceback"] = traceback.format_exc()
@@ -126,6 +171,10 @@ def step():
         node.image = still
         node.name = "Still"
         result["invoke_still"] = invoke_in_compositor(node)
+        state["step"] = "wait_still"
+    elif name == "wait_still":
+        if last_run()["status"] == "running":
+            return 0.05
         result["run_still"] = dict(last_run())
         result["state_still"] = common.snapshot()
         result["state_before_b"] = common.snapshot()

@@ -460,6 +460,53 @@ def scenario_cancel():
     return result
 
 
+def watch_download_then_cancel():
+    """Sample the progress dialog (its label and value) every poll once it shows; when the
+    download has shown STATE["spec"]["cancel_after"] distinct byte counts, click its Cancel."""
+    seen = STATE["first_run"] = {"samples": [], "cancelled_at": None}
+
+    def moved_enough():
+        job = ext().job
+        if job is None:
+            return True  # the run ended without being cancelled: the test says so
+        dialogs = [w for w in QApplication.topLevelWidgets() + APP.activeWindow().qwindow().findChildren(QProgressDialog)
+                   if isinstance(w, QProgressDialog) and w.objectName() == "cleancut-progress" and w.isVisible()]
+        if not dialogs:
+            return False
+        seen["dialog"] = dialogs[0]
+        seen["samples"].append([time.time(), dialogs[0].value(), dialogs[0].labelText()])
+        counts = {label for _, _, label in seen["samples"] if "Downloading " in label}
+        return len(counts) >= STATE["spec"]["cancel_after"]
+
+    yield moved_enough
+    if ext().job is None:
+        return
+    buttons = [b for b in seen.pop("dialog").findChildren(QPushButton) if b.text().replace("&", "") == "Cancel"]
+    seen["cancelled_at"] = time.time()
+    buttons[0].click()
+
+
+def scenario_first_run():
+    """A model not downloaded yet: the progress dialog says what the run downloads, shows the
+    download moving, and its Cancel stops it; the document stays as it was, nothing is cached."""
+    set_options(model=STATE["spec"]["download_model"])
+    doc = yield from new_document(512, 512)
+    layer = doc.topLevelNodes()[0]
+    layer.setPixelData(raw_input("astronaut_bgra8"), 0, 0, 512, 512)
+    doc.waitForDone()
+    before, history_before = snapshot(doc), history()
+    outcome = yield from trigger("cleancut_remove_background", on_started=watch_download_then_cancel)
+    seen = STATE.pop("first_run")
+    folder = os.path.join(os.environ["CLEANCUT_CACHE_DIR"], "models", STATE["spec"]["download_model"])
+    result = {"outcome": outcome, "samples": seen["samples"], "before": before, "after": snapshot(doc),
+              "history_before": history_before, "history_after": history(),
+              "cancel_to_outcome_s": outcome["timings"]["done"] - seen["cancelled_at"] if seen["cancelled_at"] else None,
+              "cache": sorted(os.listdir(folder)) if os.path.isdir(folder) else []}
+    set_options()
+    yield from close(doc)
+    return result
+
+
 def failure_case(prepare, restore):
     doc = yield from new_document(512, 512)
     layer = doc.topLevelNodes()[0]

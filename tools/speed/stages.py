@@ -1,0 +1,72 @@
+"""Where one file's time goes: CPU seconds of each stage of `cleancut remove`, in-process.
+
+The photos are `cleancut bench --speed`'s (made from examples/astronaut.png): one 1280×720
+batch photo and the 4000×3000 photo. Each stage runs on one thread (onnxruntime too), so
+its CPU time is what it costs a core whatever else the machine is doing; medians of --runs.
+
+    .venv/bin/python tools/speed/stages.py [--runs 5] [--refine fast]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cleancut import compose, foreground, images, pipeline, refine, segment, speed
+from cleancut.options import Options
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def stages(path: Path, mode: str) -> dict[str, float]:
+    """CPU seconds of each stage for one photo (every stage on one thread)."""
+    plan = pipeline.prepare(Options(threads=1))
+    entry, weights = plan.entries[0], plan.paths[0]
+    segment.predict(np.zeros((64, 64, 3), np.uint8), entry, weights, None, 1)  # session loaded
+    cpu: dict[str, float] = {}
+
+    def clock(name, work):
+        start = time.process_time()
+        value = work()
+        cpu[name] = time.process_time() - start
+        return value
+
+    picture = clock("decode", lambda: images.read_image(path))
+    rgb = images.to_rgb8(picture)
+    prob = clock("segment", lambda: segment.predict(rgb, entry, weights, None, 1))
+    alpha = clock(f"refine {mode}", lambda: refine.refine_alpha(rgb, prob, mode))
+    colours = clock("decontaminate", lambda: foreground.estimate_foreground(rgb, alpha))
+    pixels = compose.cutout(colours, compose.combine_alpha(alpha, picture.alpha), picture.bit_depth)
+    clock("encode png", lambda: _encode(pixels))
+    cpu["band share"] = float(((alpha > 0) & (alpha < 1)).mean())
+    return cpu
+
+
+def _encode(pixels: np.ndarray) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        images.write_image(Path(folder) / "out.png", pixels)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--refine", default="fast")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        batch, large = speed.make_photos(ROOT / "examples" / "astronaut.png", Path(folder), 1)
+        for name, path in (("1280×720", batch / "photo-00.jpg"), ("4000×3000", large)):
+            runs = [stages(path, args.refine) for _ in range(args.runs)]
+            medians = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+            share = medians.pop("band share")
+            total = sum(medians.values())
+            parts = ", ".join(f"{key} {value:.2f}" for key, value in medians.items())
+            print(f"{name}: {parts}; total {total:.2f} CPU s; unsure band {share:.0%} of the frame")
+
+
+if __name__ == "__main__":
+    main()
