@@ -141,9 +141,14 @@ def run_jobs(jobs: list[batch.Job], options: Options, output: batch.Output,
     for index, outcome in stream(tasks, options, address=args.ray, actors=args.ray_actors, threads=args.threads,
                                  max_pixels=output.max_pixels, debug=output.debug, quiet=args.quiet):
         finished[index] = outcome
-        while following in finished:
+        # The last job waits for the stream's end (its summary line, Ray let go): the caller
+        # stops asking once it has every job.
+        while following in finished and following < len(jobs) - 1:
             yield jobs[following], finished.pop(following).error
             following += 1
+    while following in finished:
+        yield jobs[following], finished.pop(following).error
+        following += 1
 
 
 def describe(report: Report) -> str:

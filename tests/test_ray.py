@@ -209,6 +209,19 @@ def test_an_input_put_where_the_address_goes_is_a_usage_error(tmp_path, capsys):
     assert "--ray takes auto, HOST:PORT or ray://HOST:PORT, not 'b.png'" in capsys.readouterr().err
 
 
+def test_ray_actors_without_ray_is_a_usage_error(tmp_path, capsys):
+    photo = shutil.copy(REPO / "examples" / "chelsea.png", tmp_path / "chelsea.png")
+    assert cli.main(["remove", str(photo), "--ray-actors", "2"]) == 2
+    assert capsys.readouterr().err.strip() == "cleancut: --ray-actors needs --ray"
+
+
+def test_workers_with_ray_is_a_usage_error(tmp_path, capsys):
+    photo = shutil.copy(REPO / "examples" / "chelsea.png", tmp_path / "chelsea.png")
+    assert cli.main(["remove", str(photo), "--ray", "--workers", "2"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "cleancut: --workers sets the local command's processes; with --ray, use --ray-actors")
+
+
 def test_an_unreachable_cluster_is_one_line_and_exit_code_1(tmp_path, u2netp_cache):
     photo = shutil.copy(REPO / "examples" / "chelsea.png", tmp_path / "chelsea.png")
     port = free_port()
