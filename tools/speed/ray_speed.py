@@ -1,11 +1,10 @@
 """Throughput of `cleancut remove` on one machine against `--ray` (issue 15).
 
-The batch: 30 JPEG photos of 1280×720 made here from examples/astronaut.png and
-examples/chelsea.png (crops moved along the photo, every other one mirrored, enlarged with
-Pillow's bicubic filter, quality 90). Each configuration runs the same command on it as a new
-process (u2netp cached, default options, outputs to a fresh folder):
+The batch: the speed benchmark's (`cleancut bench --speed`, core/speed.py's make_photos): 30
+JPEGs of 1280×720 made from examples/astronaut.png. Each configuration runs the same command
+on it as a new process (u2netp cached, default options, outputs to a fresh folder):
 
-* ``local``: ``cleancut remove DIR -o OUT`` (onnxruntime on every core);
+* ``local``: ``cleancut remove DIR -o OUT`` (its default pool: one worker process per core);
 * ``ray-start``: ``--ray`` (starts Ray on this machine, stops it at the end: start-up included);
 * ``ray-1node``: ``--ray ADDRESS``, one `ray start` node with 2 CPUs (2 actors);
 * ``ray-2nodes``: ``--ray ADDRESS``, two `ray start` nodes with 1 CPU each (2 actors).
@@ -14,8 +13,9 @@ The two clusters are started once, before the runs (their start-up times are rep
 stay up during every run, local ones included; the runs alternate configurations, the order
 rotating each round, because the machine is shared. Reported per configuration: median wall
 time and files/s, the median of what the command itself says (Ray connection time, first actor
-ready, peak RSS per actor), and the load average (1 min) at each start; and the bytes that
-pass through the driver (inputs in, cut-outs out).
+ready, peak RSS per actor), the local command's peak memory (its process tree, as `bench
+--speed` measures it), the load average (1 min) at each start, and the bytes that pass through
+the driver (inputs in, cut-outs out).
 
     .venv/bin/python tools/speed/ray_speed.py [--runs 3] [--files 30] [--out out/ray_speed]
 """
@@ -34,33 +34,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from raynodes import Node, free_port  # noqa: E402  (the tests' own node launcher)
 
-
-def make_batch(folder: Path, count: int, size: tuple[int, int] = (1280, 720)) -> list[Path]:
-    """``count`` different 1280×720 JPEGs from the two example photos."""
-    folder.mkdir(parents=True, exist_ok=True)
-    photos = [Image.open(ROOT / "examples" / name).convert("RGB") for name in ("astronaut.png", "chelsea.png")]
-    made = []
-    for index in range(count):
-        photo = photos[index % 2]
-        width, height = photo.size
-        crop_h = min(height, int(width * size[1] / size[0] * 0.9))
-        crop_w = crop_h * size[0] // size[1]
-        left = (index * 11) % max(1, width - crop_w)
-        top = (index * 5) % max(1, height - crop_h)
-        picture = photo.crop((left, top, left + crop_w, top + crop_h)).resize(size, Image.Resampling.BICUBIC)
-        if index % 4 >= 2:
-            picture = picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        path = folder / f"photo{index:02d}.jpg"
-        picture.save(path, quality=90)
-        made.append(path)
-    return made
+from cleancut import speed  # noqa: E402
 
 
 def start_cluster(cpus: list[int], env: dict[str, str]) -> tuple[str, list[Node], float, str]:
@@ -78,6 +57,9 @@ def start_cluster(cpus: list[int], env: dict[str, str]) -> tuple[str, list[Node]
 def run_once(batch: Path, out: Path, extra: list[str], env: dict[str, str]) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     load = os.getloadavg()[0]
+    if not extra:  # the local command: bench --speed's own timing, with its process tree's memory
+        run = speed.timed([sys.executable, "-m", "cleancut", "remove", str(batch), "-o", str(out), "-q"], env)
+        return {"wall_s": run.wall_s, "load": load, "peak_rss_mib": run.peak_rss_mib}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "cleancut", "remove", str(batch), "-o", str(out), *extra],
                           env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
@@ -107,6 +89,8 @@ def summarise(records: list[dict], files: int) -> dict:
     rss = [value for r in records for value in r.get("actor_rss_mib", [])]
     if rss:
         summary["actor_rss_mib"] = [min(rss), max(rss)]
+    if any("peak_rss_mib" in r for r in records):
+        summary["median_peak_rss_mib"] = statistics.median(r["peak_rss_mib"] for r in records if "peak_rss_mib" in r)
     return summary
 
 
@@ -126,8 +110,7 @@ def main() -> None:
                CLEANCUT_CONFIG_DIR=os.environ.get("CLEANCUT_CONFIG_DIR") or platformdirs.user_config_dir("cleancut"),
                HOME=str(home), RAY_USAGE_STATS_ENABLED="0", RAY_TMPDIR=tempfile.mkdtemp(prefix="ccb-", dir="/tmp"))
     env.pop("RAY_ADDRESS", None)
-    batch = work / "batch"
-    make_batch(batch, args.files)
+    batch, _ = speed.make_photos(ROOT / "examples" / "astronaut.png", work / "photos", args.files)
     subprocess.run([sys.executable, "-m", "cleancut", "models", "fetch", "u2netp", "-q"], env=env, check=True)
 
     one_address, one_nodes, one_start, one_tmp = start_cluster([2], env)
@@ -150,7 +133,7 @@ def main() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
     report = {"files": args.files, "size": "1280x720 JPEG", "cpus": os.cpu_count(),
-              "bytes_in": sum(p.stat().st_size for p in batch.iterdir()),
+              "bytes_in": sum(p.stat().st_size for p in batch.iterdir()), "load_after": os.getloadavg()[0],
               "bytes_out": sum(p.stat().st_size for p in (work / "out-local").iterdir()),
               "cluster_start_s": {"1 node (2 CPUs)": one_start, "2 nodes (1 CPU each)": two_start},
               "configs": {name: summarise(records, args.files) for name, records in results.items()}}
