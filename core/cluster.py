@@ -259,6 +259,8 @@ def stream(tasks: list[Task], options: Options, *, address: str = "local", actor
     cluster (``threads`` None: 1), never more than there are tasks. A CleancutError when the
     cluster cannot be joined, or when no actor would run (nothing is written then).
     """
+    if not tasks:  # e.g. every output already there (--skip-existing): no cluster needed
+        return
     report = report if report is not None else Report()
     entries, _ = pipeline.resolve_models(options)
     models = {entry.id: entry.sha256 for entry in entries}
