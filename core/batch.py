@@ -49,20 +49,22 @@ class Output:
     debug: bool = False
 
 
-def write_result(picture: images.Picture, result: pipeline.Result, target: Path, output: Output) -> None:
-    """The mask, cut-out or composite of one photo, written atomically at its full depth."""
+def render(picture: images.Picture, result: pipeline.Result, output: Output):
+    """The pixels of one photo's mask, cut-out or composite, at its full depth."""
     alpha = compose.combine_alpha(result.alpha, picture.alpha)
     depth = picture.bit_depth
     if output.mask:
-        pixels = compose.quantise(alpha, depth)
-    else:
-        colours = result.foreground if result.foreground is not None else picture.rgb
-        if output.bg:
-            pixels = compose.over_colour(colours, alpha, compose.parse_colour(output.bg), depth)
-        else:
-            pixels = compose.cutout(colours, alpha, depth)
-    images.write_image(target, pixels, format=output.format, icc_profile=picture.icc_profile,
-                       exif=picture.exif)
+        return compose.quantise(alpha, depth)
+    colours = result.foreground if result.foreground is not None else picture.rgb
+    if output.bg:
+        return compose.over_colour(colours, alpha, compose.parse_colour(output.bg), depth)
+    return compose.cutout(colours, alpha, depth)
+
+
+def write_result(picture: images.Picture, result: pipeline.Result, target: Path, output: Output) -> None:
+    """The mask, cut-out or composite of one photo, written atomically at its full depth."""
+    images.write_image(target, render(picture, result, output), format=output.format,
+                       icc_profile=picture.icc_profile, exif=picture.exif)
 
 
 def process(job: Job, options: Options, output: Output, plan: pipeline.Plan,
@@ -74,14 +76,20 @@ def process(job: Job, options: Options, output: Output, plan: pipeline.Plan,
         result = pipeline.remove(images.to_rgb8(picture), options, plan=plan, cancel=cancel)
         write_result(picture, result, job.target, output)
         return None
-    except CleancutError as err:
+    except Exception as err:
+        return failure(err, output.debug)
+
+
+def failure(err: Exception, debug: bool = False) -> str:
+    """A failed file's line in the failure list; a bug's too (the batch goes on), unless
+    ``debug`` wants its traceback (then it is raised again)."""
+    if isinstance(err, CleancutError):
         return str(err)
-    except MemoryError:
+    if isinstance(err, MemoryError):
         return "out of memory; try a smaller image or fewer threads"
-    except Exception as err:  # a bug: keep going with the other files, say how to see more
-        if output.debug:
-            raise
-        return f"internal error ({type(err).__name__}: {err}); rerun with --debug"
+    if debug:
+        raise err
+    return f"internal error ({type(err).__name__}: {err}); rerun with --debug"
 
 
 def default_workers(files: int, cores: int | None = None) -> int:

@@ -240,6 +240,10 @@ def _screen(jobs: list[Job], skip_existing: bool) -> tuple[list[int], dict[int, 
 def cmd_remove(args: argparse.Namespace) -> int:
     if args.bg:
         compose.parse_colour(args.bg)
+    if args.ray is not None or args.ray_actors is not None:
+        from . import cluster
+
+        cluster.require_ray(args)  # before any model is fetched: without Ray this run cannot happen
     options = Options(model=args.model, refine=args.refine, provider=args.provider,
                       threads=args.threads, offline=True if args.offline else None,
                       foreground=args.foreground and not args.mask)
@@ -259,7 +263,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
                           max_pixels=int(args.max_megapixels * 1_000_000))
     workers = args.workers or batch.default_workers(len(todo))
     started = time.perf_counter()
-    results = batch.run([jobs[i] for i in todo], options, output, plan, workers)
+    if args.ray is not None:  # the same jobs and answers, from Ray actors on a cluster
+        results = cluster.run_jobs([jobs[i] for i in todo], options, output, args)
+    else:
+        results = batch.run([jobs[i] for i in todo], options, output, plan, workers)
     for index, (_, failure) in zip(todo, _progress(results, len(todo), args.quiet)):
         outcome[index] = failure
     done = 0
@@ -411,6 +418,17 @@ def _positive_number(text: str) -> float:
     return value
 
 
+def _ray_address(text: str) -> str:
+    """argparse type for --ray: local, auto, HOST:PORT or ray://HOST:PORT (an input path put
+    right after a bare --ray is named as such, exit code 2)."""
+    from .cluster import parse_address
+
+    try:
+        return parse_address(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cleancut", description="Local, non-destructive AI background removal.")
     parser.add_argument("--version", action="version", version=f"cleancut {__version__}")
@@ -442,6 +460,11 @@ def build_parser() -> argparse.ArgumentParser:
                          f"at most {batch.MAX_DEFAULT_WORKERS}; 1 runs the files one at a time)")
     rm.add_argument("--provider", metavar="NAME", help="cpu, cuda, directml or coreml (default: best installed)")
     rm.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    rm.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS", type=_ray_address,
+                    help="run on a Ray cluster (pip install 'cleancut[ray]'): none starts Ray on this "
+                         "machine, auto joins the running cluster, or HOST:PORT")
+    rm.add_argument("--ray-actors", type=_positive_int, metavar="N",
+                    help="Ray actors (default: one per GPU, else one per --threads CPUs of the cluster)")
     rm.set_defaults(func=cmd_remove)
 
     sub.add_parser("bench", help="measure quality and speed against ground truth, beside rembg",

@@ -9,7 +9,8 @@ Everything here works on plain numpy arrays so the rest of the engine never sees
   header, before any pixel is decoded.
 * :func:`to_rgb8` gives the 8-bit RGB view the models want.
 * :func:`write_image` encodes a mask or a cut-out as PNG, WebP or TIFF, atomically, keeping ICC
-  and EXIF.
+  and EXIF; :func:`encode_image` gives the same file's bytes and :func:`write_bytes` puts such
+  bytes in place atomically (``cleancut remove --ray``: actors encode, the driver writes).
 
 Pillow alone cannot keep 16-bit colour: it decodes 16-bit RGB(A) PNG/TIFF samples to 8 bits and
 cannot encode them at all. Rather than add a dependency, this module (1) decodes such files twice
@@ -46,8 +47,10 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "SUPPORTED_OUTPUT_FORMATS",
     "Picture",
+    "encode_image",
     "read_image",
     "to_rgb8",
+    "write_bytes",
     "write_image",
 ]
 
@@ -101,8 +104,13 @@ class Picture:
 # reading
 
 
-def read_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+def read_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS, *,
+               data: bytes | None = None) -> Picture:
     """Decode the image at ``path`` into a :class:`Picture`, refusing anything over ``max_pixels``.
+
+    ``data``, when given, is the file's content already read (a ``--ray`` actor gets it from the
+    driver, on a node that may not see the file): it is decoded instead, and ``path`` only names
+    the file in messages.
 
     The size is checked from the file header, before any pixel is decoded, so a decompression
     bomb costs nothing. Only ``max_pixels`` applies: Pillow's own process-wide guard
@@ -119,8 +127,11 @@ def read_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
     :class:`~cleancut.errors.ImageError` with one line that names the file and what is wrong.
     """
     name = os.fspath(path)
-    _check_input_file(name)
-    image, plan, low = _open_and_decode(name, max_pixels)
+    if data is None:
+        _check_input_file(name)
+    elif not data:
+        raise ImageError(f"cannot read {name}: the file is empty (0 bytes)")
+    image, plan, low = _open_and_decode(name, max_pixels, data)
     with image:
         if plan:
             rgb, alpha = _wide_arrays(name, image, low)
@@ -144,7 +155,7 @@ _PILLOW_LIMIT_LOCK = threading.Lock()
 
 
 def _open_and_decode(
-    name: str, max_pixels: int
+    name: str, max_pixels: int, data: bytes | None = None
 ) -> tuple[Image.Image, tuple[str, str | None] | None, np.ndarray | None]:
     """Open, check the size, decode: the part that runs with Pillow's limit replaced by ours.
 
@@ -154,7 +165,7 @@ def _open_and_decode(
     with _PILLOW_LIMIT_LOCK, warnings.catch_warnings():
         # Pillow warns between its limit and twice it; our own check is the one that counts.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        image = _open(name)
+        image = _open(name, data)
         try:
             _refuse_oversized(name, image.size, max_pixels)
             plan = _wide_decoding(image)
@@ -162,7 +173,7 @@ def _open_and_decode(
                 _decode(name, image, plan[0] if plan else None, max_pixels)
                 # A GIF frame may lie outside the header's canvas and grow it while decoding.
                 _refuse_oversized(name, image.size, max_pixels)
-                low = _decode_again(name, plan[1], max_pixels) if plan and plan[1] else None
+                low = _decode_again(name, plan[1], max_pixels, data) if plan and plan[1] else None
         except BaseException:
             image.close()
             raise
@@ -227,11 +238,12 @@ def _check_input_file(name: str) -> None:
         raise ImageError(f"cannot read {name}: the file is empty (0 bytes)")
 
 
-def _open(name: str) -> Image.Image:
-    """Identify the file from its header only; Pillow's bomb check is off, ours follows."""
+def _open(name: str, data: bytes | None = None) -> Image.Image:
+    """Identify the file (or ``data``, its bytes) from its header only; Pillow's bomb check is
+    off, ours follows."""
     try:
         with _pillow_pixel_limit(None):
-            return Image.open(name)
+            return Image.open(name if data is None else io.BytesIO(data))
     except UnidentifiedImageError:
         raise ImageError(
             f"cannot read {name}: not an image, or a format cleancut cannot read "
@@ -291,9 +303,9 @@ def _damaged(name: str, err: BaseException) -> ImageError:
     )
 
 
-def _decode_again(name: str, rawmode: str, max_pixels: int) -> np.ndarray:
+def _decode_again(name: str, rawmode: str, max_pixels: int, data: bytes | None = None) -> np.ndarray:
     """Decode the file a second time with another raw mode; see :func:`_wide_decoding`."""
-    with _open(name) as image:
+    with _open(name, data) as image:
         _decode(name, image, rawmode, max_pixels)
         return np.asarray(image)
 
@@ -608,6 +620,39 @@ def write_image(
     folders are created. Raises :class:`~cleancut.errors.ImageError` on any failure.
     """
     name = os.fspath(path)
+    _write_atomically(name, _encoder(name, pixels, format, icc_profile, exif))
+
+
+def encode_image(
+    path: str | os.PathLike[str],
+    pixels: np.ndarray,
+    *,
+    format: str | None = None,  # noqa: A002 -- as write_image
+    icc_profile: bytes | None = None,
+    exif: bytes | None = None,
+) -> bytes:
+    """The bytes :func:`write_image` would write at ``path``, in memory; ``path`` only chooses the
+    format (when ``format`` is None) and names the file in messages. A ``--ray`` actor encodes
+    here and returns the bytes to the driver, which writes them with :func:`write_bytes`."""
+    name = os.fspath(path)
+    encode = _encoder(name, pixels, format, icc_profile, exif)
+    stream = io.BytesIO()
+    try:
+        encode(stream)
+    except (ValueError, TypeError, KeyError, struct.error, zlib.error) as err:
+        raise ImageError(f"cannot write {name}: the encoder failed ({_detail(err)})") from None
+    return stream.getvalue()
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Put an already encoded file at ``path`` as :func:`write_image` does: through a temporary
+    file beside it and a rename, so the file appears whole or not at all."""
+    _write_atomically(os.fspath(path), lambda stream: stream.write(data))
+
+
+def _encoder(name: str, pixels: np.ndarray, format: str | None,  # noqa: A002
+             icc_profile: bytes | None, exif: bytes | None) -> Callable[[IO[bytes]], None]:
+    """Check what write_image and encode_image were given; returns what writes it to a stream."""
     file_format = _output_format(name, format)
     pixels = _checked_pixels(name, pixels)
     height, width = pixels.shape[:2]
@@ -624,7 +669,7 @@ def write_image(
     if exif is not None and not exif.startswith(_EXIF_HEADER):
         exif = _EXIF_HEADER + exif
     encoder = _ENCODERS[file_format]
-    _write_atomically(name, lambda stream: encoder(stream, pixels, icc_profile or None, exif))
+    return lambda stream: encoder(stream, pixels, icc_profile or None, exif)
 
 
 def _output_format(name: str, requested: str | None) -> str:

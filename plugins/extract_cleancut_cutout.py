@@ -6,15 +6,63 @@ Outputs are PNG, ``NAME-mask.png`` (grey) and ``NAME-cutout.png`` (RGBA), the sa
 limits the new one, the ICC profile and EXIF are kept. They go to a fresh folder under
 ``context.data["cleancutStagingDir"]`` (default: the system's temporary folder); the
 integrator moves them next to the source.
+
+On a farm: with ``context.data["cleancutRay"]`` set to a Ray cluster's address (``auto``,
+``HOST:PORT``, or ``local`` for a Ray started on this machine), the first instance extracted
+hands every cleancut instance of the publish to ``cleancut remove --ray``'s path
+(cleancut.cluster: licence gate on each node, actors that keep the model loaded, lost actors'
+files retried, files written here atomically); each instance then takes its own outputs, or
+fails alone with its file's message. ``context.data["cleancutRayActors"]`` chooses the number
+of actors.
 """
 
 import os
+import shutil
 import tempfile
 
 import pyblish.api
 
-from cleancut import compose, images, licences, pipeline
+from cleancut import batch, compose, images, licences, pipeline
+from cleancut.errors import CleancutError
 from cleancut.options import Options
+
+
+def _staging(instance, stem):
+    staging = tempfile.mkdtemp(prefix="cleancut-%s-" % stem, dir=instance.context.data.get("cleancutStagingDir"))
+    return staging, {"mask": os.path.join(staging, stem + "-mask.png"),
+                     "cutout": os.path.join(staging, stem + "-cutout.png")}
+
+
+def _on_ray(context):
+    """Run every cleancut instance of the publish on Ray, once (the first instance extracted
+    asks); {instance id: (staging folder, files, Outcome)}, one cluster run per set of options."""
+    from cleancut import cluster
+
+    if "cleancutRayResults" in context.data:
+        return context.data["cleancutRayResults"]
+    groups = {}
+    for instance in context:
+        if "cleancut" in instance.data.get("families", []) and not instance.data.get("error") \
+                and instance.data.get("publish", True):
+            groups.setdefault(Options(**instance.data["options"]), []).append(instance)
+    results = {}
+    for options, members in groups.items():
+        staged = []
+        for instance in members:
+            stem = os.path.splitext(os.path.basename(instance.data["source"]))[0]
+            staged.append(_staging(instance, stem))
+        tasks = [cluster.Task(instance.data["source"], ((files["mask"], batch.Output(mask=True)),
+                                                        (files["cutout"], batch.Output())))
+                 for instance, (_, files) in zip(members, staged)]
+        try:
+            outcomes = cluster.run(tasks, options, address=context.data["cleancutRay"],
+                                   actors=context.data.get("cleancutRayActors")).outcomes
+        except CleancutError as err:  # no cluster, or no actor would run: every instance says so
+            outcomes = [cluster.Outcome(error=str(err))] * len(tasks)
+        for instance, (staging, files), outcome in zip(members, staged, outcomes):
+            results[instance.id] = (staging, files, outcome)
+    context.data["cleancutRayResults"] = results
+    return results
 
 
 class ExtractCleancutCutout(pyblish.api.InstancePlugin):
@@ -25,6 +73,8 @@ class ExtractCleancutCutout(pyblish.api.InstancePlugin):
     families = ["cleancut"]
 
     def process(self, instance):
+        if instance.context.data.get("cleancutRay"):
+            return self._from_ray(instance)
         source = instance.data["source"]
         options = Options(**instance.data["options"])
         picture = images.read_image(source)
@@ -33,10 +83,7 @@ class ExtractCleancutCutout(pyblish.api.InstancePlugin):
         depth = picture.bit_depth
         colours = result.foreground if result.foreground is not None else picture.rgb
 
-        stem = os.path.splitext(os.path.basename(source))[0]
-        staging = tempfile.mkdtemp(prefix="cleancut-%s-" % stem, dir=instance.context.data.get("cleancutStagingDir"))
-        files = {"mask": os.path.join(staging, stem + "-mask.png"),
-                 "cutout": os.path.join(staging, stem + "-cutout.png")}
+        staging, files = _staging(instance, os.path.splitext(os.path.basename(source))[0])
         meta = {"icc_profile": picture.icc_profile, "exif": picture.exif}
         images.write_image(files["mask"], compose.quantise(alpha, depth), **meta)
         images.write_image(files["cutout"], compose.cutout(colours, alpha, depth), **meta)
@@ -44,3 +91,15 @@ class ExtractCleancutCutout(pyblish.api.InstancePlugin):
         record = licences.provenance(list(result.models), result.preset)
         instance.data.update(stagingDir=staging, files=files, timings=result.timings, modelEntry=record)
         self.log.info("%s: mask and cut-out extracted with %s", source, record["id"])
+
+    def _from_ray(self, instance):
+        staging, files, outcome = _on_ray(instance.context)[instance.id]
+        source = instance.data["source"]
+        if outcome is None or outcome.error:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise CleancutError("%s: %s" % (source, outcome.error if outcome else "not processed"))
+        entries, preset = pipeline.resolve_models(Options(**instance.data["options"]))
+        record = licences.provenance(entries, preset)
+        instance.data.update(stagingDir=staging, files=files, timings=outcome.timings, modelEntry=record,
+                             rayNode=outcome.node)
+        self.log.info("%s: mask and cut-out extracted with %s on Ray (%s)", source, record["id"], outcome.node)

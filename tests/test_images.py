@@ -863,3 +863,27 @@ def grey_press_cmyk_profile() -> bytes:
         + s15(0.9642) + s15(1.0) + s15(0.8249)
     ).ljust(128, b"\0")
     return header + table + body
+
+
+# --- in memory (cleancut remove --ray: the driver sends a file's bytes, the actor sends bytes back)
+
+def test_a_file_read_from_its_bytes_is_the_file_read_from_disk_and_named_in_messages(tmp_path):
+    photo = tmp_path / "deep.png"  # 16-bit RGB: decoded in two passes, both from the bytes
+    deep = (np.arange(48 * 64 * 3, dtype=np.uint32).reshape(48, 64, 3) * 257 + 3).astype(np.uint16)
+    images.write_image(photo, deep)
+    from_disk, from_bytes = images.read_image(photo), images.read_image("elsewhere/deep.png", data=photo.read_bytes())
+    np.testing.assert_array_equal(from_bytes.rgb, deep)
+    np.testing.assert_array_equal(from_disk.rgb, deep)
+    assert (from_bytes.bit_depth, from_bytes.format) == (from_disk.bit_depth, from_disk.format) == (16, "PNG")
+    with pytest.raises(ImageError, match=r"^cannot read elsewhere/x\.jpg: not an image"):
+        images.read_image("elsewhere/x.jpg", data=b"not an image at all")
+
+
+def test_encoded_bytes_are_the_file_write_image_writes_and_write_bytes_puts_them_in_place(tmp_path):
+    rgba = np.dstack([np.arange(48 * 64 * 3, dtype=np.uint8).reshape(48, 64, 3), np.full((48, 64), 200, np.uint8)])
+    images.write_image(tmp_path / "direct.webp", rgba)
+    data = images.encode_image(tmp_path / "any-name.webp", rgba)
+    assert data == (tmp_path / "direct.webp").read_bytes()
+    images.write_bytes(tmp_path / "out" / "placed.webp", data)
+    assert sorted(os.listdir(tmp_path / "out")) == ["placed.webp"]
+    assert (tmp_path / "out" / "placed.webp").read_bytes() == data
