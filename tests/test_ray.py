@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -258,42 +257,43 @@ def test_a_bad_file_fails_alone_with_the_local_commands_message(cluster, tmp_pat
     assert_same_outputs(tmp_path / "out", tmp_path / "local")
 
 
-def test_a_killed_actor_loses_nothing(cluster, shoot, tmp_path):
-    photos, local = shoot
-    out = tmp_path / "out"
+def remove_while(cluster: Cluster, photos: Path, out: Path, disturb) -> str:
+    """`remove --ray` on the shoot, calling ``disturb()`` once its first output is written; asserts
+    it still succeeds and returns its stderr."""
     job = subprocess.Popen([sys.executable, "-m", "cleancut", "remove", str(photos), "-o", str(out),
                             "--ray", cluster.address], env=driver_env(cluster), stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_outputs(out, 1, job)
-        victims = cluster.second.actor_pids()
-        assert len(victims) == 1
-        os.kill(victims[0], signal.SIGKILL)
+        disturb()
         _, stderr = job.communicate(timeout=240)
     finally:
         job.kill()
     assert job.returncode == 0, stderr
+    return stderr
+
+
+def test_a_killed_actor_loses_nothing(cluster, shoot, tmp_path):
+    photos, local = shoot
+
+    def kill_the_second_nodes_actor() -> None:
+        victims = cluster.second.actor_pids()
+        assert len(victims) == 1
+        os.kill(victims[0], signal.SIGKILL)
+
+    stderr = remove_while(cluster, photos, tmp_path / "out", kill_the_second_nodes_actor)
     assert "a Ray actor on 127.0.0.3" in stderr and "was lost" in stderr
     assert f"{SHOOT_SIZE} written, 0 skipped, 0 failed" in stderr
-    assert_same_outputs(out, local)
+    assert_same_outputs(tmp_path / "out", local)
 
 
 def test_a_killed_worker_node_loses_nothing(cluster, shoot, tmp_path):
     photos, local = shoot
-    out = tmp_path / "out"
-    job = subprocess.Popen([sys.executable, "-m", "cleancut", "remove", str(photos), "-o", str(out),
-                            "--ray", cluster.address], env=driver_env(cluster), stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for_outputs(out, 1, job)
-        cluster.second.stop()  # the raylet, its workers and agents, all at once
-        _, stderr = job.communicate(timeout=240)
-    finally:
-        job.kill()
-    assert job.returncode == 0, stderr
+    # the raylet, its workers and agents, all at once
+    stderr = remove_while(cluster, photos, tmp_path / "out", cluster.second.stop)
     assert "a Ray actor on 127.0.0.3" in stderr and "was lost" in stderr
     assert f"{SHOOT_SIZE} written, 0 skipped, 0 failed" in stderr
-    assert_same_outputs(out, local)
+    assert_same_outputs(tmp_path / "out", local)
 
 
 def test_skip_existing_resumes_a_job_whose_driver_was_killed(cluster, shoot, tmp_path):

@@ -14,10 +14,15 @@ import shutil
 import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
+
+if TYPE_CHECKING:
+    from support import LoopbackServer
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -132,3 +137,25 @@ def which(name: str) -> str:
     if found is None:
         pytest.fail(f"{name} is not installed: run `sudo tests/hosts/setup.sh`")
     return found
+
+
+# A first run: a model no cache holds yet, downloaded slowly enough to watch and to cancel.
+DOWNLOAD_MODEL = "u2netp-first-run"  # u2netp's real file under an id no cache holds yet
+
+
+@contextmanager
+def first_run_server(model_cache: Path, catalog: Path) -> Iterator[tuple["LoopbackServer", int]]:
+    """A loopback server (127.0.0.1, which the chroots share) sending u2netp's real file at
+    1 MiB/s (4.6 MB: 4.4 s) as DOWNLOAD_MODEL of a user catalog written to ``catalog``; yields
+    the server (its ``sent`` counts the bytes that left) and the file's size."""
+    from support import LoopbackServer, catalog_entry
+
+    data = (model_cache / "models" / "u2netp" / "u2netp.onnx").read_bytes()
+    server = LoopbackServer()
+    server.throttle(1 << 20)
+    url = server.add("/u2netp.onnx", "throttled", data)
+    catalog.write_text(catalog_entry(DOWNLOAD_MODEL, data, f'{{ kind = "url", url = "{url}" }}', licence="Apache-2.0"))
+    try:
+        yield server, len(data)
+    finally:
+        server.close()

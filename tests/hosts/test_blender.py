@@ -33,8 +33,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hostkit import (BPY_WHEELS, REPO, SID_CHROOT, TRIXIE_CHROOT, Chroot, bpy_site, engine_env_chroot,
-                     engine_env_native, in_chroot, run_group, which)
+from hostkit import (BPY_WHEELS, DOWNLOAD_MODEL, REPO, SID_CHROOT, TRIXIE_CHROOT, Chroot, bpy_site, engine_env_chroot,
+                     engine_env_native, first_run_server, in_chroot, run_group, which)
 
 HERE = Path(__file__).resolve().parent
 DRIVE = HERE / "blender" / "drive.py"
@@ -851,28 +851,18 @@ def test_esc_cancels_the_modal_run_and_leaves_nothing(hosts, host, media):
 
 
 # --- a first run: the download shows in the status bar and Esc stops it (Blender 3.4) ----------
-DOWNLOAD_MODEL = "u2netp-first-run"  # u2netp's real file under an id no cache holds yet
 
 
 @pytest.fixture(scope="module")
 def first_run(hosts, host_scratch, model_cache):
     """Blender 3.4's GUI runs Remove Background on a still with a model not downloaded yet, whose
     file a loopback server sends at 1 MiB/s (u2netp's 4.6 MB: 4.4 s); Esc once the download moved."""
-    from support import LoopbackServer, catalog_entry
-
-    data = (model_cache / "models" / "u2netp" / "u2netp.onnx").read_bytes()
-    server = LoopbackServer()
-    server.throttle(1 << 20)
-    url = server.add("/u2netp.onnx", "throttled", data)
     catalog = host_scratch / "blender-first-run-catalog.toml"
-    catalog.write_text(catalog_entry(DOWNLOAD_MODEL, data, f'{{ kind = "url", url = "{url}" }}', licence="Apache-2.0"))
     params = {"flow": "first-run", "still": photo(), "model": DOWNLOAD_MODEL, "cancel_after": 3}
-    try:
+    with first_run_server(model_cache, catalog) as (server, size):
         facts = hosts("3.4").run("gui", params, "first-run", gui=True,
                                  env={"CLEANCUT_CATALOG": str(catalog), "CLEANCUT_OFFLINE": "0"})
-    finally:
-        server.close()
-    return facts, len(data), server.sent.get("/u2netp.onnx", 0)
+    return facts, size, server.sent.get("/u2netp.onnx", 0)
 
 
 def test_blender_says_what_a_first_run_downloads_and_shows_it_moving(first_run):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostkit import REPO
+from hostkit import DOWNLOAD_MODEL, REPO, first_run_server
 from PIL import Image
 
 sys.path.insert(0, str(REPO / "gimp" / "testing"))
@@ -501,33 +501,23 @@ def test_the_dialog_records_acceptance_through_the_engine_only_once_ticked(dialo
 
 
 # --- a first run: the download shows in the dialog and Cancel stops it (GIMP 3.2) -------------
-DOWNLOAD_MODEL = "u2netp-first-run"  # u2netp's real file under an id no cache holds yet
 
 
 @pytest.fixture(scope="module")
 def first_run(host_scratch, model_cache, chroot_engine, inputs):
     """GIMP 3.2 works its real dialog: OK on a model not downloaded yet, whose file a loopback
     server sends at 1 MiB/s (u2netp's 4.6 MB: 4.4 s), then Cancel once the download has moved."""
-    from support import LoopbackServer, catalog_entry
-
-    data = (model_cache / "models" / "u2netp" / "u2netp.onnx").read_bytes()
-    server = LoopbackServer()  # on 127.0.0.1, which the chroot shares
-    server.throttle(1 << 20)
-    url = server.add("/u2netp.onnx", "throttled", data)
     catalog = host_scratch / "gimp-first-run-catalog.toml"
-    catalog.write_text(catalog_entry(DOWNLOAD_MODEL, data, f'{{ kind = "url", url = "{url}" }}', licence="Apache-2.0"))
     base = host_scratch / "gimp-3.2-first-run"
     base.mkdir(exist_ok=True)
     cache = host_scratch / "gimp-first-run-cache"  # empty: nothing downloaded yet
     gimp = Gimp3(base, chroot_engine(CHROOTS["3.2"].name), cache, chroot=CHROOTS["3.2"],
                  env={"CLEANCUT_CATALOG": str(catalog), "CLEANCUT_OFFLINE": "0"})
     image = canvas(512, 512, rgb_layers(512, 512, inputs["rgb8"]))
-    try:
+    with first_run_server(model_cache, catalog) as (server, size):
         record, done = gimp.run_dialog(DOWNLOAD_MODEL, mode="download-cancel", image=image, cancel_after=3)
-    finally:
-        server.close()
     assert "exception" not in record and "timer_exception" not in record, record
-    return record, len(data), server.sent.get("/u2netp.onnx", 0)
+    return record, size, server.sent.get("/u2netp.onnx", 0)
 
 
 def test_gimp_says_before_a_first_run_what_it_downloads(first_run):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostkit import REPO
+from hostkit import DOWNLOAD_MODEL, REPO, first_run_server
 from PIL import Image
 
 sys.path.insert(0, str(REPO / "tests" / "hosts" / "krita"))
@@ -443,29 +443,19 @@ def _environ_has(pid: str, entry: bytes) -> bool:
 
 
 # --- a first run: the download shows and Cancel stops it (Krita 5.1, Debian 12's own) ----------
-DOWNLOAD_MODEL = "u2netp-first-run"  # u2netp's real file under an id no cache holds yet
 
 
 @pytest.fixture(scope="module")
 def first_run(host_scratch, model_cache, inputs):
     """Krita 5.1 runs Remove Background with a model not downloaded yet, whose file a loopback
     server sends at 1 MiB/s (u2netp's 4.6 MB: 4.4 s), and clicks Cancel once the download moved."""
-    from support import LoopbackServer, catalog_entry
-
-    data = (model_cache / "models" / "u2netp" / "u2netp.onnx").read_bytes()
-    server = LoopbackServer()
-    server.throttle(1 << 20)
-    url = server.add("/u2netp.onnx", "throttled", data)
     catalog = host_scratch / "krita-first-run-catalog.toml"
-    catalog.write_text(catalog_entry(DOWNLOAD_MODEL, data, f'{{ kind = "url", url = "{url}" }}', licence="Apache-2.0"))
     host = KritaHost("5.1", host_scratch / "krita5.1-first-run", host_scratch / "krita-first-run-cache")
     spec = {"only": ["first_run"], "inputs": {k: v for k, v in inputs.items() if isinstance(v, str)},
             "download_model": DOWNLOAD_MODEL, "cancel_after": 3}
-    try:
+    with first_run_server(model_cache, catalog) as (server, size):
         results, _ = host.run(SCENARIOS, spec, extra_env={"CLEANCUT_CATALOG": str(catalog), "CLEANCUT_OFFLINE": "0"})
-    finally:
-        server.close()
-    return results["first_run"], len(data), server.sent.get("/u2netp.onnx", 0)
+    return results["first_run"], size, server.sent.get("/u2netp.onnx", 0)
 
 
 def test_krita_says_what_a_first_run_downloads_then_shows_the_download_moving(first_run):
