@@ -6,13 +6,16 @@ alpha PNG per image plus its timings; then this process scores the alphas agains
 truth and writes ``results.json`` and ``results.md`` (plus flat green and white composites for a
 visual check of colour decontamination).
 
-Datasets (folders under --data, each with manifest.csv as in shared/eval):
+Datasets (folders under --data as in shared/eval: manifest.csv, or only image/ and alpha/
+folders whose files pair by name):
 - alphamatting: soft ground truth. SAD/1000 (sum of |alpha - gt| over the region, / 1000),
   MSE x1e3, gradient error (sum of squared differences of the Gaussian-gradient magnitude,
   sigma 1.4, / 1000) and connectivity error (Rhemann et al. 2009, step 0.1, theta 0.15, / 1000),
   over the whole image and inside the unknown band of the fine trimap; mean and median.
 - grabcut: binary ground truth. IoU of alpha >= 0.5 and MAE, leaving out ground-truth pixels
   equal to 128 (GrabCut's own rule); rows tagged "ambiguous:" are also reported apart.
+- ecssd: binary ground truth (120 varied scenes: animals, vehicles, people, clutter), scored
+  like grabcut; it has no user hints, so hinted runs leave it out.
 
 Hinted runs (``--hints``) pass the dataset's own trimaps (alphamatting trimap2, grabcut lasso)
 as the hint.
@@ -39,7 +42,7 @@ from . import licences
 
 ENV_DATA = "CLEANCUT_EVAL"
 ENV_WEIGHTS = "CLEANCUT_BENCH_WEIGHTS"
-DATASETS = ("alphamatting", "grabcut")
+DATASETS = ("alphamatting", "grabcut", "ecssd")
 REFINE_CHOICES = ("off", "fast", "best")
 TTA_CHOICES = ("flip",)
 
@@ -64,11 +67,21 @@ def default_data_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 
 
+def _paired_files(root: Path, dataset: str, limit: int | None) -> list[Sample]:
+    """A set without a manifest (ecssd): image/NAME.* with its ground truth alpha/NAME.*."""
+    truths = {path.stem: path for path in (root / "alpha").iterdir() if path.is_file()}
+    pairs = sorted((path.stem, path, truths[path.stem]) for path in (root / "image").iterdir()
+                   if path.is_file() and path.stem in truths)
+    return [Sample(dataset, name, image, alpha, None, None, False) for name, image, alpha in pairs[:limit]]
+
+
 def load_samples(data: Path, datasets=DATASETS, limit: int | None = None) -> list[Sample]:
     samples: list[Sample] = []
     for ds in datasets:
         manifest = data / ds / "manifest.csv"
         if not manifest.exists():
+            if (data / ds / "image").is_dir() and (data / ds / "alpha").is_dir():
+                samples += _paired_files(data / ds, ds, limit)
             continue
         with open(manifest, newline="") as fh:
             rows = list(csv.DictReader(fh))
@@ -460,6 +473,12 @@ def markdown(results: list[dict], args) -> str:
         b = r["summary"].get("grabcut")
         if b:
             lines.append(f"| {r['label']} | {_fmt(b, 'iou', 4)} | {_fmt(b, 'iou_unambiguous', 4)} | {_fmt(b, 'mae', 4)} |")
+    lines += ["", "## ecssd (binary ground truth, varied scenes)", "",
+              "| tool and setting | IoU@0.5 | MAE |", "|---|---|---|"]
+    for r in results:
+        b = r["summary"].get("ecssd")
+        if b:
+            lines.append(f"| {r['label']} | {_fmt(b, 'iou', 4)} | {_fmt(b, 'mae', 4)} |")
     lines += ["", "## cost", "",
               "Per image, in process, model inference included (cleancut: also colour decontamination). "
               "CPU is the process's CPU time over all its threads (steadier than wall time on a shared "
@@ -568,7 +587,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     samples = load_samples(args.data, args.datasets, args.limit)
     if not samples:
-        print(f"cleancut bench: no manifest.csv under {args.data}/{{{','.join(args.datasets)}}}", file=sys.stderr)
+        print(f"cleancut bench: no evaluation images under {args.data}/{{{','.join(args.datasets)}}} "
+              "(manifest.csv, or image/ and alpha/ folders)", file=sys.stderr)
         return 2
     if args.rembg:
         python = args.rembg_python or sys.executable
@@ -580,21 +600,25 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
     for spec in build_specs(args):
-        print(f"running {spec.label} on {len(samples)} images …", file=sys.stderr, flush=True)
+        # A hinted run scores only the images that have a user hint (ecssd has none).
+        run_samples = [s for s in samples if s.hint] if spec.hinted else samples
+        print(f"running {spec.label} on {len(run_samples)} images …", file=sys.stderr, flush=True)
         try:
-            data = run_spec(spec, samples, args.out, args)
+            data = run_spec(spec, run_samples, args.out, args)
         except (RuntimeError, OSError) as err:
             print(f"cleancut bench: {err}", file=sys.stderr)
             return 1
-        per_image = score_run(spec, samples, data)
-        write_composites(spec, samples, data, args.out, args.composites)
+        per_image = score_run(spec, run_samples, data)
+        write_composites(spec, run_samples, data, args.out, args.composites)
         summary = summarise(per_image, data)
         results.append({"label": spec.label, "spec": spec.__dict__, "summary": summary,
                         "per_image": per_image, "stages": data.get("stages", {}),
                         "engine_path": data.get("path", "rembg")})
         am = summary.get("alphamatting", {})
         gc = summary.get("grabcut", {})
+        ec = summary.get("ecssd", {})
         print(f"  SAD {_fmt(am, 'sad')}  grad {_fmt(am, 'grad', 3)}  IoU {_fmt(gc, 'iou', 4)}  "
+              f"ECSSD IoU {_fmt(ec, 'iou', 4)}  "
               f"wall {summary['median_wall_s']:.3f}s  RSS {summary['peak_rss_mib']:.0f} MiB", file=sys.stderr)
     meta = {"data": str(args.data), "threads": args.threads, "limit": args.limit, "images": len(samples)}
     (args.out / "results.json").write_text(json.dumps({"meta": meta, "runs": results}, indent=1))
