@@ -450,36 +450,34 @@ def _fmt(block: dict | None, key: str, digits: int = 2) -> str:
     return f"{v['mean']:.{digits}f} / {v['median']:.{digits}f}"
 
 
+SCORE_TABLES = (
+    ("alphamatting", "alphamatting (soft ground truth): whole image | inside the trimap's unknown band",
+     (("SAD", "sad", 2), ("MSE×1e3", "mse", 2), ("grad", "grad", 3), ("conn", "conn", 2),
+      ("SAD band", "sad_band", 2), ("MSE band", "mse_band", 2), ("grad band", "grad_band", 3),
+      ("conn band", "conn_band", 2))),
+    ("grabcut", "grabcut (binary ground truth, 128 band left out)",
+     (("IoU@0.5", "iou", 4), ("IoU, unambiguous rows", "iou_unambiguous", 4), ("MAE", "mae", 4))),
+    ("ecssd", "ecssd (binary ground truth, varied scenes)", (("IoU@0.5", "iou", 4), ("MAE", "mae", 4))),
+)
+
+
+def _score_table(results: list[dict], dataset: str, title: str, columns) -> list[str]:
+    """One dataset's section: a row per run that scored it, a column per (header, key, digits)."""
+    lines = [f"## {title}", "", "| tool and setting | " + " | ".join(c[0] for c in columns) + " |",
+             "|---" * (len(columns) + 1) + "|"]
+    for r in results:
+        block = r["summary"].get(dataset)
+        if block:
+            lines.append(f"| {r['label']} | " + " | ".join(_fmt(block, key, digits) for _, key, digits in columns) + " |")
+    return lines + [""]
+
+
 def markdown(results: list[dict], args) -> str:
-    lines = [
-        "# cleancut bench",
-        "",
-        f"Data: `{args.data}`; {args.threads} thread(s); values are mean / median over the images.",
-        "",
-        "## alphamatting (soft ground truth): whole image | inside the trimap's unknown band",
-        "",
-        "| tool and setting | SAD | MSE×1e3 | grad | conn | SAD band | MSE band | grad band | conn band |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        b = r["summary"].get("alphamatting")
-        if b:
-            lines.append(f"| {r['label']} | {_fmt(b, 'sad')} | {_fmt(b, 'mse')} | {_fmt(b, 'grad', 3)} | "
-                         f"{_fmt(b, 'conn')} | {_fmt(b, 'sad_band')} | {_fmt(b, 'mse_band')} | "
-                         f"{_fmt(b, 'grad_band', 3)} | {_fmt(b, 'conn_band')} |")
-    lines += ["", "## grabcut (binary ground truth, 128 band left out)", "",
-              "| tool and setting | IoU@0.5 | IoU, unambiguous rows | MAE |", "|---|---|---|---|"]
-    for r in results:
-        b = r["summary"].get("grabcut")
-        if b:
-            lines.append(f"| {r['label']} | {_fmt(b, 'iou', 4)} | {_fmt(b, 'iou_unambiguous', 4)} | {_fmt(b, 'mae', 4)} |")
-    lines += ["", "## ecssd (binary ground truth, varied scenes)", "",
-              "| tool and setting | IoU@0.5 | MAE |", "|---|---|---|"]
-    for r in results:
-        b = r["summary"].get("ecssd")
-        if b:
-            lines.append(f"| {r['label']} | {_fmt(b, 'iou', 4)} | {_fmt(b, 'mae', 4)} |")
-    lines += ["", "## cost", "",
+    lines = ["# cleancut bench", "",
+             f"Data: `{args.data}`; {args.threads} thread(s); values are mean / median over the images.", ""]
+    for dataset, title, columns in SCORE_TABLES:
+        lines += _score_table(results, dataset, title, columns)
+    lines += ["## cost", "",
               "Per image, in process, model inference included (cleancut: also colour decontamination). "
               "CPU is the process's CPU time over all its threads (steadier than wall time on a shared "
               "machine); × off compares wall times with the same model's unrefined run.", "",
