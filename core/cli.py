@@ -260,19 +260,21 @@ def cmd_remove(args: argparse.Namespace) -> int:
     todo, outcome, skipped = _screen(jobs, args.skip_existing)
     output = batch.Output(mask=args.mask, bg=args.bg, format=args.format, debug=args.debug,
                           max_pixels=int(args.max_megapixels * 1_000_000))
-    workers = args.workers or batch.default_workers(len(todo))
     started = time.perf_counter()
     if args.ray is not None:  # the same jobs and answers, from Ray actors on a cluster
-        results = cluster.run_jobs([jobs[i] for i in todo], options, output, args)
+        results = cluster.run_jobs([jobs[i] for i in todo], options, output, plan, args)
     else:
+        workers = args.workers or batch.default_workers(len(todo))
         results = batch.run([jobs[i] for i in todo], options, output, plan, workers)
     for index, (_, failure) in zip(todo, _progress(results, len(todo), args.quiet)):
         outcome[index] = failure
     done = 0
     for index, job in enumerate(jobs):
-        if outcome.get(index, "skipped") is None:
+        if index not in outcome:  # skipped: its output was already there
+            continue
+        if outcome[index] is None:
             done += 1
-        elif index in outcome:
+        else:
             failures.append((str(job.source), outcome[index]))
     if not args.quiet:
         if len(jobs) == 1 and done:

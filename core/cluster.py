@@ -131,7 +131,7 @@ def _import_ray(address: str) -> Any:
     return ray
 
 
-def run_jobs(jobs: list[batch.Job], options: Options, output: batch.Output,
+def run_jobs(jobs: list[batch.Job], options: Options, output: batch.Output, plan: pipeline.Plan,
              args: Any) -> Iterator[tuple[batch.Job, str | None]]:
     """What ``batch.run`` gives the local command, from Ray: each job with its failure (or
     None, its output written), in input order, so the CLI counts and reports them alike."""
@@ -139,7 +139,7 @@ def run_jobs(jobs: list[batch.Job], options: Options, output: batch.Output,
     finished: dict[int, Outcome] = {}
     following = 0
     for index, outcome in stream(tasks, options, address=args.ray, actors=args.ray_actors, threads=args.threads,
-                                 max_pixels=output.max_pixels, debug=output.debug, quiet=args.quiet):
+                                 max_pixels=output.max_pixels, debug=output.debug, quiet=args.quiet, plan=plan):
         finished[index] = outcome
         # The last job waits for the stream's end (its summary line, Ray let go): the caller
         # stops asking once it has every job.
@@ -250,11 +250,12 @@ def run(tasks: list[Task], options: Options, **settings: Any) -> Report:
 
 def stream(tasks: list[Task], options: Options, *, address: str = "local", actors: int | None = None,
            threads: int | None = None, max_pixels: int = images.DEFAULT_MAX_PIXELS, debug: bool = False,
-           quiet: bool = True, report: Report | None = None) -> Iterator[tuple[int, Outcome]]:
+           quiet: bool = True, report: Report | None = None,
+           plan: pipeline.Plan | None = None) -> Iterator[tuple[int, Outcome]]:
     """Run ``tasks`` on Ray, writing their outputs; (task index, Outcome) as each one ends.
 
-    The licence gate runs here first (again: the caller has usually run it and fetched the
-    model). ``address`` is "local" (start Ray on this machine, stopped at the end), "auto" or a
+    ``plan`` is the caller's ``pipeline.prepare`` (the CLI's, made once per command); without
+    one the licence gate runs here first. ``address`` is "local" (start Ray on this machine, stopped at the end), "auto" or a
     cluster's address. ``actors`` None: one per GPU, else one per ``threads`` CPUs of the
     cluster (``threads`` None: 1), never more than there are tasks. A CleancutError when the
     cluster cannot be joined, or when no actor would run (nothing is written then).
@@ -262,7 +263,7 @@ def stream(tasks: list[Task], options: Options, *, address: str = "local", actor
     if not tasks:  # e.g. every output already there (--skip-existing): no cluster needed
         return
     report = report if report is not None else Report()
-    entries, _ = pipeline.resolve_models(options)
+    entries = plan.entries if plan is not None else pipeline.resolve_models(options)[0]
     models = {entry.id: entry.sha256 for entry in entries}
     ray = _import_ray(address)
     started = time.perf_counter()

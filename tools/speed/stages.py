@@ -24,11 +24,9 @@ from cleancut.options import Options
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def stages(path: Path, mode: str) -> dict[str, float]:
+def stages(path: Path, mode: str, plan: pipeline.Plan) -> dict[str, float]:
     """CPU seconds of each stage for one photo (every stage on one thread)."""
-    plan = pipeline.prepare(Options(threads=1))
     entry, weights = plan.entries[0], plan.paths[0]
-    segment.predict(np.zeros((64, 64, 3), np.uint8), entry, weights, None, 1)  # session loaded
     cpu: dict[str, float] = {}
 
     def clock(name, work):
@@ -59,12 +57,13 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--refine", default="fast")
     args = p.parse_args()
+    plan = pipeline.prepare(Options(threads=1))
     with tempfile.TemporaryDirectory() as folder:
         batch, large = speed.make_photos(ROOT / "examples" / "astronaut.png", Path(folder), args.count)
         for name, paths, average in ((f"1280×720, mean of {args.count} photos", sorted(batch.iterdir()), statistics.mean),
                                      (f"4000×3000, median of {args.runs}", [large] * args.runs, statistics.median)):
-            stages(paths[0], args.refine)  # imports and first-call set-up, not counted
-            runs = [stages(path, args.refine) for path in paths]
+            stages(paths[0], args.refine, plan)  # imports, session and first-call set-up, not counted
+            runs = [stages(path, args.refine, plan) for path in paths]
             values = {key: average(run[key] for run in runs) for key in runs[0]}
             share = values.pop("band share")
             total = sum(values.values())
