@@ -78,8 +78,21 @@ def clear_sessions() -> None:
         _sessions.clear()
 
 
+def input_size(shape: tuple[int, ...], spec: dict) -> tuple[int, int]:
+    """(width, height) of the model's input: fixed (``width``/``height``), or for a model with
+    dynamic input (``short_side``, ``multiple``) the image scaled so its short side is about
+    ``short_side``, keeping its aspect ratio, each side rounded down to a multiple of ``multiple``."""
+    if "short_side" not in spec:
+        return int(spec["width"]), int(spec["height"])
+    height, width = shape[:2]
+    multiple = int(spec.get("multiple", 32))
+    factor = float(spec["short_side"]) / max(1, min(height, width))
+    return (max(multiple, int(width * factor) // multiple * multiple),
+            max(multiple, int(height * factor) // multiple * multiple))
+
+
 def _salient_input(rgb: np.ndarray, spec: dict) -> np.ndarray:
-    width, height = int(spec["width"]), int(spec["height"])
+    width, height = input_size(rgb.shape, spec)
     resample = _RESAMPLE[spec.get("resize", "bilinear")]
     small = np.asarray(Image.fromarray(rgb).resize((width, height), resample), dtype=np.float32)
     scale = spec.get("scale", "max")

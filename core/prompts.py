@@ -1,0 +1,79 @@
+"""Box and region prompts: what a user points at, as a hint, and the crop the model then sees.
+
+A prompt says where the subject is, as Photoshop's object selection or GrabCut's rectangle do.
+It reaches the engine as a hint in the one trimap convention (refine.BACKGROUND / UNKNOWN /
+FOREGROUND = 0 / 128 / 255): a box or an editor's selection is a *region*, background outside
+and unknown (the model decides) inside. When the region leaves much of the frame out, the
+model runs on a crop around it with a margin, at the model's own input size, so a small subject
+gets the model's whole resolution and the rest of the frame cannot draw its attention
+(``crop_for``); the alpha is pasted back, background outside the crop.
+
+Why these numbers (cleancut bench --prompt box, boxes from GrabCut's lasso bounds and from
+ECSSD's masks, see the README's quality table): MARGIN 0.1 of the box's side on each side
+gives the model the context around an object's outline that salient-object models were
+trained with; CROP_MAX 0.8: a crop that keeps most of the frame gains nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MARGIN = 0.1  # context around the prompt's bounds, as a fraction of its width / height
+MARGIN_MIN = 8  # ... and at least this many pixels
+CROP_MAX = 0.8  # crop only when the crop keeps less than this fraction of the frame's pixels
+
+
+def parse_box(text: str) -> tuple[int, int, int, int]:
+    """``X,Y,W,H`` (pixels, top-left corner and size) as four ints, or ValueError saying why."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 4:
+        raise ValueError(f"a box is X,Y,W,H (four whole numbers of pixels), not {text!r}")
+    try:
+        x, y, w, h = (int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"a box is X,Y,W,H (four whole numbers of pixels), not {text!r}") from None
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        raise ValueError(f"a box needs X, Y ≥ 0 and a width and height above 0, not {text!r}")
+    return x, y, w, h
+
+
+def box_region(shape: tuple[int, ...], box: tuple[int, int, int, int]) -> np.ndarray:
+    """The region hint of a box on an image of ``shape``: 128 inside, 0 outside (uint8).
+
+    ValueError when the box lies wholly outside the image; a box reaching past the image's
+    edge is cut at the edge.
+    """
+    height, width = shape[:2]
+    x, y, w, h = box
+    if x >= width or y >= height:
+        raise ValueError(f"the box {x},{y},{w},{h} lies outside the {width}×{height} image")
+    region = np.zeros((height, width), np.uint8)
+    region[y:min(height, y + h), x:min(width, x + w)] = 128
+    return region
+
+
+def bounds(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right), bottom and right exclusive, of a mask's True pixels; None if none."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def crop_for(hint: np.ndarray) -> tuple[slice, slice] | None:
+    """The crop the model should see for this hint: the bounds of everything the hint does not
+    call background, widened by MARGIN on each side and cut at the frame; None when that crop
+    would keep CROP_MAX of the frame or more (or the hint is background everywhere)."""
+    box = bounds(hint != 0)
+    if box is None:
+        return None
+    height, width = hint.shape[:2]
+    top, bottom, left, right = box
+    dy = max(MARGIN_MIN, int(round(MARGIN * (bottom - top))))
+    dx = max(MARGIN_MIN, int(round(MARGIN * (right - left))))
+    top, bottom = max(0, top - dy), min(height, bottom + dy)
+    left, right = max(0, left - dx), min(width, right + dx)
+    if (bottom - top) * (right - left) >= CROP_MAX * height * width:
+        return None
+    return slice(top, bottom), slice(left, right)
