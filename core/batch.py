@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
-from . import compose, images, pipeline
+from . import compose, images, pipeline, prompts
 from .errors import CleancutError
 from .options import Options
 
@@ -32,10 +32,11 @@ MAX_DEFAULT_WORKERS = 4
 
 @dataclass(frozen=True)
 class Job:
-    """One input file and where its result goes."""
+    """One input file, where its result goes, and where its subject is (a box or hint file)."""
 
     source: Path
     target: Path
+    prompt: prompts.Prompt | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ def process(job: Job, options: Options, output: Output, plan: pipeline.Plan,
     batch, so every error becomes its message (``--debug`` lets a bug's traceback through)."""
     try:
         picture = images.read_image(job.source, max_pixels=output.max_pixels)
-        result = pipeline.remove(images.to_rgb8(picture), options, plan=plan, cancel=cancel)
+        rgb = images.to_rgb8(picture)
+        hint = prompts.hint_for(job.prompt, rgb.shape, output.max_pixels)
+        result = pipeline.remove(rgb, options, hint=hint, plan=plan, cancel=cancel)
         write_result(picture, result, job.target, output)
         return None
     except Exception as err:

@@ -74,9 +74,9 @@ class ModelEntry:
 class Preset:
     """A named way of running several catalog models together (an ensemble), as data.
 
-    The first model draws the outline (the trimap); the others widen its unknown band where
-    they are unsure near that outline, and every model's probability is averaged into the
-    prior the refinement starts from. Models named in ``flip`` also run on the mirrored image.
+    The first model draws the outline (the trimap); the others help only where they agree with
+    it, and models named in ``edges`` (soft-edge matting) give the alpha prior inside its
+    unknown band (see ensemble.py). Models named in ``flip`` also run on the mirrored image.
     ``refine`` is the refinement used when the caller does not choose one.
     """
 
@@ -84,6 +84,7 @@ class Preset:
     name: str
     models: tuple[str, ...]
     flip: tuple[str, ...] = ()
+    edges: tuple[str, ...] = ()
     refine: str | None = None
     description: str = ""
     origin: str = "built-in"
@@ -195,19 +196,23 @@ def _parse_preset(preset_id: str, raw: Any, where: str) -> Preset:
     if not isinstance(raw, dict):
         raise ModelError(f"{where}: must be a table")
     models = _require(raw, "models", list, where)
-    flip = raw.get("flip", [])
-    if not models or not all(isinstance(m, str) for m in models + list(flip)):
-        raise ModelError(f"{where}: 'models' (and 'flip') must list model ids")
+    flip, edges = raw.get("flip", []), raw.get("edges", [])
+    if not isinstance(flip, list) or not isinstance(edges, list) or not models \
+            or not all(isinstance(m, str) for m in models + flip + edges):
+        raise ModelError(f"{where}: 'models' (and 'flip', 'edges') must list model ids")
     if not set(flip) <= set(models):
         raise ModelError(f"{where}: 'flip' names models that are not in 'models'")
+    if not set(edges) <= set(models[1:]):
+        raise ModelError(f"{where}: 'edges' names models that are not in 'models' after the first "
+                         "(the first model draws the outline)")
     refine = raw.get("refine")
     if refine is not None and refine not in MODES:
         raise ModelError(f"{where}: refine '{refine}' is not one of {', '.join(MODES)}")
-    unknown = set(raw) - {"name", "models", "flip", "refine", "description"}
+    unknown = set(raw) - {"name", "models", "flip", "edges", "refine", "description"}
     if unknown:
         raise ModelError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     return Preset(id=preset_id, name=raw.get("name", preset_id), models=tuple(models), flip=tuple(flip),
-                  refine=refine, description=raw.get("description", ""), origin=where.split(" [")[0])
+                  edges=tuple(edges), refine=refine, description=raw.get("description", ""), origin=where.split(" [")[0])
 
 
 def parse_catalog(text: str, where: str, card_root: Path):

@@ -13,10 +13,11 @@ import os
 import stat
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__, batch, compose, config, fetch, hosts, images, licences, pipeline
+from . import __version__, batch, compose, config, fetch, hosts, images, licences, pipeline, prompts
 from .batch import Job
 from .catalog import load_catalog, read_card
 from .errors import CleancutError
@@ -246,9 +247,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
     options = Options(model=args.model, refine=args.refine, provider=args.provider,
                       threads=args.threads, offline=True if args.offline else None,
                       foreground=args.foreground and not args.mask)
+    prompt = _prompt(args)
     inputs, failures = expand_inputs(args.inputs)
     tag = "-mask" if args.mask else ("-composite" if args.bg else "-cutout")
-    jobs = plan_jobs(inputs, args.output, tag, args.format)
+    jobs = [replace(job, prompt=prompt) for job in plan_jobs(inputs, args.output, tag, args.format)]
     if not jobs and failures:
         for name, why in failures:
             print(f"cleancut: {name}: {why}", file=sys.stderr)
@@ -419,6 +421,27 @@ def _positive_number(text: str) -> float:
     return value
 
 
+def _box(text: str) -> tuple[int, int, int, int]:
+    """argparse type for --box: X,Y,W,H in pixels."""
+    try:
+        return prompts.parse_box(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _prompt(args: argparse.Namespace) -> prompts.Prompt | None:
+    """The --box or --hint every input gets; a hint file is read once here, so an unreadable
+    one is refused before any model is fetched."""
+    if args.box is not None:
+        return prompts.Prompt(box=args.box)
+    if args.hint is not None:
+        if args.ray is not None:
+            raise UsageError("--hint FILE is not supported with --ray (the nodes may not see the file); use --box")
+        prompts.read_hint_file(Path(args.hint), int(args.max_megapixels * 1_000_000))
+        return prompts.Prompt(hint=Path(args.hint))
+    return None
+
+
 def _ray_address(text: str) -> str:
     """argparse type for --ray: local, auto, HOST:PORT or ray://HOST:PORT (an input path put
     right after a bare --ray is named as such, exit code 2)."""
@@ -450,6 +473,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="edge refinement (default: the preset's, else fast)")
     rm.add_argument("--no-decontaminate", dest="foreground", action="store_false",
                     help="keep the photo's own colours in the soft edge instead of estimating the subject's")
+    where = rm.add_mutually_exclusive_group()
+    where.add_argument("--box", type=_box, metavar="X,Y,W,H",
+                       help="where the subject is, in pixels (top-left corner, width, height): only it "
+                            "is cut out, and the model looks at a crop around it")
+    where.add_argument("--hint", metavar="FILE",
+                       help="an image the input's size: a trimap (black background, grey 128 unsure, "
+                            "white subject) or a rough mask of the subject")
     rm.add_argument("--skip-existing", action="store_true", help="leave inputs whose output exists alone")
     rm.add_argument("--offline", action="store_true", help="use cached models only")
     rm.add_argument("--max-megapixels", type=_positive_number, default=images.DEFAULT_MAX_PIXELS / 1e6, metavar="N",

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from . import __version__, batch, images, pipeline
+from . import __version__, batch, images, pipeline, prompts
 from .errors import CleancutError
 from .options import Options
 
@@ -61,6 +61,7 @@ class Task:
 
     source: str
     outputs: tuple[tuple[str, batch.Output], ...]
+    prompt: prompts.Prompt | None = None  # a box (a hint file is refused with --ray)
 
 
 @dataclass
@@ -135,7 +136,7 @@ def run_jobs(jobs: list[batch.Job], options: Options, output: batch.Output, plan
              args: Any) -> Iterator[tuple[batch.Job, str | None]]:
     """What ``batch.run`` gives the local command, from Ray: each job with its failure (or
     None, its output written), in input order, so the CLI counts and reports them alike."""
-    tasks = [Task(str(job.source), ((str(job.target), output),)) for job in jobs]
+    tasks = [Task(str(job.source), ((str(job.target), output),), job.prompt) for job in jobs]
     finished: dict[int, Outcome] = {}
     following = 0
     for index, outcome in stream(tasks, options, address=args.ray, actors=args.ray_actors, threads=args.threads,
@@ -206,7 +207,9 @@ class Remover:
             if self.plan is None:
                 raise CleancutError(self.refusal or "this actor refused the batch")
             picture = images.read_image(task.source, self.max_pixels, data=data)
-            result = pipeline.remove(images.to_rgb8(picture), self.options, plan=self.plan)
+            rgb = images.to_rgb8(picture)
+            hint = prompts.hint_for(task.prompt, rgb.shape, self.max_pixels)
+            result = pipeline.remove(rgb, self.options, hint=hint, plan=self.plan)
             files = [images.encode_image(target, batch.render(picture, result, output), format=output.format,
                                          icc_profile=picture.icc_profile, exif=picture.exif)
                      for target, output in task.outputs]

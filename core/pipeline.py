@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import fetch, foreground, licences, refine, segment, temporal
+from . import ensemble, fetch, foreground, licences, prompts, refine, segment, temporal
 from .catalog import ModelEntry, Preset, load_catalog
 from .errors import Cancelled, CleancutError
 from .options import DEFAULT_REFINE, Options
@@ -132,7 +132,9 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
     """Alpha for an H×W×3 uint8 RGB image: licence gate, verified model, segment, refine, colours.
 
     ``hint`` is an optional H×W uint8 trimap (0 / 128 / 255) or rough mask; a hint with no 255
-    at all is a region (an editor's selection): background outside, the model decides inside.
+    at all is a region (a box, an editor's selection): background outside, the model decides
+    inside. When a hint leaves much of the frame out as background, the models run on a crop
+    around the rest (prompts.crop_for) and the alpha is pasted back.
     ``progress(fraction, stage)`` is called as stages finish, and as a model downloads (see
     Progress); ``cancel`` stops the run, a download too.
     ``stream`` is the state of a video stream this frame belongs to (None for a still image).
@@ -144,18 +146,52 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
     start = time.perf_counter()
     progress(0.0, "model")
     plan = plan or prepare(options, progress, cancel)
-    entries, preset, paths, mode = plan.entries, plan.preset, plan.paths, plan.refine
+    entries, preset = plan.entries, plan.preset
     timings["model"] = time.perf_counter() - start
     cancel.check()
 
+    crop = prompts.crop_for(hint) if hint is not None and hint.shape == rgb.shape[:2] else None
+    if crop is None:
+        alpha = _cut(rgb, hint, plan, options, progress, cancel, stream, timings)
+    else:
+        # A box or region that leaves much of the frame out: the model sees the crop around it.
+        alpha = np.zeros(rgb.shape[:2], np.float32)
+        alpha[crop] = _cut(np.ascontiguousarray(rgb[crop]), np.ascontiguousarray(hint[crop]), plan, options,
+                           progress, cancel, None, timings)
+    if stream is not None:
+        if entries[0].family != "rvm":
+            alpha = temporal.smooth(alpha, stream.previous_alpha, options.temporal_smoothing)
+        stream.previous_alpha = alpha
+        stream.frames += 1
+    cancel.check()
+
+    colours = None
+    if options.foreground:
+        start = time.perf_counter()
+        progress(0.85, "foreground")
+        if crop is None:
+            colours = foreground.estimate_foreground(rgb, alpha)
+        else:  # nothing outside the crop is foreground: its colours stay the photo's
+            colours = rgb.copy()
+            colours[crop] = foreground.estimate_foreground(np.ascontiguousarray(rgb[crop]), alpha[crop])
+        timings["foreground"] = time.perf_counter() - start
+        cancel.check()
+    progress(1.0, "done")
+    return Result(alpha=alpha, foreground=colours, model=entries[0], timings=timings,
+                  models=entries, preset=preset)
+
+
+def _cut(rgb: np.ndarray, hint: np.ndarray | None, plan: Plan, options: Options, progress: Progress,
+         cancel: CancelToken, stream: temporal.StreamState | None, timings: dict[str, float]) -> np.ndarray:
+    """Segment and refine: every model of the plan on ``rgb``, then one alpha from their answers."""
     start = time.perf_counter()
     progress(0.1, "segment")
     probs = []
     try:
-        for entry, path in zip(entries, paths):
+        for entry, path in zip(plan.entries, plan.paths):
             probs.append(segment.predict(rgb, entry, path, options.provider, options.threads,
                                          run_options=cancel.run_options(), state=stream,
-                                         flip=preset is not None and entry.id in preset.flip))
+                                         flip=plan.preset is not None and entry.id in plan.preset.flip))
             cancel.check()
     except CleancutError:
         cancel.check()
@@ -164,31 +200,15 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
 
     start = time.perf_counter()
     progress(0.6, "refine")
-    prob, support = probs[0], tuple(probs[1:])
+    roles = ensemble.roles(plan.entries, plan.preset)
     try:
-        if hint is not None and hint.shape == rgb.shape[:2] and not (hint == 255).any():
-            # A region (an editor's selection): outside is background, inside the model decides.
-            alpha = refine.refine_alpha(rgb, prob, mode, support=support)
-            alpha[hint == 0] = 0.0
+        if hint is not None and hint.shape == rgb.shape[:2] and refine.is_region(hint):
+            # A region (an editor's selection, a box): outside is background, inside the model decides.
+            alpha = refine.refine_alpha(rgb, probs[0], plan.refine, **ensemble.split(probs, roles))
+            alpha[hint == refine.BACKGROUND] = 0.0
         else:
-            alpha = refine.refine_alpha(rgb, prob, mode, hint=hint, support=support)
+            alpha = refine.refine_alpha(rgb, probs[0], plan.refine, hint=hint, **ensemble.split(probs, roles))
     except ValueError as err:  # a hint that does not fit the image
         raise CleancutError(str(err)) from None
-    if stream is not None:
-        if entries[0].family != "rvm":
-            alpha = temporal.smooth(alpha, stream.previous_alpha, options.temporal_smoothing)
-        stream.previous_alpha = alpha
-        stream.frames += 1
     timings["refine"] = time.perf_counter() - start
-    cancel.check()
-
-    colours = None
-    if options.foreground:
-        start = time.perf_counter()
-        progress(0.85, "foreground")
-        colours = foreground.estimate_foreground(rgb, alpha)
-        timings["foreground"] = time.perf_counter() - start
-        cancel.check()
-    progress(1.0, "done")
-    return Result(alpha=alpha, foreground=colours, model=entries[0], timings=timings,
-                  models=entries, preset=preset)
+    return alpha

@@ -16,7 +16,12 @@ trained with; CROP_MAX 0.8: a crop that keeps most of the frame gains nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
+
+from .errors import CleancutError
 
 MARGIN = 0.1  # context around the prompt's bounds, as a fraction of its width / height
 MARGIN_MIN = 8  # ... and at least this many pixels
@@ -77,3 +82,41 @@ def crop_for(hint: np.ndarray) -> tuple[slice, slice] | None:
     if (bottom - top) * (right - left) >= CROP_MAX * height * width:
         return None
     return slice(top, bottom), slice(left, right)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Where the subject is, as the command line says it for every input: a box in pixels
+    (X, Y, W, H) or a hint image file (a trimap 0 / 128 / 255, or a rough mask). Jobs carry it
+    to the workers, which turn it into each photo's hint (``hint_for``)."""
+
+    box: tuple[int, int, int, int] | None = None
+    hint: Path | None = None
+
+
+def read_hint_file(path: Path, max_pixels: int) -> np.ndarray:
+    """A hint image as H×W uint8 grey (its first channel if it has colour), read with the same
+    guards as any input (size limit, hostile headers). CleancutError (ImageError) if unreadable."""
+    from . import images
+
+    picture = images.read_image(path, max_pixels=max_pixels)
+    return np.ascontiguousarray(images.to_rgb8(picture)[..., 0])
+
+
+def hint_for(prompt: Prompt | None, shape: tuple[int, ...], max_pixels: int) -> np.ndarray | None:
+    """The hint a photo of ``shape`` gets from ``prompt``: a box's region, or the hint file's
+    pixels, which must be the photo's size. None without a prompt."""
+    if prompt is None:
+        return None
+    if prompt.box is not None:
+        try:
+            return box_region(shape, prompt.box)
+        except ValueError as err:
+            raise CleancutError(str(err)) from None
+    if prompt.hint is not None:
+        hint = read_hint_file(prompt.hint, max_pixels)
+        if hint.shape != tuple(shape[:2]):
+            raise CleancutError(f"the hint {prompt.hint.name} is {hint.shape[1]}×{hint.shape[0]}, "
+                                f"the image {shape[1]}×{shape[0]}: a hint must be the image's size")
+        return hint
+    return None

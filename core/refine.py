@@ -65,6 +65,10 @@ import numpy as np
 
 MODES = ("off", "fast", "best")
 
+# The one trimap convention, shared by refine, the pipeline's region rule, the prompts and the
+# editors' hints: background, unknown (the model or the matting decides), foreground.
+BACKGROUND, UNKNOWN, FOREGROUND = 0, 128, 255
+
 # Trimap from probability.
 FG_LEVEL = 0.98  # probability at or above: candidate foreground
 BG_LEVEL = 0.02  # probability at or below: candidate background
@@ -236,16 +240,27 @@ def trimap_from_prob(prob_full: np.ndarray, scale: float) -> np.ndarray:
     structure = ndimage.generate_binary_structure(2, 1)
     fg = ndimage.binary_erosion(prob_full >= FG_LEVEL, structure, iterations=radius, border_value=1)
     bg = ndimage.binary_erosion(prob_full <= BG_LEVEL, structure, iterations=radius, border_value=1)
-    trimap = np.full(prob_full.shape, 128, np.uint8)
-    trimap[fg] = 255
-    trimap[bg] = 0
+    trimap = np.full(prob_full.shape, UNKNOWN, np.uint8)
+    trimap[fg] = FOREGROUND
+    trimap[bg] = BACKGROUND
     return trimap
 
 
+def unknown(trimap: np.ndarray) -> np.ndarray:
+    """The one predicate for "unknown" in a trimap (or a hint): exactly UNKNOWN."""
+    return trimap == UNKNOWN
+
+
 def is_trimap(hint: np.ndarray) -> bool:
-    """A trimap has an unknown band (128) and nothing but 0, 128 and 255."""
+    """A trimap has an unknown band and nothing but BACKGROUND, UNKNOWN and FOREGROUND."""
     values = set(np.unique(hint).tolist())
-    return 128 in values and values <= {0, 128, 255}
+    return UNKNOWN in values and values <= {BACKGROUND, UNKNOWN, FOREGROUND}
+
+
+def is_region(hint: np.ndarray) -> bool:
+    """A region (a box, an editor's selection): no FOREGROUND anywhere, so nothing is certain
+    but the background; inside it the model decides."""
+    return not (np.asarray(hint) == FOREGROUND).any() and not np.asarray(hint).dtype == bool
 
 
 def trimap_from_hint(hint: np.ndarray) -> np.ndarray:
@@ -260,9 +275,9 @@ def trimap_from_hint(hint: np.ndarray) -> np.ndarray:
     structure = ndimage.generate_binary_structure(2, 1)
     fg = ndimage.binary_erosion(inside, structure, iterations=radius, border_value=1)
     bg = ndimage.binary_erosion(~inside, structure, iterations=radius, border_value=1)
-    trimap = np.full(hint.shape, 128, np.uint8)
-    trimap[fg] = 255
-    trimap[bg] = 0
+    trimap = np.full(hint.shape, UNKNOWN, np.uint8)
+    trimap[fg] = FOREGROUND
+    trimap[bg] = BACKGROUND
     return trimap
 
 
@@ -345,11 +360,11 @@ def closed_form(image: np.ndarray, trimap: np.ndarray, prior: np.ndarray,
     """
     prior_weight = CF_PRIOR if prior_weight is None else prior_weight
     eps = CF_EPS if eps is None else eps
-    alpha = np.where(trimap >= 192, 1.0, 0.0).astype(np.float32)
-    unknown = (trimap > 64) & (trimap < 192)
-    if not unknown.any():
+    alpha = (trimap == FOREGROUND).astype(np.float32)
+    band = unknown(trimap)
+    if not band.any():
         return alpha
-    lap, rhs, flat = _laplacian_rows(image, unknown, alpha, eps)
+    lap, rhs, flat = _laplacian_rows(image, band, alpha, eps)
     p = prior.ravel()[flat].astype(np.float64)
     lap.setdiag(lap.diagonal() + prior_weight)  # every row has its diagonal: no new entries
     rhs = rhs + prior_weight * p
@@ -452,18 +467,18 @@ def _guided_upsample(small_rgb: np.ndarray, alpha_low: np.ndarray, rgb: np.ndarr
 
     height, width = rgb.shape[:2]
     h, w = alpha_low.shape
-    unsure = ndimage.binary_dilation(trimap_low == 128, iterations=1)
-    sure = np.where(unsure, 128, trimap_low).astype(np.uint8)
+    unsure = ndimage.binary_dilation(unknown(trimap_low), iterations=1)
+    sure = np.where(unsure, UNKNOWN, trimap_low).astype(np.uint8)
     sure = np.asarray(Image.fromarray(sure).resize((width, height), Image.Resampling.NEAREST))
     out = sure.astype(np.float32)
-    out /= np.float32(255.0)  # 0 and 1 exactly; every 128 is replaced below
+    out /= np.float32(255.0)  # 0 and 1 exactly; every UNKNOWN is replaced below
     sy, sx = height / h, width / w
     # A full-resolution pixel reads the coefficients one low-resolution pixel around its
     # centre; they read 2 * radius pixels around theirs.
     for (y0, y1, x0, x1), (oy0, oy1, ox0, ox1) in band_boxes(unsure, TILE, 2 * radius + 4):
         top, bottom = max(0, int(y0 * sy) - 1), min(height, int(np.ceil(y1 * sy)) + 1)
         left, right = max(0, int(x0 * sx) - 1), min(width, int(np.ceil(x1 * sx)) + 1)
-        band = sure[top:bottom, left:right] == 128
+        band = unknown(sure[top:bottom, left:right])
         if not band.any():
             continue
         guide = small_rgb[oy0:oy1, ox0:ox1].astype(np.float32) / np.float32(255.0)
@@ -516,100 +531,127 @@ def _outline(rgb: np.ndarray, soft: np.ndarray, model_shape: tuple[int, int]) ->
     return resize(np.clip(guided_filter(guide, soft, radius, GF_EPS), 0.0, 1.0), height, width)
 
 
-def widen_trimap(trimap: np.ndarray, others: list[np.ndarray], near: int) -> np.ndarray:
-    """The outline model's trimap, made unknown where another model is unsure within ``near``
-    pixels of the outline model's own unknown band (an ensemble's soft edges: IS-Net draws a
-    sharp, reliable outline; U²-Net's wider unsure band near it is where hair and fur are)."""
-    from scipy import ndimage
+# --------------------------------------------------------------------------- the stages
 
-    unsure = trimap == 128
-    if not unsure.any() or not others:
-        return trimap
-    close = ndimage.binary_dilation(unsure, iterations=max(1, near))
-    widened = trimap.copy()
-    for other in others:
-        widened[(other == 128) & close] = 128
-    return widened
+def working_size(height: int, width: int) -> tuple[int, int]:
+    """The size refinement works at: the photo's own up to WORK_PIXELS, else a reduced copy's
+    (the answer is brought back by guided upsampling)."""
+    factor = min(1.0, (WORK_PIXELS / float(height * width)) ** 0.5)
+    return max(1, round(height * factor)), max(1, round(width * factor))
 
 
-def refine_alpha(rgb: np.ndarray, prob: np.ndarray, mode: str = "fast",
-                 hint: np.ndarray | None = None, support: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+def _reduce(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    # The whole frame: reducing crops with Pillow's box argument is not the same reduction
+    # (the box filter's pixel-in-or-out decisions fall on exact ties the crop's arithmetic
+    # rounds differently: up to 11/255 apart on alphamatting GT04 enlarged 3×).
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BOX))
+
+
+def _at(prob: np.ndarray, height: int, width: int) -> tuple[np.ndarray, float]:
+    """A model's probability at the working size, and the working pixels per model pixel."""
+    return (np.clip(resize(prob, height, width), 0.0, 1.0),
+            max(height / prob.shape[0], width / prob.shape[1]))
+
+
+def _guided(small_rgb: np.ndarray, trimap: np.ndarray, prior: np.ndarray, radius: int, maxiter: int | None) -> np.ndarray:
+    """``fast``: the guided filter of the prior inside the unknown band only."""
+    alpha = (trimap == FOREGROUND).astype(np.float32)
+    guided_filter_band(small_rgb, prior, radius, GF_EPS, unknown(trimap), alpha)
+    return np.clip(alpha, 0.0, 1.0, out=alpha)
+
+
+def _closed_form(small_rgb: np.ndarray, trimap: np.ndarray, prior: np.ndarray, radius: int, maxiter: int | None) -> np.ndarray:
+    """``best``, and every hinted run: closed-form matting in the unknown band, with the prior."""
+    return closed_form(small_rgb.astype(np.float32) / np.float32(255.0), trimap, prior, maxiter=maxiter)
+
+
+# Matting methods by name (MODE_SETTINGS picks one per mode): (working RGB, trimap, prior,
+# guided-filter radius, iterations) -> alpha at the working size.
+METHODS = {"guided": _guided, "closed-form": _closed_form}
+
+
+def _unrefined(rgb: np.ndarray, prob: np.ndarray, hint: np.ndarray | None, support: tuple[np.ndarray, ...],
+               edges: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``off``: the probability resized to the photo (an ensemble's prior, see ensemble.prior)."""
+    from . import ensemble
+
+    height, width = rgb.shape[:2]
+    alpha, scale = _at(prob, height, width)
+    if support or edges:
+        trimap = ensemble.trimap(alpha, scale, [_at(p, height, width) for p in support],
+                                 [_at(p, height, width) for p in edges])
+        alpha = ensemble.prior(alpha, [_at(p, height, width)[0] for p in support],
+                               [_at(p, height, width)[0] for p in edges], trimap)
+    if hint is not None:
+        trimap = trimap_from_hint(hint)
+        alpha[trimap == FOREGROUND] = 1.0
+        alpha[trimap == BACKGROUND] = 0.0
+    return alpha
+
+
+def _check_hint(hint, height: int, width: int) -> np.ndarray | None:
+    if hint is None:
+        return None
+    if np.shape(hint) != (height, width):
+        raise ValueError(f"the hint must be {height}×{width} like the image, got {np.shape(hint)}")
+    hint = np.asarray(hint)
+    if hint.dtype == bool:
+        return hint.astype(np.uint8) * np.uint8(FOREGROUND)
+    if hint.dtype != np.uint8:
+        raise ValueError(f"the hint must be uint8 (0/128/255 trimap or 0..255 mask) or bool, not {hint.dtype}")
+    return hint
+
+
+def refine_alpha(rgb: np.ndarray, prob: np.ndarray, mode: str = "fast", hint: np.ndarray | None = None,
+                 support: tuple[np.ndarray, ...] = (), edges: tuple[np.ndarray, ...] = ()) -> np.ndarray:
     """Full-resolution alpha (H×W float32, 0..1) for ``rgb`` from the model's ``prob``.
 
+    Top to bottom: working size → trimap → prior → the mode's method → outline → full size.
     ``hint``: optional H×W uint8 trimap (0 / 128 / 255) or rough mask from an editor.
-    ``support``: probabilities of other models of an ensemble (any resolution): they widen
-    ``prob``'s unknown band near its edge (widen_trimap) and are averaged with it into the prior.
+    ``support`` and ``edges``: an ensemble's other models' probabilities (any resolution; see
+    ensemble.py): supporting models count only where they agree with ``prob``'s outline; edge
+    models (soft-edge matting like MODNet) give the prior inside the outline's unknown band.
     """
+    from . import ensemble
+
     if mode not in MODES:
         raise ValueError(f"refine mode must be one of {', '.join(MODES)}, not {mode!r}")
     _check(rgb, prob)
     height, width = rgb.shape[:2]
-    if hint is not None:
-        if np.shape(hint) != (height, width):
-            raise ValueError(f"the hint must be {height}×{width} like the image, got {np.shape(hint)}")
-        hint = np.asarray(hint)
-        if hint.dtype == bool:
-            hint = hint.astype(np.uint8) * np.uint8(255)
-        elif hint.dtype != np.uint8:
-            raise ValueError(f"the hint must be uint8 (0/128/255 trimap or 0..255 mask) or bool, not {hint.dtype}")
+    hint = _check_hint(hint, height, width)
     if mode == "off":
-        alpha = np.clip(resize(prob, height, width), 0.0, 1.0)
-        for other in support:
-            alpha += np.clip(resize(other, height, width), 0.0, 1.0)
-        alpha /= np.float32(1 + len(support))
-        if hint is not None:
-            trimap = trimap_from_hint(hint)
-            alpha[trimap == 255] = 1.0
-            alpha[trimap == 0] = 0.0
-        return alpha
-    # Work at full resolution up to WORK_PIXELS; above, solve on a reduced copy and bring the
-    # answer back with guided upsampling.
-    factor = min(1.0, (WORK_PIXELS / float(height * width)) ** 0.5)
-    h, w = max(1, round(height * factor)), max(1, round(width * factor))
-    soft = np.clip(resize(prob, h, w), 0.0, 1.0)
-    scale = max(h / prob.shape[0], w / prob.shape[1])
+        return _unrefined(rgb, prob, hint, support, edges)
+
+    h, w = working_size(height, width)
+    small_rgb = _reduce(rgb, h, w)
+    soft, scale = _at(prob, h, w)
+    others = [_at(p, h, w) for p in support]
+    edge_maps = [_at(p, h, w) for p in edges]
     if hint is None:
-        trimap = trimap_from_prob(soft, scale)
-    if support:
-        others = [np.clip(resize(other, h, w), 0.0, 1.0) for other in support]
-        if hint is None:
-            near = int(round(SUPPORT_NEAR * max(h, w)))
-            trimap = widen_trimap(trimap, [trimap_from_prob(o, max(h / p.shape[0], w / p.shape[1]))
-                                           for o, p in zip(others, support)], near)
-        soft = (soft + sum(others)) / np.float32(1 + len(others))
-    if hint is not None:
+        trimap = ensemble.trimap(soft, scale, others, edge_maps)
+    else:
         small_hint = hint
         if (h, w) != (height, width):
             from PIL import Image
 
-            small_hint = np.asarray(Image.fromarray(small_hint).resize((w, h), Image.Resampling.NEAREST))
+            small_hint = np.asarray(Image.fromarray(hint).resize((w, h), Image.Resampling.NEAREST))
         trimap = trimap_from_hint(small_hint)
-    settings = MODE_SETTINGS[mode]
-    maxiter = settings.get("maxiter") if hint is None else settings["hint_maxiter"]
-    guided = hint is None and settings["method"] == "guided"
-    radius = max(1, int(round(GUIDED_RADIUS * scale)))
-    up_radius = max(1, int(round(UPSAMPLE_RADIUS)))
-    if (h, w) == (height, width):
-        small_rgb = rgb
-    else:
-        # The whole frame: reducing crops with Pillow's box argument is not the same reduction
-        # (the box filter's pixel-in-or-out decisions fall on exact ties the crop's arithmetic
-        # rounds differently: up to 11/255 apart on alphamatting GT04 enlarged 3×).
-        from PIL import Image
+    prior = ensemble.prior(soft, [o for o, _ in others], [e for e, _ in edge_maps], trimap)
 
-        small_rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BOX))
-    if guided:
-        # Only the unknown band is filtered; the trimap decides everywhere else.
-        alpha = (trimap == 255).astype(np.float32)
-        guided_filter_band(small_rgb, soft, radius, GF_EPS, trimap == 128, alpha)
-        np.clip(alpha, 0.0, 1.0, out=alpha)
-    else:
-        image = small_rgb.astype(np.float32) / np.float32(255.0)
-        alpha = closed_form(image, trimap, soft, maxiter=maxiter)
-        if hint is None and not support and settings.get("keep_outline"):
-            alpha = keep_outline(alpha, _outline(small_rgb, soft, prob.shape))
-    alpha[trimap == 255] = 1.0
-    alpha[trimap == 0] = 0.0
+    settings = MODE_SETTINGS[mode]
+    method = settings["method"] if hint is None else "closed-form"  # a user's trimap is what matting is for
+    maxiter = settings.get("maxiter") if hint is None else settings["hint_maxiter"]
+    radius = max(1, int(round(GUIDED_RADIUS * scale)))
+    alpha = METHODS[method](small_rgb, trimap, prior, radius, maxiter)
+    if hint is None and method != "guided" and settings.get("keep_outline") and ensemble.keeps_outline(support, edges):
+        # The outline stays the outline model's own (with the guided filter's edges).
+        alpha = keep_outline(alpha, _outline(small_rgb, soft, prob.shape))
+    alpha[trimap == FOREGROUND] = 1.0
+    alpha[trimap == BACKGROUND] = 0.0
     if (h, w) == (height, width):
         return alpha
-    return _guided_upsample(small_rgb, alpha, rgb, trimap, up_radius)
+    return _guided_upsample(small_rgb, alpha, rgb, trimap, max(1, int(round(UPSAMPLE_RADIUS))))

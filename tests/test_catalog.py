@@ -15,10 +15,11 @@ BUILT_IN = {
     "isnet": ("b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb", 88188479, "AGPL-3.0-only"),
     "isnet-q8": ("7001d60734fdc112dd9c062635fb59cd401fb82a9d4213134bce4dbd655c803a", 44342436, "AGPL-3.0-only"),
     "rvm": ("88d4531297118f595bf2fd60f6f566aec2e559393802d1f436c380f0cbbd2828", 14975696, "GPL-3.0-only"),
+    "modnet": ("07c308cf0fc7e6e8b2065a12ed7fc07e1de8febb7dc7839d7b7f15dd66584df9", 25888640, "Apache-2.0"),
 }
 
 
-def test_built_in_catalog_holds_the_five_verified_models():
+def test_built_in_catalog_holds_the_six_verified_models():
     catalog = load_catalog()
     assert {m: (e.sha256, e.size, e.licence) for m, e in catalog.models.items()} == BUILT_IN
     assert catalog.default == "u2netp"
@@ -57,7 +58,7 @@ def test_a_custom_model_without_a_card_gets_one_from_its_entry(user_catalog, red
 
 
 def test_unknown_model_lists_the_known_ones():
-    with pytest.raises(ModelError, match="unknown model 'nope'; known models: isnet, isnet-q8, rvm, u2net, u2netp"):
+    with pytest.raises(ModelError, match="unknown model 'nope'; known models: isnet, isnet-q8, modnet, rvm, u2net, u2netp"):
         load_catalog().get("nope")
 
 
@@ -118,7 +119,8 @@ def test_an_unknown_name_lists_models_and_presets():
         ('models = ["u2netp", "rvm"]', "'rvm' is a rvm model; presets combine salient-object models only"),
         ('models = ["u2netp"]\nflip = ["isnet"]', "'flip' names models that are not in 'models'"),
         ('models = ["u2netp"]\nrefine = "sharpest"', "refine 'sharpest' is not one of off, fast, best"),
-        ('models = []', "'models' (and 'flip') must list model ids"),
+        ('models = []', "'models' (and 'flip', 'edges') must list model ids"),
+        ('models = ["u2netp", "u2net"]\nedges = ["u2netp"]', "'edges' names models that are not in 'models' after the first"),
         ('models = ["u2netp"]\nweights = [1, 2]', "unknown field(s) weights"),
     ],
 )

@@ -204,7 +204,7 @@ def test_models_list_shows_class_cache_state_and_acceptance(capsys):
     assert run("models", "list") == 0
     table = capsys.readouterr().out.split("\n\n")[0]
     lines = {line.split()[0]: line for line in table.splitlines()[1:]}
-    assert set(lines) == {"u2netp", "u2net", "isnet", "isnet-q8", "rvm"}
+    assert set(lines) == {"u2netp", "u2net", "isnet", "isnet-q8", "rvm", "modnet"}
     assert "permissive" in lines["u2netp"] and "default" in lines["u2netp"]
     assert "copyleft" in lines["rvm"] and "needs acceptance" in lines["rvm"]
 
