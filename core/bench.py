@@ -19,6 +19,9 @@ folders whose files pair by name):
 
 Hinted runs (``--hints``) pass the dataset's own trimaps (alphamatting trimap2, grabcut lasso)
 as the hint.
+
+Every cleancut run goes through the engine itself (``pipeline.remove``, with a ``pipeline.Plan``
+built here for ``--weights`` and ``--tta flip``), so the bench measures what users run.
 """
 
 from __future__ import annotations
@@ -272,28 +275,47 @@ def _weights_file(model: str, weights: Path | None) -> Path:
     return Path(fetch.ensure(load_catalog().get(model)))
 
 
+def bench_plan(model: str, refine: str, tta: str = "", weights: Path | None = None):
+    """The engine's Plan for one run: the licence gate on every model the id stands for (a
+    preset's too), their files (verified from the cache, or WEIGHTS/MODEL.onnx with --weights),
+    and with --tta flip every one of them also run on the mirrored image."""
+    from dataclasses import replace
+
+    from . import pipeline
+    from .catalog import Preset, load_catalog
+    from .options import Options
+
+    options = Options(model=model, refine=refine, foreground=True)
+    if weights is None:
+        plan = pipeline.prepare(options, bar=False)
+    else:
+        entries, preset = load_catalog().resolve(model)
+        for entry in entries:
+            licences.check(entry)  # main checked already; a job file must not be a way around it
+        plan = pipeline.Plan(entries=tuple(entries), preset=preset,
+                             paths=tuple(weights / f"{entry.id}.onnx" for entry in entries),
+                             refine=pipeline.refine_mode(options, preset))
+    if "flip" in tta.split("+"):
+        ids = tuple(entry.id for entry in plan.entries)
+        mirrored = (replace(plan.preset, flip=ids) if plan.preset is not None
+                    else Preset(id=model, name=plan.entries[0].name, models=ids, flip=ids, refine=None))
+        plan = replace(plan, preset=mirrored)
+    return plan
+
+
 def _cleancut_worker(job: dict) -> None:
-    """Runs inside the worker process: cleancut over the job's samples."""
-    from . import foreground as fg_module
-    from . import refine as refine_module
+    """Runs inside the worker process: cleancut over the job's samples, through pipeline.remove."""
+    from . import segment
+    from .options import Options
+    from .pipeline import remove
 
     threads = job["threads"]
     spec = RunSpec(**job["spec"])
+    options = Options(model=spec.model, refine=spec.refine, threads=threads, foreground=True)
     t0 = time.perf_counter()
-    use_pipeline = not spec.tta and job["weights"] is None
-    if use_pipeline:
-        from .options import Options
-        from .pipeline import remove
-
-        options = Options(model=spec.model, refine=spec.refine, threads=threads, foreground=True)
-    else:  # the engine's stages one by one: a model file from --weights, or a mirrored run
-        from . import segment
-        from .catalog import load_catalog
-
-        entry = load_catalog().get(spec.model)
-        licences.check(entry)  # main checked already; a job file must not be a way around it
-        weights = _weights_file(spec.model, _path_or_none(job["weights"]))
-        segment.get_session(entry, weights, threads=threads)
+    plan = bench_plan(spec.model, spec.refine, spec.tta, _path_or_none(job["weights"]))
+    for entry, path in zip(plan.entries, plan.paths):
+        segment.get_session(entry, path, options.provider, threads)  # model load, not the first image
     load = time.perf_counter() - t0
     times, cpu, stages = {}, {}, {}
     for i, s in enumerate(job["samples"]):
@@ -301,28 +323,16 @@ def _cleancut_worker(job: dict) -> None:
         hint = _read_hint_file(s) if spec.hinted else None
         start = time.perf_counter()
         cpu_start = time.process_time()
-        if use_pipeline:
-            result = remove(rgb, options, hint=hint)
-            alpha, fg = result.alpha, result.foreground
-            stages[s["key"]] = dict(result.timings)
-        else:
-            t = time.perf_counter()
-            prob = segment.predict(rgb, entry, weights, threads=threads, flip="flip" in spec.tta.split("+"))
-            t_seg = time.perf_counter() - t
-            t = time.perf_counter()
-            alpha = refine_module.refine_alpha(rgb, prob, spec.refine, hint=hint)
-            t_ref = time.perf_counter() - t
-            t = time.perf_counter()
-            fg = fg_module.estimate_foreground(rgb, alpha)
-            stages[s["key"]] = {"segment": t_seg, "refine": t_ref, "foreground": time.perf_counter() - t}
+        result = remove(rgb, options, hint=hint, plan=plan)
         times[s["key"]] = time.perf_counter() - start
         cpu[s["key"]] = time.process_time() - cpu_start
-        _save_alpha(Path(s["alpha_out"]), alpha)
+        stages[s["key"]] = dict(result.timings)
+        _save_alpha(Path(s["alpha_out"]), result.alpha)
         if i < job["composites"]:
-            np.save(s["fg_out"], fg if fg is not None else rgb)
+            np.save(s["fg_out"], result.foreground if result.foreground is not None else rgb)
     with open(job["result"], "w") as fh:
         json.dump({"times": times, "cpu": cpu, "stages": stages, "load_s": load, "peak_rss_mib": _peak_rss_mib(),
-                   "path": "pipeline" if use_pipeline else "stages"}, fh)
+                   "path": "pipeline"}, fh)
 
 
 def _path_or_none(value) -> Path | None:

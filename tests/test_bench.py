@@ -1,16 +1,24 @@
-"""`cleancut bench` on a set laid out like ../shared/eval/ecssd: image/ and alpha/, no manifest."""
+"""`cleancut bench`: a set laid out like ../shared/eval/ecssd (image/ and alpha/, no manifest),
+and every cleancut run through the engine's own pipeline.remove."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from cleancut import bench
+from cleancut import bench, fetch, pipeline
+from cleancut.catalog import Preset, load_catalog
+from cleancut.errors import LicenceError
+from cleancut.options import Options
+
+from support import catalog_entry, red_channel_model
 
 
 def ecssd_like(root: Path, masks: dict[str, np.ndarray]) -> Path:
@@ -50,3 +58,90 @@ def test_bench_scores_the_set_by_iou_against_its_binary_ground_truth(tmp_path, e
     assert summary["ecssd"]["count"] == 2
     assert summary["ecssd"]["iou"] == {"mean": 1.0, "median": 1.0}
     assert "## ecssd" in (tmp_path / "out" / "results.md").read_text()
+
+
+# --------------------------------------------------------------------------- one engine
+
+def ramp_model() -> bytes:
+    """The red-channel graph times a left-to-right ramp (x / 15 on its 16×16 input): unlike the
+    red model it is not the same mirrored, so a mirrored run shows in its alpha (R/255 / 2)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load_from_string(red_channel_model())
+    ramp = np.broadcast_to(np.arange(16, dtype=np.float32) / 15, (1, 1, 16, 16)).copy()
+    model.graph.initializer.append(numpy_helper.from_array(ramp, "ramp"))
+    model.graph.node[0].output[0] = "red"
+    model.graph.node.append(helper.make_node("Mul", ["red", "ramp"], ["prob"]))
+    model.graph.output[0].CopyFrom(helper.make_tensor_value_info("prob", TensorProto.FLOAT, [1, 1, 16, 16]))
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+@pytest.fixture
+def ramp(engine_models, server):
+    """A cached catalog model 'ramp' running ramp_model()."""
+    data = ramp_model()
+    path = Path(os.environ["CLEANCUT_CATALOG"])
+    path.write_text(path.read_text(encoding="utf-8") + catalog_entry(
+        "ramp", data, f'{{ kind = "url", url = "{server.add("/ramp.onnx", "ok", data)}" }}'), encoding="utf-8")
+    fetch.ensure(load_catalog().get("ramp"), progress=False)
+    return "ramp"
+
+
+def run_bench(data: Path, out: Path, *args: str) -> list[dict]:
+    """`cleancut bench --refine off` in its own process; the runs of its results.json."""
+    done = subprocess.run([sys.executable, "-m", "cleancut", "bench", "--data", str(data), "--out", str(out),
+                           "--refine", "off", "--composites", "0", "--threads", "1", *args],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads((out / "results.json").read_text())["runs"]
+
+
+def bench_alpha(out: Path, spec: bench.RunSpec, dataset: str, name: str) -> np.ndarray:
+    return bench.load_alpha(out / "alphas" / spec.slug / dataset / f"{name}.png")
+
+
+def engine_alpha(image: Path, plan: pipeline.Plan, hint: np.ndarray | None = None) -> np.ndarray:
+    """The engine's own alpha for this photo, in this process."""
+    return pipeline.remove(bench.read_rgb(image), Options(refine="off", threads=1), hint=hint, plan=plan).alpha
+
+
+def test_a_run_on_a_weights_folder_goes_through_the_engine_with_that_folders_file(engine_models, tmp_path):
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "red.onnx").write_bytes(ramp_model())  # not red's file: its alpha shows which file ran
+    ecssd_like(tmp_path / "data", {"0001": square(2)})
+    runs = run_bench(tmp_path / "data", tmp_path / "out", "--models", "red", "--weights", str(weights))
+    red = load_catalog().get("red")
+    own = engine_alpha(tmp_path / "data" / "ecssd" / "image" / "0001.jpg",
+                       pipeline.Plan(entries=(red,), preset=None, paths=(weights / "red.onnx",), refine="off"))
+    assert [(r["label"], r["engine_path"]) for r in runs] == [("cleancut red --refine off", "pipeline")]
+    ran = bench_alpha(tmp_path / "out", bench.RunSpec("cleancut", "red"), "ecssd", "0001")
+    assert np.abs(ran - own).max() <= 1 / 65535
+    assert np.abs(own - engine_alpha(tmp_path / "data" / "ecssd" / "image" / "0001.jpg",
+                                     pipeline.prepare(Options(model="red", refine="off")))).max() > 0.1
+
+
+def test_a_mirrored_run_goes_through_the_engine_with_the_model_mirrored(ramp, tmp_path):
+    ecssd_like(tmp_path / "data", {"0001": square(2)})
+    runs = run_bench(tmp_path / "data", tmp_path / "out", "--models", ramp, "--tta", "flip")
+    plan = pipeline.prepare(Options(model=ramp, refine="off"))
+    mirrored = pipeline.Plan(entries=plan.entries, preset=Preset(id=ramp, name="ramp", models=(ramp,), flip=(ramp,)),
+                             paths=plan.paths, refine="off")
+    own = engine_alpha(tmp_path / "data" / "ecssd" / "image" / "0001.jpg", mirrored)
+    assert [(r["label"], r["engine_path"]) for r in runs] == [("cleancut ramp --refine off [flip]", "pipeline")]
+    assert np.abs(bench_alpha(tmp_path / "out", bench.RunSpec("cleancut", ramp, tta="flip"), "ecssd", "0001")
+                  - own).max() <= 1 / 65535
+    assert np.abs(own - engine_alpha(tmp_path / "data" / "ecssd" / "image" / "0001.jpg", plan)).max() > 0.1
+
+
+def test_an_engine_run_reports_the_engines_own_stage_timings(engine_models, tmp_path):
+    ecssd_like(tmp_path / "data", {"0001": square(2)})
+    runs = run_bench(tmp_path / "data", tmp_path / "out", "--models", "red", "--tta", "flip")
+    assert sorted(runs[0]["stages"]["ecssd/0001"]) == ["foreground", "model", "refine", "segment"]
+
+
+def test_a_plan_on_a_weights_folder_still_needs_every_preset_models_licence_accepted(engine_preset, tmp_path):
+    with pytest.raises(LicenceError, match="cleancut models accept gpl"):
+        bench.bench_plan(engine_preset, "off", weights=tmp_path)
