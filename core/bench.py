@@ -18,7 +18,9 @@ folders whose files pair by name):
   like grabcut; it has no user hints, so hinted runs leave it out.
 
 Hinted runs (``--hints``) pass the dataset's own trimaps (alphamatting trimap2, grabcut lasso)
-as the hint.
+as the hint. Box runs (``--prompt box``) pass a box prompt as the hint, a region (0 outside,
+128 inside, see prompts.py) over the bounds of the grabcut lasso's non-background pixels, of the
+ecssd mask (gt >= 128) or of the alphamatting alpha's non-zero pixels; they score every set.
 
 Every cleancut run goes through the engine itself (``pipeline.remove``, with a ``pipeline.Plan``
 built here for ``--weights`` and ``--tta flip``), so the bench measures what users run.
@@ -41,13 +43,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import licences
+from . import licences, prompts
 
 ENV_DATA = "CLEANCUT_EVAL"
 ENV_WEIGHTS = "CLEANCUT_BENCH_WEIGHTS"
 DATASETS = ("alphamatting", "grabcut", "ecssd")
 REFINE_CHOICES = ("off", "fast", "best")
 TTA_CHOICES = ("flip",)
+PROMPT_CHOICES = ("box",)
 
 
 # --------------------------------------------------------------------------- data
@@ -191,6 +194,7 @@ class RunSpec:
     refine: str = "off"  # cleancut: off/fast/best; rembg: "off" or "alpha_matting"
     hinted: bool = False
     tta: str = ""  # cleancut only: test-time settings joined by "+" ("flip": also the mirrored image)
+    prompt: str = ""  # cleancut only: "box" passes a box prompt as the hint (never with hinted)
 
     @property
     def label(self) -> str:
@@ -199,7 +203,7 @@ class RunSpec:
         label = f"cleancut {self.model} --refine {self.refine}"
         if self.tta:
             label += f" [{self.tta}]"
-        return label + (" +hint" if self.hinted else "")
+        return label + (" +hint" if self.hinted else "") + (f" +{self.prompt}" if self.prompt else "")
 
     @property
     def slug(self) -> str:
@@ -320,7 +324,7 @@ def _cleancut_worker(job: dict) -> None:
     times, cpu, stages = {}, {}, {}
     for i, s in enumerate(job["samples"]):
         rgb = read_rgb(Path(s["image"]))
-        hint = _read_hint_file(s) if spec.hinted else None
+        hint = _read_hint_file(s) if spec.hinted else box_hint_for(s) if spec.prompt == "box" else None
         start = time.perf_counter()
         cpu_start = time.process_time()
         result = remove(rgb, options, hint=hint, plan=plan)
@@ -348,6 +352,30 @@ def _read_hint_file(s: dict) -> np.ndarray | None:
     return hint
 
 
+def box_prompt(dataset: str, marks: np.ndarray) -> np.ndarray | None:
+    """The box prompt of one sample as a region hint (prompts.box_region: 0 outside, 128 inside)
+    over the bounds of what ``marks`` marks: a grabcut lasso (64 already 0) its non-background
+    pixels, an ecssd mask gt >= 128, an alphamatting alpha its non-zero pixels. None when it
+    marks nothing."""
+    if dataset == "grabcut":
+        marked = marks != 0
+    elif dataset == "ecssd":
+        marked = marks >= 128
+    else:
+        marked = marks > 0
+    box = prompts.bounds(marked)
+    if box is None:
+        return None
+    top, bottom, left, right = box
+    return prompts.box_region(marks.shape, (left, top, right - left, bottom - top))
+
+
+def box_hint_for(s: dict) -> np.ndarray | None:
+    """A job row's box prompt: from the grabcut lasso, else from the ground truth."""
+    marks = _read_hint_file(s) if s["dataset"] == "grabcut" else read_grey(Path(s["truth"]))
+    return None if marks is None else box_prompt(s["dataset"], marks)
+
+
 # --------------------------------------------------------------------------- the command
 
 def _job_samples(samples: list[Sample], out: Path, spec: RunSpec) -> list[dict]:
@@ -355,7 +383,7 @@ def _job_samples(samples: list[Sample], out: Path, spec: RunSpec) -> list[dict]:
     for s in samples:
         key = f"{s.dataset}/{s.name}"
         rows.append({"key": key, "dataset": s.dataset, "image": str(s.image),
-                     "hint": str(s.hint) if s.hint else None,
+                     "hint": str(s.hint) if s.hint else None, "truth": str(s.alpha),
                      "alpha_out": str(out / "alphas" / spec.slug / s.dataset / f"{s.name}.png"),
                      "fg_out": str(out / "tmp" / spec.slug / f"{s.dataset}_{s.name}.npy")})
     return rows
@@ -494,11 +522,13 @@ def markdown(results: list[dict], args) -> str:
               "| tool and setting | median wall per image (s) | × off | median CPU per image (s) | "
               "segment / refine / foreground (s) | peak RSS (MiB) | model load (s) |",
               "|---|---|---|---|---|---|---|"]
-    base = {(r["spec"]["tool"], r["spec"]["model"], r["spec"]["hinted"]): r["summary"]["median_wall_s"]
-            for r in results if r["spec"]["refine"] == "off"}
+    def same_run(spec: dict) -> tuple:
+        return spec["tool"], spec["model"], spec["hinted"], spec.get("prompt", "")
+
+    base = {same_run(r["spec"]): r["summary"]["median_wall_s"] for r in results if r["spec"]["refine"] == "off"}
     for r in results:
         s = r["summary"]
-        off = base.get((r["spec"]["tool"], r["spec"]["model"], r["spec"]["hinted"]))
+        off = base.get(same_run(r["spec"]))
         ratio = f"{s['median_wall_s'] / off:.2f}" if off else "–"
         stages = s.get("stages_median") or {}
         split = " / ".join(f"{stages[k]:.3f}" for k in ("segment", "refine", "foreground") if k in stages) or "–"
@@ -519,6 +549,8 @@ def build_specs(args) -> list[RunSpec]:
             specs.append(RunSpec("cleancut", model, mode, tta=args.tta))
             if args.hints:
                 specs.append(RunSpec("cleancut", model, mode, hinted=True, tta=args.tta))
+            if args.prompt:
+                specs.append(RunSpec("cleancut", model, mode, tta=args.tta, prompt=args.prompt))
     return specs
 
 
@@ -534,6 +566,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="Python interpreter that has rembg installed (default: this one)")
     p.add_argument("--hints", action="store_true",
                    help="also run hinted mode with the datasets' trimaps (alphamatting trimap2, grabcut lasso)")
+    p.add_argument("--prompt", choices=PROMPT_CHOICES, default=None,
+                   help="also run with a box prompt as the hint (the bounds of the grabcut lasso, "
+                        "of the ecssd and alphamatting ground truth), on every set")
     p.add_argument("--tta", default="", help="cleancut test-time settings: 'flip' also runs the mirrored image")
     p.add_argument("--datasets", default=",".join(DATASETS))
     p.add_argument("--limit", type=int, default=None, help="only the first N images of each dataset")
@@ -608,7 +643,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
     for spec in build_specs(args):
-        # A hinted run scores only the images that have a user hint (ecssd has none).
+        # A hinted run scores only the images that have a user hint (ecssd has none); a box run
+        # (its box from the lasso or the ground truth) scores them all.
         run_samples = [s for s in samples if s.hint] if spec.hinted else samples
         print(f"running {spec.label} on {len(run_samples)} images …", file=sys.stderr, flush=True)
         try:

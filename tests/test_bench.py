@@ -1,8 +1,9 @@
 """`cleancut bench`: a set laid out like ../shared/eval/ecssd (image/ and alpha/, no manifest),
-and every cleancut run through the engine's own pipeline.remove."""
+every cleancut run through the engine's own pipeline.remove, and box prompt runs."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -145,3 +146,113 @@ def test_an_engine_run_reports_the_engines_own_stage_timings(engine_models, tmp_
 def test_a_plan_on_a_weights_folder_still_needs_every_preset_models_licence_accepted(engine_preset, tmp_path):
     with pytest.raises(LicenceError, match="cleancut models accept gpl"):
         bench.bench_plan(engine_preset, "off", weights=tmp_path)
+
+
+# --------------------------------------------------------------------------- box prompts
+
+def grabcut_like(root: Path, name: str, mask: np.ndarray, lasso: np.ndarray) -> Path:
+    """A grabcut set of one photo (its red channel the mask), its ground truth and its lasso."""
+    folder = root / "grabcut"
+    for sub in ("image", "alpha", "lasso"):
+        (folder / sub).mkdir(parents=True)
+    rgb = np.dstack([mask, np.full_like(mask, 90), np.full_like(mask, 160)])
+    Image.fromarray(rgb).save(folder / "image" / f"{name}.png")
+    Image.fromarray(mask).save(folder / "alpha" / f"{name}.png")
+    Image.fromarray(lasso).save(folder / "lasso" / f"{name}.png")
+    with open(folder / "manifest.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["name", "image", "alpha", "lasso", "tags"])
+        writer.writerow([name, f"image/{name}.png", f"alpha/{name}.png", f"lasso/{name}.png", "animal"])
+    return root
+
+
+def alphamatting_like(root: Path, name: str, alpha: np.ndarray) -> Path:
+    """An alphamatting set of one photo (its red channel the alpha) with both trimaps."""
+    folder = root / "alphamatting"
+    for sub in ("image", "alpha", "trimap", "trimap2"):
+        (folder / sub).mkdir(parents=True)
+    rgb = np.dstack([alpha, np.full_like(alpha, 90), np.full_like(alpha, 160)])
+    Image.fromarray(rgb).save(folder / "image" / f"{name}.png")
+    Image.fromarray(alpha).save(folder / "alpha" / f"{name}.png")
+    trimap = np.where(alpha > 0, 128, 0).astype(np.uint8)
+    Image.fromarray(trimap).save(folder / "trimap" / f"{name}.png")
+    Image.fromarray(trimap).save(folder / "trimap2" / f"{name}.png")
+    with open(folder / "manifest.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["name", "image", "alpha", "trimap", "trimap2"])
+        writer.writerow([name] + [f"{sub}/{name}.png" for sub in ("image", "alpha", "trimap", "trimap2")])
+    return root
+
+
+def lasso() -> np.ndarray:
+    """GrabCut's lasso: 64 (background) in a ring at rows/columns 1..14, unknown 128 over rows 3..11
+    and columns 4..12, foreground 255 inside it."""
+    hint = np.zeros((16, 16), np.uint8)
+    hint[1:15, 1:15] = 64
+    hint[3:12, 4:13] = 128
+    hint[5:9, 6:10] = 255
+    return hint
+
+
+def region(top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    expected = np.zeros((16, 16), np.uint8)
+    expected[top:bottom, left:right] = 128
+    return expected
+
+
+def test_a_grabcut_box_bounds_the_lasso_without_its_64_background(tmp_path):
+    grabcut_like(tmp_path, "0001", square(5), lasso())
+    samples = bench.load_samples(tmp_path, ("grabcut",))
+    row = bench._job_samples(samples, tmp_path / "out", bench.RunSpec("cleancut", "red"))[0]
+    np.testing.assert_array_equal(bench.box_hint_for(row), region(3, 12, 4, 13))
+
+
+def test_an_ecssd_box_bounds_the_mask_from_128_up():
+    gt = np.zeros((16, 16), np.uint8)
+    gt[0:3, :] = 127  # below 128: not the object
+    gt[4:10, 2:7] = 128
+    gt[6, 11] = 255
+    np.testing.assert_array_equal(bench.box_prompt("ecssd", gt), region(4, 10, 2, 12))
+
+
+def test_an_alphamatting_box_bounds_every_non_zero_alpha_pixel():
+    gt = np.zeros((16, 16), np.uint8)
+    gt[5:9, 5:9] = 255
+    gt[13, 1] = 1  # a single faint hair
+    np.testing.assert_array_equal(bench.box_prompt("alphamatting", gt), region(5, 14, 1, 9))
+
+
+def test_nothing_marked_gives_no_box():
+    assert bench.box_prompt("ecssd", np.full((16, 16), 127, np.uint8)) is None
+
+
+def test_box_runs_come_beside_the_plain_and_the_hinted_runs():
+    args = bench.parse_args(["--models", "red", "--refine", "off,fast", "--hints", "--prompt", "box"])
+    specs = bench.build_specs(args)
+    assert [(s.label, s.hinted, s.prompt) for s in specs] == [
+        ("cleancut red --refine off", False, ""), ("cleancut red --refine off +hint", True, ""),
+        ("cleancut red --refine off +box", False, "box"), ("cleancut red --refine fast", False, ""),
+        ("cleancut red --refine fast +hint", True, ""), ("cleancut red --refine fast +box", False, "box")]
+
+
+def test_a_box_run_scores_every_dataset(engine_models, tmp_path):
+    data = ecssd_like(tmp_path / "data", {"0001": square(2)})
+    grabcut_like(data, "0002", square(5), lasso())
+    alphamatting_like(data, "0003", square(4))
+    runs = run_bench(data, tmp_path / "out", "--models", "red", "--prompt", "box")
+    assert [(r["label"], sorted(d for d in bench.DATASETS if d in r["summary"])) for r in runs] == [
+        ("cleancut red --refine off", ["alphamatting", "ecssd", "grabcut"]),
+        ("cleancut red --refine off +box", ["alphamatting", "ecssd", "grabcut"])]
+
+
+def test_a_box_run_gives_the_engine_the_box_as_its_hint(engine_models, tmp_path):
+    mask = square(5)
+    mask[0, :] = 255  # outside the lasso's box: the box run must leave it out
+    data = grabcut_like(tmp_path / "data", "0001", mask, lasso())
+    run_bench(data, tmp_path / "out", "--models", "red", "--prompt", "box", "--datasets", "grabcut")
+    own = engine_alpha(data / "grabcut" / "image" / "0001.png", pipeline.prepare(Options(model="red", refine="off")),
+                       hint=region(3, 12, 4, 13))
+    boxed = bench_alpha(tmp_path / "out", bench.RunSpec("cleancut", "red", prompt="box"), "grabcut", "0001")
+    assert np.abs(boxed - own).max() <= 1 / 65535
+    plain = bench_alpha(tmp_path / "out", bench.RunSpec("cleancut", "red"), "grabcut", "0001")
+    assert (plain[0].min(), boxed[0].max()) == (1.0, 0.0)
