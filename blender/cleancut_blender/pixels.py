@@ -2,8 +2,9 @@
 """Pixels out of Blender images and mattes into PNG files, with the standard library only.
 
 Blender hands out float RGBA, rows bottom-up; the engine wants rows top-down, so rows are
-reversed here (the only pixel work the add-on does). Byte images give their stored values
-(/255), which is the gamma-encoded form the engine expects for f32 pixels.
+reversed here (the only pixel work the add-on does, with a mask image's values put back to
+8-bit levels for the hint). Byte images give their stored values (/255), which is the
+gamma-encoded form the engine expects for f32 pixels.
 """
 
 from __future__ import annotations
