@@ -121,6 +121,24 @@ def _resolve_strip(context, name):
     return Target(image, scene, strip, frames, loaded)
 
 
+def read_hint(name, source):
+    """The mask image ``name`` as the engine's hint for a still ``source``: its first channel,
+    width×height levels with rows top-down like the pixels sent (0 background, 128 unsure,
+    255 subject; what they mean is the engine's business)."""
+    mask = bpy.data.images.get(name)
+    if mask is None:
+        raise Failure("There is no mask image called %r." % name)
+    if source.video:
+        raise Failure("A mask image guides still images only; %r has frames (a sequence, movie or movie clip). "
+                      "Clear Mask Image to cut it out." % source.name)
+    width, height = pixels.size(source.image)
+    mask_width, mask_height = pixels.size(mask)
+    if (mask_width, mask_height) != (width, height):
+        raise Failure("The mask image %r is %d×%d pixels; it must be the size of %r, %d×%d."
+                      % (mask.name, mask_width, mask_height, source.name, width, height))
+    return pixels.read_gray8(mask)[0]
+
+
 class Job(object):
     """One run: read frames, ask the engine, write mattes, and only then change the .blend."""
 
@@ -149,6 +167,7 @@ class Job(object):
     def _plan(self, context, op):
         video = self.source.video
         self.options = engine.options(context, op.model, op.temporal_smoothing if video else 0.0)
+        self.hint = read_hint(op.mask_image, self.source) if op.mask_image else None
         self.store = op.store
         self.folder = op.matte_folder or "//cleancut_mattes"
         strip = self.subject.strip
@@ -209,7 +228,7 @@ class Job(object):
         data, width, height = frame
         video = self.source.video
         alpha = self.client.remove(data, width, height, channels="RGBA", pixel_format="f32",
-                                   options=self.options, progress=progress, cancelled=cancelled,
+                                   options=self.options, hint=self.hint, progress=progress, cancelled=cancelled,
                                    stream=self.stream if video else None, stream_reset=video and self.done == 0)
         png = pixels.png_gray8(alpha, width, height)
         if self.staging is None:
@@ -330,6 +349,9 @@ class CLEANCUT_OT_remove_background(bpy.types.Operator):
     clip: StringProperty(name="Movie Clip", description="Movie clip to cut out instead of an image")
     strip: StringProperty(name="Strip", description="Video Sequencer image or movie strip to cut out "
                           "(Blender 5.0+: its Compositor modifier runs the Remove Background group)")
+    mask_image: StringProperty(
+        name="Mask Image", description="Image of the same size that guides a still's cut-out: black = background, "
+        "white = subject, mid grey = unsure (black and grey only: the subject is inside the grey)")
     model: StringProperty(name="Model", description="Engine model id (empty: the add-on's default model)")
     temporal_smoothing: FloatProperty(
         name="Temporal Smoothing", min=0.0, max=0.9, default=0.0,
@@ -508,6 +530,7 @@ class CLEANCUT_OT_remove_background(bpy.types.Operator):
         if layout is None:  # the stubs allow None: an operator has a layout while Blender draws it
             return
         layout.prop(self, "model")
+        layout.prop_search(self, "mask_image", bpy.data, "images")
         layout.prop(self, "temporal_smoothing")
         layout.prop(self, "store")
         layout.prop(self, "matte_folder")

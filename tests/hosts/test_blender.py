@@ -74,18 +74,20 @@ def engine_env(cache: Path, config: Path):
 
 
 def engine_alphas(frames: list, cache: Path, model: str = "u2netp", smoothing: float = 0.0,
-                  stream: bool = False) -> list[np.ndarray]:
-    """8-bit alphas of the engine for RGB frames; ``stream`` carries video state between them."""
-    key = (tuple(f.tobytes() for f in frames), str(cache), model, smoothing, stream)
+                  stream: bool = False, hint: np.ndarray | None = None) -> list[np.ndarray]:
+    """8-bit alphas of the engine for RGB frames; ``stream`` carries video state between them;
+    ``hint`` (H×W uint8) is given with every frame."""
+    key = (tuple(f.tobytes() for f in frames), str(cache), model, smoothing, stream,
+           None if hint is None else hint.tobytes())
     if key not in _ALPHAS:
-        _ALPHAS[key] = _engine_alphas(frames, cache, model, smoothing, stream)
+        _ALPHAS[key] = _engine_alphas(frames, cache, model, smoothing, stream, hint)
     return _ALPHAS[key]
 
 
 _ALPHAS: dict = {}  # the engine is deterministic here; several tests compare with the same answers
 
 
-def _engine_alphas(frames, cache, model, smoothing, stream):
+def _engine_alphas(frames, cache, model, smoothing, stream, hint):
     from cleancut import frames as wire, licences, pipeline, temporal
     from cleancut.catalog import load_catalog
     from cleancut.options import Options
@@ -99,7 +101,7 @@ def _engine_alphas(frames, cache, model, smoothing, stream):
         out = []
         for rgb in frames:
             options = Options(model=model, temporal_smoothing=smoothing, offline=True, foreground=False)
-            result = pipeline.remove(rgb, options, stream=state)
+            result = pipeline.remove(rgb, options, stream=state, hint=hint)
             out.append(np.frombuffer(wire.encode_alpha(result.alpha, "u8"), np.uint8).reshape(rgb.shape[:2]))
         return out
 
@@ -497,6 +499,57 @@ def test_rerun_updates_the_same_group_and_matte(hosts, host, media, model_cache)
     assert second["images"].keys() == first["images"].keys()
     assert_close(alpha_of(facts["render2"]), engine_alphas([rgb_of(media["cat512"])], model_cache)[0],
                  "composite alpha after the re-run")
+
+
+# --- a mask image as the hint: black background, grey unsure (a region), white subject ---
+
+MASK_REGION = (slice(0, 256), slice(96, 352))  # rows, columns (top-down): the astronaut's head and shoulders
+
+
+def mask_run(hosts, host, media):
+    """The astronaut cut out with a region mask (0 outside, 128 inside: a crop for the model)."""
+    region = np.zeros(rgb_of(photo()).shape[:2], np.uint8)
+    region[MASK_REGION] = 128
+    mask, small = media["root"] / "region-mask.png", media["root"] / "small-mask.png"
+    Image.fromarray(region).save(mask)
+    Image.fromarray(region[:100, :200]).save(small)
+    rows, columns = MASK_REGION
+    params = {"photo": photo(), "mask": str(mask), "small_mask": str(small), "first_file": str(media["seq"][0]),
+              "region": [rows.start, rows.stop, columns.start, columns.stop]}
+    facts = shared_run(hosts, host, "mask", lambda b: b.run("mask", params, "mask"))
+    return facts, region
+
+
+@HOSTS
+def test_mask_image_is_the_engine_hint_background_outside_the_region(hosts, host, media, model_cache):
+    facts, region = mask_run(hosts, host, media)
+    assert facts["run"] == [["FINISHED"], None]
+    got = alpha_of(facts["render"])
+    assert got[region == 0].max() == 0
+    want = engine_alphas([rgb_of(photo())], model_cache, hint=region)[0]
+    assert_close(got, want, f"Blender {host} composite alpha with the mask image")
+    plain = engine_alphas([rgb_of(photo())], model_cache)[0]
+    assert (plain[region == 0] > 128).sum() > 10000  # without the mask, the subject goes on outside it
+
+
+@HOSTS
+def test_mask_image_made_in_blender_gives_the_same_hint(hosts, host, media):
+    """A float image drawn in Blender (rows bottom-up, grey 0.5) gives the bytes of the PNG mask."""
+    facts, region = mask_run(hosts, host, media)
+    hint = np.frombuffer((facts["out"] / "drawn-hint.u8").read_bytes(), np.uint8)
+    assert np.array_equal(hint.reshape(region.shape), region)
+
+
+@HOSTS
+def test_mask_image_that_cannot_guide_is_refused_and_changes_nothing(hosts, host, media):
+    facts, _ = mask_run(hosts, host, media)
+    assert facts["wrong_size"] == [["CANCELLED"], "Error: The mask image 'small-mask.png' is 200×100 pixels; "
+                                                  "it must be the size of 'astronaut.png', 512×512.\n"]
+    assert facts["no_such_mask"] == [["CANCELLED"], "Error: There is no mask image called 'no such mask'.\n"]
+    assert facts["video"] == [["CANCELLED"], "Error: A mask image guides still images only; 'frame_0005.png' has "
+                                             "frames (a sequence, movie or movie clip). Clear Mask Image to cut it "
+                                             "out.\n"]
+    assert_unchanged(facts)
 
 
 # --- image sequences and movies ---

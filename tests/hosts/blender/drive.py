@@ -87,6 +87,36 @@ def scenario_still():
     result["state3"] = snapshot()
 
 
+def scenario_mask():
+    """A still cut out with a mask image (a region: black outside, grey inside) as its hint, and
+    render; then mask images that cannot guide it (another size, none of that name, a sequence
+    to cut out), each refused with nothing changed."""
+    image = bpy.data.images.load(PARAMS["photo"])
+    mask = bpy.data.images.load(PARAMS["mask"])
+    setup_scene(*image.size)
+    save_blend()
+    result["run"] = run_op(image=image.name, mask_image=mask.name)
+    result["render"] = render_still("masked.png")
+    # the same region drawn in Blender: a float image, rows bottom-up, grey 0.5 inside
+    width, height = image.size
+    top, bottom, left, right = PARAMS["region"]
+    drawn = bpy.data.images.new("drawn mask", width, height, float_buffer=True)
+    row = [0.0] * (4 * left) + [0.5, 0.5, 0.5, 1.0] * (right - left) + [0.0] * (4 * (width - right))
+    empty = [0.0] * (4 * width)
+    drawn.pixels.foreach_set([v for y in range(height - 1, -1, -1) for v in (row if top <= y < bottom else empty)])
+    with open(os.path.join(OUT, "drawn-hint.u8"), "wb") as handle:
+        handle.write(addon().operators.read_hint(drawn.name, addon().sources.Source(image)))
+    small = bpy.data.images.load(PARAMS["small_mask"])
+    sequence = load_sequence(PARAMS["first_file"])
+    result["before"] = snapshot()
+    result["files_before"] = files_under(OUT)
+    result["wrong_size"] = run_op(image=image.name, mask_image=small.name)
+    result["no_such_mask"] = run_op(image=image.name, mask_image="no such mask")
+    result["video"] = run_op(image=sequence.name, mask_image=mask.name)
+    result["after"] = snapshot()
+    result["files_after"] = files_under(OUT)
+
+
 def scenario_sequence():
     """Run, render every frame, run again; then lose a frame and run once more (it must fail)."""
     seq = os.path.join(OUT, "seq")
