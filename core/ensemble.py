@@ -26,8 +26,8 @@ from .catalog import ModelEntry, Preset
 # A supporting or edge model's unsure band counts within this fraction of the long side of the
 # outline model's own unknown band.
 NEAR = 0.0125
-# Whether refine's keep_outline also holds an ensemble's closed-form alpha to the outline model's
-# side of 0.5 (it always does for one model; see refine.keep_outline).
+# Whether refine's keep_outline holds an ensemble's alpha to the outline model's side of 0.5
+# whatever the refine mode (one model: as the mode says; see refine.keep_outline).
 KEEP_OUTLINE = True
 # Weight of the edge models' mean in the prior inside the unknown band (the rest: the outline's
 # and its agreeing supporters' mean).
@@ -100,6 +100,8 @@ def prior(soft: np.ndarray, support: list[np.ndarray], edges: list[np.ndarray], 
     return total
 
 
-def keeps_outline(support: Sequence[np.ndarray], edges: Sequence[np.ndarray]) -> bool:
-    """Whether refine holds the closed-form alpha to the outline model's side of 0.5."""
-    return KEEP_OUTLINE or not (support or edges)
+def keeps_outline(mode_keeps: bool, support: Sequence[np.ndarray], edges: Sequence[np.ndarray]) -> bool:
+    """Whether refine holds the alpha to the outline model's side of 0.5: as the refine mode
+    says for one model; always (KEEP_OUTLINE) for an ensemble, whose other models must not
+    move the outline."""
+    return (KEEP_OUTLINE and bool(support or edges)) or mode_keeps

@@ -584,8 +584,11 @@ def _unrefined(rgb: np.ndarray, prob: np.ndarray, hint: np.ndarray | None, suppo
     if support or edges:
         trimap = ensemble.trimap(alpha, scale, [_at(p, height, width) for p in support],
                                  [_at(p, height, width) for p in edges])
+        outline = alpha
         alpha = ensemble.prior(alpha, [_at(p, height, width)[0] for p in support],
                                [_at(p, height, width)[0] for p in edges], trimap)
+        if ensemble.keeps_outline(False, support, edges):
+            alpha = keep_outline(alpha, outline)
     if hint is not None:
         trimap = trimap_from_hint(hint)
         alpha[trimap == FOREGROUND] = 1.0
@@ -647,7 +650,7 @@ def refine_alpha(rgb: np.ndarray, prob: np.ndarray, mode: str = "fast", hint: np
     maxiter = settings.get("maxiter") if hint is None else settings["hint_maxiter"]
     radius = max(1, int(round(GUIDED_RADIUS * scale)))
     alpha = METHODS[method](small_rgb, trimap, prior, radius, maxiter)
-    if hint is None and method != "guided" and settings.get("keep_outline") and ensemble.keeps_outline(support, edges):
+    if hint is None and ensemble.keeps_outline(settings.get("keep_outline", False), support, edges):
         # The outline stays the outline model's own (with the guided filter's edges).
         alpha = keep_outline(alpha, _outline(small_rgb, soft, prob.shape))
     alpha[trimap == FOREGROUND] = 1.0
