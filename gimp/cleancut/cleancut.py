@@ -319,7 +319,8 @@ class Cleancut(Gimp.PlugIn):
             procedure.add_choice_argument("output", "Out_put", "Where the result goes", choice, "mask",
                                           GObject.ParamFlags.READWRITE)
         procedure.add_boolean_argument("selection-hint", "_Use the current selection as a hint",
-                                       "Only the selected area can be subject: outside it is background",
+                                       "Only the selected area can be subject: outside it is background; a selection that "
+                                       "leaves much of the layer out is a box prompt (the model sees a crop around it)",
                                        False, GObject.ParamFlags.READWRITE)
         return procedure
 

@@ -50,8 +50,8 @@ class OptionsDialog(QDialog):
             self.refine.setCurrentIndex(1)
         self.hint = QCheckBox("Use the current selection as a hint", self)
         self.hint.setObjectName("selection_hint")
-        self.hint.setToolTip("Pixels outside the selection become background; a soft or partial "
-                             "selection guides the edges.")
+        self.hint.setToolTip("Pixels outside the selection become background; a selection that leaves "
+                             "much of the layer out is a box prompt: the model looks at a crop around it.")
         self.hint.setChecked(self.settings["selection_hint"])
         self.licence = QLabel(self)
         self.licence.setObjectName("licence")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostkit import DOWNLOAD_MODEL, REPO, first_run_server
+from hostkit import BOX, DOWNLOAD_MODEL, REPO, TWO_PHOTOS_SIZE, check_box_prompt, first_run_server, two_photos
 from PIL import Image
 
 sys.path.insert(0, str(REPO / "gimp" / "testing"))
@@ -74,6 +74,7 @@ def inputs(host_scratch) -> dict[str, str]:
         "rgbf": (astronaut / 255.0).astype("<f4"),
         "grey8": np.asarray(Image.open(ASTRONAUT).convert("L")),
         "cat8": rgb(CHELSEA)[50:200, 100:300],  # 200×150
+        "two8": two_photos(),  # 963×512: the astronaut, and the cat the box selects
     }
     paths = {}
     for name, array in arrays.items():
@@ -125,6 +126,8 @@ def happy_scenarios(raw: dict[str, str], version: str) -> list[dict]:
                         base="GRAY")),
         dict(u8, name="hint", selection=list(HINT_RECT), args={"selection-hint": True},
              image=canvas(512, 512, rgb_layers(512, 512, raw["rgb8"]))),
+        dict(u8, name="box", selection=list(BOX), args={"selection-hint": True},
+             image=canvas(*TWO_PHOTOS_SIZE, rgb_layers(*TWO_PHOTOS_SIZE, raw["two8"]))),
         dict(u8, name="replace", image=canvas(512, 512, rgb_layers(512, 512, raw["rgb8"], mask="BLACK"))),
         dict(name="select", procedure="select", input_format="R'G'B' u8", selection_format="Y u8",
              selection=[0, 0, 10, 10],
@@ -297,6 +300,16 @@ def test_the_selection_as_a_hint_keeps_the_subject_inside_it(happy, engine_here)
     without = engine_alpha(result["inputs"][0], 512, 512, "RGB", "u8")
     assert not np.array_equal(expected, without)  # the hint changes this photo's alpha
     assert np.array_equal(raw(result["layers"][0]["mask"], "u8", (512, 512)), expected)
+
+
+def test_a_rectangle_selection_is_a_box_prompt(happy, engine_here):
+    result = happy["box"]
+    succeeded(result)
+    width, height = TWO_PHOTOS_SIZE
+    path = result["inputs"][0]
+    assert np.array_equal(raw(path, "u8", (height, width, 3)), two_photos())
+    mask = raw(result["layers"][0]["mask"], "u8", (height, width))
+    check_box_prompt(mask, lambda hint: engine_alpha(path, width, height, "RGB", "u8", hint=hint))
 
 
 def test_an_existing_mask_is_replaced_not_merged(happy, engine_here):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostkit import DOWNLOAD_MODEL, REPO, first_run_server
+from hostkit import BOX, DOWNLOAD_MODEL, REPO, TWO_PHOTOS_SIZE, check_box_prompt, first_run_server, two_photos
 from PIL import Image
 
 sys.path.insert(0, str(REPO / "tests" / "hosts" / "krita"))
@@ -74,6 +74,7 @@ def inputs(host_scratch) -> dict[str, str]:
         "astronaut_linear_f16": with_alpha(linear, 1.0).astype("<f2"),
         "astronaut_ya8": with_alpha(np.asarray(Image.open(ASTRONAUT).convert("L")), 255).astype(np.uint8),
         "cat_bgra8": with_alpha(rgb(CHELSEA)[50:200, 100:300][..., ::-1], 255).astype(np.uint8),  # 200×150
+        "two_bgra8": with_alpha(two_photos()[..., ::-1], 255).astype(np.uint8),  # 963×512: astronaut, cat
     }
     paths = {}
     for name, array in arrays.items():
@@ -96,7 +97,7 @@ def sessions(request, host_scratch, model_cache, inputs) -> dict:
         engine = request.getfixturevalue("chroot_engine")(chroot.name) if chroot is not None else None
         hosts[flavour] = KritaHost(flavour, host_scratch / f"krita{flavour}", model_cache, engine)
     spec = {"inputs": {k: v for k, v in inputs.items() if isinstance(v, str)}, "hint_rect": list(HINT_RECT),
-            "refine_choice": REFINE_CHOICE}
+            "box": {"size": list(TWO_PHOTOS_SIZE), "rect": list(BOX)}, "refine_choice": REFINE_CHOICE}
     pool = ThreadPoolExecutor(max_workers=max(1, len(hosts)))
     futures = {flavour: (pool.submit(host.run, SCENARIOS, spec), host) for flavour, host in hosts.items()}
     yield futures
@@ -305,6 +306,18 @@ def test_the_selection_as_a_hint(krita, engine_here):
     assert not np.array_equal(expected, astronaut_alpha())  # the hint matters on this photo
     mask_is(result, expected)
     assert result["after"]["selection"] == result["before"]["selection"]
+
+
+def test_a_rectangle_selection_is_a_box_prompt(krita, engine_here):
+    results, _, _ = krita
+    result = results["box"]
+    done(result["outcome"])
+    width, height = TWO_PHOTOS_SIZE
+    pixels = with_alpha(two_photos(), 255).astype(np.uint8)
+    assert result["mask_depth"] == ["A", "U8"]
+    check_box_prompt(raw(result["mask"], np.uint8, (height, width)),
+                     lambda hint: engine_alpha(pixels, width, height, "RGBA", "u8", hint=hint))
+    assert result["after"]["selection"] == result["before"]["selection"]  # the selection stays
 
 
 def test_the_chosen_refinement_level_reaches_the_engine(krita, engine_here):

@@ -8,7 +8,7 @@ dialog), and dumps what came out (masks, selections, the pixels the plug-in read
 history, message boxes) to files and results.json for the test to check.
 
 spec: {"only": [scenario names] (default: every one in SCENARIOS), "inputs": {name: raw file},
-       "hint_rect": [x, y, w, h], "bench": {...}}
+       "hint_rect": [x, y, w, h], "box": {"size": [w, h], "rect": [x, y, w, h]}, "bench": {...}}
 """
 
 import hashlib
@@ -358,22 +358,32 @@ def scenario_select():
     return result
 
 
-def scenario_hint():
-    """With "use the current selection as a hint" on, the selection guides the engine."""
+def hint_case(name, source, size, selected):
+    """With "use the current selection as a hint" on, a rectangle selection guides the engine."""
     set_options(selection_hint=True)
-    doc = yield from new_document(512, 512)
+    width, height = size
+    doc = yield from new_document(width, height)
     layer = doc.topLevelNodes()[0]
-    layer.setPixelData(raw_input("astronaut_bgra8"), 0, 0, 512, 512)
-    x, y, w, h = STATE["spec"]["hint_rect"]
-    rect_selection(doc, x, y, w, h)
-    hint = dump("hint-selection.raw", doc.selection().pixelData(0, 0, 512, 512))
+    layer.setPixelData(raw_input(source), 0, 0, width, height)
+    rect_selection(doc, *selected)
+    hint = dump(name + "-selection.raw", doc.selection().pixelData(0, 0, width, height))
     before = snapshot(doc)
     outcome = yield from trigger("cleancut_remove_background")
     result = {"outcome": outcome, "hint": hint, "before": before, "after": snapshot(doc)}
-    result.update(mask_record("hint", layer))
+    result.update(mask_record(name, layer))
     set_options()
     yield from close(doc)
     return result
+
+
+def scenario_hint():
+    return (yield from hint_case("hint", "astronaut_bgra8", (512, 512), STATE["spec"]["hint_rect"]))
+
+
+def scenario_box():
+    """A rectangle around one of two photos side by side: a box prompt."""
+    box = STATE["spec"]["box"]
+    return (yield from hint_case("box", "two_bgra8", box["size"], box["rect"]))
 
 
 def scenario_refine():
@@ -609,7 +619,7 @@ def scenario_options():
 
 
 SCENARIOS = ["menus", "photo8", "u16", "f32", "f16", "grey", "offset", "small", "group", "select",
-             "hint", "refine", "keeps_selection", "cancel", "missing_model", "no_engine", "plugin_bug", "options"]
+             "hint", "box", "refine", "keeps_selection", "cancel", "missing_model", "no_engine", "plugin_bug", "options"]
 
 
 def scenario_bench():
