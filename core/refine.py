@@ -41,13 +41,11 @@ a trimap cut at a fixed distance from the 0.5 contour (SAD median 8.2-12.9), mor
 or a weaker prior. Learning-based and sampling methods were not tried: their fast versions
 need compiled code (pymatting's numba took over a minute to compile on first import here).
 
-Ensembles (catalog presets): ``support`` holds other models' probabilities. The outline
-model's trimap stays in charge; another model's unsure band is added where it lies within
-SUPPORT_NEAR of the outline's own band, and all probabilities are averaged into the prior.
-Measured for the ``quality`` preset (IS-Net mirrored + u2netp, best): SAD 36.7 / 8.45, gradient
-0.175, GrabCut IoU 0.893 / 0.962, against u2netp best 38.1 / 7.87, 0.218, 0.777 / 0.956 and IS-Net
-alone (mirrored too) 40.7 / 13.8, 0.172, 0.893 / 0.972. Multi-scale inference (u2netp at 480 or 640, its input
-made dynamic) made everything worse (SAD 99 / 173 alone, 67 / 103 averaged with 320).
+Ensembles (catalog presets, see ensemble.py): supporting models are averaged with the first
+into the outline's probability, edge models give the prior inside the unknown band, and the
+alpha is held on the guided-filtered average's side of 0.5 in every mode. Multi-scale
+inference (u2netp at 480 or 640, its input made dynamic) made everything worse (SAD 99 / 173
+alone, 67 / 103 averaged with 320).
 
 A ``hint`` (H×W uint8) is either a trimap (0 background, 128 unknown, 255 foreground) that
 replaces the model's trimap, or a rough mask (anything else, e.g. 0/255 from a selection)
@@ -85,10 +83,8 @@ PARALLEL_MIN = 20_000  # unknowns below which one thread is faster
 
 # Per mode: the method without a hint, and conjugate-gradient iterations of the closed-form
 # solve (with a hint both modes use closed-form: a user's trimap is what matting is for).
-# "keep_outline": without a hint or an ensemble, the closed-form alpha is kept on the guided
-# filter's side of 0.5 (see keep_outline). An ensemble's outline model is reliable enough on its
-# own: for the quality preset keep_outline cost SAD (36.93 / 8.80 vs 36.71 / 8.45) and gradient
-# error (0.180 vs 0.175) for a little IoU (0.897 / 0.968 vs 0.893 / 0.962).
+# "keep_outline": without a hint, the closed-form alpha is kept on the guided filter's side of
+# 0.5 (see keep_outline); an ensemble's alpha always is, in every mode (see ensemble.py).
 MODE_SETTINGS: dict[str, dict] = {"fast": {"method": "guided", "hint_maxiter": 100},
                  "best": {"method": "closed-form", "maxiter": 150, "hint_maxiter": 400, "keep_outline": True}}
 
@@ -96,9 +92,6 @@ MODE_SETTINGS: dict[str, dict] = {"fast": {"method": "guided", "hint_maxiter": 1
 HINT_BAND = 0.01  # a rough mask is unsure within this fraction of the image's long side
 HINT_BAND_MIN = 4  # ... and at least this many pixels
 
-# Ensembles: another model's unsure band counts within this fraction of the long side of the
-# outline model's own unknown band.
-SUPPORT_NEAR = 0.0125
 
 # Large images: solve at most this many pixels, then guided upsampling (radius, eps).
 WORK_PIXELS = 700_000
@@ -576,19 +569,17 @@ METHODS = {"guided": _guided, "closed-form": _closed_form}
 
 def _unrefined(rgb: np.ndarray, prob: np.ndarray, hint: np.ndarray | None, support: tuple[np.ndarray, ...],
                edges: tuple[np.ndarray, ...]) -> np.ndarray:
-    """``off``: the probability resized to the photo (an ensemble's prior, see ensemble.prior)."""
+    """``off``: the probability resized to the photo (for a preset, see ensemble.py)."""
     from . import ensemble
 
     height, width = rgb.shape[:2]
     alpha, scale = _at(prob, height, width)
     if support or edges:
-        trimap = ensemble.trimap(alpha, scale, [_at(p, height, width) for p in support],
-                                 [_at(p, height, width) for p in edges])
-        outline = alpha
-        alpha = ensemble.prior(alpha, [_at(p, height, width)[0] for p in support],
-                               [_at(p, height, width)[0] for p in edges], trimap)
-        if ensemble.keeps_outline(False, support, edges):
-            alpha = keep_outline(alpha, outline)
+        others = [_at(p, height, width) for p in support]
+        edge_maps = [_at(p, height, width) for p in edges]
+        outline = ensemble.outline_prior(alpha, [o for o, _ in others])
+        band = unknown(ensemble.trimap(alpha, scale, others + edge_maps))
+        alpha = keep_outline(ensemble.prior(outline, [e for e, _ in edge_maps], band), outline)
     if hint is not None:
         trimap = trimap_from_hint(hint)
         alpha[trimap == FOREGROUND] = 1.0
@@ -616,8 +607,8 @@ def refine_alpha(rgb: np.ndarray, prob: np.ndarray, mode: str = "fast", hint: np
     Top to bottom: working size → trimap → prior → the mode's method → outline → full size.
     ``hint``: optional H×W uint8 trimap (0 / 128 / 255) or rough mask from an editor.
     ``support`` and ``edges``: an ensemble's other models' probabilities (any resolution; see
-    ensemble.py): supporting models count only where they agree with ``prob``'s outline; edge
-    models (soft-edge matting like MODNet) give the prior inside the outline's unknown band.
+    ensemble.py): supporting models are averaged with ``prob`` into the outline; edge models
+    (soft-edge matting like MODNet) give the prior inside the unknown band only.
     """
     from . import ensemble
 
@@ -635,7 +626,7 @@ def refine_alpha(rgb: np.ndarray, prob: np.ndarray, mode: str = "fast", hint: np
     others = [_at(p, h, w) for p in support]
     edge_maps = [_at(p, h, w) for p in edges]
     if hint is None:
-        trimap = ensemble.trimap(soft, scale, others, edge_maps)
+        trimap = ensemble.trimap(soft, scale, others + edge_maps)
     else:
         small_hint = hint
         if (h, w) != (height, width):
@@ -643,16 +634,18 @@ def refine_alpha(rgb: np.ndarray, prob: np.ndarray, mode: str = "fast", hint: np
 
             small_hint = np.asarray(Image.fromarray(hint).resize((w, h), Image.Resampling.NEAREST))
         trimap = trimap_from_hint(small_hint)
-    prior = ensemble.prior(soft, [o for o, _ in others], [e for e, _ in edge_maps], trimap)
+    outline = ensemble.outline_prior(soft, [o for o, _ in others])
+    prior = ensemble.prior(outline, [e for e, _ in edge_maps], unknown(trimap))
 
     settings = MODE_SETTINGS[mode]
     method = settings["method"] if hint is None else "closed-form"  # a user's trimap is what matting is for
     maxiter = settings.get("maxiter") if hint is None else settings["hint_maxiter"]
     radius = max(1, int(round(GUIDED_RADIUS * scale)))
     alpha = METHODS[method](small_rgb, trimap, prior, radius, maxiter)
-    if hint is None and ensemble.keeps_outline(settings.get("keep_outline", False), support, edges):
-        # The outline stays the outline model's own (with the guided filter's edges).
-        alpha = keep_outline(alpha, _outline(small_rgb, soft, prob.shape))
+    if hint is None and (settings.get("keep_outline") or support or edges):
+        # The outline stays the guided filter's of the outline models' mean (see keep_outline):
+        # closed-form matting and the edge models shape the edge, never where the subject is.
+        alpha = keep_outline(alpha, _outline(small_rgb, outline, prob.shape))
     alpha[trimap == FOREGROUND] = 1.0
     alpha[trimap == BACKGROUND] = 0.0
     if (h, w) == (height, width):

@@ -1,4 +1,4 @@
-"""Presets: the outline model decides where the subject is; the others only help it."""
+"""Presets: the salient models' mean draws the outline; an edge model only fills in the band."""
 
 from __future__ import annotations
 
@@ -30,40 +30,32 @@ def test_split_hands_refine_the_supporters_and_the_edge_models_apart():
     assert parts["support"] == (b,) and parts["edges"] == (c,)
 
 
-def _another_object() -> np.ndarray:
-    """A second model that sees the outline model's object as it does, and another object at
-    the far right where the outline model is sure there is none."""
-    other = soft_step_prob(40)
-    other[:, 34:] = 1.0
-    return other
+def test_outline_models_are_averaged():
+    prior = ensemble.outline_prior(np.full((8, 8), 0.8, np.float32), [np.full((8, 8), 0.2, np.float32)])
+    assert np.allclose(prior, 0.5)
 
 
 @pytest.mark.parametrize("mode", ["fast", "best"])
-def test_a_supporter_that_picked_another_object_changes_nothing(mode):
-    rgb, outline = two_colour_image(60, 160, 80), soft_step_prob(40)
-    alone = refine.refine_alpha(rgb, outline, mode)
-    np.testing.assert_array_equal(refine.refine_alpha(rgb, outline, mode, support=(_another_object(),)), alone)
+def test_a_presets_outline_is_that_of_its_outline_models_mean(mode):
+    rgb = two_colour_image()
+    first = soft_step_prob(edge_fraction=0.4)
+    second = soft_step_prob(edge_fraction=0.6)
+    alpha = refine.refine_alpha(rgb, first, mode, support=(second,))
+    mean = refine.resize((first + second) / 2, 60, 80)
+    outline = refine._outline(rgb, mean, (20, 20)) >= 0.5
+    np.testing.assert_array_equal(alpha >= 0.5, outline)
 
 
-def test_a_supporter_that_agrees_softens_the_prior_where_it_agrees():
-    outline = np.full((8, 8), 0.8, np.float32)
-    prior = ensemble.prior(outline, [np.full((8, 8), 0.6, np.float32)], [], np.full((8, 8), 128, np.uint8))
-    assert np.allclose(prior, 0.7)
-
-
-def test_a_supporters_unsure_band_widens_the_outlines_only_nearby_and_where_they_agree():
+def test_another_models_unsure_band_widens_the_first_models_only_nearby():
     soft = np.zeros((40, 800), np.float32)
-    soft[:, :200] = 1.0  # the outline model: object on the left, unknown band around column 200
-    outline = refine.trimap_from_prob(soft, 1.0)
-    disagreeing = soft.copy()
-    disagreeing[:, 200:210] = 0.6  # unsure beside the edge, but calling it object: ignored
-    assert (ensemble.trimap(soft, 1.0, [(disagreeing, 1.0)], [])[:, 200:210] == outline[:, 200:210]).all()
-    agreeing = soft.copy()
-    agreeing[:, 200:206] = 0.3  # unsure beside the edge, on the background side like the outline model
-    agreeing[:, 600:610] = 0.3  # unsure far away
-    widened = ensemble.trimap(soft, 1.0, [(agreeing, 1.0)], [])
+    soft[:, :200] = 1.0  # the first model: object on the left, unknown band around column 200
+    other = soft.copy()
+    other[:, 200:206] = 0.3  # unsure right beside the edge
+    other[:, 600:610] = 0.3  # unsure far away
+    widened = ensemble.trimap(soft, 1.0, [(other, 1.0)])
     assert refine.unknown(widened[:, 200:206]).all()
     assert (widened[:, 400:] == refine.BACKGROUND).all()
+    np.testing.assert_array_equal(widened[:, :190], refine.trimap_from_prob(soft, 1.0)[:, :190])
 
 
 def test_an_edge_model_gives_the_alpha_inside_the_band_but_never_moves_the_outline():
@@ -71,7 +63,7 @@ def test_an_edge_model_gives_the_alpha_inside_the_band_but_never_moves_the_outli
     edge = np.full((20, 20), 0.3, np.float32)
     alpha = refine.refine_alpha(rgb, outline, "off", edges=(edge,))
     soft = refine.resize(outline, 60, 80)
-    band = refine.unknown(ensemble.trimap(soft, 4.0, [], [(refine.resize(edge, 60, 80), 4.0)]))
+    band = refine.unknown(ensemble.trimap(soft, 4.0, [(refine.resize(edge, 60, 80), 4.0)]))
     assert band.any()
     inside = soft >= 0.5
     np.testing.assert_array_equal(alpha[band & ~inside], np.float32(0.3))
