@@ -151,13 +151,22 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
     cancel.check()
 
     crop = prompts.crop_for(hint) if hint is not None and hint.shape == rgb.shape[:2] else None
+    start = time.perf_counter()
+    progress(0.1, "segment")
+    probs = _probabilities(rgb, plan, options, cancel, stream)
+    if crop is not None:
+        # A box or region that leaves much of the frame out: the models also see the crop.
+        probs = [prompts.with_context(on_crop, on_frame, crop, rgb.shape) for on_crop, on_frame
+                 in zip(_probabilities(np.ascontiguousarray(rgb[crop]), plan, options, cancel, None), probs)]
+    timings["segment"] = time.perf_counter() - start
+    start = time.perf_counter()
+    progress(0.6, "refine")
     if crop is None:
-        alpha = _cut(rgb, hint, plan, options, progress, cancel, stream, timings)
+        alpha = _refine(rgb, hint, probs, plan)
     else:
-        # A box or region that leaves much of the frame out: the model sees the crop around it.
         alpha = np.zeros(rgb.shape[:2], np.float32)
-        alpha[crop] = _cut(np.ascontiguousarray(rgb[crop]), np.ascontiguousarray(hint[crop]), plan, options,
-                           progress, cancel, None, timings)
+        alpha[crop] = _refine(np.ascontiguousarray(rgb[crop]), np.ascontiguousarray(hint[crop]), probs, plan)
+    timings["refine"] = time.perf_counter() - start
     if stream is not None:
         if entries[0].family != "rvm":
             alpha = temporal.smooth(alpha, stream.previous_alpha, options.temporal_smoothing)
@@ -181,11 +190,9 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
                   models=entries, preset=preset)
 
 
-def _cut(rgb: np.ndarray, hint: np.ndarray | None, plan: Plan, options: Options, progress: Progress,
-         cancel: CancelToken, stream: temporal.StreamState | None, timings: dict[str, float]) -> np.ndarray:
-    """Segment and refine: every model of the plan on ``rgb``, then one alpha from their answers."""
-    start = time.perf_counter()
-    progress(0.1, "segment")
+def _probabilities(rgb: np.ndarray, plan: Plan, options: Options, cancel: CancelToken,
+                   stream: temporal.StreamState | None) -> list[np.ndarray]:
+    """Every model of the plan on ``rgb``: each one's foreground probability at its own size."""
     probs = []
     try:
         for entry, path in zip(plan.entries, plan.paths):
@@ -196,19 +203,18 @@ def _cut(rgb: np.ndarray, hint: np.ndarray | None, plan: Plan, options: Options,
     except CleancutError:
         cancel.check()
         raise
-    timings["segment"] = time.perf_counter() - start
+    return probs
 
-    start = time.perf_counter()
-    progress(0.6, "refine")
-    roles = ensemble.roles(plan.entries, plan.preset)
+
+def _refine(rgb: np.ndarray, hint: np.ndarray | None, probs: list[np.ndarray], plan: Plan) -> np.ndarray:
+    """One alpha from the models' answers (by role, see ensemble.py) and the hint."""
+    parts = ensemble.split(probs, ensemble.roles(plan.entries, plan.preset))
     try:
         if hint is not None and hint.shape == rgb.shape[:2] and refine.is_region(hint):
             # A region (an editor's selection, a box): outside is background, inside the model decides.
-            alpha = refine.refine_alpha(rgb, probs[0], plan.refine, **ensemble.split(probs, roles))
+            alpha = refine.refine_alpha(rgb, probs[0], plan.refine, **parts)
             alpha[hint == refine.BACKGROUND] = 0.0
-        else:
-            alpha = refine.refine_alpha(rgb, probs[0], plan.refine, hint=hint, **ensemble.split(probs, roles))
+            return alpha
+        return refine.refine_alpha(rgb, probs[0], plan.refine, hint=hint, **parts)
     except ValueError as err:  # a hint that does not fit the image
         raise CleancutError(str(err)) from None
-    timings["refine"] = time.perf_counter() - start
-    return alpha

@@ -6,7 +6,8 @@ FOREGROUND = 0 / 128 / 255): a box or an editor's selection is a *region*, backg
 and unknown (the model decides) inside. When the region leaves much of the frame out, the
 model runs on a crop around it with a margin, at the model's own input size, so a small subject
 gets the model's whole resolution and the rest of the frame cannot draw its attention
-(``crop_for``); the alpha is pasted back, background outside the crop.
+(``crop_for``), beside its answer on the whole frame (``with_context``); the alpha is pasted
+back, background outside the crop.
 
 Why these numbers (cleancut bench --prompt box, boxes from GrabCut's lasso bounds and from
 ECSSD's masks, see the README's quality table): MARGIN 0.1 of the box's side on each side
@@ -26,6 +27,28 @@ from .errors import CleancutError
 MARGIN = 0.1  # context around the prompt's bounds, as a fraction of its width / height
 MARGIN_MIN = 8  # ... and at least this many pixels
 CROP_MAX = 0.8  # crop only when the crop keeps less than this fraction of the frame's pixels
+
+
+def with_context(on_crop: np.ndarray, on_frame: np.ndarray, crop: tuple[slice, slice],
+                 shape: tuple[int, ...]) -> np.ndarray:
+    """A model's probability for the crop: the mean of its answer on the crop and its answer on
+    the whole frame (``shape``) cut to the crop, at ``on_crop``'s resolution.
+
+    Why both: on the crop a small subject gets the model's whole resolution (GrabCut boxes:
+    IS-Net 0.955 against 0.955 for the frame's answer cut to the box), but a crop tight around
+    a large subject loses the context the model needs to see it as one (ECSSD boxes: 0.872
+    against 0.899); the mean keeps most of each (0.973 and 0.895; u2netp 0.879 and 0.883).
+    """
+    from PIL import Image
+
+    height, width = shape[:2]
+    sy, sx = on_frame.shape[0] / height, on_frame.shape[1] / width
+    rows, cols = crop
+    box = (cols.start * sx, rows.start * sy, cols.stop * sx, rows.stop * sy)
+    frame = Image.fromarray(np.ascontiguousarray(on_frame, dtype=np.float32), mode="F")
+    cut = np.asarray(frame.resize((on_crop.shape[1], on_crop.shape[0]), Image.Resampling.BILINEAR, box=box),
+                     dtype=np.float32)
+    return (np.asarray(on_crop, np.float32) + cut) * np.float32(0.5)
 
 
 def parse_box(text: str) -> tuple[int, int, int, int]:

@@ -70,18 +70,36 @@ def test_a_hint_file_of_another_size_is_a_clear_error(tmp_path):
 
 # --- the pipeline: the models look at the crop ---
 
-def test_a_small_region_runs_the_model_on_the_crop_around_it(engine_models):
+def _red(rgb: np.ndarray) -> np.ndarray:
+    from cleancut import fetch, segment
+    from cleancut.catalog import load_catalog
+
+    entry = load_catalog().get("red")
+    return segment.predict(np.ascontiguousarray(rgb), entry, fetch.ensure(entry))
+
+
+def test_a_small_region_runs_the_model_on_the_crop_around_it_and_on_the_frame(engine_models):
+    from cleancut import refine
+
     rgb = gradient_image(64, 64)
     region = np.zeros((64, 64), np.uint8)
     region[40:56, 40:56] = 128
-    options = Options(model="red", refine="fast", foreground=False)
-    alpha = pipeline.remove(rgb, options, hint=region).alpha
+    alpha = pipeline.remove(rgb, Options(model="red", refine="fast", foreground=False), hint=region).alpha
     crop = prompts.crop_for(region)
     assert crop == (slice(32, 64), slice(32, 64))
-    on_crop = pipeline.remove(np.ascontiguousarray(rgb[crop]), options).alpha
+    prob = prompts.with_context(_red(rgb[crop]), _red(rgb), crop, rgb.shape)
     expected = np.zeros((64, 64), np.float32)
-    expected[40:56, 40:56] = on_crop[8:24, 8:24]
+    expected[crop] = refine.refine_alpha(np.ascontiguousarray(rgb[crop]), prob, "fast")
+    expected[region == 0] = 0.0
     np.testing.assert_array_equal(alpha, expected)
+
+
+def test_the_crops_probability_is_the_mean_of_the_crops_answer_and_the_frames_cut_to_it():
+    on_frame = np.zeros((10, 10), np.float32)
+    on_frame[3:, 3:] = 1.0  # the frame's answer: the bottom-right, past the crop's resampling reach
+    on_crop = np.full((4, 4), 0.5, np.float32)
+    mean = prompts.with_context(on_crop, on_frame, (slice(50, 100), slice(50, 100)), (100, 100, 3))
+    np.testing.assert_allclose(mean, 0.75)
 
 
 def test_colours_outside_the_crop_are_the_photos_own(engine_models):
