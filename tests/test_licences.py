@@ -33,7 +33,8 @@ def test_no_commercial_use_makes_any_licence_non_commercial():
 def test_built_in_classes():
     catalog = load_catalog()
     assert {m: licences.entry_class(e) for m, e in catalog.models.items()} == {
-        "u2netp": "permissive", "u2net": "permissive", "isnet": "copyleft", "isnet-q8": "copyleft", "rvm": "copyleft"}
+        "u2netp": "permissive", "u2net": "permissive", "isnet": "copyleft", "isnet-q8": "copyleft", "rvm": "copyleft",
+        "modnet": "permissive"}
 
 
 def test_permissive_model_runs_without_acceptance():
