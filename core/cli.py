@@ -240,6 +240,7 @@ def _screen(jobs: list[Job], skip_existing: bool) -> tuple[list[int], dict[int, 
 def cmd_remove(args: argparse.Namespace) -> int:
     if args.bg:
         compose.parse_colour(args.bg)
+    prompt = _prompt(args)
     if args.ray is not None or args.ray_actors is not None:
         from . import cluster
 
@@ -247,7 +248,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
     options = Options(model=args.model, refine=args.refine, provider=args.provider,
                       threads=args.threads, offline=True if args.offline else None,
                       foreground=args.foreground and not args.mask)
-    prompt = _prompt(args)
     inputs, failures = expand_inputs(args.inputs)
     tag = "-mask" if args.mask else ("-composite" if args.bg else "-cutout")
     jobs = [replace(job, prompt=prompt) for job in plan_jobs(inputs, args.output, tag, args.format)]

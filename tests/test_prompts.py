@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -158,10 +161,14 @@ def test_an_unreadable_hint_file_stops_before_any_work(tmp_path, engine_models, 
     assert not (tmp_path / "out.png").exists()
 
 
-def test_hint_file_with_ray_is_a_usage_error(tmp_path, engine_models, capsys):
+def test_hint_file_with_ray_is_a_usage_error_before_ray_is_touched(tmp_path, engine_models, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # importing Ray would fail the test
+    for name in ("RAY_USAGE_STATS_ENABLED", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"):
+        monkeypatch.delenv(name, raising=False)
     Image.new("L", (64, 48)).save(tmp_path / "hint.png")
     assert run(["remove", str(_photo(tmp_path)), "--hint", str(tmp_path / "hint.png"), "--ray"]) == 2
     assert "use --box" in capsys.readouterr().err
+    assert "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER" not in os.environ  # a later real cluster must not inherit it
 
 
 def test_box_and_hint_together_are_a_usage_error(tmp_path, capsys):
