@@ -96,6 +96,12 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
+def _ctrl_c_as_on_a_terminal() -> None:
+    """In the child: SIGINT's default action, as a program started from a terminal has (a test
+    run started in the background of a script inherits SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_ctrl_c_stops_every_worker_and_leaves_only_complete_files(tmp_path, engine_models):
     _, slow = engine_models
@@ -103,7 +109,8 @@ def test_ctrl_c_stops_every_worker_and_leaves_only_complete_files(tmp_path, engi
     marker = f"CLEANCUT_TEST_MARK={uuid.uuid4().hex}"
     env = dict(os.environ, CLEANCUT_TEST_MARK=marker.split("=")[1])
     proc = subprocess.Popen(CLI + ["remove", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", slow,
-                                   "--workers", "2", "-q"], env=env, stderr=subprocess.PIPE, text=True)
+                                   "--workers", "2", "-q"], env=env, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ctrl_c_as_on_a_terminal)
     deadline = time.monotonic() + 60
     while len(_processes_with(marker)) < 3 and time.monotonic() < deadline:  # the command and two workers
         time.sleep(0.1)

@@ -303,8 +303,11 @@ def cleancut_on_a_terminal(*argv: str, interrupt_after: float | None = None) -> 
 
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns, as a window has
+    # SIGINT's default action in the child, as on a terminal (a test run started in the
+    # background of a script inherits SIGINT ignored).
     child = subprocess.Popen([sys.executable, "-m", "cleancut", *argv], stdout=subprocess.DEVNULL,
-                             stderr=follower, stdin=subprocess.DEVNULL)
+                             stderr=follower, stdin=subprocess.DEVNULL,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(follower)
     text, sent = b"", False
     while True:
