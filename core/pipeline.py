@@ -133,8 +133,8 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
 
     ``hint`` is an optional H×W uint8 trimap (0 / 128 / 255) or rough mask; a hint with no 255
     at all is a region (a box, an editor's selection): background outside, the model decides
-    inside. When a hint leaves much of the frame out as background, the models run on a crop
-    around the rest (prompts.crop_for) and the alpha is pasted back.
+    inside. When a hint leaves much of the frame out as background, the models also run on a
+    crop around the rest (prompts.crop_for, prompts.with_context) and the alpha is pasted back.
     ``progress(fraction, stage)`` is called as stages finish, and as a model downloads (see
     Progress); ``cancel`` stops the run, a download too.
     ``stream`` is the state of a video stream this frame belongs to (None for a still image).
