@@ -44,6 +44,7 @@ import numpy as np
 from PIL import Image
 
 from . import licences, prompts
+from .options import Options
 
 ENV_DATA = "CLEANCUT_EVAL"
 ENV_WEIGHTS = "CLEANCUT_BENCH_WEIGHTS"
@@ -102,6 +103,39 @@ def load_samples(data: Path, datasets=DATASETS, limit: int | None = None) -> lis
             samples.append(Sample(ds, row["name"], root / row["image"], root / row["alpha"],
                                   hint, band, "ambiguous:" in row.get("tags", "")))
     return samples
+
+
+def screen_samples(samples: list[Sample]) -> tuple[list[Sample], list[tuple[Sample, str]]]:
+    """The samples a bench can score, and the others with why: an image whose ground truth,
+    hint or band is missing, unreadable or of another size fails alone, before any run, rather
+    than stopping the whole bench half-way."""
+    usable: list[Sample] = []
+    refused: list[tuple[Sample, str]] = []
+    for sample in samples:
+        why = _sample_problem(sample)
+        if why is None:
+            usable.append(sample)
+        else:
+            refused.append((sample, why))
+    return usable, refused
+
+
+def _sample_problem(sample: Sample) -> str | None:
+    sizes = {}
+    for role, path in (("image", sample.image), ("ground truth", sample.alpha),
+                       ("hint", sample.hint), ("band", sample.band)):
+        if path is None:
+            continue
+        try:
+            with Image.open(path) as im:
+                sizes[role] = im.size
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
+            return f"its {role} {path} cannot be read ({err})"
+    width, height = sizes.pop("image")
+    for role, (w, h) in sizes.items():
+        if (w, h) != (width, height):
+            return f"its {role} is {w}x{h} but the image is {width}x{height}"
+    return None
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -287,7 +321,6 @@ def bench_plan(model: str, refine: str, tta: str = "", weights: Path | None = No
 
     from . import pipeline
     from .catalog import Preset, load_catalog
-    from .options import Options
 
     options = Options(model=model, refine=refine, foreground=True)
     if weights is None:
@@ -310,7 +343,6 @@ def bench_plan(model: str, refine: str, tta: str = "", weights: Path | None = No
 def _cleancut_worker(job: dict) -> None:
     """Runs inside the worker process: cleancut over the job's samples, through pipeline.remove."""
     from . import segment
-    from .options import Options
     from .pipeline import remove
 
     threads = job["threads"]
@@ -571,13 +603,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "of the ecssd and alphamatting ground truth), on every set")
     p.add_argument("--tta", default="", help="cleancut test-time settings: 'flip' also runs the mirrored image")
     p.add_argument("--datasets", default=",".join(DATASETS))
-    p.add_argument("--limit", type=int, default=None, help="only the first N images of each dataset")
-    p.add_argument("--threads", type=int, default=2, help="threads per tool (default 2)")
+    p.add_argument("--limit", type=_count, default=None, help="only the first N images of each dataset")
+    p.add_argument("--threads", type=_threads, default=2, help="threads per tool (default 2)")
     p.add_argument("--weights", type=Path, default=os.environ.get(ENV_WEIGHTS) or None,
                    help=f"folder holding MODEL.onnx files (default: the model cache, or ${ENV_WEIGHTS})")
-    p.add_argument("--composites", type=int, default=5,
+    p.add_argument("--composites", type=_count_or_zero, default=5,
                    help="write green and white composites for the first N images of each run")
     args = p.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        p.error(f"--out {args.out} is a file; give a folder for the results (it is created if absent)")
     args.models = [m for m in args.models.split(",") if m]
     args.refine = [m for m in args.refine.split(",") if m]
     for mode in args.refine:
@@ -590,6 +624,28 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.weights is not None:
         args.weights = Path(args.weights)
     return args
+
+
+def _count(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def _count_or_zero(text: str) -> int:
+    """argparse type: a whole number of at least 0."""
+    if not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 0")
+    return int(text)
+
+
+def _threads(text: str) -> int:
+    """argparse type for --threads: what Options accepts (it owns the limits)."""
+    try:
+        return Options(threads=_count(text)).threads
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def licence_gate(models: list[str]) -> str | None:
@@ -628,7 +684,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"cleancut bench: no evaluation data at {args.data} (use --data DIR or ${ENV_DATA})", file=sys.stderr)
         return 2
-    samples = load_samples(args.data, args.datasets, args.limit)
+    samples, refused_samples = screen_samples(load_samples(args.data, args.datasets, args.limit))
+    for sample, why in refused_samples:
+        print(f"cleancut bench: left out {sample.dataset}/{sample.name}: {why}", file=sys.stderr)
     if not samples:
         print(f"cleancut bench: no evaluation images under {args.data}/{{{','.join(args.datasets)}}} "
               "(manifest.csv, or image/ and alpha/ folders)", file=sys.stderr)
@@ -640,7 +698,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cleancut bench: --rembg needs rembg in {python} (pip install 'rembg[cpu,cli]' there, "
                   "or point --rembg-python at an interpreter that has it)", file=sys.stderr)
             return 2
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        print(f"cleancut bench: cannot create --out {args.out} ({err.strerror})", file=sys.stderr)
+        return 2
     results = []
     for spec in build_specs(args):
         # A hinted run scores only the images that have a user hint (ecssd has none); a box run
@@ -664,7 +726,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  SAD {_fmt(am, 'sad')}  grad {_fmt(am, 'grad', 3)}  IoU {_fmt(gc, 'iou', 4)}  "
               f"ECSSD IoU {_fmt(ec, 'iou', 4)}  "
               f"wall {summary['median_wall_s']:.3f}s  RSS {summary['peak_rss_mib']:.0f} MiB", file=sys.stderr)
-    meta = {"data": str(args.data), "threads": args.threads, "limit": args.limit, "images": len(samples)}
+    meta = {"data": str(args.data), "threads": args.threads, "limit": args.limit, "images": len(samples),
+            "left_out": {f"{s.dataset}/{s.name}": why for s, why in refused_samples}}
     (args.out / "results.json").write_text(json.dumps({"meta": meta, "runs": results}, indent=1))
     (args.out / "results.md").write_text(markdown(results, args))
     print((args.out / "results.md").read_text())

@@ -607,7 +607,19 @@ def shared_socket_path(python):
     key = "\0".join([python] + ["%s=%s" % (k, v) for k, v in sorted(os.environ.items())
                                  if k.startswith("CLEANCUT_") or k == "PYTHONPATH"])
     digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
-    return os.path.join(runtime_dir(), "worker-%s.sock" % digest)
+    path = os.path.join(runtime_dir(), "worker-%s.sock" % digest)
+    encoded = path.encode("utf-8") if not isinstance(path, bytes) else path
+    if len(encoded) >= _SOCKET_PATH_MAX:
+        raise _NoSharedFolder("No shared cleancut worker: its socket path %s is %d bytes, longer than "
+                              "Unix sockets allow (%d); a private worker is used instead (set "
+                              "CLEANCUT_RUNTIME_DIR to a shorter folder of yours to share one)."
+                              % (path, len(encoded), _SOCKET_PATH_MAX - 1))
+    return path
+
+
+# The size of sockaddr_un.sun_path, its closing NUL included: 104 bytes on macOS and the BSDs,
+# 108 on Linux. A longer path cannot be bound or connected to.
+_SOCKET_PATH_MAX = 108 if sys.platform.startswith("linux") else 104
 
 
 # Run by the engine's Python: start the listening worker in its own session, then wait until

@@ -7,11 +7,14 @@ file, after the other files completed); 2 the command line itself was wrong.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import glob
 import os
+import signal
 import stat
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -130,14 +133,19 @@ def expand_inputs(args: Sequence[str]) -> tuple[list[tuple[Path, Path]], list[tu
     """(file, path relative to its root) for files, folders (recursive) and globs; plus misses.
 
     Only regular files are inputs: a FIFO or a device would block or never end. Files named
-    like our own outputs are left out (and named when given explicitly).
+    like our own outputs are left out (and named when given explicitly). A file reached by
+    several arguments is taken once. A folder or pattern that yields no image is a miss, like
+    a missing file: the run exits 1 saying so.
     """
     found: list[tuple[Path, Path]] = []
     missing: list[tuple[str, str]] = []
     for arg in args:
         path = Path(arg)
         if path.is_dir():
-            found += [(p, p.relative_to(path)) for p in _walk(path)]
+            files = _walk(path)
+            if not files:
+                missing.append((arg, "this folder holds no image file (.png, .jpg, .webp, .tif, .bmp, .gif)"))
+            found += [(p, p.relative_to(path)) for p in files]
         elif os.path.lexists(path) and not glob.has_magic(arg) or path.exists():
             try:
                 mode = os.stat(path).st_mode
@@ -160,7 +168,20 @@ def expand_inputs(args: Sequence[str]) -> tuple[list[tuple[Path, Path]], list[tu
             found += [(m, m.relative_to(root)) for m in files]
         else:
             missing.append((arg, "no such file or folder"))
-    return found, missing
+    return _first_routes(found), missing
+
+
+def _first_routes(found: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """Each real file once however many arguments reach it (``a.png '*.png'``, a folder and a
+    file in it): the first argument that names it decides where its result goes."""
+    unique: list[tuple[Path, Path]] = []
+    seen: set[tuple[int, int] | Path] = set()
+    for path, relative in found:
+        identity = _identity(path)
+        if identity not in seen:
+            seen.add(identity)
+            unique.append((path, relative))
+    return unique
 
 
 def plan_jobs(inputs: list[tuple[Path, Path]], output: str | None, tag: str, fmt: str | None) -> list[Job]:
@@ -221,13 +242,14 @@ def _screen(jobs: list[Job], skip_existing: bool) -> tuple[list[int], dict[int, 
     refused: dict[int, str | None] = {}
     skipped = 0
     seen: dict[Path, Path] = {}
-    sources = {_identity(job.source) for job in jobs}
+    sources = {_identity(path) for job in jobs for path in job.inputs()}
     for index, job in enumerate(jobs):
         key = job.target.resolve()
         if key in seen:
             refused[index] = f"its output {job.target} would overwrite the result of {seen[key]}"
         elif _identity(job.target) in sources:
-            refused[index] = f"its output {job.target} is an input; it was left unchanged (choose another -o)"
+            refused[index] = (f"its output {job.target} is an input (an image or the --hint file); "
+                              "it was left unchanged (choose another -o)")
         else:
             seen[key] = job.source
             if skip_existing and job.target.exists():
@@ -268,8 +290,9 @@ def cmd_remove(args: argparse.Namespace) -> int:
     else:
         workers = args.workers or batch.default_workers(len(todo))
         results = batch.run([jobs[i] for i in todo], options, output, plan, workers)
-    for index, (_, failure) in zip(todo, _progress(results, len(todo), args.quiet)):
-        outcome[index] = failure
+    with contextlib.closing(results):  # an interrupt stops the workers before it is reported
+        for index, (_, failure) in zip(todo, _progress(results, len(todo), args.quiet)):
+            outcome[index] = failure
     done = 0
     for index, job in enumerate(jobs):
         if index not in outcome:  # skipped: its output was already there
@@ -549,6 +572,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (a service manager, `kill`, a closing terminal): like Ctrl-C, it unwinds
+    the command so every clean-up runs (a half-written output's temporary file is removed,
+    worker processes are stopped) instead of leaving them behind."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up short
+    raise Terminated()
+
+
+def _raise_on_sigterm():
+    """Turn SIGTERM into Terminated for this command; the handler it replaced, to restore."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _restore_sigterm(previous) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # the benchmark has its own argument parser
@@ -557,6 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = _raise_on_sigterm()
     try:
         status = args.func(args)
         sys.stdout.flush()  # here, so that a closed pipe is seen while it can be handled
@@ -583,6 +630,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cleancut: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("cleancut: terminated; nothing half-written was left", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        _restore_sigterm(previous)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import numpy as np
-from PIL import Image, ImageCms, TiffImagePlugin, TiffTags, UnidentifiedImageError
+from PIL import Image, ImageCms, PngImagePlugin, TiffImagePlugin, TiffTags, UnidentifiedImageError
 
 from cleancut.errors import ImageError
 
@@ -200,15 +200,23 @@ def _to_8bit(array: np.ndarray) -> np.ndarray:
     return ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
+# Pillow caps every compressed PNG chunk it inflates, the colour profile (iCCP) included, at
+# 1 MiB (PngImagePlugin.MAX_TEXT_CHUNK, a guard against text bombs); real printer and camera
+# profiles reach several MiB, so a valid photo would be called damaged. ICC's own size field
+# is 32-bit; this bound keeps a bomb's cost at a few tens of MiB.
+MAX_PROFILE_BYTES = 32 << 20
+
+
 @contextlib.contextmanager
 def _pillow_pixel_limit(limit: int | None) -> Iterator[None]:
-    """Set Pillow's global bomb limit for the duration; the caller holds _PILLOW_LIMIT_LOCK."""
-    saved = Image.MAX_IMAGE_PIXELS
+    """Set Pillow's global bomb limits for the duration; the caller holds _PILLOW_LIMIT_LOCK."""
+    saved = Image.MAX_IMAGE_PIXELS, PngImagePlugin.MAX_TEXT_CHUNK
     Image.MAX_IMAGE_PIXELS = limit
+    PngImagePlugin.MAX_TEXT_CHUNK = max(saved[1], MAX_PROFILE_BYTES)
     try:
         yield
     finally:
-        Image.MAX_IMAGE_PIXELS = saved
+        Image.MAX_IMAGE_PIXELS, PngImagePlugin.MAX_TEXT_CHUNK = saved
 
 
 def file_kind(mode: int) -> str:
@@ -737,15 +745,50 @@ def _write_atomically(name: str, encode: Callable[[IO[bytes]], None]) -> None:
                 os.remove(temporary)
 
 
+# A file name's limit on the file systems users have (ext4, APFS, NTFS: 255 bytes).
+_NAME_MAX = 255
+
+
+def _temporary_prefix(base: str, pid: int) -> str:
+    """``.NAME.PID-`` with NAME shortened so that the whole temporary name fits _NAME_MAX bytes:
+    a legal 255-byte output name must not fail because its temporary is longer."""
+    tail = f".{pid}-"
+    room = _NAME_MAX - len(f".{tail}{'0' * 8}.tmp".encode())
+    while len(os.fsencode(base)) > room:  # by characters, never half of one
+        base = base[:-1]
+    return f".{base}{tail}"
+
+
 def _create_temporary(folder: str, base: str) -> tuple[str, int]:
     # os.open with 0o666 lets the user's umask decide the permissions, as for any new file.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    prefix = _temporary_prefix(base, os.getpid())
     while True:
-        candidate = os.path.join(folder, f".{base}.{secrets.token_hex(4)}.tmp")
+        candidate = os.path.join(folder, f"{prefix}{secrets.token_hex(4)}.tmp")
         try:
             return candidate, os.open(candidate, flags, 0o666)
         except FileExistsError:
             continue
+
+
+def remove_temporaries(path: str | os.PathLike[str], pid: int) -> list[str]:
+    """Remove what a killed process ``pid`` left of its write of ``path`` (its temporary file,
+    which its own clean-up never got to remove); returns the names removed. A batch calls this
+    for the file a lost worker process was writing."""
+    name = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(name))
+    prefix = _temporary_prefix(os.path.basename(name), pid)
+    removed = []
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.startswith(prefix) and entry.endswith(".tmp") and len(entry) == len(prefix) + 12:
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(folder, entry))
+                removed.append(entry)
+    return removed
 
 
 def _pillow_image(pixels: np.ndarray) -> Image.Image:

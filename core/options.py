@@ -8,6 +8,10 @@ from .refine import MODES as REFINE_MODES
 
 DEFAULT_REFINE = "fast"
 
+# onnxruntime starts every intra-op thread when a session is created, deaf to Ctrl-C while it
+# does: a million threads would never finish. The largest machines have a few hundred cores.
+MAX_THREADS = 1024
+
 
 @dataclass(frozen=True)
 class Options:
@@ -36,5 +40,5 @@ class Options:
             raise ValueError(f"refine must be one of {', '.join(REFINE_MODES)}, not {self.refine!r}")
         if not 0.0 <= self.temporal_smoothing <= 0.95:
             raise ValueError(f"temporal_smoothing must be between 0 and 0.95, not {self.temporal_smoothing}")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be at least 1, not {self.threads}")
+        if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
+            raise ValueError(f"threads must be between 1 and {MAX_THREADS}, not {self.threads}")
