@@ -23,16 +23,12 @@ from typing import Sequence
 from . import __version__, batch, compose, config, fetch, hosts, images, licences, pipeline, prompts
 from .batch import Job
 from .catalog import load_catalog, read_card
-from .errors import CleancutError
+from .errors import CleancutError, UsageError
 from .options import REFINE_MODES, Options
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
 OUTPUT_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
 OUTPUT_TAGS = ("-cutout", "-mask", "-composite")
-
-
-class UsageError(CleancutError):
-    """A command line that cannot mean what it says: exit code 2, like argparse's own errors."""
 
 
 def _is_own_output(path: Path) -> bool:

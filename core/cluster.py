@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from . import __version__, batch, images, pipeline, prompts
-from .errors import CleancutError
+from .errors import CleancutError, UsageError
 from .options import Options
 
 #: Files in flight per actor: while one runs, the next one's bytes are already on its node.
@@ -108,8 +108,6 @@ def parse_address(text: str) -> str:
 def require_ray(args: Any) -> None:
     """Check the --ray options and that Ray can be imported: a UsageError (exit code 2) naming
     the extra to install, before any model is fetched or file read."""
-    from .cli import UsageError
-
     if args.ray is None:
         raise UsageError("--ray-actors needs --ray")
     if args.workers is not None:
@@ -118,8 +116,6 @@ def require_ray(args: Any) -> None:
 
 
 def _import_ray(address: str) -> Any:
-    from .cli import UsageError
-
     # Nothing leaves the machine unless the user points us at a cluster: no usage statistics
     # (cleancut's promise), and a Ray started here listens on the loopback address only.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

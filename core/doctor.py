@@ -16,6 +16,7 @@ from typing import Callable
 from . import __version__, bundles, config, fetch, hosts, install, licences
 from .catalog import load_catalog
 from .errors import CleancutError
+from .hosts.base import parse_version
 
 OK, NOTE, FIX = "ok", "note", "FIX"
 
@@ -155,6 +156,9 @@ def _check_install(entry: dict) -> Finding:
     title = (bundle.title + (f" {entry['version']}" if entry["version"] else "")
              + ("" if entry["flavour"] == "native" else f" ({entry['flavour']})"))
     fix = f"`cleancut install {entry['host']}`"
+    if entry["version"] and parse_version(entry["version"]) is None:  # recorded by a cleancut that took "04.5"
+        return Finding(FIX, title, f"{root} is in a version folder {editor.title} never reads: "
+                                   f"`cleancut uninstall {entry['host']}`, then {fix}")
     current = {rel: bundles.sha256(data) for rel, data in bundles.contents(bundle).items()}
     missing = [rel for rel in current if not (root / rel).is_file()]
     if missing:

@@ -9,6 +9,12 @@ class CleancutError(Exception):
     """A failure the user can act on; ``str(err)`` is the whole message, no traceback needed."""
 
 
+class UsageError(CleancutError):
+    """A command line that cannot mean what it says: exit code 2, like argparse's own errors.
+    Here rather than in the CLI so the modules that check an option's value (an editor's
+    version, the --ray options) can say so without importing the CLI."""
+
+
 class ImageError(CleancutError):
     """An input image that cannot be read, or an output that cannot be written."""
 

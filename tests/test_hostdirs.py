@@ -164,3 +164,43 @@ def test_blender_versions_found_on_disk_newest_first(tmp_path):
     for name in ("2.93", "3.4", "4.3", "4.10", "5.2", "notes", "4.2.1"):
         (tmp_path / name).mkdir()
     assert blender.versions_on_disk(str(tmp_path)) == ["5.2", "4.10", "4.3", "3.4"]
+
+
+# --- versions written as the editors write them (issue 21, item 22) ---
+# int() reads "0004" and Arabic-Indic "٤" as 4, but an editor reads only the folder it names itself
+# ("4.5"): anything else is refused, naming the forms taken; what is not plain ASCII is shown escaped.
+
+PLAIN_DIGITS = "written in plain digits without leading zeros"
+
+
+@pytest.mark.parametrize("version,shown", [
+    ("0004.0005", "0004.0005"), ("04.5", "04.5"), ("4.05", "4.05"), ("\u0664.\u0665", "'\\u0664.\\u0665'"),
+    ("4.5.0", "4.5.0"), ("4.5\n", "'4.5\\n'"), (" 4.5", "' 4.5'"), ("4,5", "4,5"), ("", "''")])
+def test_blender_takes_its_version_only_as_blender_names_its_folders(version, shown):
+    with pytest.raises(CleancutError) as err:
+        blender.find(LINUX, version, None)
+    assert str(err.value) == (f"Blender {shown} is not supported: --host-version takes its major.minor version, "
+                              f"3.4 to 5.x (like 4.5 or 5.2), {PLAIN_DIGITS}")
+
+
+@pytest.mark.parametrize("version,shown", [
+    ("05.1", "05.1"), ("5.01", "5.01"), ("\u0665.\u0661", "'\\u0665.\\u0661'"), ("5.1.0", "5.1.0")])
+def test_krita_takes_its_version_only_in_plain_digits(version, shown):
+    with pytest.raises(CleancutError) as err:
+        krita.find(LINUX, version)
+    assert str(err.value) == (f"Krita {shown} is not supported: --host-version takes 5.1 to 6.x as major.minor "
+                              f"(like 5.2 or 6.0), {PLAIN_DIGITS}")
+
+
+@pytest.mark.parametrize("version,shown", [
+    ("03.0", "03.0"), ("3.00", "3.00"), ("\u0663.\u0660", "'\\u0663.\\u0660'"), ("3.0 ", "'3.0 '")])
+def test_gimp_takes_only_its_release_names_exactly(version, shown):
+    with pytest.raises(CleancutError) as err:
+        gimp.find(LINUX, version)
+    assert str(err.value) == f"GIMP {shown} is not supported: --host-version takes 3.2, 3.0, 2.10"
+
+
+def test_blender_folders_not_named_as_blender_names_them_are_not_versions(tmp_path):
+    for name in ("4.3", "04.5", "4.05", "\u0664.\u0665", "5.2\n"):
+        (tmp_path / name).mkdir()
+    assert blender.versions_on_disk(str(tmp_path)) == ["4.3"]

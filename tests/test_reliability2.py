@@ -56,17 +56,23 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def pool_workers(pid: int) -> list[int]:
+def spawned(pid: int) -> list[int]:
     """The batch's worker processes among a CLI's children (not multiprocessing's resource
-    tracker), once both are up."""
+    tracker)."""
     found = []
     for child in children(pid):
         try:
             command = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"spawn_main" in command:
+        if b"spawn_main" in command and b"resource_tracker" not in command:
             found.append(child)
+    return found
+
+
+def pool_workers(pid: int) -> list[int]:
+    """The batch's two worker processes, once both are up."""
+    found = spawned(pid)
     return found if len(found) >= 2 else []
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any, Callable, Mapping
 
-from ..errors import CleancutError
+from ..errors import CleancutError, UsageError
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,9 @@ class Editor:
     switch_check: Callable[[dict[str, Any]], "str | None"] = lambda data: None
     # after install: where the plug-in shows up, what to do next (one line each)
     hints: Callable[[Target], list[str]] = lambda target: []
+    # the names a plug-in root of this editor has (plug-ins, krita…): installed.json is checked
+    # against them, so a hand-edited record cannot point uninstall at any other folder
+    root_names: tuple[str, ...] = ()
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
@@ -143,13 +146,31 @@ def version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-_MAJOR_MINOR = re.compile(r"\d+\.\d+")
+# An editor names its version folders major.minor in ASCII digits without leading zeros (4.5,
+# 3.10): "04.5" or Arabic-Indic "٤.٥" would make a folder no editor reads, although int() reads
+# them as 4 and 5.
+_MAJOR_MINOR = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)", re.ASCII)
+
+
+def parse_version(text: str) -> tuple[int, int] | None:
+    """"4.5" -> (4, 5); None for anything an editor would not name a folder (04.5, ٤.٥, 4.5.1, " 4.5")."""
+    found = _MAJOR_MINOR.fullmatch(text)
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def shown(text: str) -> str:
+    """A version as typed, for a message: as it is when plain, else quoted and escaped (spaces,
+    invisible or lookalike characters would not be seen)."""
+    plain = text.isascii() and text.isprintable() and " " not in text and text != ""
+    return text if plain else ascii(text)
 
 
 def check_version(editor: str, version: str, supported: Callable[[tuple[int, ...]], bool], words: str) -> str:
-    """A --host-version: major.minor that the editor module supports, else a clear error."""
-    if not _MAJOR_MINOR.fullmatch(version) or not supported(version_tuple(version)):
-        raise CleancutError(f"{editor} {version} is not supported: --host-version takes {words}")
+    """A --host-version: major.minor that the editor module supports, else a clear error listing the forms taken."""
+    parsed = parse_version(version)
+    if parsed is None or not supported(parsed):
+        raise UsageError(f"{editor} {shown(version)} is not supported: --host-version takes {words}, "
+                            "written in plain digits without leading zeros")
     return version
 
 

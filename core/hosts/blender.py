@@ -19,7 +19,7 @@ from pathlib import Path, PurePath
 from typing import Any, Callable
 
 from ..errors import CleancutError
-from .base import Bundle, Editor, Place, Target, Where, check_version, version_tuple
+from .base import Bundle, Editor, Place, Target, Where, check_version, parse_version, version_tuple
 
 MODULE = "cleancut_blender"
 EXTENSIONS_FROM = (4, 2)  # the first version that loads extensions/user_default
@@ -67,13 +67,12 @@ def module_name(version: str) -> str:
     return f"bl_ext.user_default.{MODULE}" if version_tuple(version) >= EXTENSIONS_FROM else MODULE
 
 
-_VERSION_FOLDER = re.compile(r"^\d+\.\d+$")
-
-
 def versions_on_disk(root: str) -> list[str]:
-    """Version folders (like 3.4, 5.2) under a Blender config root that cleancut supports, newest first."""
+    """Version folders (like 3.4, 5.2) under a Blender config root that cleancut supports, newest first.
+
+    Named exactly as Blender names them: a "04.5" or "٤.٥" folder is not one Blender reads."""
     try:
-        names = [n for n in os.listdir(root) if _VERSION_FOLDER.match(n) and supported(version_tuple(n))]
+        names = [n for n in os.listdir(root) if (v := parse_version(n)) is not None and supported(v)]
     except OSError:
         return []
     return sorted(names, key=version_tuple, reverse=True)
@@ -113,7 +112,7 @@ def blender_version(exe: str) -> str | None:
         out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60).stdout
     except (OSError, subprocess.SubprocessError):
         return None
-    found = re.search(r"Blender (\d+)\.(\d+)", out)
+    found = re.search(r"Blender ([0-9]+)\.([0-9]+)", out)
     return f"{found.group(1)}.{found.group(2)}" if found else None
 
 
@@ -180,4 +179,4 @@ def enable(exe: str, module: str, on: bool) -> None:
 
 EDITOR = Editor("blender", "Blender", (BLENDER,), "3.4 to 5.x", find, switch_plan=switch_plan,
                 switch_on=switch_on, switch_off=switch_off, hints=hints,
-                switch_shape={"exe": (str,), "module": (str,)})
+                switch_shape={"exe": (str,), "module": (str,)}, root_names=("user_default", "addons"))

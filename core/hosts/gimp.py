@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import CleancutError
-from .base import Bundle, Editor, Place, Target, Where, existing
+from .base import Bundle, Editor, Place, Target, Where, existing, shown
 
 GIMP3 = Bundle(
     "gimp3", "GIMP", "gimp/cleancut", (("", "cleancut/"),),
@@ -47,8 +47,8 @@ def places(where: Where, folders: tuple[str, ...] = tuple(FOLDERS.values())) -> 
 
 def find(where: Where, version: str | None, exe: str | None = None) -> list[Target]:
     """Every GIMP user folder found, or the one for --host-version (made when absent)."""
-    if version is not None and version not in FOLDERS:
-        raise CleancutError(f"GIMP {version} is not supported: --host-version takes "
+    if version is not None and version not in FOLDERS:  # exactly as written: no "03.0", no "٣.٠"
+        raise CleancutError(f"GIMP {shown(version)} is not supported: --host-version takes "
                             f"{', '.join(FOLDERS)}")
     folders = (FOLDERS[version],) if version else tuple(dict.fromkeys(FOLDERS.values()))
     candidates = places(where, folders)
@@ -69,4 +69,4 @@ def hints(target: Target) -> list[str]:
     return [f"Restart GIMP {target.place.version}: Layer > Mask > Remove Background… and Select > Subject…"]
 
 
-EDITOR = Editor("gimp", "GIMP", (GIMP3, GIMP2), "3.2, 3.0 and 2.10", find, hints=hints)
+EDITOR = Editor("gimp", "GIMP", (GIMP3, GIMP2), "3.2, 3.0 and 2.10", find, hints=hints, root_names=("plug-ins",))

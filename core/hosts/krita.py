@@ -52,7 +52,7 @@ def kritarc_path(place: Place, where: Where):  # -> PurePath of the platform's k
 def find(where: Where, version: str | None, exe: str | None = None) -> list[Target]:
     """The resource folders found (or the native one, made when absent)."""
     if version is not None:
-        check_version("Krita", version, lambda v: (5, 1) <= v < (7, 0), "5.1 to 6.x")
+        check_version("Krita", version, lambda v: (5, 1) <= v < (7, 0), "5.1 to 6.x as major.minor (like 5.2 or 6.0)")
     candidates = places(where)
     found = existing(candidates) or [p for p in candidates if p.flavour == "native"]
     return [Target(KRITA, p, Path(p.plugins), switch={"kritarc": str(kritarc_path(p, where))})
@@ -150,4 +150,5 @@ def _section(lines: list[str], section: str) -> tuple[int, int]:
 
 EDITOR = Editor("krita", "Krita", (KRITA,), "5.1 to 6.x", find, switch_plan=switch_plan,
                 switch_on=switch_on, switch_off=switch_off, switch_check=switch_check, hints=hints,
-                switch_shape={"path": (str,), "created": (bool,), "previous": (str, type(None))})
+                switch_shape={"path": (str,), "created": (bool,), "previous": (str, type(None))},
+                root_names=("krita",))
