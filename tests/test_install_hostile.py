@@ -34,6 +34,8 @@ import pytest
 from cleancut import bundles, cli, doctor, hosts, install
 from cleancut.errors import CleancutError
 
+from support import without_permission_override
+
 CLI = [sys.executable, "-m", "cleancut"]
 GIMP30 = Path(".config/GIMP/3.0/plug-ins")
 CLIENT = "cleancut_client.py"
@@ -278,16 +280,6 @@ def test_a_disk_filling_up_mid_copy_puts_everything_back_and_says_so_in_one_line
 
 
 # --- item 6: a read-only editor folder ---
-
-def without_permission_override() -> list[str]:
-    """A command prefix that takes away root's power to ignore file modes (a no-op for others)."""
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv is needed to drop CAP_DAC_OVERRIDE as root")
-    caps = "-dac_override,-dac_read_search"
-    return ["setpriv", "--bounding-set", caps, "--inh-caps", caps]
-
 
 def test_a_read_only_plug_in_folder_is_named_in_one_line_and_nothing_changes(home):
     plugins = home / GIMP30

@@ -28,7 +28,7 @@ from cleancut.cleancut_client import CleancutError as ClientError
 from cleancut.cleancut_client import Client
 from cleancut.errors import CleancutError, FetchError
 
-from support import RawWorker, catalog_entry, gradient_image
+from support import RawWorker, catalog_entry, gradient_image, without_permission_override
 
 CLI = [sys.executable, "-m", "cleancut"]
 
@@ -220,16 +220,6 @@ def test_an_op_that_is_a_list_leaves_a_shared_connection_serving(engine_models):
             worker.kill()
         assert b"Traceback" not in worker.stderr.read()
         shutil.rmtree(folder)
-
-
-def without_permission_override() -> list[str]:
-    """A command prefix that takes away root's power to ignore file modes (a no-op for others)."""
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv is needed to drop CAP_DAC_OVERRIDE as root")
-    caps = "-dac_override,-dac_read_search"
-    return ["setpriv", "--bounding-set", caps, "--inh-caps", caps]
 
 
 @pytest.fixture
