@@ -11,16 +11,14 @@ import contextlib
 import fnmatch
 import glob
 import os
-import signal
 import stat
 import sys
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__, batch, compose, config, fetch, hosts, images, licences, pipeline, prompts
+from . import __version__, batch, compose, config, fetch, hosts, images, licences, pipeline, prompts, stopping
 from .batch import Job
 from .catalog import load_catalog, read_card
 from .errors import CleancutError, UsageError
@@ -568,29 +566,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived (a service manager, `kill`, a closing terminal): like Ctrl-C, it unwinds
-    the command so every clean-up runs (a half-written output's temporary file is removed,
-    worker processes are stopped) instead of leaving them behind."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up short
-    raise Terminated()
-
-
-def _raise_on_sigterm():
-    """Turn SIGTERM into Terminated for this command; the handler it replaced, to restore."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _on_sigterm)
-
-
-def _restore_sigterm(previous) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # the benchmark has its own argument parser
@@ -599,9 +574,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    previous = _raise_on_sigterm()
     try:
-        status = args.func(args)
+        with stopping.unwinding():
+            status = args.func(args)
         sys.stdout.flush()  # here, so that a closed pipe is seen while it can be handled
         return status
     except BrokenPipeError:
@@ -626,11 +601,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cleancut: interrupted", file=sys.stderr)
         return 130
-    except Terminated:
-        print("cleancut: terminated; nothing half-written was left", file=sys.stderr)
-        return 128 + signal.SIGTERM
-    finally:
-        _restore_sigterm(previous)
+    except stopping.Terminated as err:
+        print(f"cleancut: stopped by {err.name}; nothing half-written was left", file=sys.stderr)
+        return 128 + err.number
 
 
 if __name__ == "__main__":

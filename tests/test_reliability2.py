@@ -157,7 +157,7 @@ def test_sigterm_to_a_batch_stops_its_workers_and_leaves_no_temporary_file(engin
     run.send_signal(signal.SIGTERM)
     _, err = run.communicate(timeout=60)
     assert run.returncode == 143
-    assert err.strip().splitlines()[-1] == "cleancut: terminated; nothing half-written was left"
+    assert err.strip().splitlines()[-1] == "cleancut: stopped by SIGTERM; nothing half-written was left"
     assert "Traceback" not in err and "leaked" not in err
     wait_for(lambda: not any(alive(pid) for pid in workers), timeout=15)
     assert leftovers(tmp_path / "out") == []
