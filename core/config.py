@@ -17,12 +17,17 @@ from typing import Any
 import platformdirs
 
 from .errors import CleancutError, brief
+from .smallfiles import MiB, SmallFileError, existing_special_kind, read_small
 
 ENV_CACHE_DIR = "CLEANCUT_CACHE_DIR"
 ENV_CONFIG_DIR = "CLEANCUT_CONFIG_DIR"
 ENV_OFFLINE = "CLEANCUT_OFFLINE"
 ENV_COMMERCIAL = "CLEANCUT_COMMERCIAL"
 ENV_CATALOG = "CLEANCUT_CATALOG"
+
+# Settings are a few flags, paths and one acceptance record per model: kilobytes. The cap
+# only stops a runaway or hostile file from being read into memory whole.
+MAX_CONFIG_BYTES = 1 * MiB
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -54,14 +59,16 @@ def load_config() -> dict[str, Any]:
     every caller (remove, models, install, uninstall, doctor, the worker) gets one
     CleancutError naming the file and the key instead of a traceback somewhere later.
     Unknown keys are kept as they are (a newer cleancut may have written them).
+    Only a regular file of at most MAX_CONFIG_BYTES is read (see smallfiles): a FIFO or a
+    device at this path would otherwise hang every command.
     """
     path = config_path()
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+        raw = read_small(path, "the settings file", MAX_CONFIG_BYTES)
+    except SmallFileError as err:
+        raise CleancutError(f"{err}; replace it with a JSON settings file or delete it") from None
+    if raw is None:
         return {}
-    except OSError as err:
-        raise CleancutError(f"cannot read the settings file {path}: {err.strerror}") from None
     try:
         data = json.loads(raw.decode("utf-8"))
     except RecursionError:
@@ -90,16 +97,19 @@ def _check_flag(value: Any) -> str | None:
     return "must be true or false"
 
 
+def _is_path(value: Any) -> bool:
+    """A string that can name a file: not empty, no NUL (which no operating system allows)."""
+    return isinstance(value, str) and bool(value) and "\0" not in value
+
+
 def _check_path_list(value: Any) -> str | None:
-    if isinstance(value, str) and value:
-        return None
-    if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+    if _is_path(value) or isinstance(value, list) and all(_is_path(v) for v in value):
         return None
     return "must be a file path or a list of file paths"
 
 
 def _check_path(value: Any) -> str | None:
-    return None if isinstance(value, str) and value or value is None else "must be a path (a string)"
+    return None if value is None or _is_path(value) else "must be a path (a string)"
 
 
 def _check_acceptances(value: Any) -> str | None:
@@ -118,15 +128,31 @@ _CHECKS = {
 
 
 def save_config(data: dict[str, Any]) -> None:
-    """Write the settings atomically, so a crash never leaves a half-written file."""
+    """Write the settings atomically, so a crash never leaves a half-written file.
+
+    The new file is written beside the old one and renamed over it, so writing never opens
+    what is at the path (a FIFO there cannot block it). Something other than a regular file
+    there is refused rather than silently replaced: load_config() refuses it too, and the
+    user put it there for a reason of their own.
+    """
     path = config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=path.parent)
+    kind = existing_special_kind(path)
+    if kind is not None:
+        raise CleancutError(f"the settings file {path} is {kind}, not a regular file; cleancut will not "
+                            "replace it: delete it or move it away")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise CleancutError(f"cannot write the settings file {path}: {err.strerror or err}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2, sort_keys=True)
             handle.write("\n")
         os.replace(tmp, path)
+    except OSError as err:  # a full disk, a read-only folder
+        Path(tmp).unlink(missing_ok=True)
+        raise CleancutError(f"cannot write the settings file {path}: {err.strerror or err}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
