@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__, batch, compose, config, fetch, hosts, images, licences, pipeline, prompts, stopping
+from . import __version__, batch, compose, config, fetch, hosts, images, licences, pipeline, prompts, smallfiles, stopping
 from .batch import Job
 from .catalog import load_catalog, read_card
 from .errors import CleancutError, UsageError
@@ -147,7 +147,7 @@ def expand_inputs(args: Sequence[str]) -> tuple[list[tuple[Path, Path]], list[tu
                 missing.append((arg, f"cannot be read ({err.strerror})"))
                 continue
             if not stat.S_ISREG(mode):
-                missing.append((arg, f"{images.file_kind(mode)}, not an image file; cleancut reads regular files only"))
+                missing.append((arg, f"{smallfiles.kind_of(mode)}, not an image file; cleancut reads regular files only"))
             elif _is_own_output(path):
                 missing.append((arg, "named like a cleancut result (-cutout, -mask, -composite), so it is "
                                      "not taken as an input again; rename it to process it"))

@@ -55,7 +55,7 @@ try:
 except ImportError:  # Windows: no flock; there an abandoned temporary is known by its age
     fcntl = None  # type: ignore[assignment]
 
-from . import config, stopping
+from . import config, smallfiles, stopping
 from .catalog import ModelEntry, Source
 from .errors import Cancelled, CleancutError, FetchError
 
@@ -245,7 +245,7 @@ def _fetch_first(entry: ModelEntry, transfer: _Transfer, progress: bool) -> Path
     except OSError as err:
         raise _unstorable(entry, target.parent, err, first_kind) from None
     if os.path.lexists(target) and not target.is_file():
-        raise FetchError(f"model '{entry.id}' cannot be stored: {target} is {_what(target)}, not a file; "
+        raise FetchError(f"model '{entry.id}' cannot be stored: {target} is {smallfiles.describe(target)}, not a file; "
                          "move it away")
     sweep(config.models_dir())
     failures = []
@@ -290,7 +290,7 @@ def _unstorable(entry: ModelEntry, folder: Path, err: OSError, kind: str) -> Fet
         return _no_space(entry, kind)
     blocking = _not_a_folder(folder)
     if blocking is not None:
-        return FetchError(f"model '{entry.id}' cannot be stored: {blocking} is {_what(blocking)}, not a folder; "
+        return FetchError(f"model '{entry.id}' cannot be stored: {blocking} is {smallfiles.describe(blocking)}, not a folder; "
                           "move it away")
     return FetchError(f"model '{entry.id}' cannot be stored: the model cache {folder} is not "
                       f"writable ({_os_reason(err)}); fix its permissions or set CLEANCUT_CACHE_DIR "
@@ -310,29 +310,6 @@ def _not_a_folder(folder: Path) -> Path | None:
         if os.path.lexists(path) and not path.is_dir():
             return path
     return None
-
-
-def _what(path: Path) -> str:
-    """What a path is, in words: "a file", "a named pipe (FIFO)", "a symbolic link to a file"..."""
-    try:
-        mode = path.lstat().st_mode
-    except OSError:
-        return "missing"
-    if stat.S_ISLNK(mode):
-        try:
-            return f"a symbolic link to {_kind(path.stat().st_mode)}"
-        except OSError:
-            return "a symbolic link to nothing (a broken link)"
-    return _kind(mode)
-
-
-def _kind(mode: int) -> str:
-    for test, words in ((stat.S_ISREG, "a file"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
-                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                        (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return words
-    return "not a file or folder"
 
 
 def _no_space(entry: ModelEntry, kind: str) -> FetchError:

@@ -41,6 +41,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image, ImageCms, PngImagePlugin, TiffImagePlugin, TiffTags, UnidentifiedImageError
 
+from cleancut import smallfiles
 from cleancut.errors import ImageError
 
 __all__ = [
@@ -219,17 +220,6 @@ def _pillow_pixel_limit(limit: int | None) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS, PngImagePlugin.MAX_TEXT_CHUNK = saved
 
 
-def file_kind(mode: int) -> str:
-    """What a file that is not a regular file is, for messages ("a named pipe (FIFO)", …)."""
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
 def _check_input_file(name: str) -> None:
     """Name the common mistakes (typo, folder, empty export) before Pillow gives them odd names."""
     try:
@@ -241,7 +231,7 @@ def _check_input_file(name: str) -> None:
     if stat.S_ISDIR(info.st_mode):
         raise ImageError(f"cannot read {name}: it is a folder, not an image file")
     if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block, or never end
-        raise ImageError(f"cannot read {name}: it is {file_kind(info.st_mode)}, not an image file")
+        raise ImageError(f"cannot read {name}: it is {smallfiles.kind_of(info.st_mode)}, not an image file")
     if info.st_size == 0:
         raise ImageError(f"cannot read {name}: the file is empty (0 bytes)")
 

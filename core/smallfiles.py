@@ -29,21 +29,34 @@ class SmallFileError(CleancutError):
     names the file and says what it is. Callers add what to do about it for their file."""
 
 
-def special_kind(mode: int) -> str | None:
-    """What a file of this st_mode is, in words ("a FIFO (named pipe)"); None for a regular file."""
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
+def kind_of(mode: int) -> str:
+    """What a file of this st_mode is, in words: "a file", "a folder", "a named pipe (FIFO)"…
+    The one wording for every message that names a path's kind (inputs, settings, the cache)."""
+    for test, words in ((stat.S_ISREG, "a file"), (stat.S_ISDIR, "a folder"),
+                        (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return words
     return "a special file"
+
+
+def special_kind(mode: int) -> str | None:
+    """kind_of() a file that is not a regular file; None for a regular file."""
+    return None if stat.S_ISREG(mode) else kind_of(mode)
+
+
+def describe(path: Path) -> str:
+    """What ``path`` itself is, links named as such: "a symbolic link to a file", "missing"…"""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return "missing"
+    if stat.S_ISLNK(mode):
+        try:
+            return f"a symbolic link to {kind_of(path.stat().st_mode)}"
+        except OSError:
+            return "a symbolic link to nothing (a broken link)"
+    return kind_of(mode)
 
 
 def existing_special_kind(path: Path) -> str | None:

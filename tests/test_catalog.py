@@ -259,7 +259,7 @@ def test_a_directory_as_the_user_catalog_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("CLEANCUT_CATALOG", str(tmp_path))
     with pytest.raises(ModelError) as err:
         load_catalog()
-    assert str(err.value) == f"the user catalog {tmp_path} is a directory, not a regular file; {CATALOG_ADVICE}"
+    assert str(err.value) == f"the user catalog {tmp_path} is a folder, not a regular file; {CATALOG_ADVICE}"
 
 
 def test_a_device_as_the_user_catalog_is_refused_without_reading_it(monkeypatch):
@@ -294,7 +294,7 @@ def test_a_model_card_that_is_a_directory_is_refused_naming_the_catalog_key(user
     path = user_catalog(entry_with(red_model, "card", '"cards"'))
     with pytest.raises(ModelError) as err:
         read_card(load_catalog().get("mine"))
-    assert str(err.value) == (f"the model card {tmp_path / 'cards'} is a directory, not a regular file; "
+    assert str(err.value) == (f"the model card {tmp_path / 'cards'} is a folder, not a regular file; "
                               f"{path}: models.mine.card should name a Markdown file")
 
 
@@ -304,7 +304,7 @@ def test_the_cli_refuses_a_special_user_catalog_in_one_line_without_hanging(tmp_
     target = {"fifo": tmp_path / "pipe.toml", "/dev/zero": Path("/dev/zero"), "directory": tmp_path}[what]
     if what == "fifo":
         os.mkfifo(target)
-    kind = {"fifo": "a FIFO (named pipe)", "/dev/zero": "a character device", "directory": "a directory"}[what]
+    kind = {"fifo": "a named pipe (FIFO)", "/dev/zero": "a character device", "directory": "a folder"}[what]
     monkeypatch.setenv("CLEANCUT_CATALOG", str(target))
     done = subprocess.run([sys.executable, "-m", "cleancut", "models", "list"], capture_output=True, text=True,
                           timeout=60)

@@ -105,7 +105,7 @@ def test_the_cli_refuses_a_fifo_as_the_settings_file_in_one_line_without_hanging
     path = _fifo_settings()
     done = subprocess.run([sys.executable, "-m", "cleancut", *command], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr == f"cleancut: the settings file {path} is a FIFO (named pipe), not a regular file; {ADVICE}\n"
+    assert done.stderr == f"cleancut: the settings file {path} is a named pipe (FIFO), not a regular file; {ADVICE}\n"
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are a POSIX thing")
@@ -113,7 +113,7 @@ def test_saving_the_settings_over_a_fifo_is_refused_without_blocking_and_leaves_
     path = _fifo_settings()
     with pytest.raises(CleancutError) as err:
         config.save_config({"offline": True})
-    assert str(err.value) == (f"the settings file {path} is a FIFO (named pipe), not a regular file; cleancut will "
+    assert str(err.value) == (f"the settings file {path} is a named pipe (FIFO), not a regular file; cleancut will "
                               "not replace it: delete it or move it away")
     assert os.path.exists(path) and not os.path.isfile(path)
 
@@ -132,7 +132,7 @@ def test_a_directory_at_the_settings_path_is_refused():
     config.config_path().mkdir(parents=True)
     with pytest.raises(CleancutError) as err:
         config.load_config()
-    assert str(err.value) == f"the settings file {config.config_path()} is a directory, not a regular file; {ADVICE}"
+    assert str(err.value) == f"the settings file {config.config_path()} is a folder, not a regular file; {ADVICE}"
 
 
 def test_a_settings_file_over_1_mib_is_refused():

@@ -388,7 +388,7 @@ def test_remove_refuses_files_that_are_not_regular_instead_of_blocking(tmp_path,
         target.symlink_to("/dev/zero")
     done = run_cli("remove", str(target), "-q", timeout=30)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert ("named pipe" if make == "fifo" else "a device") in done.stderr
+    assert ("named pipe" if make == "fifo" else "device") in done.stderr
 
 
 def test_read_image_refuses_a_fifo_without_opening_it(tmp_path):

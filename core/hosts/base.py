@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any, Callable, Mapping
 
-from ..errors import CleancutError, UsageError
+from ..errors import UsageError
 
 
 @dataclass(frozen=True)
