@@ -99,13 +99,20 @@ def _configured_engine(path):
     the user to reinstall instead of to the file that is broken.
     """
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        raw = _read_settings_bytes(path)
     except (IOError, OSError) as err:
         if getattr(err, "errno", None) == 2:  # ENOENT: no settings yet
             return None
         raise CleancutError("The cleancut settings file %s cannot be read (%s); fix its permissions."
                             % (path, getattr(err, "strerror", None) or err), "setup")
+    if raw is None:
+        raise CleancutError("The cleancut settings file %s is not a regular file (a named pipe, a device "
+                            "or a folder); move it away and run `cleancut install <editor>` again."
+                            % path, "setup")
+    if len(raw) > _SETTINGS_MAX:
+        raise CleancutError("The cleancut settings file %s is larger than %d MiB, so it is not one cleancut "
+                            "wrote; move it away and run `cleancut install <editor>` again."
+                            % (path, _SETTINGS_MAX >> 20), "setup")
     try:
         data = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RuntimeError) as err:
@@ -123,6 +130,33 @@ def _configured_engine(path):
                             "of a Python (a string), not %s; run `cleancut install <editor>` again."
                             % (path, json.dumps(configured)[:60]), "setup")
     return configured
+
+
+# As the engine's own limit on its settings file (smallfiles.read_small there): this module
+# runs inside the editors' Pythons, 2.7 included, with the standard library only.
+_SETTINGS_MAX = 1 << 20
+
+
+def _read_settings_bytes(path):
+    """Up to _SETTINGS_MAX + 1 bytes of a regular file; None for anything else. Opened without
+    blocking and checked on the open descriptor: a named pipe there would wait forever for a
+    writer, /dev/zero would never end."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+                         | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        chunks = []
+        left = _SETTINGS_MAX + 1
+        while left > 0:
+            chunk = os.read(descriptor, min(left, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
 
 
 def megabytes(nbytes):

@@ -38,7 +38,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from . import bundles, config, hosts, stopping
+from . import bundles, config, hosts, smallfiles, stopping
 from .errors import CleancutError
 from .hosts import Editor, Target, Where
 from .hosts.base import write_atomic
@@ -73,14 +73,19 @@ def edited_dir() -> Path:
     return config.config_dir() / "edited"
 
 
+# installed.json lists a few dozen files per editor version: far below this.
+RECORD_MAX_BYTES = 1 << 20
+
+
 def load_record() -> dict[str, Any]:
     """installed.json, checked: a damaged or hand-edited record is an error naming the file."""
     path = record_path()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {"installs": []}
-    except (OSError, ValueError) as err:
+        raw = smallfiles.read_small(path, "the install record", RECORD_MAX_BYTES)
+        if raw is None:
+            return {"installs": []}
+        data = json.loads(raw.decode("utf-8"))
+    except (smallfiles.SmallFileError, ValueError) as err:
         raise CleancutError(f"cannot read {path} ({err}); delete it if it is damaged "
                             "(cleancut then forgets what it installed)") from None
     problem = _record_problem(data)

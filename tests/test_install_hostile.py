@@ -465,3 +465,13 @@ def test_doctor_flags_a_plug_in_recorded_in_a_version_folder_blender_never_reads
     assert (found.level, found.text) == (
         doctor.FIX, f"{wrong / 'extensions' / 'user_default'} is in a version folder Blender never reads: "
                     "`cleancut uninstall blender`, then `cleancut install blender`")
+
+
+def test_a_named_pipe_at_the_install_record_is_refused_without_waiting(home):
+    path = install.record_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    began = time.monotonic()
+    with pytest.raises(CleancutError, match=r"is a named pipe \(FIFO\), not a regular file"):
+        install.load_record()
+    assert time.monotonic() - began < 5

@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from cleancut import batch, cli, images, pipeline
-from cleancut.cleancut_client import Client
+from cleancut import batch, cli, config, images, pipeline
+from cleancut.cleancut_client import CleancutError as ClientError
+from cleancut.cleancut_client import Client, find_engine_python
 from cleancut.options import MAX_THREADS, Options
 
 from support import gradient_image
@@ -336,3 +337,26 @@ def test_bench_leaves_out_an_image_whose_ground_truth_has_another_size(tmp_path,
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["runs"][0]["summary"]["ecssd"]["count"] == 1
     assert results["meta"]["left_out"] == {"ecssd/0002": "its ground truth is 7x9 but the image is 16x16"}
+
+
+# --- 3: the editors' client reads the settings file too ---
+
+@pytest.mark.parametrize("make", ["fifo", "dev-zero", "folder"])
+def test_the_editors_client_refuses_a_settings_file_that_is_not_a_regular_file(monkeypatch, make):
+    monkeypatch.delenv("CLEANCUT_ENGINE_PYTHON", raising=False)
+    path = config.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    {"fifo": os.mkfifo, "dev-zero": lambda p: os.symlink("/dev/zero", p), "folder": os.mkdir}[make](path)
+    began = time.monotonic()
+    with pytest.raises(ClientError, match="is not a regular file") as err:
+        find_engine_python()
+    assert err.value.kind == "setup" and time.monotonic() - began < 5
+
+
+def test_the_editors_client_refuses_a_settings_file_over_1_mib(monkeypatch):
+    monkeypatch.delenv("CLEANCUT_ENGINE_PYTHON", raising=False)
+    path = config.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"engine_python": "/usr/bin/python3", "pad": "' + "x" * (1 << 20) + '"}')
+    with pytest.raises(ClientError, match="larger than 1 MiB"):
+        find_engine_python()
