@@ -57,6 +57,15 @@ def isolated(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty home; cleancut's settings in its ~/.config/cleancut as on a desktop."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("CLEANCUT_CONFIG_DIR", str(home / ".config" / "cleancut"))
+    return home
+
+
+@pytest.fixture
 def red_model() -> bytes:
     return red_channel_model()
 

@@ -23,15 +23,6 @@ REPO = Path(__file__).resolve().parent.parent
 CLIENT = (REPO / "core" / "cleancut_client.py").read_bytes()
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    """An empty home; cleancut's settings in its ~/.config/cleancut as on a desktop."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("CLEANCUT_CONFIG_DIR", str(home / ".config" / "cleancut"))
-    return home
-
-
 def where(home: Path, platform: str = "linux", **env) -> hosts.Where:
     return hosts.Where(platform=platform, home=str(home), env=dict({"PATH": ""}, **env))
 

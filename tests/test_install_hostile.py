@@ -41,15 +41,6 @@ GIMP30 = Path(".config/GIMP/3.0/plug-ins")
 CLIENT = "cleancut_client.py"
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    """An empty home; cleancut's settings in its ~/.config/cleancut as on a desktop."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("CLEANCUT_CONFIG_DIR", str(home / ".config" / "cleancut"))
-    return home
-
-
 def where(home: Path) -> hosts.Where:
     return hosts.Where(platform="linux", home=str(home), env={"PATH": ""})
 

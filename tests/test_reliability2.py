@@ -108,30 +108,21 @@ def batch_of(folder: Path, count: int, **size) -> Path:
 
 # --- 1 and 23: the worker pool ---
 
-def test_a_worker_killed_mid_batch_fails_its_file_and_the_batch_ends(engine_models, tmp_path):
+@pytest.mark.parametrize("number, said", [
+    (signal.SIGKILL, "was killed (SIGKILL, often the out-of-memory killer)"),
+    (signal.SIGTERM, "was killed (SIGTERM)"),
+], ids=["SIGKILL", "SIGTERM"])
+def test_a_worker_killed_mid_batch_fails_its_file_and_the_batch_ends(engine_models, tmp_path, number, said):
     inputs = batch_of(tmp_path / "in", 4)
     run = start_cli("remove", str(inputs), "-o", str(tmp_path / "out"), "--model", "slow", "--workers", "2", "-q")
     workers = wait_for(lambda: pool_workers(run.pid))
     time.sleep(1.0)
-    os.kill(workers[0], signal.SIGKILL)
+    os.kill(workers[0], number)
     _, err = run.communicate(timeout=120)
     assert run.returncode == 1, err
     failed = [line for line in err.splitlines() if line.startswith("cleancut: failed:")]
-    assert len(failed) == 1 and "was killed (SIGKILL, often the out-of-memory killer)" in failed[0]
+    assert len(failed) == 1 and said in failed[0]
     assert len(list((tmp_path / "out").glob("*-cutout.png"))) == 3
-    assert leftovers(tmp_path / "out") == [] and "Traceback" not in err
-
-
-def test_a_worker_stopped_with_sigterm_mid_batch_fails_its_file_and_the_batch_ends(engine_models, tmp_path):
-    inputs = batch_of(tmp_path / "in", 4)
-    run = start_cli("remove", str(inputs), "-o", str(tmp_path / "out"), "--model", "slow", "--workers", "2", "-q")
-    workers = wait_for(lambda: pool_workers(run.pid))
-    time.sleep(1.0)
-    os.kill(workers[1], signal.SIGTERM)
-    _, err = run.communicate(timeout=120)
-    assert run.returncode == 1, err
-    failed = [line for line in err.splitlines() if line.startswith("cleancut: failed:")]
-    assert len(failed) == 1 and "was killed (SIGTERM)" in failed[0]
     assert leftovers(tmp_path / "out") == [] and "Traceback" not in err
 
 
