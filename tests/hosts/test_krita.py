@@ -1,5 +1,6 @@
-"""cleancut's Krita plug-in inside the real Krita 5.1.5 (Debian 12), 5.2.9 (Debian 13 chroot) and
-5.3.4 (Debian sid chroot).
+"""cleancut's Krita plug-in inside the real Krita 5.1.5 (Debian 12), 5.2.9 (Debian 13 chroot),
+5.3.4 (Debian sid chroot) and 6.0.4 (Qt 6, PyQt6: Debian experimental, a sid chroot of its own);
+hostkit.KRITAS is the list.
 
 Each Krita version runs once per module under Xvfb with the plug-in installed as a user would
 have it (pykrita/ + actions/ + kritarc), plus a test driver plug-in
@@ -93,7 +94,7 @@ def sessions(request, host_scratch, model_cache, inputs) -> dict:
               if any(here in item.nodeid and f"[krita{flavour}" in item.nodeid for item in request.session.items)]
     hosts = {}
     for flavour in wanted:
-        chroot = CHROOTS[flavour]  # 5.1: Debian 12's own; 5.2: the trixie chroot; 5.3: the sid chroot
+        chroot = CHROOTS[flavour]  # None: Debian 12's own Krita 5.1; else its chroot (hostkit.KRITAS)
         engine = request.getfixturevalue("chroot_engine")(chroot.name) if chroot is not None else None
         hosts[flavour] = KritaHost(flavour, host_scratch / f"krita{flavour}", model_cache, engine)
     spec = {"inputs": {k: v for k, v in inputs.items() if isinstance(v, str)}, "hint_rect": list(HINT_RECT),
