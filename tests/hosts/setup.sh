@@ -100,8 +100,11 @@ bpy_wheel() {
   log "Blender $version as the PyPI bpy wheel into $dir${pyver:+ (Python $pyver)}"
   rm -rf "$dir"
   local cross=()
+  # pip checks Requires-Python against its own interpreter even with --python-version; the wheel
+  # tags (cpPYVER, manylinux) already pick the files for PYVER
   [ -n "$pyver" ] && cross=(--python-version "$pyver" --only-binary=:all: --platform manylinux_2_28_x86_64
-                            --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64)
+                            --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
+                            --ignore-requires-python)
   "$PY" -m pip install --quiet --disable-pip-version-check --target "$dir" "${cross[@]}" "bpy==$version"
   touch "$dir/.ready"
 }
