@@ -261,12 +261,14 @@ def _abstract_socket_owner(number: int) -> int | None:
 
 def _free_display() -> int:
     """A display number with no lock file in this machine's or a chroot's /tmp and no abstract
-    socket, from a random start well above xvfb-run's 99 (runs side by side rarely collide)."""
+    socket, from a random start well above xvfb-run's 99 and the Blender GUI tests' 200-699
+    (tests/hosts/test_blender.py), which run beside the Krita sessions; Krita runs side by side
+    rarely collide, and a collision is seen: the socket is checked to be this server's."""
     import random
 
     roots = [Path("/")] + [c.root for c in CHROOTS.values() if c is not None]
     taken = set(_abstract_x_sockets())
-    start = random.randrange(200, 900)
+    start = random.randrange(1000, 1900)
     for number in range(start, start + 1000):
         if number not in taken and not any((root / "tmp" / f".X{number}-lock").exists() for root in roots):
             return number
