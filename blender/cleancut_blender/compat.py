@@ -65,6 +65,8 @@ def ensure_compositor(scene: bpy.types.Scene) -> bpy.types.NodeTree:
         tree = scene.compositing_node_group
         if tree is None:
             tree = bpy.data.node_groups.new("Compositor", "CompositorNodeTree")
+            # never None in Blender; 5.3's API description (fake-bpy-module-latest) allows it
+            assert tree is not None, "Blender made no compositor node group"
             scene.compositing_node_group = tree
         if not any(_is_output_socket(item) for item in _interface(tree).items_tree):
             new_socket(tree, OUTPUT_SOCKET, "OUTPUT", "NodeSocketColor")

@@ -140,9 +140,9 @@ class CleancutPreferences(bpy.types.AddonPreferences):
             row.label(text="%s, %s%s" % (entry["licence"], entry["class"], state))
             if entry.get("needs_acceptance"):
                 op = row.operator(CLEANCUT_OT_accept_licence.bl_idname, text="Accept %s" % entry["licence"])
-                op.model = entry["id"]
             else:
                 op = row.operator(CLEANCUT_OT_use_model.bl_idname)
+            if op is not None:  # 5.3's API: a layout may give no properties to fill in
                 op.model = entry["id"]
 
 

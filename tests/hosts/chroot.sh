@@ -22,13 +22,30 @@ bind() {  # bind PATH: the host PATH at the same PATH inside the chroot
 case "${1:-}" in
   run)
     scratch=$(cd "$2" && pwd); shift 2
+    # Runs in one chroot may overlap (the host tests run Krita beside Blender): each run signs in
+    # under $users while it needs the scratch mount, and the last one out unmounts it. A run
+    # killed with its process group leaves its name behind; names of dead runs are dropped.
+    users=/run/cleancut-chroot/$(printf '%s' "$ROOT$scratch" | tr '/' '_')
+    mkdir -p "$users"
+    exec 9>"$users.lock"
+    flock 9
+    touch "$users/$$"
     for fs in /proc /sys /dev /dev/pts "$repo"; do bind "$fs"; done
     bind "$scratch"
+    flock -u 9
     mkdir -p "$scratch/home"
     status=0
     chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$scratch/home" \
-      LANG=C.UTF-8 "$@" || status=$?
-    umount "$ROOT$scratch" 2>/dev/null || umount -l "$ROOT$scratch" 2>/dev/null || true
+      LANG=C.UTF-8 "$@" 9>&- || status=$?
+    flock 9
+    rm -f "$users/$$"
+    for user in "$users"/*; do
+      [ -e "$user" ] && ! kill -0 "${user##*/}" 2>/dev/null && rm -f "$user"
+    done
+    if [ -z "$(ls -A "$users")" ]; then
+      umount "$ROOT$scratch" 2>/dev/null || umount -l "$ROOT$scratch" 2>/dev/null || true
+    fi
+    flock -u 9
     exit $status
     ;;
   umount)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from hostkit import CHROOTS, HERE, build_engine_site
+from krita_matrix import start_sessions, wanted, write_inputs
 
 
 def pytest_collection_modifyitems(config, items):
@@ -54,3 +55,38 @@ def chroot_engine(engine_wheel_site):
         CHROOTS[name].require()
         return engine_wheel_site
     return get
+
+
+@pytest.fixture(scope="session")
+def krita_inputs(host_scratch) -> dict:
+    """The raw layer pixels the Krita scenarios load (krita_matrix.write_inputs)."""
+    return write_inputs(host_scratch / "krita-inputs")
+
+
+@pytest.fixture(scope="session")
+def krita_sessions(request, host_scratch, model_cache, krita_inputs, chroot_engine):
+    """Every selected Krita version's session, started (threads) and left running: futures."""
+    pool, futures = start_sessions(wanted(request.session.items), host_scratch, model_cache, krita_inputs,
+                                   chroot_engine)
+    yield futures
+    pool.shutdown(wait=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def krita_side_by_side(request):
+    """The Krita matrix sessions start with the first host test and run beside the Blender and
+    GIMP tests (on 2 cores they would otherwise add their ~4 minutes after them). A session that
+    cannot start fails test_krita.py's tests, not this one: pytest keeps the fixture's error and
+    raises it again there."""
+    if CLEANCUT_SERIAL_HOSTS or not wanted(request.session.items):
+        return
+    try:
+        request.getfixturevalue("krita_sessions")
+    except Exception:
+        pass
+    except BaseException as failure:  # pytest.fail: an editor is not installed
+        if isinstance(failure, (KeyboardInterrupt, SystemExit)):
+            raise
+
+
+CLEANCUT_SERIAL_HOSTS = os.environ.get("CLEANCUT_SERIAL_HOSTS") == "1"  # 1: Krita after the others, as before

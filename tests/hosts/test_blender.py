@@ -4,13 +4,16 @@
 - "4.3": 4.3.2 in the Debian 13 chroot, "5.2": 5.2.2 in the Debian sid chroot (Python 3.14),
   both installed as a 4.2+ extension by `blender --command extension build` / `install-file`;
 - "4.5": 4.5.15 LTS and "5.0": 5.0.1, the PyPI `bpy` wheels (Blender as a module of this venv's
-  Python 3.11), the extension built and installed by the same Blender code (wheel_run.py).
+  Python 3.11), the extension built and installed by the same Blender code (wheel_run.py);
+- "5.1": 5.1.2 and "5.3": 5.3.0, the PyPI `bpy` wheels for Python 3.13 (cp313 only), run by the
+  Debian 13 chroot's python3.13 (with wheel_run.py, as 4.5 and 5.0), the engine worker by that
+  chroot's python3 with its engine wheels, as for 4.3.
+hostkit.BLENDERS is the list (hostkit.BLENDER_CHROOTS, BPY_WHEELS, BPY313_WHEELS say where each is).
 
 Every run is `blender -b --factory-startup --python-exit-code 1` (or wheel_run.py) playing a
 scenario of tests/hosts/blender/drive.py, with the real worker and the real u2netp / rvm. The
 modal operator's tests run the Blender GUI under Xvfb (drive_gui.py): a bpy wheel has no GUI
-(background only), so those run on 3.4, 4.3 and 5.2. Blender 5.1 (Python 3.13) has no build
-here: tests/static/test_blender_api.py type-checks the add-on against its API instead.
+(background only), so those run on 3.4, 4.3 and 5.2.
 
 Expected mattes are computed here with cleancut.pipeline.remove on the same pixels. Mattes are
 8-bit PNGs, so they are compared with the engine's alpha rounded to 8 bits, allowing ±1: the
@@ -33,8 +36,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hostkit import (BPY_WHEELS, DOWNLOAD_MODEL, REPO, SID_CHROOT, TRIXIE_CHROOT, Chroot, bpy_site, engine_env_chroot,
-                     engine_env_native, first_run_server, in_chroot, run_group, which)
+from hostkit import (BLENDER_CHROOTS, BLENDERS, BPY313_WHEELS, BPY_WHEELS, DOWNLOAD_MODEL, REPO, Chroot, bpy_wheel,
+                     engine_env_chroot, engine_env_native, first_run_server, in_chroot, run_group, which)
 
 HERE = Path(__file__).resolve().parent
 DRIVE = HERE / "blender" / "drive.py"
@@ -43,15 +46,19 @@ WHEEL_RUN = HERE / "blender" / "wheel_run.py"
 # what each version has, by compat.py's names (shared with tests/static/test_blender_api.py)
 FEATURES = json.loads((REPO / "tests" / "static" / "blender" / "features.json").read_text())
 EXTENSION = "bl_ext.user_default.cleancut_blender"
-VERSIONS = ["3.4", "4.3", "4.5", "5.0", "5.2"]
-CHROOTS = {"4.3": TRIXIE_CHROOT, "5.2": SID_CHROOT}  # the others: Debian 12 itself, or a bpy wheel
-WHEELS = BPY_WHEELS
+VERSIONS = BLENDERS
+CHROOTS = BLENDER_CHROOTS  # the others: Debian 12 itself, or a bpy wheel
+WHEELS = {**BPY_WHEELS, **BPY313_WHEELS}
 MODULES = {v: "cleancut_blender" if v == "3.4" else EXTENSION for v in VERSIONS}
 HOSTS = pytest.mark.parametrize("host", VERSIONS)
 GUI_HOSTS = pytest.mark.parametrize("host", [v for v in VERSIONS if v not in WHEELS])  # a bpy wheel has no GUI
-STRIP_HOSTS = ["5.0", "5.2"]  # a compositor node group runs on a strip as a modifier (Blender 5.0+)
+def _from_5_0(version: str) -> bool:
+    return tuple(map(int, version.split("."))) >= (5, 0)
+
+
+STRIP_HOSTS = [v for v in VERSIONS if _from_5_0(v)]  # a compositor node group runs on a strip as a modifier (Blender 5.0+)
 # where the compositor's result leaves: 5.0 removed the Composite node (a node group's Group Output)
-RESULT_NODE = {"3.4": "Composite", "4.3": "Composite", "4.5": "Composite", "5.0": "Group Output", "5.2": "Group Output"}
+RESULT_NODE = {v: "Group Output" if _from_5_0(v) else "Composite" for v in VERSIONS}
 BLENDER_TIMEOUT = 150  # s for one Blender run; a hung Blender fails the test
 SEQ_SIZE = (160, 120)
 SEQ_FIRST = 5  # the sequence's files are numbered from 5, so frame mapping (offset) matters
@@ -214,8 +221,9 @@ class Blender:
         self.build = build
         self.cache = cache
         self.engine = engine  # the engine wheel folder for a chroot's Python
-        self.chroot: Chroot | None = CHROOTS.get(version)
-        self.wheel = bpy_site(WHEELS[version]) if version in WHEELS else None
+        self.wheel = bpy_wheel(version) if version in WHEELS else None
+        # where it runs: a chroot (its Blender, or its Python for a cp313 bpy wheel), or here
+        self.chroot: Chroot | None = self.wheel.chroot if self.wheel is not None else CHROOTS.get(version)
         self.runs = 0
 
     def env(self, config: Path) -> dict[str, str]:
@@ -227,7 +235,7 @@ class Blender:
             env.update(BLENDER_USER_SCRIPTS=str(self.scratch / "blender34-scripts"),
                        BLENDER_USER_CONFIG=str(self.scratch / "blender34-config"))
         if self.wheel is not None:
-            env.update(BPY_SITE=str(self.wheel), HOME=str(self.home()))
+            env.update(BPY_SITE=self.wheel.site, HOME=str(self.home()))
         env["CLEANCUT_TEST_MODULE"] = MODULES[self.version]
         return env
 
@@ -248,7 +256,7 @@ class Blender:
     def blender(self, script: Path, args: list[str]) -> list[str]:
         """The command line that runs a drive script in background mode."""
         if self.wheel is not None:
-            return [sys.executable, str(WHEEL_RUN), "drive", *args]
+            return [self.wheel.python, str(WHEEL_RUN), "drive", *args]
         return ["blender", "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script), "--", *args]
 
     def ui_blend(self) -> Path:
@@ -346,15 +354,16 @@ def make_chroot_blender(version: str, host_scratch: Path, addon_build: Path, cac
     return blender
 
 
-def make_wheel_blender(version: str, host_scratch: Path, addon_build: Path, cache: Path) -> Blender:
-    """A bpy wheel, the add-on built and installed as an extension by that Blender's own code."""
-    blender = Blender(version, host_scratch, addon_build, cache, None)
+def make_wheel_blender(version: str, host_scratch: Path, addon_build: Path, cache: Path, engine: Path | None) -> Blender:
+    """A bpy wheel, the add-on built and installed as an extension by that Blender's own code
+    (``engine``: the engine wheel folder, for a bpy wheel run by a chroot's Python)."""
+    blender = Blender(version, host_scratch, addon_build, cache, engine)
     shutil.rmtree(blender.home(), ignore_errors=True)
     ext = host_scratch / f"bpy{version}-extension"
     shutil.rmtree(ext, ignore_errors=True)
     ext.mkdir()
-    env = {"BPY_SITE": str(blender.wheel), "HOME": str(blender.home())}
-    installed = blender.command([sys.executable, str(WHEEL_RUN), "install", str(addon_build / "cleancut_blender"),
+    env = {"BPY_SITE": blender.wheel.site, "HOME": str(blender.home())}
+    installed = blender.command([blender.wheel.python, str(WHEEL_RUN), "install", str(addon_build / "cleancut_blender"),
                                  str(ext)], env, BLENDER_TIMEOUT)
     assert installed.returncode == 0, installed.stdout + installed.stderr
     return blender
@@ -373,7 +382,9 @@ def hosts(request, host_scratch, addon_build, model_cache, rvm_cache):
                 engine = request.getfixturevalue("chroot_engine")(CHROOTS[version].name)
                 made[version] = make_chroot_blender(version, host_scratch, addon_build, rvm_cache, engine)
             else:
-                made[version] = make_wheel_blender(version, host_scratch, addon_build, rvm_cache)
+                chroot = bpy_wheel(version).chroot
+                engine = request.getfixturevalue("chroot_engine")(chroot.name) if chroot is not None else None
+                made[version] = make_wheel_blender(version, host_scratch, addon_build, rvm_cache, engine)
         return made[version]
 
     get.cache = {}

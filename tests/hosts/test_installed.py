@@ -4,7 +4,8 @@ Each editor gets a fresh HOME; `cleancut install HOST` (run by the Python that h
 this venv for Debian 12's editors, the chroot's python3 with the engine wheel on PYTHONPATH for
 Debian 13's and sid's) puts the plug-in where the editor looks and writes the engine's path into
 HOME's cleancut settings. Oldest and newest of each editor: GIMP 3.0.4 and 3.2.6, Krita 5.1.5
-(and 5.3.4), Blender 3.4.1, 4.3.2 and 5.2.2. The editor then starts as a user's would (no test plug-in folders, no
+(and 5.3.4, 6.0.4), Blender 3.4.1, 4.3.2 and 5.2.2 (and the bpy wheels 4.5, 5.0, 5.1 and 5.3, whose
+extension folder and enabling are checked). The editor then starts as a user's would (no test plug-in folders, no
 CLEANCUT_ENGINE_PYTHON, no --factory-startup for Blender) and its mask is compared with the
 engine's alpha. Krita's own "Import Python Plugin from File…" code (plugin_importer.py, shipped
 with Krita and free of Krita's GUI) imports the packaged zip, and must lay it out exactly as
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostkit import BPY_WHEELS, CHROOTS, REPO, bpy_site, in_chroot, run_group, which
+from hostkit import BLENDER_CHROOTS, BPY313_WHEELS, BPY_WHEELS, CHROOTS, KRITAS, REPO, bpy_wheel, in_chroot, run_group, which
 from PIL import Image
 
 from cleancut import bundles, frames, pipeline
@@ -93,9 +94,7 @@ def test_gimp3_runs_remove_background_from_the_installed_plug_in(version, host_s
     assert np.array_equal(mask, expected)
 
 
-# --- Krita 5.1.5 (Debian 12), 5.2.9 (trixie) and 5.3.4 (sid) ---
-
-KRITAS = {"5.1": None, "5.2": "trixie", "5.3": "sid"}
+# --- Krita 5.1.5 (Debian 12), 5.2.9 (trixie), 5.3.4 (sid) and 6.0.4 (sid + experimental): hostkit.KRITAS ---
 
 
 @pytest.mark.parametrize("flavour", list(KRITAS), ids=[f"krita-{v}" for v in KRITAS])
@@ -110,13 +109,16 @@ def test_krita_s_own_importer_lays_the_zip_out_as_cleancut_install_does(host_scr
     argv = ["python3", "-c", run_importer, IMPORTER, str(package), str(imported)]
     chroot = KRITAS[flavour]
     done = (subprocess.run(argv, capture_output=True, text=True, timeout=120) if chroot is None
-            else in_chroot(CHROOTS[chroot], host_scratch, argv, {}, timeout=120))
+            else in_chroot(chroot, host_scratch, argv, {}, timeout=120))
     assert done.returncode == 0 and "Imported plugin: cleancut" in done.stdout, done.stdout + done.stderr
     native_install(installed, "install", "krita")
     assert files_under(imported) == files_under(installed / ".local" / "share" / "krita")
 
 
-@pytest.fixture(scope="module", params=["5.1", "5.3"], ids=["krita-5.1", "krita-5.3"])
+INSTALLED_KRITAS = ["5.1", "5.3", "6.0"]
+
+
+@pytest.fixture(scope="module", params=INSTALLED_KRITAS, ids=[f"krita-{v}" for v in INSTALLED_KRITAS])
 def krita_installed(request, host_scratch, model_cache):
     flavour = request.param
     base = host_scratch / f"krita{flavour}-installed"
@@ -124,8 +126,8 @@ def krita_installed(request, host_scratch, model_cache):
     if chroot is None:
         native_install(base / "home", "install", "krita", "--host-version", flavour)
     else:
-        engine = request.getfixturevalue("chroot_engine")(chroot)
-        chroot_install(chroot, host_scratch, engine, base / "home", "install", "krita", "--host-version", flavour)
+        engine = request.getfixturevalue("chroot_engine")(chroot.name)
+        chroot_install(chroot.name, host_scratch, engine, base / "home", "install", "krita", "--host-version", flavour)
     rgba = np.dstack([np.asarray(Image.open(ASTRONAUT).convert("RGB"))[..., ::-1],
                       np.full((512, 512), 255, np.uint8)])
     raw = base / "astronaut_bgra8.raw"
@@ -134,6 +136,14 @@ def krita_installed(request, host_scratch, model_cache):
     results, _ = host.run(REPO / "tests" / "hosts" / "krita" / "scenarios.py",
                           {"only": ["menus", "photo8"], "inputs": {"astronaut_bgra8": str(raw)},
                            "hint_rect": [0, 0, 1, 1], "refine_choice": "off"}, deadline=120)
+    # `cleancut doctor` after Krita ran (and rewrote kritarc on quitting), by the engine's Python
+    doctor = ["python3", "-m", "cleancut", "doctor"]
+    home = {"HOME": str(base / "home")}
+    done = (subprocess.run([sys.executable, *doctor[1:]], capture_output=True, text=True, timeout=120,
+                           env=dict({k: v for k, v in os.environ.items() if not k.startswith("CLEANCUT_")}, **home))
+            if chroot is None else
+            in_chroot(chroot, host_scratch, doctor, dict(home, PYTHONPATH=chroot.pythonpath(engine)), timeout=120))
+    results["doctor"] = done.stdout + done.stderr
     return results
 
 
@@ -141,6 +151,12 @@ def test_krita_shows_the_installed_actions_in_its_menus(krita_installed):
     menus = krita_installed["menus"]["menus"]
     assert "cleancut_remove_background" in menus["Layer"]
     assert "cleancut_select_subject" in menus["Select"]
+
+
+def test_doctor_finds_the_installed_plug_in_current_after_krita_ran(krita_installed):
+    krita_lines = [line.split() for line in krita_installed["doctor"].splitlines() if line.split()[1:2] == ["Krita"]]
+    assert krita_lines and krita_lines[0][0] == "ok", krita_installed["doctor"]
+    assert "plug-in installed and current" in krita_installed["doctor"]
 
 
 def test_krita_runs_remove_background_from_the_installed_plug_in(krita_installed, model_cache):
@@ -152,7 +168,8 @@ def test_krita_runs_remove_background_from_the_installed_plug_in(krita_installed
 
 # --- Blender 3.4.1 (legacy add-on, Debian 12), 4.3.2 (extension, trixie), 5.2.2 (extension, sid) ---
 
-BLENDERS = {"3.4": None, "4.3": "trixie", "5.2": "sid"}
+# the Blender executables: Debian 12's own 3.4 (None), then those in a chroot (hostkit.BLENDER_CHROOTS)
+BLENDERS = {"3.4": None, **{v: c.name for v, c in BLENDER_CHROOTS.items()}}
 
 
 def run_installed_blender(version: str, base: Path, scratch: Path, engine: Path | None, model_cache: Path) -> dict:
@@ -217,7 +234,7 @@ def test_blender_uninstall_disables_the_add_on_and_removes_its_files(blender_ins
     assert not list((base / "home" / ".config" / "blender" / version).rglob("cleancut_blender"))
 
 
-@pytest.mark.parametrize("version", ["4.3", "5.2"], ids=["blender-4.3", "blender-5.2"])
+@pytest.mark.parametrize("version", list(BLENDER_CHROOTS), ids=[f"blender-{v}" for v in BLENDER_CHROOTS])
 def test_the_packaged_extension_zip_passes_blender_s_own_validation(version, host_scratch):
     package = bundles.write_zip(bundles.BUNDLES["blender"], host_scratch / f"cleancut-blender-extension-{version}.zip",
                                 strip="cleancut_blender/")
@@ -226,33 +243,46 @@ def test_the_packaged_extension_zip_passes_blender_s_own_validation(version, hos
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-# --- Blender 4.5.15 LTS and 5.0.1 (the PyPI bpy wheels: a real Blender, but no executable) ---
+# --- Blender 4.5.15 LTS, 5.0.1, 5.1.2 and 5.3.0 (the PyPI bpy wheels: a real Blender, but no executable;
+# 5.1+ are cp313 only, run by the trixie chroot's python3.13 with the engine wheel beside it) ---
+
+WHEELS = {**BPY_WHEELS, **BPY313_WHEELS}
 
 
-
-def in_bpy(version: str, home: Path, code: str) -> subprocess.CompletedProcess:
+def in_bpy(version: str, home: Path, code: str, scratch: Path, engine: Path | None) -> subprocess.CompletedProcess:
     """Python code in a fresh process that imports the bpy wheel of that version, with HOME=home."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEANCUT_", "BLENDER_USER"))}
-    env.update(HOME=str(home), PYTHONPATH=str(bpy_site(BPY_WHEELS[version])))
-    done = run_group([sys.executable, "-c", code], 200, env=env)
+    wheel = bpy_wheel(version)
+    if wheel.chroot is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CLEANCUT_", "BLENDER_USER"))}
+        env.update(HOME=str(home), PYTHONPATH=wheel.site)
+        done = run_group([wheel.python, "-c", code], 200, env=env)
+    else:
+        done = in_chroot(wheel.chroot, scratch, [wheel.python, "-c", code],
+                         {"HOME": str(home), "PYTHONPATH": f"{wheel.site}:{wheel.chroot.pythonpath(engine)}"}, timeout=200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
 
-@pytest.mark.parametrize("version", list(BPY_WHEELS), ids=[f"blender-{v}" for v in BPY_WHEELS])
-def test_blender_loads_the_extension_from_the_folder_install_chose(version, host_scratch):
+@pytest.mark.parametrize("version", list(WHEELS), ids=[f"blender-{v}" for v in WHEELS])
+def test_blender_loads_the_extension_from_the_folder_install_chose(version, host_scratch, chroot_engine):
     """install --host-version puts the extension where that Blender looks; the enabling script
     `cleancut install --blender` runs in a Blender executable, run here in the bpy wheel, switches it
     on in the saved preferences, and the next start registers its operator."""
     home = host_scratch / f"bpy{version}-installed" / "home"
-    native_install(home, "install", "blender", "--host-version", version)
+    chroot = bpy_wheel(version).chroot
+    engine = None if chroot is None else chroot_engine(chroot.name)
+    if chroot is None:
+        native_install(home, "install", "blender", "--host-version", version)
+    else:
+        chroot_install(chroot.name, host_scratch, engine, home, "install", "blender", "--host-version", version)
     module = blender.module_name(version)
     in_bpy(version, home, "import sys, bpy\nfrom cleancut.hosts import blender\n"
-                          f"sys.argv = ['bpy', '--', {module!r}, '1']\nexec(blender._SCRIPT)")
+                          f"sys.argv = ['bpy', '--', {module!r}, '1']\nexec(blender._SCRIPT)", host_scratch, engine)
     done = in_bpy(version, home, "import bpy\nbpy.ops.wm.read_userpref()\n"
                                  f"print('enabled', {module!r} in bpy.context.preferences.addons)\n"
                                  "print('operator', hasattr(bpy.types, 'CLEANCUT_OT_remove_background'))\n"
-                                 "print('root', bpy.utils.user_resource('EXTENSIONS', path='user_default'))")
+                                 "print('root', bpy.utils.user_resource('EXTENSIONS', path='user_default'))",
+                  host_scratch, engine)
     facts = dict(line.split(" ", 1) for line in done.stdout.splitlines() if line.startswith(("enabled ", "operator ", "root ")))
     assert facts == {"enabled": "True", "operator": "True",
                      "root": str(home / ".config" / "blender" / version / "extensions" / "user_default")}

@@ -1,5 +1,6 @@
-"""cleancut's Krita plug-in inside the real Krita 5.1.5 (Debian 12), 5.2.9 (Debian 13 chroot) and
-5.3.4 (Debian sid chroot).
+"""cleancut's Krita plug-in inside the real Krita 5.1.5 (Debian 12), 5.2.9 (Debian 13 chroot),
+5.3.4 (Debian sid chroot) and 6.0.4 (Qt 6, PyQt6: Debian experimental, a sid chroot of its own);
+hostkit.KRITAS is the list.
 
 Each Krita version runs once per module under Xvfb with the plug-in installed as a user would
 have it (pykrita/ + actions/ + kritarc), plus a test driver plug-in
@@ -20,7 +21,6 @@ import configparser
 import json
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -33,75 +33,22 @@ from cleancut import frames, pipeline
 from cleancut.catalog import load_catalog
 from cleancut.errors import CleancutError
 from cleancut.options import REFINE_MODES, Options
-from krita_harness import CHROOTS, FLAVOURS, KritaHost, KritaRunError, x_server_left
+from krita_harness import FLAVOURS, KritaHost, KritaRunError, x_server_left
+from krita_matrix import ASTRONAUT, CHELSEA, HINT_RECT, REFINE_CHOICE, SCENARIOS, rgb, with_alpha
 
-SCENARIOS = REPO / "tests" / "hosts" / "krita" / "scenarios.py"
-ASTRONAUT = REPO / "examples" / "astronaut.png"
-CHELSEA = REPO / "examples" / "chelsea.png"
-HINT_RECT = (96, 32, 320, 400)
 MASK_NAME = "Background removed (cleancut)"
 NO_ENGINE = "/nonexistent/cleancut/python3"
-# A refinement level other than the engine's default (the options dialog and the "refine" case
-# choose it), so that using it shows in the mask.
-REFINE_CHOICE = next((mode for mode in REFINE_MODES if mode != Options().refine), REFINE_MODES[0])
-
-
-def rgb(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
-
-
-def srgb_to_linear(unit: np.ndarray) -> np.ndarray:
-    return np.where(unit <= 0.04045, unit / 12.92, ((unit + 0.055) / 1.055) ** 2.4)
-
-
-def with_alpha(colour: np.ndarray, opaque) -> np.ndarray:
-    return np.dstack([colour, np.full(colour.shape[:2], opaque, colour.dtype)])
 
 
 @pytest.fixture(scope="module")
-def inputs(host_scratch) -> dict[str, str]:
-    """Raw layer pixels in Krita's own channel order (BGRA for integer RGBA, RGBA for float)."""
-    folder = host_scratch / "krita-inputs"
-    folder.mkdir(exist_ok=True)
-    astronaut = rgb(ASTRONAUT)
-    rng = np.random.default_rng(5)
-    deep = np.clip(astronaut.astype(np.int32) * 257 + rng.integers(-128, 129, astronaut.shape), 0, 65535)
-    linear = srgb_to_linear(astronaut / 255.0)
-    arrays = {
-        "astronaut_bgra8": with_alpha(astronaut[..., ::-1], 255).astype(np.uint8),
-        "astronaut_bgra16": with_alpha(deep[..., ::-1], 65535).astype("<u2"),  # true 16-bit values
-        "astronaut_linear_f32": with_alpha(linear, 1.0).astype("<f4"),  # Krita's float default: linear
-        "astronaut_linear_f16": with_alpha(linear, 1.0).astype("<f2"),
-        "astronaut_ya8": with_alpha(np.asarray(Image.open(ASTRONAUT).convert("L")), 255).astype(np.uint8),
-        "cat_bgra8": with_alpha(rgb(CHELSEA)[50:200, 100:300][..., ::-1], 255).astype(np.uint8),  # 200×150
-        "two_bgra8": with_alpha(two_photos()[..., ::-1], 255).astype(np.uint8),  # 963×512: astronaut, cat
-    }
-    paths = {}
-    for name, array in arrays.items():
-        paths[name] = str(folder / f"{name}.raw")
-        np.ascontiguousarray(array).tofile(paths[name])
-    paths["deep"] = deep
-    return paths
+def inputs(krita_inputs) -> dict:
+    return krita_inputs
 
 
 @pytest.fixture(scope="module")
-def sessions(request, host_scratch, model_cache, inputs) -> dict:
-    """The Krita sessions this run's tests need, run side by side (each is mostly single-threaded
-    start-up and waiting on the engine), as futures of (results, process)."""
-    here = Path(__file__).name
-    wanted = [flavour for flavour in FLAVOURS
-              if any(here in item.nodeid and f"[krita{flavour}" in item.nodeid for item in request.session.items)]
-    hosts = {}
-    for flavour in wanted:
-        chroot = CHROOTS[flavour]  # 5.1: Debian 12's own; 5.2: the trixie chroot; 5.3: the sid chroot
-        engine = request.getfixturevalue("chroot_engine")(chroot.name) if chroot is not None else None
-        hosts[flavour] = KritaHost(flavour, host_scratch / f"krita{flavour}", model_cache, engine)
-    spec = {"inputs": {k: v for k, v in inputs.items() if isinstance(v, str)}, "hint_rect": list(HINT_RECT),
-            "box": {"size": list(TWO_PHOTOS_SIZE), "rect": list(BOX)}, "refine_choice": REFINE_CHOICE}
-    pool = ThreadPoolExecutor(max_workers=max(1, len(hosts)))
-    futures = {flavour: (pool.submit(host.run, SCENARIOS, spec), host) for flavour, host in hosts.items()}
-    yield futures
-    pool.shutdown(wait=True)
+def sessions(krita_sessions) -> dict:
+    """The Krita sessions (started by conftest.py's krita_sessions with the first host test)."""
+    return krita_sessions
 
 
 @pytest.fixture(scope="module", params=FLAVOURS, ids=[f"krita{flavour}" for flavour in FLAVOURS])

@@ -1,8 +1,9 @@
 """The Blender add-on type-checked (mypy) against each Blender version's Python API, as published
-in the fake-bpy-module stub packages on PyPI: 4.5 LTS, 5.0, 5.1 and 5.2.
+in the fake-bpy-module stub packages on PyPI: 4.5 LTS, 5.0, 5.1, 5.2 and 5.3 (no
+fake-bpy-module-5-3 yet: fake-bpy-module-latest, pinned, carries 5.3's API).
 
-Blender 5.1 (Python 3.13) has no build on this machine, and the host tests cannot run Windows or
-macOS Blenders; this check reads the whole add-on against those APIs instead: an attribute,
+The host tests cannot run Windows or macOS Blenders, nor the GUI of a bpy wheel; this check reads
+the whole add-on against those APIs instead: an attribute,
 operator argument or enum value that a version does not have is an error. The add-on decides by
 feature (blender/cleancut_blender/compat.py: COMPOSITING_GROUP, STRIP_COMPOSITOR, …); mypy is
 told what each version has (tests/static/blender/features.json, which the host tests check
@@ -37,6 +38,7 @@ STUBS = {
     "5.0": ("fake-bpy-module-5-0==20260730", "3.11"),
     "5.1": ("fake-bpy-module-5-1==20260730", "3.13"),
     "5.2": ("fake-bpy-module-5-2==20260730", "3.13"),
+    "5.3": ("fake-bpy-module-latest==20261026", "3.13"),  # "latest" is 5.3 in this release
 }
 MYPY_TIMEOUT = 240
 # fake-bpy-module-5-1==20260730 declares its 137 collection classes as

@@ -10,6 +10,8 @@ what the scenarios wrote to results.json.
 flavour "5.1": Debian 12's Krita 5.1.5 (Python 3.11) on this machine, the engine in this venv.
 flavour "5.2": Krita 5.2.9 (Python 3.13) in the Debian 13 chroot, the engine built for it.
 flavour "5.3": Krita 5.3.4 (Python 3.14) in the Debian sid chroot, the engine built for it.
+flavour "6.0": Krita 6.0.4 (Qt 6, PyQt6, Python 3.14) in a sid chroot with experimental's Krita.
+(hostkit.KRITAS is the list.)
 
 The X server is this harness's own Xvfb, started on this machine for each run (Krita in a
 chroot reaches it through the abstract X socket, which chroots share) and killed with its whole
@@ -38,8 +40,7 @@ REPO = HERE.parent.parent.parent
 sys.path.insert(0, str(REPO / "tests" / "hosts"))
 
 from hostkit import (
-    SID_CHROOT,
-    TRIXIE_CHROOT,
+    KRITAS,
     engine_env_chroot,
     engine_env_native,
     in_chroot,
@@ -51,7 +52,7 @@ from hostkit import (
 PLUGIN = REPO / "krita"
 CLIENT = REPO / "core" / "cleancut_client.py"
 # flavour -> the chroot its Krita lives in (None: this machine's own Krita)
-CHROOTS = {"5.1": None, "5.2": TRIXIE_CHROOT, "5.3": SID_CHROOT}
+CHROOTS = KRITAS
 FLAVOURS = tuple(CHROOTS)
 SCREEN = "1280x1024x24"
 # The driver's watchdog counts from when Krita loads it; before that, Krita starts: 5 s warm,
@@ -260,12 +261,14 @@ def _abstract_socket_owner(number: int) -> int | None:
 
 def _free_display() -> int:
     """A display number with no lock file in this machine's or a chroot's /tmp and no abstract
-    socket, from a random start well above xvfb-run's 99 (runs side by side rarely collide)."""
+    socket, from a random start well above xvfb-run's 99 and the Blender GUI tests' 200-699
+    (tests/hosts/test_blender.py), which run beside the Krita sessions; Krita runs side by side
+    rarely collide, and a collision is seen: the socket is checked to be this server's."""
     import random
 
     roots = [Path("/")] + [c.root for c in CHROOTS.values() if c is not None]
     taken = set(_abstract_x_sockets())
-    start = random.randrange(200, 900)
+    start = random.randrange(1000, 1900)
     for number in range(start, start + 1000):
         if number not in taken and not any((root / "tmp" / f".X{number}-lock").exists() for root in roots):
             return number
