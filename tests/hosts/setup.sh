@@ -79,17 +79,21 @@ make_chroot() {
   touch "$dir/.cleancut-ready"
 }
 
-# engine_wheels DIR PYVER: the engine's binary dependencies for the chroot's Python PYVER.
+# engine_wheels DIR PYVER: the engine's dependencies (pyproject.toml's list, so a new one reaches
+# the chroots' engines too) as wheels for the chroot's Python PYVER (3.13, 3.14: tomli's marker
+# for 3.10 never applies). Redone when that list changes.
 engine_wheels() {
-  local site=$1 pyver=$2
-  [ -e "$site/.ready-2" ] && return 0
-  log "engine wheels for Python $pyver into $site"
+  local site=$1 pyver=$2 deps stamp
+  deps=$("$PY" -c 'import tomllib; print(" ".join(d for d in tomllib.load(open("'"$repo"'/pyproject.toml", "rb"))["project"]["dependencies"] if ";" not in d))')
+  stamp="$site/.ready-$(printf '%s' "$deps" | sha256sum | cut -c1-12)"
+  [ -e "$stamp" ] && return 0
+  log "engine wheels for Python $pyver into $site: $deps"
   rm -rf "$site"
+  # shellcheck disable=SC2086  # one word per requirement
   "$PY" -m pip install --quiet --disable-pip-version-check --target "$site" \
     --python-version "$pyver" --only-binary=:all: --platform manylinux_2_28_x86_64 \
-    --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    numpy scipy onnxruntime pillow platformdirs tqdm requests
-  touch "$site/.ready" "$site/.ready-2"
+    --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 $deps
+  touch "$site/.ready" "$stamp"
 }
 
 # bpy_wheel DIR VERSION [PYVER]: the PyPI bpy wheel VERSION into DIR/VERSION, for this venv's
