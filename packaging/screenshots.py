@@ -2,15 +2,18 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Capture the README's screenshots from the real editors, each on its own Xvfb screen.
 
-    .venv/bin/python packaging/screenshots.py [--out docs/images] [--only gimp3,krita,blender,before-after]
+    .venv/bin/python packaging/screenshots.py [--out docs/images] [--only gimp3,krita,krita6,blender,before-after]
 
 Shots (PNG, 1280×800 screens unless noted), all from the newest editors the test matrix runs,
-in the Debian sid chroot (tests/hosts/setup.sh makes it; tests/hosts/hostkit.py's SID_CHROOT):
+in the Debian sid chroot (tests/hosts/setup.sh makes it; tests/hosts/hostkit.py's SID_CHROOT),
+and Krita 6 from its own sid chroot with experimental's Krita (hostkit's KRITAS says where each
+Krita lives):
   gimp3.png         GIMP 3.2.6: examples/astronaut.png after Layer > Mask > Remove Background…:
                     the layer mask in the Layers dock, the checkerboard canvas
   gimp3-menu.png    the same window with Layer > Mask open on "Remove Background…" (needs xdotool)
   krita.png         Krita 5.3.4: after Layer > Remove Background, the transparency mask
                     "Background removed (cleancut)" in the Layers docker
+  krita6.png        Krita 6.0.4 (Qt 6, PyQt6): the same, in Krita 6
   blender.png       Blender 5.2.2: the Compositor after Add > Remove Background: the "Remove
                     Background" node group wired between the Image node and the compositor's
                     Group Output, and a Viewer (through an Alpha Over onto a flat colour) as the
@@ -33,15 +36,17 @@ socket, which chroots share: the display number is chosen free of lock files in 
 of abstract sockets (tests/hosts/krita/krita_harness.py's way), and the server is used only once
 that socket is seen to be its own.
 
-Needs what tests/hosts/setup.sh installs (the Debian sid chroot with its Python 3.14 wheels,
-entered as root through tests/hosts/chroot.sh), Xvfb, and xdotool for the menu shot. Krita 5.3's
-first start in a fresh HOME takes 80–130 s on a busy machine: --timeout is per editor run.
+Needs what tests/hosts/setup.sh installs (the Debian sid chroot, and for krita6 the Krita 6
+one, with their Python 3.14 wheels, entered as root through tests/hosts/chroot.sh), Xvfb, and
+xdotool for the menu shot. Krita 5.3's first start in a fresh HOME takes 80–130 s on a busy
+machine: --timeout is per editor run.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import io
 import select
 import json
@@ -52,6 +57,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cleancut import bundles
@@ -64,16 +70,18 @@ sys.path.insert(0, str(REPO / "tests" / "hosts" / "krita"))
 # environments, GIMP 3's binary and plug-in folder per version, the worker shutdown, and the
 # X display choice that works across chroots.
 from gimp3_harness import find_gimp_console, plugin_folder, shutdown_workers  # noqa: E402
-from hostkit import SID_CHROOT, Chroot, engine_env_chroot  # noqa: E402
+from hostkit import KRITAS, SID_CHROOT, Chroot, engine_env_chroot  # noqa: E402
 from krita_harness import _abstract_socket_owner, _free_display  # noqa: E402
 
 CHROOT_SH = REPO / "tests" / "hosts" / "chroot.sh"
 KRITA_DRIVER = REPO / "tests" / "hosts" / "krita"  # cleancut_driver/ + .desktop: the host tests' driver plug-in
-EDITORS = SID_CHROOT  # where today's GIMP, Krita and Blender live
+EDITORS = SID_CHROOT  # where today's GIMP and Blender live (each Krita: hostkit's KRITAS)
 BLENDER_MODULE = "bl_ext.user_default.cleancut_blender"  # the add-on installed as an extension
 PHOTO = REPO / "examples" / "astronaut.png"
 SCREEN = (1280, 800)
-SHOTS = ("gimp3", "krita", "blender", "before-after")
+# Krita shot -> the Krita version it is taken from (a key of hostkit's KRITAS, which says its chroot)
+KRITA_SHOTS = {"krita": "5.3", "krita6": "6.0"}
+SHOTS = ("gimp3", *KRITA_SHOTS, "blender", "before-after")
 SIZE_GOAL = 400_000  # bytes per PNG, when a lossless file would be larger
 MASK_NAME = "Background removed (cleancut)"
 
@@ -580,16 +588,16 @@ def gimp_menu(ctx: Context, screen: Xvfb, source: str) -> None:
 KRITA_SCENARIO = r"""
 # Run by the host tests' cleancut_driver plug-in inside Krita: main() is a generator it steps
 # from Krita's main loop (yield milliseconds to wait, or a predicate to poll).
+import importlib
 import json
 import os
 
 import cleancut_krita.extension as ccx
-from PyQt5.QtCore import Qt
-from PyQt5.QtGui import QCursor
-from PyQt5.QtWidgets import QDockWidget
+from cleancut_krita.qt import BINDING, QDockWidget, Qt  # PyQt5 in Krita 5, PyQt6 in Krita 6
 
 from krita import Krita
 
+QCursor = importlib.import_module(BINDING + ".QtGui").QCursor  # the binding this Krita embeds
 APP = Krita.instance()
 
 
@@ -624,7 +632,7 @@ def main(spec, out):
     doc.refreshProjection()
     docks = {dock.objectName(): dock for dock in qwindow.findChildren(QDockWidget)}
     if "KisLayerBox" in docks:  # wide enough for the mask's whole name
-        qwindow.resizeDocks([docks["KisLayerBox"]], [spec["dock_width"]], Qt.Horizontal)
+        qwindow.resizeDocks([docks["KisLayerBox"]], [spec["dock_width"]], Qt.Orientation.Horizontal)
     QCursor.setPos(spec["width"] - 3, spec["height"] - 3)  # no brush outline over the canvas
     yield 300
     zoom = APP.action("zoom_to_fit")
@@ -636,11 +644,14 @@ def main(spec, out):
 """
 
 
-def shot_krita(ctx: Context) -> None:
-    chroot = EDITORS
+def shot_krita(ctx: Context, name: str = "krita") -> None:
+    """NAME.png from the Krita version KRITA_SHOTS gives NAME, in the chroot hostkit's KRITAS gives it."""
+    chroot = KRITAS[KRITA_SHOTS[name]]
+    if chroot is None:
+        raise ShotError(f"Krita {KRITA_SHOTS[name]} is this machine's own: the shots come from a chroot")
     if not (chroot.root / "usr" / "bin" / "krita").exists():
         raise ShotError(f"Krita is not installed in {chroot.root}: run `sudo tests/hosts/setup.sh`")
-    base = ctx.scratch / "krita"
+    base = ctx.scratch / name
     home, config, out, tmp = base / "home", base / "config", base / "out", base / "tmp"
     env = ctx.engine_env(chroot, config)
     resources = home / ".local" / "share" / "krita"
@@ -671,7 +682,7 @@ def shot_krita(ctx: Context) -> None:
 
         def on_ready(info):
             version = info.get("version") or package
-            settle_and_grab(ctx, screen, "krita.png", f"Krita {version} (Debian {chroot.name} chroot)", wait=2.0)
+            settle_and_grab(ctx, screen, f"{name}.png", f"Krita {version} (Debian {chroot.name} chroot)", wait=2.0)
             done.touch()
 
         run_editor(argv, env, base / "krita.log", ready, ctx.timeout + 20, on_ready, chroot=chroot,
@@ -1028,8 +1039,9 @@ def main(argv=None) -> int:
     return 0
 
 
-SHOT_FUNCTIONS = {"gimp3": shot_gimp3, "krita": shot_krita, "blender": shot_blender,
-                  "before-after": shot_before_after}
+SHOT_FUNCTIONS: dict[str, Callable[[Context], None]] = {
+    "gimp3": shot_gimp3, "blender": shot_blender, "before-after": shot_before_after,
+    **{name: functools.partial(shot_krita, name=name) for name in KRITA_SHOTS}}
 
 if __name__ == "__main__":
     sys.exit(main())
