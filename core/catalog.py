@@ -168,26 +168,18 @@ def key_path(parent: str, key: str | int) -> str:
     return f"{parent}.{step}" if parent else step
 
 
+# In this order: bool before int (a bool is an int), datetime before date (a datetime is a date).
+_TOML_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
+    (list, "an array"), (dict, "a table"), (_dt.datetime, "a date-time"), (_dt.date, "a date"),
+    (_dt.time, "a time"))
+
+
 def toml_type(value: Any) -> str:
     """The TOML type of a parsed value, in words, for "must be X, not Y"."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, _dt.datetime):
-        return "a date-time"
-    if isinstance(value, _dt.date):
-        return "a date"
-    if isinstance(value, _dt.time):
-        return "a time"
+    for kind, words in _TOML_TYPES:
+        if isinstance(value, kind):
+            return words
     return type(value).__name__
 
 
