@@ -296,11 +296,17 @@ def _parse_source(file: str, raw: Any, path: str) -> Source:
     return Source(kind=kind, ignore_requires_python=ignore, **values)
 
 
-def _parse_entry(file: str, model_id: str, raw: Any, card_root: Path) -> ModelEntry:
-    path = key_path("models", model_id)
-    if not _ID.fullmatch(model_id):
-        raise _fault(file, path, "is not a usable model id: an id uses lower-case letters, digits, '.', '_' "
+def _id_path(file: str, table: str, item_id: str, what: str) -> str:
+    """The key path of a model or preset, once its id is one the CLI and the cache can use."""
+    path = key_path(table, item_id)
+    if not _ID.fullmatch(item_id):
+        raise _fault(file, path, f"is not a usable {what} id: an id uses lower-case letters, digits, '.', '_' "
                                  "and '-' only")
+    return path
+
+
+def _parse_entry(file: str, model_id: str, raw: Any, card_root: Path) -> ModelEntry:
+    path = _id_path(file, "models", model_id, "model")
     entry = _table(file, raw, path)
     _no_unknown_keys(file, entry, path, _MODEL_KEYS, "a model")
     family = _choice(file, entry, path, "family", FAMILIES, "salient")
@@ -350,10 +356,7 @@ def _model_ids(file: str, table: dict[str, Any], path: str, key: str, default: A
 
 
 def _parse_preset(file: str, preset_id: str, raw: Any) -> Preset:
-    path = key_path("presets", preset_id)
-    if not _ID.fullmatch(preset_id):
-        raise _fault(file, path, "is not a usable preset id: an id uses lower-case letters, digits, '.', '_' "
-                                 "and '-' only")
+    path = _id_path(file, "presets", preset_id, "preset")
     preset = _table(file, raw, path)
     _no_unknown_keys(file, preset, path, _PRESET_KEYS, "a preset")
     models = _model_ids(file, preset, path, "models")
