@@ -29,7 +29,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 from . import config
 from .errors import ModelError, brief
-from .refine import MODES as REFINE_MODES
+from .options import REFINE_MODES
 from .smallfiles import MiB, SmallFileError, read_small
 
 SOURCE_KINDS = ("url", "pypi", "npm")

@@ -27,7 +27,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from scipy import ndimage
 
+from . import trimaps
 from .catalog import ModelEntry, Preset
 
 # Another model's unsure band counts within this fraction of the long side of the first
@@ -48,21 +50,17 @@ def split(probs: Sequence[np.ndarray], role_names: Sequence[str]) -> dict[str, t
 
 
 def trimap(soft: np.ndarray, scale: float, others: list[tuple[np.ndarray, float]]) -> np.ndarray:
-    """The first model's trimap (refine.trimap_from_prob), made unknown where any other model
+    """The first model's trimap (trimaps.from_probability), made unknown where any other model
     (probability, working pixels per model pixel) is unsure within NEAR of its own band: hair and
     fur that one model is unsure of while another draws a sharp line."""
-    from scipy import ndimage
-
-    from .refine import UNKNOWN, trimap_from_prob, unknown
-
-    base = trimap_from_prob(soft, scale)
-    own = unknown(base)
+    base = trimaps.from_probability(soft, scale)
+    own = trimaps.unknown(base)
     if not own.any() or not others:
         return base
     close = ndimage.binary_dilation(own, iterations=max(1, int(round(NEAR * max(soft.shape)))))
     widened = base.copy()
     for other, other_scale in others:
-        widened[unknown(trimap_from_prob(other, other_scale)) & close] = UNKNOWN
+        widened[trimaps.unknown(trimaps.from_probability(other, other_scale)) & close] = trimaps.UNKNOWN
     return widened
 
 

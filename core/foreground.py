@@ -35,6 +35,10 @@ answer (or invisible anyway).
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from . import matting
 
 REGULARIZATION = 1e-5
 GRADIENT_WEIGHT = 1.0
@@ -202,8 +206,6 @@ def _solve_band(nodes: np.ndarray, flat_alpha: np.ndarray, image: np.ndarray, he
 def _band_level(rgb: np.ndarray, alpha: np.ndarray, h: int, w: int, coarser: _Level) -> _Level:
     """A level above EVERYWHERE_SIZE: its soft band (0 < alpha < 1) and a two-pixel rim are
     solved, every other pixel stays the coarser level's (nothing float of the level's size)."""
-    from scipy import ndimage
-
     height, width = alpha.shape
     ys, xs = _nearest_index(h, height), _nearest_index(w, width)
     a_l = alpha[ys[:, None], xs[None, :]]
@@ -222,8 +224,6 @@ def _solve_full_resolution(rgb: np.ndarray, alpha: np.ndarray, soft: np.ndarray,
     """The last level on the soft band and a two-pixel rim only, in compact arrays: the other
     pixels' values are the previous level's, upsampled on demand (nothing full-size in float).
     Returns (flat numbers of the soft pixels, their foreground colours 0..1)."""
-    from scipy import ndimage
-
     height, width = alpha.shape
     nodes = np.flatnonzero(ndimage.binary_dilation(soft, iterations=2))
     image = rgb.reshape(-1, 3)[nodes].astype(np.float32) / np.float32(255.0)
@@ -239,14 +239,10 @@ def _upsample_band(top: _Level, rgb: np.ndarray, soft: np.ndarray, out: np.ndarr
     reduced level), written into ``out`` as 8 bits: tile by tile around the soft band, each
     crop of ``top`` made dense and resized by Pillow with the crop's own box, which weighs the
     same source pixels as the old full-frame resize (three 12 MP float planes) did."""
-    from PIL import Image
-
-    from .refine import TILE, band_boxes
-
     height, width = soft.shape
     h, w = top.height, top.width
     sy, sx = h / height, w / width
-    for (y0, y1, x0, x1), _ in band_boxes(soft, TILE, 0):
+    for (y0, y1, x0, x1), _ in matting.band_boxes(soft, matting.TILE, 0):
         ty0, ty1 = max(0, int(y0 * sy) - 2), min(h, int(np.ceil(y1 * sy)) + 2)
         tx0, tx1 = max(0, int(x0 * sx) - 2), min(w, int(np.ceil(x1 * sx)) + 2)
         flat = (np.arange(ty0, ty1)[:, None] * w + np.arange(tx0, tx1)[None, :]).ravel()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .refine import MODES as REFINE_MODES
+# Edge refinement, from none to the most careful (refine.py says what each does).
+REFINE_MODES = ("off", "fast", "best")
 
 DEFAULT_REFINE = "fast"
 

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import ensemble, fetch, foreground, licences, prompts, refine, segment, temporal
+from . import ensemble, fetch, foreground, licences, prompts, refine, segment, temporal, trimaps
 from .catalog import ModelEntry, Preset, load_catalog
 from .errors import Cancelled, CleancutError
 from .options import DEFAULT_REFINE, Options
@@ -210,10 +210,10 @@ def _refine(rgb: np.ndarray, hint: np.ndarray | None, probs: list[np.ndarray], p
     """One alpha from the models' answers (by role, see ensemble.py) and the hint."""
     parts = ensemble.split(probs, ensemble.roles(plan.entries, plan.preset))
     try:
-        if hint is not None and hint.shape == rgb.shape[:2] and refine.is_region(hint):
+        if hint is not None and hint.shape == rgb.shape[:2] and trimaps.is_region(hint):
             # A region (an editor's selection, a box): outside is background, inside the model decides.
             alpha = refine.refine_alpha(rgb, probs[0], plan.refine, **parts)
-            alpha[hint == refine.BACKGROUND] = 0.0
+            alpha[hint == trimaps.BACKGROUND] = 0.0
             return alpha
         return refine.refine_alpha(rgb, probs[0], plan.refine, hint=hint, **parts)
     except ValueError as err:  # a hint that does not fit the image

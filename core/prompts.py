@@ -1,7 +1,7 @@
 """Box and region prompts: what a user points at, as a hint, and the crop the model then sees.
 
 A prompt says where the subject is, as Photoshop's object selection or GrabCut's rectangle do.
-It reaches the engine as a hint in the one trimap convention (refine.BACKGROUND / UNKNOWN /
+It reaches the engine as a hint in the one trimap convention (trimaps.BACKGROUND / UNKNOWN /
 FOREGROUND = 0 / 128 / 255): a box or an editor's selection is a *region*, background outside
 and unknown (the model decides) inside. When the region leaves much of the frame out, the
 model runs on a crop around it with a margin, at the model's own input size, so a small subject
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import matting
 from .errors import CleancutError
 
 MARGIN = 0.1  # context around the prompt's bounds, as a fraction of its width / height
@@ -40,13 +41,11 @@ def with_context(on_crop: np.ndarray, on_frame: np.ndarray, crop: tuple[slice, s
     the context the model needs to see it whole (IS-Net on ECSSD: 0.872 against 0.899); the
     mean keeps most of each (u2netp 0.880 / 0.882, IS-Net 0.973 / 0.895).
     """
-    from .refine import _resize_part
-
     height, width = shape[:2]
     sy, sx = on_frame.shape[0] / height, on_frame.shape[1] / width
     rows, cols = crop
     box = (cols.start * sx, rows.start * sy, cols.stop * sx, rows.stop * sy)
-    cut = _resize_part(on_frame, on_crop.shape[1], on_crop.shape[0], box)
+    cut = matting.resize_part(on_frame, on_crop.shape[1], on_crop.shape[0], box)
     return (np.asarray(on_crop, np.float32) + cut) * np.float32(0.5)
 
 

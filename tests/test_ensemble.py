@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cleancut import ensemble, refine
+from cleancut import ensemble, matting, refine, trimaps
 from cleancut.catalog import ModelEntry, Preset
 
 from test_refine import soft_step_prob, two_colour_image
@@ -41,7 +41,7 @@ def test_a_presets_outline_is_that_of_its_outline_models_mean(mode):
     first = soft_step_prob(edge_fraction=0.4)
     second = soft_step_prob(edge_fraction=0.6)
     alpha = refine.refine_alpha(rgb, first, mode, support=(second,))
-    mean = refine.resize((first + second) / 2, 60, 80)
+    mean = matting.resize((first + second) / 2, 60, 80)
     outline = refine._outline(rgb, mean, (20, 20)) >= 0.5
     np.testing.assert_array_equal(alpha >= 0.5, outline)
 
@@ -53,17 +53,17 @@ def test_another_models_unsure_band_widens_the_first_models_only_nearby():
     other[:, 200:206] = 0.3  # unsure right beside the edge
     other[:, 600:610] = 0.3  # unsure far away
     widened = ensemble.trimap(soft, 1.0, [(other, 1.0)])
-    assert refine.unknown(widened[:, 200:206]).all()
-    assert (widened[:, 400:] == refine.BACKGROUND).all()
-    np.testing.assert_array_equal(widened[:, :190], refine.trimap_from_prob(soft, 1.0)[:, :190])
+    assert trimaps.unknown(widened[:, 200:206]).all()
+    assert (widened[:, 400:] == trimaps.BACKGROUND).all()
+    np.testing.assert_array_equal(widened[:, :190], trimaps.from_probability(soft, 1.0)[:, :190])
 
 
 def test_an_edge_model_gives_the_alpha_inside_the_band_but_never_moves_the_outline():
     rgb, outline = two_colour_image(), soft_step_prob()
     edge = np.full((20, 20), 0.3, np.float32)
     alpha = refine.refine_alpha(rgb, outline, "off", edges=(edge,))
-    soft = refine.resize(outline, 60, 80)
-    band = refine.unknown(ensemble.trimap(soft, 4.0, [(refine.resize(edge, 60, 80), 4.0)]))
+    soft = matting.resize(outline, 60, 80)
+    band = trimaps.unknown(ensemble.trimap(soft, 4.0, [(matting.resize(edge, 60, 80), 4.0)]))
     assert band.any()
     inside = soft >= 0.5
     np.testing.assert_array_equal(alpha[band & ~inside], np.float32(0.3))

@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from cleancut import refine
-
-MODES = ("off", "fast", "best")
+from cleancut import matting, refine, trimaps
+from cleancut.options import REFINE_MODES as MODES
 
 
 def two_colour_image(height=60, width=80, edge=40):
@@ -31,9 +30,9 @@ def test_off_is_a_bilinear_resize_of_the_probability():
     assert np.allclose(alpha, 0.25)
 
 
-def test_unknown_mode_is_refused():
-    with pytest.raises(ValueError, match="refine mode"):
-        refine.refine_alpha(two_colour_image(), soft_step_prob(), "sharpest")
+def test_every_mode_options_accepts_is_one_refine_knows():
+    # Options owns the list of modes and refuses any other; refine only has to know them all.
+    assert set(MODES) == {"off", *refine.MODE_SETTINGS}
 
 
 def test_image_must_be_uint8_rgb():
@@ -130,14 +129,14 @@ def test_rough_mask_hint_is_refined_to_the_colour_edge():
 
 
 def test_trimap_from_probability_without_confident_pixels_is_all_unknown():
-    trimap = refine.trimap_from_prob(np.full((30, 30), 0.5, np.float32), 2.0)
+    trimap = trimaps.from_probability(np.full((30, 30), 0.5, np.float32), 2.0)
     assert (trimap == 128).all()
 
 
 def test_trimap_from_probability_marks_confident_regions():
     prob = np.zeros((40, 40), np.float32)
     prob[:, :20] = 1.0
-    trimap = refine.trimap_from_prob(prob, 1.0)
+    trimap = trimaps.from_probability(prob, 1.0)
     assert set(np.unique(trimap).tolist()) == {0, 128, 255}
     assert (trimap[:, :15] == 255).all() and (trimap[:, 25:] == 0).all()
     assert (trimap[:, 19:21] == 128).all()
@@ -146,7 +145,7 @@ def test_trimap_from_probability_marks_confident_regions():
 def test_guided_filter_keeps_a_constant_input():
     rng = np.random.default_rng(3)
     guide = rng.random((20, 30, 3), dtype=np.float32)
-    out = refine.guided_filter(guide, np.full((20, 30), 0.7, np.float32), 2, 1e-3)
+    out = matting.guided_filter(guide, np.full((20, 30), 0.7, np.float32), 2, 1e-3)
     assert np.allclose(out, 0.7, atol=1e-4)
 
 
@@ -186,7 +185,7 @@ def test_support_cannot_add_an_object_the_outline_model_is_sure_is_not_there(mod
     elsewhere = np.zeros((20, 20), np.float32)
     elsewhere[:, 16:] = 1.0  # a second model sees an object at the far right
     alpha = refine.refine_alpha(rgb, outline, mode, support=(elsewhere,))
-    trimap = refine.trimap_from_prob(refine.resize(outline, 60, 80), 4.0)
+    trimap = trimaps.from_probability(matting.resize(outline, 60, 80), 4.0)
     assert (alpha[trimap == 255] == 1.0).all()
     assert (alpha[:, 72:] == 0.0).all()  # beyond where the second model is unsure
 
@@ -222,18 +221,18 @@ def textured_image(height, width, seed=5):
 def test_band_boxes_cover_one_pixel_with_its_tile_and_the_margin_clipped_to_the_frame():
     mask = np.zeros((100, 100), bool)
     mask[40, 70] = True
-    assert refine.band_boxes(mask, 32, 5) == [((32, 64, 64, 96), (27, 69, 59, 100))]
+    assert matting.band_boxes(mask, 32, 5) == [((32, 64, 64, 96), (27, 69, 59, 100))]
 
 
 def test_band_boxes_merge_neighbouring_tiles_of_a_row_into_one_run():
     mask = np.zeros((64, 200), bool)
     mask[3, [5, 40, 70, 150]] = True  # tiles 0, 1, 2 and 4 of the first row of tiles
-    inner = [box for box, _ in refine.band_boxes(mask, 32, 0)]
+    inner = [box for box, _ in matting.band_boxes(mask, 32, 0)]
     assert inner == [(0, 32, 0, 96), (0, 32, 128, 160)]
 
 
 def test_band_boxes_of_a_frame_without_band_are_none():
-    assert refine.band_boxes(np.zeros((70, 90), bool), 32, 8) == []
+    assert matting.band_boxes(np.zeros((70, 90), bool), 32, 8) == []
 
 
 def test_guided_filter_band_equals_the_full_frame_filter_on_the_band_and_touches_nothing_else():
@@ -243,8 +242,8 @@ def test_guided_filter_band_equals_the_full_frame_filter_on_the_band_and_touches
     where = np.zeros((150, 260), bool)
     where[60:80, 100:200] = True
     out = np.full((150, 260), -7.0, np.float32)
-    refine.guided_filter_band(rgb, src, 6, refine.GF_EPS, where, out)
-    full = refine.guided_filter(rgb.astype(np.float32) / np.float32(255.0), src, 6, refine.GF_EPS)
+    matting.guided_filter_band(rgb, src, 6, matting.GF_EPS, where, out)
+    full = matting.guided_filter(rgb.astype(np.float32) / np.float32(255.0), src, 6, matting.GF_EPS)
     assert np.abs(out[where] - full[where]).max() <= 1e-6
     assert (out[~where] == -7.0).all()
 
@@ -253,9 +252,9 @@ def test_fast_equals_the_full_frame_guided_filter_inside_the_band_within_1e_6():
     rgb = textured_image(200, 400)
     prob = soft_step_prob(size=40)[:20]  # 20×40 model pixels, edge in the middle
     alpha = refine.refine_alpha(rgb, prob, "fast")
-    soft = np.clip(refine.resize(prob, 200, 400), 0.0, 1.0)
-    trimap = refine.trimap_from_prob(soft, 10.0)
-    full = np.clip(refine.guided_filter(rgb.astype(np.float32) / np.float32(255.0), soft, 30, refine.GF_EPS), 0, 1)
+    soft = np.clip(matting.resize(prob, 200, 400), 0.0, 1.0)
+    trimap = trimaps.from_probability(soft, 10.0)
+    full = np.clip(matting.guided_filter(rgb.astype(np.float32) / np.float32(255.0), soft, 30, matting.GF_EPS), 0, 1)
     band = trimap == 128
     assert np.abs(alpha[band] - full[band]).max() <= 1e-6
 
@@ -264,7 +263,7 @@ def test_fast_copies_the_trimaps_certain_pixels_exactly():
     rgb = textured_image(200, 400)
     prob = soft_step_prob(size=40)[:20]
     alpha = refine.refine_alpha(rgb, prob, "fast")
-    trimap = refine.trimap_from_prob(np.clip(refine.resize(prob, 200, 400), 0.0, 1.0), 10.0)
+    trimap = trimaps.from_probability(np.clip(matting.resize(prob, 200, 400), 0.0, 1.0), 10.0)
     assert (alpha[trimap == 255] == 1.0).all() and (alpha[trimap == 0] == 0.0).all()
 
 
@@ -275,11 +274,11 @@ def full_frame_guided_upsample(small_rgb, alpha_low, rgb, trimap_low, radius):
     from scipy import ndimage
 
     height, width = rgb.shape[:2]
-    coef, offset = refine.guided_coefficients(small_rgb.astype(np.float32) / np.float32(255.0), alpha_low,
-                                              radius, refine.GF_EPS)
-    out = refine.resize(offset, height, width)
+    coef, offset = matting.guided_coefficients(small_rgb.astype(np.float32) / np.float32(255.0), alpha_low,
+                                              radius, matting.GF_EPS)
+    out = matting.resize(offset, height, width)
     for c in range(3):
-        out += refine.resize(coef[..., c], height, width) * rgb[..., c] * np.float32(1.0 / 255.0)
+        out += matting.resize(coef[..., c], height, width) * rgb[..., c] * np.float32(1.0 / 255.0)
     np.clip(out, 0.0, 1.0, out=out)
     unsure = ndimage.binary_dilation(trimap_low == 128, iterations=1)
     sure = np.where(unsure, 128, trimap_low).astype(np.uint8)
@@ -297,10 +296,10 @@ def test_large_photo_fast_equals_the_full_frame_guided_upsample_within_1e_6(monk
     prob = soft_step_prob(size=40)[:20]
     alpha = refine.refine_alpha(rgb, prob, "fast")
     small_rgb = np.asarray(Image.fromarray(rgb).resize((200, 100), Image.Resampling.BOX))
-    soft = np.clip(refine.resize(prob, 100, 200), 0.0, 1.0)
-    trimap = refine.trimap_from_prob(soft, 5.0)
-    low = np.clip(refine.guided_filter(small_rgb.astype(np.float32) / np.float32(255.0), soft, 15,
-                                       refine.GF_EPS), 0, 1).astype(np.float32)
+    soft = np.clip(matting.resize(prob, 100, 200), 0.0, 1.0)
+    trimap = trimaps.from_probability(soft, 5.0)
+    low = np.clip(matting.guided_filter(small_rgb.astype(np.float32) / np.float32(255.0), soft, 15,
+                                       matting.GF_EPS), 0, 1).astype(np.float32)
     low[trimap == 255] = 1.0
     low[trimap == 0] = 0.0
     expected = full_frame_guided_upsample(small_rgb, low, rgb, trimap, refine.UPSAMPLE_RADIUS)
@@ -311,6 +310,6 @@ def test_guided_filter_band_over_the_whole_frame_is_the_full_frame_filter():
     rgb = textured_image(90, 120)
     src = np.random.default_rng(7).random((90, 120), dtype=np.float32)
     out = np.zeros((90, 120), np.float32)
-    refine.guided_filter_band(rgb, src, 5, refine.GF_EPS, np.ones((90, 120), bool), out)
-    full = refine.guided_filter(rgb.astype(np.float32) / np.float32(255.0), src, 5, refine.GF_EPS)
+    matting.guided_filter_band(rgb, src, 5, matting.GF_EPS, np.ones((90, 120), bool), out)
+    full = matting.guided_filter(rgb.astype(np.float32) / np.float32(255.0), src, 5, matting.GF_EPS)
     np.testing.assert_array_equal(out, full)
