@@ -39,6 +39,10 @@ class Cancelled(CleancutError):
 
 
 def brief(value: object) -> str:
-    """A value someone sent or wrote, as JSON and short enough for a one-line message."""
-    text = repr(value) if isinstance(value, (bytes, bytearray)) else json.dumps(value)
+    """A value someone sent or wrote, as JSON (else as Python shows it), short enough for a
+    one-line message."""
+    try:
+        text = repr(value) if isinstance(value, (bytes, bytearray)) else json.dumps(value)
+    except (TypeError, ValueError):  # not a JSON value, e.g. a numpy number from a plugin
+        text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -186,14 +186,14 @@ def test_a_thread_count_far_out_of_range_is_refused_at_once(engine_models, tmp_p
     photo = noise_png(tmp_path / "x.png", 32, 32)
     done = run_cli("remove", str(photo), "--threads", "1000000", "--model", "red", timeout=30)
     assert done.returncode == 2
-    assert done.stderr.strip() == f"cleancut: threads must be between 1 and {MAX_THREADS}, not 1000000"
+    assert done.stderr.strip() == f"cleancut: threads must be a whole number from 1 to {MAX_THREADS}, not 1000000"
     assert not (tmp_path / "x-cutout.png").exists()
 
 
 def test_the_worker_refuses_a_thread_count_far_out_of_range(engine_models):
     client = Client(python=sys.executable, start_timeout=60)
     try:
-        with pytest.raises(Exception, match=f"threads must be between 1 and {MAX_THREADS}"):
+        with pytest.raises(Exception, match=f"threads must be a whole number from 1 to {MAX_THREADS}"):
             client.remove(gradient_image().tobytes(), 16, 16, "RGB", options={"model": "red", "threads": 10 ** 6})
         assert len(client.remove(gradient_image().tobytes(), 16, 16, "RGB", options={"model": "red"})) == 256
     finally:
@@ -300,7 +300,7 @@ def test_a_png_whose_profile_inflates_past_the_limit_is_refused(tmp_path):
 
 @pytest.mark.parametrize("option, value, why", [
     ("--threads", "0", "'0' is not a whole number of at least 1"),
-    ("--threads", "100000", f"threads must be between 1 and {MAX_THREADS}"),
+    ("--threads", "100000", f"threads must be a whole number from 1 to {MAX_THREADS}"),
     ("--limit", "-1", "'-1' is not a whole number of at least 1"),
     ("--composites", "-1", "'-1' is not a whole number of at least 0"),
 ])

@@ -14,6 +14,7 @@ import pytest
 
 from cleancut import cleancut_client
 from cleancut.cleancut_client import CleancutError, Client
+from cleancut.options import MAX_THREADS
 
 from support import RawWorker, gradient_image
 
@@ -114,6 +115,13 @@ def test_a_model_needing_acceptance_fails_with_the_accept_command_then_works_onc
 def test_an_unknown_option_is_an_error_not_a_crash(client):
     with pytest.raises(CleancutError, match="unknown option"):
         client.remove(rgba_bytes(gradient_image()), 16, 16, options={"modle": "red"})
+    assert client.hello()["protocol"] == 1
+
+
+def test_a_bad_option_value_is_refused_with_the_options_own_message(client):
+    with pytest.raises(CleancutError) as err:
+        client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "threads": True})
+    assert str(err.value).endswith(f"bad options: threads must be a whole number from 1 to {MAX_THREADS}, not true")
     assert client.hello()["protocol"] == 1
 
 
