@@ -4,7 +4,7 @@ Why processes: onnxruntime's inference already keeps every core busy, but decodi
 estimating colours and PNG encoding run on one core each (numpy and Pillow, mostly under the
 GIL). Worker processes that each run whole files with a share of the inference threads keep
 every core busy through every stage. Threads inside one process were measured and gave
-nothing (README, "Speed"); processes are what `multiprocessing` is for.
+nothing (docs/benchmarks/2026-12-01-speed-rembg.md); processes are what `multiprocessing` is for.
 
 Results come back in input order whatever order the workers finish in, so messages and the
 failure list read the same as a run on one core. The queue holds paths, not pixels: memory
@@ -20,86 +20,17 @@ import signal
 import threading
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
-from pathlib import Path
-from typing import Iterator, NoReturn
+from typing import Iterable, Iterator, NoReturn, TypeVar
 
-from . import compose, images, pipeline, prompts
-from .errors import CleancutError
+from . import cutout, images, pipeline
+from .cutout import Job, Output
 from .options import Options
 
 # Each worker holds its own model session and one photo's working set (~0.6 GiB at 12 MP):
 # beyond four, a batch gains little on the machines this runs on and memory grows.
 MAX_DEFAULT_WORKERS = 4
 
-
-@dataclass(frozen=True)
-class Job:
-    """One input file, where its result goes, and where its subject is (a box or hint file)."""
-
-    source: Path
-    target: Path
-    prompt: prompts.Prompt | None = None
-
-    def inputs(self) -> list[Path]:
-        """Every file this job reads (the image, a --hint file): none may be an output."""
-        hint = self.prompt.hint if self.prompt is not None else None
-        return [self.source] + ([hint] if hint is not None else [])
-
-
-@dataclass(frozen=True)
-class Output:
-    """What to write for each file, as the command line asked."""
-
-    mask: bool = False
-    bg: str | None = None
-    format: str | None = None
-    max_pixels: int = images.DEFAULT_MAX_PIXELS
-    debug: bool = False
-
-
-def render(picture: images.Picture, result: pipeline.Result, output: Output):
-    """The pixels of one photo's mask, cut-out or composite, at its full depth."""
-    alpha = compose.combine_alpha(result.alpha, picture.alpha)
-    depth = picture.bit_depth
-    if output.mask:
-        return compose.quantise(alpha, depth)
-    colours = result.foreground if result.foreground is not None else picture.rgb
-    if output.bg:
-        return compose.over_colour(colours, alpha, compose.parse_colour(output.bg), depth)
-    return compose.cutout(colours, alpha, depth)
-
-
-def write_result(picture: images.Picture, result: pipeline.Result, target: Path, output: Output) -> None:
-    """The mask, cut-out or composite of one photo, written atomically at its full depth."""
-    images.write_image(target, render(picture, result, output), format=output.format,
-                       icc_profile=picture.icc_profile, exif=picture.exif)
-
-
-def process(job: Job, options: Options, output: Output, plan: pipeline.Plan,
-            cancel: pipeline.CancelToken | None = None) -> str | None:
-    """Read, cut out and write one file: why it failed, or None. One bad file never stops a
-    batch, so every error becomes its message (``--debug`` lets a bug's traceback through)."""
-    try:
-        picture = images.read_image(job.source, max_pixels=output.max_pixels)
-        rgb = images.to_rgb8(picture)
-        hint = prompts.hint_for(job.prompt, rgb.shape, output.max_pixels)
-        result = pipeline.remove(rgb, options, hint=hint, plan=plan, cancel=cancel)
-        write_result(picture, result, job.target, output)
-        return None
-    except Exception as err:
-        return failure(err, output.debug)
-
-
-def failure(err: Exception, debug: bool = False) -> str:
-    """A failed file's line in the failure list; a bug's too (the batch goes on), unless
-    ``debug`` wants its traceback (then it is raised again)."""
-    if isinstance(err, CleancutError):
-        return str(err)
-    if isinstance(err, MemoryError):
-        return "out of memory; try a smaller image or fewer threads"
-    if debug:
-        raise err
-    return f"internal error ({type(err).__name__}: {err}); rerun with --debug"
+T = TypeVar("T")
 
 
 def default_workers(files: int, cores: int | None = None) -> int:
@@ -166,7 +97,7 @@ def _serve(connection: Connection, options: Options, output: Output, plan: pipel
             if _state["stopping"] is not None:
                 _stop(_state["stopping"])
             _state["cancel"] = pipeline.CancelToken()
-        failure = process(job, options, output, plan, _state["cancel"])
+        failure = cutout.process(job, options, output, plan, _state["cancel"])
         with _state["lock"]:
             _state["cancel"] = None
             if _state["stopping"] is not None:
@@ -314,16 +245,30 @@ def run(jobs: list[Job], options: Options, output: Output, plan: pipeline.Plan,
     workers = min(workers, len(jobs))
     if workers <= 1:
         for job in jobs:
-            yield job, process(job, options, output, plan)
+            yield job, cutout.process(job, options, output, plan)
         return
     pool = _Pool(workers, options, output, plan)
-    finished: dict[int, str | None] = {}
-    next_index = 0
     try:
-        for index, failure in pool.results(jobs):
-            finished[index] = failure
-            while next_index in finished:
-                yield jobs[next_index], finished.pop(next_index)
-                next_index += 1
+        for index, failure in in_order(pool.results(jobs), len(jobs)):
+            yield jobs[index], failure
     finally:
         pool.stop()
+
+
+def in_order(results: Iterable[tuple[int, T]], count: int, *, hold_last: bool = False) -> Iterator[tuple[int, T]]:
+    """``(index, value)`` pairs, which arrive as their files finish, given back in index order
+    0 … count-1, so messages and the failure list read the same as a run on one core.
+
+    ``hold_last``: the last one waits until ``results`` ends (its summary line, its clean-up), for
+    callers that stop asking once they have every one (the CLI over Ray).
+    """
+    finished: dict[int, T] = {}
+    following = 0
+    for index, value in results:
+        finished[index] = value
+        while following in finished and not (hold_last and following == count - 1):
+            yield following, finished.pop(following)
+            following += 1
+    while following in finished:
+        yield following, finished.pop(following)
+        following += 1

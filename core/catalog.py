@@ -12,9 +12,6 @@ TypeError in whatever code first uses it. Unknown keys are refused too (a typo s
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
-import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -27,7 +24,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-from . import config
+from . import config, tomlfields
 from .errors import ModelError, brief
 from .options import REFINE_MODES
 from .smallfiles import MiB, SmallFileError, read_small
@@ -47,7 +44,6 @@ MAX_INPUT_SIDE = 16384  # pixels; a larger working size would not fit in memory 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _TOP_KEYS = ("schema", "default", "models", "presets")
 _MODEL_KEYS = ("name", "task", "family", "file", "size", "sha256", "licence", "commercial_use", "training_data",
                "training_data_terms", "card", "input", "output", "sources")
@@ -58,7 +54,6 @@ _OUTPUT_KEYS = ("name", "index", "normalise")
 _SOURCE_NEEDS = {"url": ("url",), "pypi": ("package", "member"), "npm": ("package", "index", "key")}
 _SOURCE_KEYS = {"url": ("kind", "url"), "pypi": ("kind", "package", "member", "ignore_requires_python"),
                 "npm": ("kind", "package", "index", "key")}
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -152,192 +147,106 @@ class Catalog:
         return known + " (see `cleancut models list`)"
 
 
-# --- checking a catalog: every message is "FILE: KEY.PATH problem" -----------------------
-
-def key_path(parent: str, key: str | int) -> str:
-    """``parent`` and one more step, as TOML would write it: models.red.sources[0].url.
-    A key that TOML must quote ("isnet.v2", "café", anything odd) is quoted, with anything
-    unprintable in it escaped, so that the message stays one readable line."""
-    if isinstance(key, int):
-        return f"{parent}[{key}]"
-    if _BARE_KEY.fullmatch(key):
-        step = key
-    else:
-        body = json.dumps(key, ensure_ascii=False)[1:-1]
-        step = '"' + "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in body) + '"'
-    return f"{parent}.{step}" if parent else step
-
-
-# In this order: bool before int (a bool is an int), datetime before date (a datetime is a date).
-_TOML_TYPES: tuple[tuple[type, str], ...] = (
-    (bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
-    (list, "an array"), (dict, "a table"), (_dt.datetime, "a date-time"), (_dt.date, "a date"),
-    (_dt.time, "a time"))
-
-
-def toml_type(value: Any) -> str:
-    """The TOML type of a parsed value, in words, for "must be X, not Y"."""
-    for kind, words in _TOML_TYPES:
-        if isinstance(value, kind):
-            return words
-    return type(value).__name__
-
-
-def _fault(file: str, path: str, problem: str) -> ModelError:
-    return ModelError(f"{file}: {path} {problem}")
-
-
-def _table(file: str, value: Any, path: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _fault(file, path, f"must be a table, not {toml_type(value)}")
-    return value
-
-
-def _no_unknown_keys(file: str, table: dict[str, Any], path: str, known: tuple[str, ...], what: str) -> None:
-    """Refuse a key this version does not read: a misspelt key would otherwise be ignored."""
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        raise _fault(file, key_path(path, unknown[0]),
-                     f"is not a key cleancut knows ({what} has: {', '.join(known)})")
-
-
-_KIND_WORDS = {str: "a string", int: "an integer", bool: "true or false", list: "an array", dict: "a table"}
-
-
-def _get(file: str, table: dict[str, Any], path: str, key: str, kind: type, default: Any = _MISSING) -> Any:
-    """``table[key]`` checked to be a ``kind`` (str, int, bool, list or dict; true is not an
-    integer here, though Python says it is); ``default`` when absent, or an error when there
-    is no default."""
-    if key not in table:
-        if default is _MISSING:
-            raise _fault(file, key_path(path, key), "is missing")
-        return default
-    value = table[key]
-    if not isinstance(value, kind) or kind is int and isinstance(value, bool):
-        raise _fault(file, key_path(path, key), f"must be {_KIND_WORDS[kind]}, not {toml_type(value)}")
-    return value
-
-
-def _text(file: str, table: dict[str, Any], path: str, key: str, default: Any = _MISSING) -> Any:
-    """A string that must say something (a name, a URL, a package): not empty, no NUL."""
-    value = _get(file, table, path, key, str, default)
-    if key in table and (not value or "\0" in value):
-        raise _fault(file, key_path(path, key), "must not be empty" if not value else "must not contain NUL")
-    return value
-
-
-def _choice(file: str, table: dict[str, Any], path: str, key: str, choices: tuple[str, ...], default: Any) -> Any:
-    value = _get(file, table, path, key, str, default)
-    if key in table and value not in choices:
-        raise _fault(file, key_path(path, key), f"must be one of {', '.join(choices)}, not {brief(value)}")
-    return value
-
+# --- checking a catalog: every message is "FILE: KEY.PATH problem" (tomlfields.py) ----------
 
 def _side(file: str, table: dict[str, Any], path: str, key: str) -> None:
-    value = _get(file, table, path, key, int)
+    value = tomlfields.get(file, table, path, key, int)
     if not 1 <= value <= MAX_INPUT_SIDE:
-        raise _fault(file, key_path(path, key), f"must be an integer from 1 to {MAX_INPUT_SIDE}, not {value}")
-
-
-def _finite(value: Any) -> bool:
-    """A number numpy can hold as float32 work: no NaN, no infinity, no 400-digit integer."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
+        raise tomlfields.fault(file, tomlfields.key_path(path, key), f"must be an integer from 1 to {MAX_INPUT_SIDE}, not {value}")
 
 
 def _parse_input(file: str, raw: Any, path: str, family: str) -> dict[str, Any]:
     """How pixels become the model's input tensor (see segment.py): checked here so that a bad
     spec is a catalog error at load, not a KeyError on the first image."""
-    spec = _table(file, raw, path)
-    _no_unknown_keys(file, spec, path, _INPUT_KEYS, "an input table")
-    _text(file, spec, path, "name", None)
+    spec = tomlfields.table(file, raw, path)
+    tomlfields.no_unknown_keys(file, spec, path, _INPUT_KEYS, "an input table")
+    tomlfields.text(file, spec, path, "name", None)
     for side in _INPUT_SIDES:
         if side in spec:
             _side(file, spec, path, side)
-    _choice(file, spec, path, "resize", RESIZE_MODES, None)
+    tomlfields.choice(file, spec, path, "resize", RESIZE_MODES, None)
     scale = spec.get("scale", "max")
-    if scale != "max" and not (_finite(scale) and scale > 0):
-        raise _fault(file, key_path(path, "scale"),
-                     f'must be "max" or a number above 0, not {scale if _finite(scale) else toml_type(scale)}')
+    if scale != "max" and not (tomlfields.finite(scale) and scale > 0):
+        raise tomlfields.fault(file, tomlfields.key_path(path, "scale"),
+                               f'must be "max" or a number above 0, not {scale if tomlfields.finite(scale) else tomlfields.toml_type(scale)}')
     for key in ("mean", "std"):
-        values = _get(file, spec, path, key, list, None)
-        if values is not None and (len(values) != 3 or not all(_finite(v) for v in values)):
-            raise _fault(file, key_path(path, key), "must be an array of 3 numbers (red, green, blue)")
+        values = tomlfields.get(file, spec, path, key, list, None)
+        if values is not None and (len(values) != 3 or not all(tomlfields.finite(v) for v in values)):
+            raise tomlfields.fault(file, tomlfields.key_path(path, key), "must be an array of 3 numbers (red, green, blue)")
         if key == "std" and values is not None and 0 in values:
-            raise _fault(file, key_path(path, key), "must not hold 0 (it divides)")
+            raise tomlfields.fault(file, tomlfields.key_path(path, key), "must not hold 0 (it divides)")
     if family == "salient" and "short_side" not in spec and not ("width" in spec and "height" in spec):
-        raise _fault(file, path, "needs width and height (a fixed input size) or short_side (a dynamic one)")
+        raise tomlfields.fault(file, path, "needs width and height (a fixed input size) or short_side (a dynamic one)")
     return dict(spec)
 
 
 def _parse_output(file: str, raw: Any, path: str) -> dict[str, Any]:
     """Which output holds the foreground probability, and how to normalise it."""
-    spec = _table(file, raw, path)
-    _no_unknown_keys(file, spec, path, _OUTPUT_KEYS, "an output table")
-    _text(file, spec, path, "name", None)
-    index = _get(file, spec, path, "index", int, 0)
+    spec = tomlfields.table(file, raw, path)
+    tomlfields.no_unknown_keys(file, spec, path, _OUTPUT_KEYS, "an output table")
+    tomlfields.text(file, spec, path, "name", None)
+    index = tomlfields.get(file, spec, path, "index", int, 0)
     if index < 0:
-        raise _fault(file, key_path(path, "index"), f"must be 0 or more, not {index}")
-    _choice(file, spec, path, "normalise", NORMALISE_MODES, None)
+        raise tomlfields.fault(file, tomlfields.key_path(path, "index"), f"must be 0 or more, not {index}")
+    tomlfields.choice(file, spec, path, "normalise", NORMALISE_MODES, None)
     return dict(spec)
 
 
 def _parse_source(file: str, raw: Any, path: str) -> Source:
-    source = _table(file, raw, path)
-    kind = _choice(file, source, path, "kind", SOURCE_KINDS, _MISSING)
-    _no_unknown_keys(file, source, path, _SOURCE_KEYS[kind], f"a {kind} source")
-    values = {key: _text(file, source, path, key) for key in _SOURCE_NEEDS[kind]}
+    source = tomlfields.table(file, raw, path)
+    kind = tomlfields.choice(file, source, path, "kind", SOURCE_KINDS, tomlfields.MISSING)
+    tomlfields.no_unknown_keys(file, source, path, _SOURCE_KEYS[kind], f"a {kind} source")
+    values = {key: tomlfields.text(file, source, path, key) for key in _SOURCE_NEEDS[kind]}
     if kind == "url" and not re.match(r"https?://", values["url"]):
-        raise _fault(file, key_path(path, "url"), f"must start with https:// or http://, not {brief(values['url'])}")
+        raise tomlfields.fault(file, tomlfields.key_path(path, "url"), f"must start with https:// or http://, not {brief(values['url'])}")
     if kind != "url" and values["package"].startswith("-"):  # it is passed to pip / npm as an argument
-        raise _fault(file, key_path(path, "package"), f"must name a package, not {brief(values['package'])}")
-    ignore = _get(file, source, path, "ignore_requires_python", bool, False)
+        raise tomlfields.fault(file, tomlfields.key_path(path, "package"), f"must name a package, not {brief(values['package'])}")
+    ignore = tomlfields.get(file, source, path, "ignore_requires_python", bool, False)
     return Source(kind=kind, ignore_requires_python=ignore, **values)
 
 
 def _id_path(file: str, table: str, item_id: str, what: str) -> str:
     """The key path of a model or preset, once its id is one the CLI and the cache can use."""
-    path = key_path(table, item_id)
+    path = tomlfields.key_path(table, item_id)
     if not _ID.fullmatch(item_id):
-        raise _fault(file, path, f"is not a usable {what} id: an id uses lower-case letters, digits, '.', '_' "
+        raise tomlfields.fault(file, path, f"is not a usable {what} id: an id uses lower-case letters, digits, '.', '_' "
                                  "and '-' only")
     return path
 
 
 def _parse_entry(file: str, model_id: str, raw: Any, card_root: Path) -> ModelEntry:
     path = _id_path(file, "models", model_id, "model")
-    entry = _table(file, raw, path)
-    _no_unknown_keys(file, entry, path, _MODEL_KEYS, "a model")
-    family = _choice(file, entry, path, "family", FAMILIES, "salient")
-    file_name = _text(file, entry, path, "file")
+    entry = tomlfields.table(file, raw, path)
+    tomlfields.no_unknown_keys(file, entry, path, _MODEL_KEYS, "a model")
+    family = tomlfields.choice(file, entry, path, "family", FAMILIES, "salient")
+    file_name = tomlfields.text(file, entry, path, "file")
     if Path(file_name).name != file_name or file_name in (".", "..") or "/" in file_name or "\\" in file_name:
-        raise _fault(file, key_path(path, "file"), "must be a plain file name, not a path")
-    size = _get(file, entry, path, "size", int)
+        raise tomlfields.fault(file, tomlfields.key_path(path, "file"), "must be a plain file name, not a path")
+    size = tomlfields.get(file, entry, path, "size", int)
     if size < 1:
-        raise _fault(file, key_path(path, "size"), f"must be the file's size in bytes (1 or more), not {size}")
-    sha = _get(file, entry, path, "sha256", str).lower()
+        raise tomlfields.fault(file, tomlfields.key_path(path, "size"), f"must be the file's size in bytes (1 or more), not {size}")
+    sha = tomlfields.get(file, entry, path, "sha256", str).lower()
     if not _SHA256.fullmatch(sha):
-        raise _fault(file, key_path(path, "sha256"), "must be 64 hexadecimal digits")
-    card = _text(file, entry, path, "card", None)
-    sources = _get(file, entry, path, "sources", list)
+        raise tomlfields.fault(file, tomlfields.key_path(path, "sha256"), "must be 64 hexadecimal digits")
+    card = tomlfields.text(file, entry, path, "card", None)
+    sources = tomlfields.get(file, entry, path, "sources", list)
     if not sources:
-        raise _fault(file, key_path(path, "sources"), "needs at least one source")
-    output_path = key_path(path, "output")
+        raise tomlfields.fault(file, tomlfields.key_path(path, "sources"), "needs at least one source")
+    output_path = tomlfields.key_path(path, "output")
     return ModelEntry(
         id=model_id,
-        name=_text(file, entry, path, "name", model_id),
-        task=_choice(file, entry, path, "task", TASKS, "salient-object"),
+        name=tomlfields.text(file, entry, path, "name", model_id),
+        task=tomlfields.choice(file, entry, path, "task", TASKS, "salient-object"),
         family=family,
         file=file_name,
         size=size,
         sha256=sha,
-        licence=_get(file, entry, path, "licence", str),
-        commercial_use=_get(file, entry, path, "commercial_use", bool, False),
-        training_data=_get(file, entry, path, "training_data", str, "not stated"),
-        training_data_terms=_get(file, entry, path, "training_data_terms", str, "not stated"),
-        sources=tuple(_parse_source(file, s, key_path(key_path(path, "sources"), i)) for i, s in enumerate(sources)),
-        input=_parse_input(file, entry.get("input", {}), key_path(path, "input"), family),
+        licence=tomlfields.get(file, entry, path, "licence", str),
+        commercial_use=tomlfields.get(file, entry, path, "commercial_use", bool, False),
+        training_data=tomlfields.get(file, entry, path, "training_data", str, "not stated"),
+        training_data_terms=tomlfields.get(file, entry, path, "training_data_terms", str, "not stated"),
+        sources=tuple(_parse_source(file, s, tomlfields.key_path(tomlfields.key_path(path, "sources"), i)) for i, s in enumerate(sources)),
+        input=_parse_input(file, entry.get("input", {}), tomlfields.key_path(path, "input"), family),
         output=_parse_output(file, entry["output"], output_path) if "output" in entry
         else {"index": 0, "normalise": "minmax"},
         card=(card_root / card) if card else None,
@@ -345,32 +254,32 @@ def _parse_entry(file: str, model_id: str, raw: Any, card_root: Path) -> ModelEn
     )
 
 
-def _model_ids(file: str, table: dict[str, Any], path: str, key: str, default: Any = _MISSING) -> list[str]:
+def _model_ids(file: str, table: dict[str, Any], path: str, key: str, default: Any = tomlfields.MISSING) -> list[str]:
     """An array of model ids (a preset's models, flip, edges)."""
-    ids = _get(file, table, path, key, list, default)
+    ids = tomlfields.get(file, table, path, key, list, default)
     for i, model_id in enumerate(ids):
         if not isinstance(model_id, str):
-            raise _fault(file, key_path(key_path(path, key), i), f"must be a model id (a string), not "
-                         f"{toml_type(model_id)}")
+            raise tomlfields.fault(file, tomlfields.key_path(tomlfields.key_path(path, key), i), f"must be a model id (a string), not "
+                         f"{tomlfields.toml_type(model_id)}")
     return ids
 
 
 def _parse_preset(file: str, preset_id: str, raw: Any) -> Preset:
     path = _id_path(file, "presets", preset_id, "preset")
-    preset = _table(file, raw, path)
-    _no_unknown_keys(file, preset, path, _PRESET_KEYS, "a preset")
+    preset = tomlfields.table(file, raw, path)
+    tomlfields.no_unknown_keys(file, preset, path, _PRESET_KEYS, "a preset")
     models = _model_ids(file, preset, path, "models")
     flip, edges = _model_ids(file, preset, path, "flip", []), _model_ids(file, preset, path, "edges", [])
     if not models:
-        raise _fault(file, key_path(path, "models"), "must list at least one model id")
+        raise tomlfields.fault(file, tomlfields.key_path(path, "models"), "must list at least one model id")
     if not set(flip) <= set(models):
-        raise _fault(file, key_path(path, "flip"), "names models that are not in 'models'")
+        raise tomlfields.fault(file, tomlfields.key_path(path, "flip"), "names models that are not in 'models'")
     if not set(edges) <= set(models[1:]):
-        raise _fault(file, key_path(path, "edges"), "names models that are not in 'models' after the first "
+        raise tomlfields.fault(file, tomlfields.key_path(path, "edges"), "names models that are not in 'models' after the first "
                                                     "(the first model draws the outline)")
-    return Preset(id=preset_id, name=_text(file, preset, path, "name", preset_id), models=tuple(models),
-                  flip=tuple(flip), edges=tuple(edges), refine=_choice(file, preset, path, "refine", REFINE_MODES, None),
-                  description=_get(file, preset, path, "description", str, ""), origin=file)
+    return Preset(id=preset_id, name=tomlfields.text(file, preset, path, "name", preset_id), models=tuple(models),
+                  flip=tuple(flip), edges=tuple(edges), refine=tomlfields.choice(file, preset, path, "refine", REFINE_MODES, None),
+                  description=tomlfields.get(file, preset, path, "description", str, ""), origin=file)
 
 
 def parse_catalog(text: str, where: str,
@@ -382,15 +291,15 @@ def parse_catalog(text: str, where: str,
         raise ModelError(f"{where}: nested too deeply to be a catalog") from None
     except ValueError as err:  # TOMLDecodeError, and the integer-digits limit tomllib lets through
         raise ModelError(f"{where}: not valid TOML ({err})") from None
-    _no_unknown_keys(where, data, "", _TOP_KEYS, "a catalog")
+    tomlfields.no_unknown_keys(where, data, "", _TOP_KEYS, "a catalog")
     # The top level's key path is "": its messages read "FILE: schema must be ...".
-    schema = _get(where, data, "", "schema", int, SCHEMA)
+    schema = tomlfields.get(where, data, "", "schema", int, SCHEMA)
     if schema != SCHEMA:
-        raise _fault(where, "schema", f"is {schema}; this cleancut reads catalogs of schema {SCHEMA}"
+        raise tomlfields.fault(where, "schema", f"is {schema}; this cleancut reads catalogs of schema {SCHEMA}"
                      + (" (upgrade cleancut)" if schema > SCHEMA else ""))
-    default = _get(where, data, "", "default", str, None)
-    models = _get(where, data, "", "models", dict, {})
-    presets = _get(where, data, "", "presets", dict, {})
+    default = tomlfields.get(where, data, "", "default", str, None)
+    models = tomlfields.get(where, data, "", "models", dict, {})
+    presets = tomlfields.get(where, data, "", "presets", dict, {})
     entries = {mid: _parse_entry(where, mid, raw, card_root) for mid, raw in models.items()}
     return entries, {pid: _parse_preset(where, pid, raw) for pid, raw in presets.items()}, default
 
@@ -398,16 +307,16 @@ def parse_catalog(text: str, where: str,
 def _check_presets(models: dict[str, ModelEntry], presets: dict[str, Preset]) -> None:
     """Every preset names models that exist and can share a frame (no recurrent video models)."""
     for preset in presets.values():
-        path = key_path("presets", preset.id)
+        path = tomlfields.key_path("presets", preset.id)
         if preset.id in models:
-            raise _fault(preset.origin, path, f"cannot be: a model already has the id '{preset.id}'")
+            raise tomlfields.fault(preset.origin, path, f"cannot be: a model already has the id '{preset.id}'")
         for model_id in preset.models:
             if model_id not in models:
-                raise _fault(preset.origin, key_path(path, "models"), f"names an unknown model {brief(model_id)}")
+                raise tomlfields.fault(preset.origin, tomlfields.key_path(path, "models"), f"names an unknown model {brief(model_id)}")
             if models[model_id].family != "salient":
-                raise _fault(preset.origin, key_path(path, "models"),
-                             f"names '{model_id}', a {models[model_id].family} model; presets combine "
-                             "salient-object models only")
+                raise tomlfields.fault(preset.origin, tomlfields.key_path(path, "models"),
+                                       f"names '{model_id}', a {models[model_id].family} model; presets combine "
+                                       "salient-object models only")
 
 
 def builtin_catalog_text() -> str:
@@ -453,7 +362,7 @@ def read_card(entry: ModelEntry) -> str:
         try:
             raw = read_small(entry.card, "the model card", MAX_CARD_BYTES)
         except SmallFileError as err:
-            raise ModelError(f"{err}; {entry.origin}: {key_path(key_path('models', entry.id), 'card')} "
+            raise ModelError(f"{err}; {entry.origin}: {tomlfields.key_path(tomlfields.key_path('models', entry.id), 'card')} "
                              "should name a Markdown file") from None
         if raw is not None:
             return raw.decode("utf-8", errors="replace")

@@ -25,7 +25,7 @@ Ray Data's ``map_batches`` was the other way to hold the actors; this module use
 actors and a small queue over ``ray.wait`` instead, because the driver must know each file's
 fate (written, failed and why, still to do) to write every output once and list the failures in
 input order, and because it needs only ``ray[default]``, not Ray Data's pyarrow and pandas.
-README ("Beyond one machine") has the measurements and the notes for a real cluster.
+docs/cluster.md has the measurements and the notes for a real cluster.
 """
 
 from __future__ import annotations
@@ -35,13 +35,16 @@ import os
 import socket
 import sys
 import time
-import traceback
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from . import __version__, batch, images, pipeline, prompts
+from tqdm import tqdm
+
+from . import __version__, batch, images, pipeline, rayactor
+from .cutout import Job, Output
+from .rayactor import Outcome, Task
 from .errors import CleancutError, UsageError
 from .options import Options
 
@@ -52,27 +55,6 @@ MAX_ATTEMPTS = 3
 #: How long the batch waits for an actor while none is running (models may be downloading).
 START_TIMEOUT_S = 300.0
 EXTRA = "pip install 'cleancut[ray]'"
-
-
-@dataclass(frozen=True)
-class Task:
-    """One input file and the files made from it: (where the driver writes it, what it holds).
-    The CLI's tasks have one output; the pyblish extractor's two (mask and cut-out)."""
-
-    source: str
-    outputs: tuple[tuple[str, batch.Output], ...]
-    prompt: prompts.Prompt | None = None  # a box (a hint file is refused with --ray)
-
-
-@dataclass
-class Outcome:
-    """What an actor gives back for a task: the encoded outputs, or the failure's message."""
-
-    files: list[bytes] | None = None
-    error: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    node: str = ""
-    peak_rss: int | None = None  # bytes, the actor process's high-water mark (Linux)
 
 
 @dataclass
@@ -128,24 +110,16 @@ def _import_ray(address: str) -> Any:
     return ray
 
 
-def run_jobs(jobs: list[batch.Job], options: Options, output: batch.Output, plan: pipeline.Plan,
-             args: Any) -> Iterator[tuple[batch.Job, str | None]]:
+def run_jobs(jobs: list[Job], options: Options, output: Output, plan: pipeline.Plan,
+             args: Any) -> Iterator[tuple[Job, str | None]]:
     """What ``batch.run`` gives the local command, from Ray: each job with its failure (or
     None, its output written), in input order, so the CLI counts and reports them alike."""
     tasks = [Task(str(job.source), ((str(job.target), output),), job.prompt) for job in jobs]
-    finished: dict[int, Outcome] = {}
-    following = 0
-    for index, outcome in stream(tasks, options, address=args.ray, actors=args.ray_actors, threads=args.threads,
-                                 max_pixels=output.max_pixels, debug=output.debug, quiet=args.quiet, plan=plan):
-        finished[index] = outcome
-        # The last job waits for the stream's end (its summary line, Ray let go): the caller
-        # stops asking once it has every job.
-        while following in finished and following < len(jobs) - 1:
-            yield jobs[following], finished.pop(following).error
-            following += 1
-    while following in finished:
-        yield jobs[following], finished.pop(following).error
-        following += 1
+    outcomes = stream(tasks, options, address=args.ray, actors=args.ray_actors, threads=args.threads,
+                      max_pixels=output.max_pixels, debug=output.debug, quiet=args.quiet, plan=plan)
+    # The last job waits for the stream's end (its summary line, Ray let go).
+    for index, outcome in batch.in_order(outcomes, len(jobs), hold_last=True):
+        yield jobs[index], outcome.error
 
 
 def describe(report: Report) -> str:
@@ -158,80 +132,6 @@ def describe(report: Report) -> str:
         low, high = min(report.peak_rss) >> 20, max(report.peak_rss) >> 20
         line += f"; peak memory per actor {low}–{high} MiB" if low != high else f"; peak memory per actor {low} MiB"
     return line
-
-
-# --------------------------------------------------------------------------------------------
-# the actor (a plain class: ray.remote is applied when a batch starts, so this module imports
-# without Ray; the nodes import it by name, so they need the same cleancut installed)
-
-
-class Remover:
-    """One Ray actor: keeps its model sessions loaded and turns input bytes into output bytes."""
-
-    def __init__(self, options: Options, models: dict[str, str], version: str, max_pixels: int,
-                 debug: bool = False) -> None:
-        self.options = options
-        self.max_pixels = max_pixels
-        self.debug = debug
-        self.plan: pipeline.Plan | None = None
-        self.refusal = self._check(models, version)
-
-    def _check(self, models: dict[str, str], version: str) -> str | None:
-        """Why this node must not run the batch, or None: its cleancut version, its catalog's
-        models (the driver's sha256), its licence gate (its own settings file) and its model
-        cache (verified; fetched if missing and allowed)."""
-        if version != __version__:
-            return f"it runs cleancut {__version__}, the driver {version}; install the same version on every node"
-        try:
-            plan = pipeline.prepare(self.options, bar=False)
-        except CleancutError as err:
-            return str(err)
-        mine = {entry.id: entry.sha256 for entry in plan.entries}
-        if mine != models:
-            return f"its catalog gives models {mine}, the driver's {models}; give every node the same catalog files"
-        self.plan = plan
-        return None
-
-    def ready(self) -> dict[str, Any]:
-        """Where this actor runs, and why it refuses to work (None when it does not)."""
-        return {"node": _node_label(), "refusal": self.refusal}
-
-    def remove(self, task: Task, data: bytes) -> Outcome:
-        """The task's outputs encoded, exactly as the local command writes them; a failure of
-        this file is returned as its message, never raised (the actor stays up)."""
-        try:
-            if self.plan is None:
-                raise CleancutError(self.refusal or "this actor refused the batch")
-            picture = images.read_image(task.source, self.max_pixels, data=data)
-            rgb = images.to_rgb8(picture)
-            hint = prompts.hint_for(task.prompt, rgb.shape, self.max_pixels)
-            result = pipeline.remove(rgb, self.options, hint=hint, plan=self.plan)
-            files = [images.encode_image(target, batch.render(picture, result, output), format=output.format,
-                                         icc_profile=picture.icc_profile, exif=picture.exif)
-                     for target, output in task.outputs]
-            return Outcome(files=files, timings=result.timings, node=_node_label(), peak_rss=_peak_rss())
-        except Exception as err:
-            message = batch.failure(err)
-            if self.debug and not isinstance(err, (CleancutError, MemoryError)):
-                message += "\n" + traceback.format_exc()
-            return Outcome(error=message, node=_node_label(), peak_rss=_peak_rss())
-
-
-def _node_label() -> str:
-    import ray
-
-    return f"{ray.util.get_node_ip_address()} ({ray.get_runtime_context().get_node_id()[:8]})"
-
-
-def _peak_rss() -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,7 +174,7 @@ def stream(tasks: list[Task], options: Options, *, address: str = "local", actor
             where = "started Ray on this machine" if address == "local" else f"joined {address}"
             _say(f"ray: {where} in {report.connect_s:.1f} s; starting {count} actor(s)")
         node_options = replace(options, threads=threads or 1)
-        remote = ray.remote(Remover).options(scheduling_strategy="SPREAD", max_restarts=0, **resources)
+        remote = ray.remote(rayactor.Remover).options(scheduling_strategy="SPREAD", max_restarts=0, **resources)
         yield from _Batch(ray, tasks, report, lambda: remote.remote(node_options, models, __version__,
                                                                       max_pixels, debug), count, quiet)
         if not quiet:
@@ -466,8 +366,6 @@ class _Batch:
 
 def _say(message: str) -> None:
     """A line on stderr that does not tear the CLI's progress bar."""
-    from tqdm import tqdm
-
     tqdm.write(message, file=sys.stderr)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, bundles, config, fetch, hosts, install, licences
+from . import __version__, bundles, cleancut_client, config, fetch, hosts, install, licences
 from .catalog import load_catalog
 from .errors import CleancutError
 from .hosts.base import parse_version
@@ -31,7 +31,7 @@ class Finding:
 def check_engine() -> list[Finding]:
     found = [Finding(OK, "engine", f"cleancut {__version__} on Python {sys.version.split()[0]} ({sys.executable})")]
     try:
-        import onnxruntime
+        import onnxruntime  # noqa: PLC0415 - whether it imports at all is what this check finds out
 
         found.append(Finding(OK, "onnxruntime", f"{onnxruntime.__version__}, providers: "
                                                 f"{', '.join(onnxruntime.get_available_providers())}"))
@@ -49,8 +49,6 @@ def check_engine() -> list[Finding]:
 
 def _engine_python(settings: dict) -> Finding:
     """The interpreter the editors' client starts: it must run this same cleancut."""
-    from . import cleancut_client
-
     chosen = os.environ.get(cleancut_client.ENV_PYTHON) or settings.get("engine_python")
     if not chosen:
         return Finding(FIX, "editors' engine", "no engine Python is set for the editors: run "

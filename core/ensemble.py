@@ -12,7 +12,7 @@ A preset (models/catalog.toml) lists its models. Two roles:
   starts from. They never move the outline: it is taken before they contribute.
 
 Why averaging rather than letting the first model decide alone (cleancut bench on all three
-shared sets, README "Presets"): IS-Net and u2netp averaged beat each of them on GrabCut and
+shared sets, docs/benchmarks/2026-12-01-quality-presets-prompts.md): IS-Net and u2netp averaged beat each of them on GrabCut and
 ECSSD IoU (0.897 and 0.905 against IS-Net's 0.886 and 0.886), and the old `quality` preset's
 loss on ECSSD (0.873) came from closed-form matting carving past that averaged outline in a
 band widened around u2netp's other object, which holding the outline now prevents. Taking a

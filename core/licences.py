@@ -1,6 +1,6 @@
 """The licence gate: which models may run for this user, and what they must accept first.
 
-Policy (DESIGN.md §3): permissive models run freely; copyleft, non-commercial and unknown
+Policy (docs/models.md, "Licence policy"): permissive models run freely; copyleft, non-commercial and unknown
 licences need a per-model acceptance recorded in the user's settings; with the "commercial
 use" policy on, non-commercial and unknown models are refused outright. The class comes
 from the catalog's whole SPDX licence expression, read by a real SPDX parser (licence_class

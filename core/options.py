@@ -62,13 +62,14 @@ def _of_kind(value: Any, kind: str) -> bool:
 
 
 def problem(name: str, value: Any) -> str | None:
-    """Why ``value`` cannot be option ``name`` (the whole message), or None if it can."""
+    """Why ``value`` cannot be option ``name`` ("must be …, not …"; the caller names the option
+    its own way), or None if it can."""
     rule = RULES[name]
     if value is None and rule.nullable:
         return None
     if _of_kind(value, rule.kind) and rule.allowed(value):
         return None
-    return f"{name} must be {rule.expects}, not {brief(value)}"
+    return f"must be {rule.expects}, not {brief(value)}"
 
 
 @dataclass(frozen=True)
@@ -98,4 +99,8 @@ class Options:
         for field in fields(self):
             reason = problem(field.name, getattr(self, field.name))
             if reason:
-                raise ValueError(reason)
+                raise ValueError(f"{field.name} {reason}")
+
+    def refine_for(self, preset_refine: str | None = None) -> str:
+        """The refine mode a run uses: the caller's, else the preset's, else DEFAULT_REFINE."""
+        return self.refine or preset_refine or DEFAULT_REFINE

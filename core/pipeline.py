@@ -14,7 +14,7 @@ import numpy as np
 from . import ensemble, fetch, foreground, licences, prompts, refine, segment, temporal, trimaps
 from .catalog import ModelEntry, Preset, load_catalog
 from .errors import Cancelled, CleancutError
-from .options import DEFAULT_REFINE, Options
+from .options import Options
 
 # progress(fraction, stage), or progress(fraction, stage, download) for a callable that takes a
 # third argument: during a model download (stage "download") it gets the fetch.Download.
@@ -72,11 +72,6 @@ def resolve_models(options: Options) -> tuple[list[ModelEntry], Preset | None]:
     return entries, preset
 
 
-def refine_mode(options: Options, preset: Preset | None) -> str:
-    """The caller's refine mode, else the preset's, else the default."""
-    return options.refine or (preset.refine if preset is not None and preset.refine else DEFAULT_REFINE)
-
-
 @dataclass(frozen=True)
 class Plan:
     """What a run settles before it looks at pixels: the models that passed the licence gate,
@@ -123,7 +118,7 @@ def prepare(options: Options, progress: Progress = _quiet, cancel: CancelToken |
     paths = tuple(fetch.ensure(entry, offline=options.offline, progress=bar,
                                report=_downloads(progress, index, len(entries)), cancelled=lambda: cancel.cancelled)
                   for index, entry in enumerate(entries))
-    return Plan(entries=tuple(entries), preset=preset, paths=paths, refine=refine_mode(options, preset))
+    return Plan(entries=tuple(entries), preset=preset, paths=paths, refine=options.refine_for(preset.refine if preset is not None else None))
 
 
 def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | None = None,

@@ -9,8 +9,8 @@ gets the model's whole resolution and the rest of the frame cannot draw its atte
 (``crop_for``), beside its answer on the whole frame (``with_context``); the alpha is pasted
 back, background outside the crop.
 
-Why these numbers (boxes from GrabCut's lasso bounds and from ECSSD's masks, see the README's
-"Box prompts"): with the frame's answer averaged in, a MARGIN of 0.1 of the box's side did as
+Why these numbers (boxes from GrabCut's lasso bounds and from ECSSD's masks, see "Box prompts"
+in docs/benchmarks/2026-12-01-quality-presets-prompts.md): with the frame's answer averaged in, a MARGIN of 0.1 of the box's side did as
 well as 0.25 or 0.5 (u2netp, mean IoU GrabCut / ECSSD: 0.880 / 0.882 against 0.870 / 0.890);
 CROP_MAX 0.8: a crop that keeps most of the frame gains little for a second model run.
 """

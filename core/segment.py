@@ -162,7 +162,7 @@ def predict(rgb: np.ndarray, entry: ModelEntry, path: Path, provider: str | None
     ``run_options`` (onnxruntime.RunOptions) lets another thread stop the run midway;
     ``state`` (temporal.StreamState) carries a recurrent model's state between video frames.
     ``flip`` also runs a salient model on the mirrored image and averages the two answers
-    (test-time augmentation: it steadies IS-Net's outline, see the README's bench).
+    (test-time augmentation: it steadies IS-Net's outline, see docs/benchmarks/2026-12-01-quality-presets-prompts.md).
     """
     if flip:
         if entry.family == "rvm":

@@ -1,7 +1,7 @@
 """`cleancut worker`: the engine as a long-lived process that editors talk to over stdin/stdout.
 
-Framing, both ways: one JSON header line (UTF-8, at most MAX_HEADER bytes), then exactly
-``nbytes`` raw bytes when the header announces them (0 when absent).
+Framing, both ways (framing.py): one JSON header line, then exactly ``nbytes`` raw bytes when
+the header announces them (0 when absent).
 
 Requests (``op``): hello, models, accept, remove, cancel, shutdown. Every request may carry an
 ``id`` that its replies repeat. Replies: the request's op with ``"ok": true``; ``progress``
@@ -30,7 +30,6 @@ the client reconnects instead of reporting a crash.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import queue
 import sys
@@ -38,214 +37,21 @@ import threading
 import time
 import socket
 import stat
-from typing import Any, BinaryIO, Callable
+from typing import Any
 
 import numpy as np
 
-from . import __version__, fetch, frames, licences, pipeline, temporal
+from . import __version__, fetch, frames, framing, licences, pipeline, temporal
 from .catalog import load_catalog
 from .errors import CleancutError, LicenceError, ModelError, brief
-from .images import DEFAULT_MAX_PIXELS
-from .options import REFINE_MODES, RULES, Options
+from .framing import DEFAULT_STALL_TIMEOUT_S, MAX_ID_CHARS, ByteStream, Channel, ProtocolError, request_id
+from .options import REFINE_MODES, RULES, Options, problem
 
 PROTOCOL = 1
-MAX_HEADER = 1 << 20
 DEFAULT_IDLE_TIMEOUT_S = 900.0
-DEFAULT_STALL_TIMEOUT_S = 10.0
 MAX_STREAMS = 8
-MAX_DEPTH = 32  # nesting of a header's JSON; real requests use 2
-MAX_ID_CHARS = 256
 PROGRESS_INTERVAL_S = 0.1  # at most this often a progress event of one stage (the first always goes)
 ENGINE_LOCK = threading.Lock()  # one removal at a time, whichever connection asks
-
-
-class ProtocolError(CleancutError):
-    """A request the worker cannot understand."""
-
-
-class ByteStream:
-    """Bytes from a pipe or socket, read by a thread so that waits can time out on any OS.
-
-    ``read(n)`` is the blocking read of the underlying stream (os.read on a pipe, recv on a socket).
-    """
-
-    def __init__(self, read: Callable[[int], bytes]):
-        self.read_raw = read
-        self.chunks: queue.Queue = queue.Queue(maxsize=64)
-        self.buffer = bytearray()
-        self.eof = False
-        threading.Thread(target=self._pump, name="cleancut-reader", daemon=True).start()
-
-    def _pump(self) -> None:
-        while True:
-            try:
-                chunk = self.read_raw(1 << 16)
-            except OSError:
-                chunk = b""
-            self.chunks.put(chunk)
-            if not chunk:
-                return
-
-    def _fill(self, timeout: float | None) -> bool:
-        """Wait for more bytes; False at end of input or when ``timeout`` passes first."""
-        if self.eof:
-            return False
-        try:
-            chunk = self.chunks.get(timeout=timeout)
-        except queue.Empty:
-            return False
-        if not chunk:
-            self.eof = True
-            return False
-        self.buffer += chunk
-        return True
-
-    def readline(self, limit: int) -> bytes:
-        """A line including its newline; shorter than that only at end of input or past ``limit``."""
-        while True:
-            end = self.buffer.find(b"\n", 0, limit)
-            if end >= 0:
-                return self._take(end + 1)
-            if len(self.buffer) >= limit or not self._fill(None):
-                return self._take(min(limit, len(self.buffer)))
-
-    def read(self, count: int, stall_timeout: float) -> bytes:
-        """Up to ``count`` bytes; fewer when input ends or stalls for ``stall_timeout`` seconds."""
-        while len(self.buffer) < count and self._fill(stall_timeout):
-            pass
-        return self._take(min(count, len(self.buffer)))
-
-    def _take(self, count: int) -> bytes:
-        data = bytes(self.buffer[:count])
-        del self.buffer[:count]
-        return data
-
-
-class Channel:
-    """Reads framed requests and writes framed replies; writes are serialised by a lock."""
-
-    def __init__(self, reader: ByteStream, writer: BinaryIO, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 stall_timeout: float = DEFAULT_STALL_TIMEOUT_S):
-        self.reader = reader
-        self.writer = writer
-        self.max_pixels = max_pixels
-        self.max_bytes = max_pixels * 4 * 4 + max_pixels  # an RGBA f32 frame plus a u8 hint
-        self.stall_timeout = stall_timeout
-        self.lock = threading.Lock()
-
-    def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
-        if payload:
-            header = dict(header, nbytes=len(payload))
-        line = json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n"
-        with self.lock:
-            self.writer.write(line)
-            if payload:
-                self.writer.write(payload)
-            self.writer.flush()
-
-    def receive(self) -> tuple[dict[str, Any] | None, bytes, str | None]:
-        """(header, payload, problem). header None means end of input: the client is gone."""
-        line = self.reader.readline(MAX_HEADER)
-        if not line.endswith(b"\n"):
-            if len(line) < MAX_HEADER:
-                return None, b"", None
-            while line and not line.endswith(b"\n"):  # skip the rest of the oversized line
-                line = self.reader.readline(MAX_HEADER)
-            return {}, b"", f"header line longer than {MAX_HEADER} bytes"
-        try:
-            header = parse_header(line)
-        except ProtocolError as err:
-            return {}, b"", str(err)
-        nbytes = header.get("nbytes", 0)
-        if not isinstance(nbytes, int) or isinstance(nbytes, bool) or nbytes < 0:
-            return header, b"", f"nbytes must be a non-negative integer, not {nbytes!r}"
-        if nbytes > self.max_bytes:
-            # Not read: no legal frame is this large, so the client has lost its framing.
-            return header, b"", f"announced payload of {nbytes} bytes is over the limit of {self.max_bytes}"
-        payload = self.reader.read(nbytes, self.stall_timeout) if nbytes else b""
-        if len(payload) != nbytes:
-            if self.reader.eof:
-                return None, b"", None
-            return header, b"", (f"payload incomplete: {len(payload)} of the announced {nbytes} bytes "
-                                 f"arrived, then nothing for {self.stall_timeout:g} s; discarded")
-        return header, payload, None
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if value in (float("inf"), float("-inf")):
-        raise ValueError(f"{text[:40]} is out of range for a number")
-    return value
-
-
-def _depth(value: Any, limit: int) -> int:
-    """Nesting depth of a decoded JSON value, without recursion (so no depth can crash it)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        deepest = max(deepest, level)
-        if deepest > limit:
-            return deepest
-        if isinstance(item, dict):
-            stack += [(v, level + 1) for v in item.values()]
-        elif isinstance(item, list):
-            stack += [(v, level + 1) for v in item]
-    return deepest
-
-
-def parse_header(line: bytes) -> dict[str, Any]:
-    """One header line as a dict, or ProtocolError saying what is wrong with it.
-
-    Refused: bytes that are not UTF-8, text that is not JSON, NaN/Infinity (not JSON, and
-    other clients' parsers reject them), numbers Python will not convert (over 4300 digits),
-    nesting deeper than MAX_DEPTH, and anything but an object at the top.
-    """
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ProtocolError(f"header is not JSON (not UTF-8: {err.reason} at byte {err.start})") from None
-    try:
-        header = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
-    except RecursionError:  # Python's decoder recurses once per level of nesting
-        raise ProtocolError(f"header is nested deeper than {MAX_DEPTH} levels") from None
-    except ValueError as err:
-        raise ProtocolError(f"header is not JSON ({str(err)[:200]})") from None
-    if not isinstance(header, dict):
-        raise ProtocolError("header must be a JSON object")
-    if _depth(header, MAX_DEPTH) > MAX_DEPTH:
-        raise ProtocolError(f"header is nested deeper than {MAX_DEPTH} levels")
-    return header
-
-
-def request_id(header: dict[str, Any]) -> Any:
-    """The id replies echo: a string, an integer or null; anything else is not echoed."""
-    value = header.get("id")
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int) and abs(value) < 1 << 63:
-        return value
-    if isinstance(value, str) and len(value) <= MAX_ID_CHARS:
-        return value
-    return None
-
-
-def _field(header: dict[str, Any], name: str, kinds: tuple[type, ...], default: Any, what: str) -> Any:
-    """``header[name]`` if it has one of ``kinds`` (bool is never an int here), else ProtocolError."""
-    value = header.get(name, default)
-    if value is None and default is None:
-        return None
-    if not _has_type(value, kinds):
-        raise ProtocolError(f"field '{name}' must be {what}, not {brief(value)}")
-    return value
-
-
-def _has_type(value: Any, kinds: tuple[type, ...]) -> bool:
-    """isinstance, except that a JSON true/false is never taken for a number."""
-    return isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))
 
 
 class Worker:
@@ -384,7 +190,7 @@ class Worker:
         self.channel.send({"op": "models", "id": request_id(header), "ok": True, "models": models})
 
     def _accept(self, header: dict[str, Any], payload: bytes) -> None:
-        name = _field(header, "model", (str,), None, "a model or preset id (a string)")
+        name = framing.field(header, "model", (str,), None, "a model or preset id (a string)")
         if name is None:
             raise ProtocolError("accept needs field 'model': a model or preset id")
         members = licences.accept_for(*load_catalog().resolve(name))
@@ -393,21 +199,21 @@ class Worker:
 
     def _remove(self, header: dict[str, Any], payload: bytes) -> None:
         request_id_ = request_id(header)
-        options = _options(_field(header, "options", (dict,), {}, "a JSON object") or {})
-        foreground = _field(header, "foreground", (bool,), False, "true or false")
+        options = _options(framing.field(header, "options", (dict,), {}, "a JSON object") or {})
+        foreground = framing.field(header, "foreground", (bool,), False, "true or false")
         if not foreground:  # colours nobody will receive are not worth computing
             options = dataclasses.replace(options, foreground=False)
-        width = _field(header, "width", (int,), None, "a positive integer")
-        height = _field(header, "height", (int,), None, "a positive integer")
+        width = framing.field(header, "width", (int,), None, "a positive integer")
+        height = framing.field(header, "height", (int,), None, "a positive integer")
         if width is None or height is None:
             raise ProtocolError("remove needs fields 'width' and 'height' (positive integers)")
-        channels = _field(header, "channels", (str,), "RGBA", f"one of {', '.join(frames.CHANNELS)}")
-        fmt = _field(header, "format", (str,), "u8", f"one of {', '.join(frames.FORMATS)}")
-        stride = _field(header, "stride", (int,), None, "a positive integer (bytes per row)")
-        alpha_format = _field(header, "alpha_format", (str,), "u8", f"one of {', '.join(frames.FORMATS)}")
+        channels = framing.field(header, "channels", (str,), "RGBA", f"one of {', '.join(frames.CHANNELS)}")
+        fmt = framing.field(header, "format", (str,), "u8", f"one of {', '.join(frames.FORMATS)}")
+        stride = framing.field(header, "stride", (int,), None, "a positive integer (bytes per row)")
+        alpha_format = framing.field(header, "alpha_format", (str,), "u8", f"one of {', '.join(frames.FORMATS)}")
         if alpha_format not in frames.FORMATS:
             raise ProtocolError(f"alpha_format must be one of {', '.join(frames.FORMATS)}")
-        hint_nbytes = _field(header, "hint_nbytes", (int,), 0, "a non-negative integer") or 0
+        hint_nbytes = framing.field(header, "hint_nbytes", (int,), 0, "a non-negative integer") or 0
         if width < 1 or height < 1 or width * height > self.channel.max_pixels:
             raise ProtocolError(f"a {width}×{height} frame is outside the worker's size limit "
                                 f"(1 to {self.channel.max_pixels} pixels)")
@@ -462,7 +268,7 @@ class Worker:
         if not isinstance(name, str) or not name or len(name) > MAX_ID_CHARS:
             raise ProtocolError(f"field 'stream' must be a non-empty string of at most {MAX_ID_CHARS} characters, "
                                 f"not {brief(name)}")
-        reset = _field(header, "stream_reset", (bool,), False, "true or false")
+        reset = framing.field(header, "stream_reset", (bool,), False, "true or false")
         if reset or name not in self.streams:
             self.streams.pop(name, None)
             if len(self.streams) >= MAX_STREAMS:
@@ -477,10 +283,11 @@ def _options(raw: Any) -> Options:
     unknown = set(raw) - set(RULES)
     if unknown:
         raise ProtocolError(f"unknown option(s): {', '.join(sorted(unknown))}")
-    try:
-        return Options(**raw)
-    except ValueError as err:
-        raise ProtocolError(f"bad options: {err}") from None
+    for name, value in raw.items():
+        reason = problem(name, value)
+        if reason:
+            raise ProtocolError(f"bad options: '{name}' {reason}")
+    return Options(**raw)
 
 
 def run(idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S, stall_timeout: float = DEFAULT_STALL_TIMEOUT_S) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pyblish.api
 
 from cleancut.catalog import load_catalog
-from cleancut.cli import expand_inputs
+from cleancut.inputs import expand_inputs
 from cleancut.options import Options
 
 

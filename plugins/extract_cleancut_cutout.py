@@ -22,7 +22,7 @@ import tempfile
 
 import pyblish.api
 
-from cleancut import batch, compose, images, licences, pipeline
+from cleancut import cluster, cutout, licences, pipeline, rayactor
 from cleancut.errors import CleancutError
 from cleancut.options import Options
 
@@ -36,8 +36,6 @@ def _staging(instance, stem):
 def _on_ray(context):
     """Run every cleancut instance of the publish on Ray, once (the first instance extracted
     asks); {instance id: (staging folder, files, Outcome)}, one cluster run per set of options."""
-    from cleancut import cluster
-
     if "cleancutRayResults" in context.data:
         return context.data["cleancutRayResults"]
     groups = {}
@@ -51,14 +49,14 @@ def _on_ray(context):
         for instance in members:
             stem = os.path.splitext(os.path.basename(instance.data["source"]))[0]
             staged.append(_staging(instance, stem))
-        tasks = [cluster.Task(instance.data["source"], ((files["mask"], batch.Output(mask=True)),
-                                                        (files["cutout"], batch.Output())))
+        tasks = [rayactor.Task(instance.data["source"], ((files["mask"], cutout.Output(mask=True)),
+                                                        (files["cutout"], cutout.Output())))
                  for instance, (_, files) in zip(members, staged)]
         try:
             outcomes = cluster.run(tasks, options, address=context.data["cleancutRay"],
                                    actors=context.data.get("cleancutRayActors")).outcomes
         except CleancutError as err:  # no cluster, or no actor would run: every instance says so
-            outcomes = [cluster.Outcome(error=str(err))] * len(tasks)
+            outcomes = [rayactor.Outcome(error=str(err))] * len(tasks)
         for instance, (staging, files), outcome in zip(members, staged, outcomes):
             results[instance.id] = (staging, files, outcome)
     context.data["cleancutRayResults"] = results
@@ -77,16 +75,10 @@ class ExtractCleancutCutout(pyblish.api.InstancePlugin):
             return self._from_ray(instance)
         source = instance.data["source"]
         options = Options(**instance.data["options"])
-        picture = images.read_image(source)
-        result = pipeline.remove(images.to_rgb8(picture), options)
-        alpha = compose.combine_alpha(result.alpha, picture.alpha)
-        depth = picture.bit_depth
-        colours = result.foreground if result.foreground is not None else picture.rgb
-
+        picture, result = cutout.cut_out(source, options)
         staging, files = _staging(instance, os.path.splitext(os.path.basename(source))[0])
-        meta = {"icc_profile": picture.icc_profile, "exif": picture.exif}
-        images.write_image(files["mask"], compose.quantise(alpha, depth), **meta)
-        images.write_image(files["cutout"], compose.cutout(colours, alpha, depth), **meta)
+        cutout.write(picture, result, files["mask"], cutout.Output(mask=True))
+        cutout.write(picture, result, files["cutout"], cutout.Output())
 
         record = licences.provenance(list(result.models), result.preset)
         instance.data.update(stagingDir=staging, files=files, timings=result.timings, modelEntry=record)

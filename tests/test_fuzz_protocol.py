@@ -25,7 +25,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from cleancut import config, worker
+from cleancut import config, framing, worker
 
 REPLY_DEADLINE_S = 10.0
 MAX_PIXELS = 48 * 48  # the frame limit of the worker under test
@@ -48,9 +48,9 @@ class PipeWorker:
     def __init__(self) -> None:
         to_worker_r, self.to_worker = os.pipe()
         self.from_worker, from_worker_w = os.pipe()
-        reader = worker.ByteStream(lambda n: os.read(to_worker_r, n))
+        reader = framing.ByteStream(lambda n: os.read(to_worker_r, n))
         writer = os.fdopen(from_worker_w, "wb", buffering=1 << 16)
-        channel = worker.Channel(reader, writer, max_pixels=MAX_PIXELS, stall_timeout=0.3)
+        channel = framing.Channel(reader, writer, max_pixels=MAX_PIXELS, stall_timeout=0.3)
         self.errors: list[BaseException] = []
         self.ended: queue.Queue = queue.Queue()
         self.buffer = b""
@@ -208,8 +208,8 @@ def test_any_json_header_gets_a_reply_and_the_worker_keeps_serving(pipe_worker, 
     announced = header.get("nbytes") if isinstance(header, dict) else None
     line = _line(header)
     try:  # a header the worker cannot parse loses the framing: its payload would read as headers
-        worker.parse_header(line)
-    except worker.ProtocolError:
+        framing.parse_header(line)
+    except framing.ProtocolError:
         announced = None
     payload = b""
     if isinstance(announced, int) and not isinstance(announced, bool) and 0 < announced <= MAX_PIXELS * 17:

@@ -34,7 +34,7 @@ def test_the_defaults_are_valid_options():
     ("provider", ["cpu"], 'provider must be a provider name, not ["cpu"]'),
 ])
 def test_options_refuses_a_bad_value_with_the_rules_message(name, value, message):
-    assert options.problem(name, value) == message
+    assert f"{name} {options.problem(name, value)}" == message
     with pytest.raises(ValueError) as caught:
         Options(**{name: value})
     assert str(caught.value) == message
@@ -51,3 +51,10 @@ def test_options_takes_every_value_inside_the_rules(name, value):
 @pytest.mark.parametrize("mode", REFINE_MODES)
 def test_every_refine_mode_is_an_option(mode):
     assert Options(refine=mode).refine == mode
+
+
+@pytest.mark.parametrize(("caller", "preset", "used"), [
+    ("off", "best", "off"), (None, "best", "best"), (None, None, options.DEFAULT_REFINE), ("best", None, "best"),
+])
+def test_the_refine_mode_is_the_callers_else_the_presets_else_the_default(caller, preset, used):
+    assert Options(refine=caller).refine_for(preset) == used

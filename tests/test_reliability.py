@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cleancut import cli, config, fetch, frames
+from cleancut import cli, config, fetch, frames, inputs
 from cleancut.catalog import load_catalog
 from cleancut.cleancut_client import CleancutError as ClientError
 from cleancut.cleancut_client import Client
@@ -346,7 +346,7 @@ def test_a_glob_through_a_symlink_loop_finds_each_image_once(tmp_path):
     (root / "a" / "loop").symlink_to(root)  # a/loop/a/loop/... forever
     (root / "again").symlink_to(root / "a")  # the same real folder by a second route
     began = time.monotonic()
-    found, missing = cli.expand_inputs([str(root / "**" / "*.png")])
+    found, missing = inputs.expand_inputs([str(root / "**" / "*.png")])
     assert time.monotonic() - began < 5
     assert missing == [] and sorted(f.resolve().name for f, _ in found) == ["p.png", "q.png"]
 
@@ -356,7 +356,7 @@ def test_a_folder_with_a_symlink_loop_is_walked_once(tmp_path):
     (root / "a").mkdir(parents=True)
     small_png(root / "a" / "p.png")
     (root / "a" / "loop").symlink_to(root)
-    found, _ = cli.expand_inputs([str(root)])
+    found, _ = inputs.expand_inputs([str(root)])
     assert [relative.as_posix() for _, relative in found] == ["a/p.png"]
 
 
@@ -511,13 +511,13 @@ def test_outputs_named_in_capitals_are_not_inputs_again(tmp_path):
     small_png(tmp_path / "a.png")
     small_png(tmp_path / "A-CUTOUT.PNG")
     small_png(tmp_path / "b-Mask.webp")
-    found, _ = cli.expand_inputs([str(tmp_path)])
+    found, _ = inputs.expand_inputs([str(tmp_path)])
     assert [f.name for f, _ in found] == ["a.png"]
 
 
 def test_an_output_named_explicitly_is_refused_with_the_reason(tmp_path):
     cut = small_png(tmp_path / "a-cutout.png")
-    found, missing = cli.expand_inputs([str(cut)])
+    found, missing = inputs.expand_inputs([str(cut)])
     assert found == [] and "named like a cleancut result" in missing[0][1]
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from cleancut import batch, cli, config, images, pipeline
+from cleancut import batch, cli, config, cutout, images, pipeline
 from cleancut.cleancut_client import CleancutError as ClientError
 from cleancut.cleancut_client import Client, find_engine_python
 from cleancut.options import MAX_THREADS, Options
@@ -127,12 +127,12 @@ def test_a_worker_killed_mid_batch_fails_its_file_and_the_batch_ends(engine_mode
 
 
 def test_a_batch_never_starts_more_workers_than_files(engine_models, tmp_path):
-    jobs = [batch.Job(noise_png(tmp_path / f"{i}.png", 32, 32, seed=i), tmp_path / f"{i}-cutout.png")
+    jobs = [cutout.Job(noise_png(tmp_path / f"{i}.png", 32, 32, seed=i), tmp_path / f"{i}-cutout.png")
             for i in range(2)]
     options = Options(model="red")
     plan = pipeline.prepare(options, bar=False)
     counts = []
-    for _, failure in batch.run(jobs, options, batch.Output(), plan, workers=8):
+    for _, failure in batch.run(jobs, options, cutout.Output(), plan, workers=8):
         assert failure is None
         counts.append(len(multiprocessing.active_children()))
     assert max(counts) <= 2

@@ -121,7 +121,7 @@ def test_an_unknown_option_is_an_error_not_a_crash(client):
 def test_a_bad_option_value_is_refused_with_the_options_own_message(client):
     with pytest.raises(CleancutError) as err:
         client.remove(rgba_bytes(gradient_image()), 16, 16, options={"model": "red", "threads": True})
-    assert str(err.value).endswith(f"bad options: threads must be a whole number from 1 to {MAX_THREADS}, not true")
+    assert str(err.value).endswith(f"bad options: 'threads' must be a whole number from 1 to {MAX_THREADS}, not true")
     assert client.hello()["protocol"] == 1
 
 
