@@ -186,8 +186,9 @@ def layers(modules: dict[str, Module]) -> dict[str, int]:
     return layer
 
 
-def trace(image: Path) -> tuple[list[str], Counter]:
-    """The engine modules a real cut-out of IMAGE enters, in order, and entries per module.
+def trace(image: Path) -> tuple[list[str], Counter, Counter]:
+    """The engine modules a real cut-out of IMAGE enters, in order, and entries per module:
+    the pixels' walk, from the one-file sequence's start (read) to its end (written).
 
     An entry is one distinct call site crossing into the module (caller function -> callee
     function), so a loop over tiles counts once and the number reflects the code's shape.
@@ -197,12 +198,19 @@ def trace(image: Path) -> tuple[list[str], Counter]:
     prefix = PACKAGE + "."
     order: list[str] = []
     entries: Counter = Counter()
+    returns: Counter = Counter()  # entries into a module that is already on the stack
     seen: set[tuple] = set()
 
+    inside = [0]  # depth of the one-file sequence (batch.process before 2026-12-07, cutout.process since)
+
     def profile(frame, event, _arg):
-        if event != "call":
-            return
         module = frame.f_globals.get("__name__", "")
+        if frame.f_code.co_name == "process" and module in (prefix + "batch", prefix + "cutout"):
+            inside[0] += 1 if event == "call" else -1 if event == "return" else 0
+            if event == "return":
+                return
+        if event != "call" or not inside[0]:
+            return
         caller = frame.f_back.f_globals.get("__name__", "") if frame.f_back else ""
         if module.startswith(prefix) and module != caller and frame.f_code.co_name != "<module>":
             short = module[len(prefix):]
@@ -211,6 +219,15 @@ def trace(image: Path) -> tuple[list[str], Counter]:
                 return
             seen.add(edge)
             entries[short] += 1
+            back, left = frame.f_back, False
+            while back is not None:  # the module already below on the stack: a round trip
+                name = back.f_globals.get("__name__", "")
+                if name != module:
+                    left = True
+                elif left:
+                    returns[short] += 1
+                    break
+                back = back.f_back
             if short not in order:
                 order.append(short)
 
@@ -225,7 +242,7 @@ def trace(image: Path) -> tuple[list[str], Counter]:
             threading.setprofile(None)
         if code != 0:
             raise SystemExit(f"the cut-out failed (exit {code})")
-    return order, entries
+    return order, entries, returns
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,12 +279,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"largest engine module: {engine[0][1]} ({engine[0][0]} lines); over 400 lines: "
           + (", ".join(f"{n} ({lines})" for lines, n in engine if lines > 400) or "none"))
     if args.trace:
-        order, entries = trace(args.trace)
+        order, entries, returns = trace(args.trace)
         again = {name: count for name, count in entries.items() if count > 1}
         print(f"a cut-out enters {len(order)} modules: {' > '.join(order)}")
         print("  entries per module: " + ", ".join(f"{n} {c}" for n, c in entries.most_common()))
         print(f"  re-entries: {sum(c - 1 for c in entries.values())} "
               f"(modules entered more than once: {len(again)})")
+        print(f"  round trips (entering a module already on the stack): {sum(returns.values())}"
+              + "".join(f", {n} {c}" for n, c in returns.most_common()))
     return 0
 
 
