@@ -193,7 +193,7 @@ def test_a_thread_count_far_out_of_range_is_refused_at_once(engine_models, tmp_p
 def test_the_worker_refuses_a_thread_count_far_out_of_range(engine_models):
     client = Client(python=sys.executable, start_timeout=60)
     try:
-        with pytest.raises(Exception, match=f"threads must be a whole number from 1 to {MAX_THREADS}"):
+        with pytest.raises(Exception, match=f"'threads' must be a whole number from 1 to {MAX_THREADS}"):
             client.remove(gradient_image().tobytes(), 16, 16, "RGB", options={"model": "red", "threads": 10 ** 6})
         assert len(client.remove(gradient_image().tobytes(), 16, 16, "RGB", options={"model": "red"})) == 256
     finally:
