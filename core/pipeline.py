@@ -29,10 +29,8 @@ class CancelToken:
         self._run_options = None
 
     def run_options(self):
-        import onnxruntime as ort
-
         if self._run_options is None:
-            self._run_options = ort.RunOptions()
+            self._run_options = segment.run_options()
             self._run_options.terminate = self._event.is_set()
         return self._run_options
 
