@@ -345,9 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # the benchmark has its own argument parser
-        from . import bench
+        from .benchmarks import command
 
-        return bench.main(argv[1:])
+        return command.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cleancut import compose, foreground, imageread, imagewrite, pipeline, refine, segment, speed
+from cleancut import compose, foreground, imageread, imagewrite, pipeline, refine, segment
+from cleancut.benchmarks import speed
 from cleancut.options import Options
 
 ROOT = Path(__file__).resolve().parents[2]
