@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Iterable, Iterator, NoReturn, TypeVar
 
-from . import cutout, images, pipeline
+from . import cutout, imagewrite, pipeline
 from .cutout import Job, Output
 from .options import Options
 
@@ -201,7 +201,7 @@ class _Pool:
             if worker.process.sentinel not in ready and worker.process.is_alive():
                 return None
             worker.process.join()
-            images.remove_temporaries(job.target, worker.process.pid)
+            imagewrite.remove_temporaries(job.target, worker.process.pid)
             worker.task = None
             worker.connection.close()
             self.workers.remove(worker)
@@ -225,7 +225,7 @@ class _Pool:
                 worker.process.kill()
                 worker.process.join()
             if worker.task is not None:
-                images.remove_temporaries(worker.task[1].target, worker.process.pid)
+                imagewrite.remove_temporaries(worker.task[1].target, worker.process.pid)
             worker.connection.close()
         self.workers.clear()
 

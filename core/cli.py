@@ -17,8 +17,8 @@ from typing import Sequence
 
 from tqdm import tqdm
 
-from . import (__version__, batch, cluster, compose, config, doctor, fetch, hosts, images, inputs, install, licences,
-               pipeline, prompts, stopping, worker)
+from . import (__version__, batch, cluster, compose, config, doctor, fetch, hosts, imageread, imagewrite, inputs,
+               install, licences, pipeline, prompts, stopping, worker)
 from .catalog import load_catalog, read_card
 from .cutout import Output
 from .errors import CleancutError, UsageError
@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     what = rm.add_mutually_exclusive_group()
     what.add_argument("--mask", action="store_true", help="write the alpha mask (16-bit for 16-bit inputs)")
     what.add_argument("--bg", metavar="COLOR", help="composite over a flat colour (name or #rrggbb)")
-    rm.add_argument("--format", choices=images.SUPPORTED_OUTPUT_FORMATS, help="output format (default png)")
+    rm.add_argument("--format", choices=imagewrite.SUPPORTED_OUTPUT_FORMATS, help="output format (default png)")
     rm.add_argument("--model", metavar="ID", help="model or preset id, e.g. quality (see `cleancut models list`)")
     rm.add_argument("--refine", choices=REFINE_MODES, default=None,
                     help=f"edge refinement (default: the preset's, else {DEFAULT_REFINE})")
@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "white subject) or a rough mask of the subject")
     rm.add_argument("--skip-existing", action="store_true", help="leave inputs whose output exists alone")
     rm.add_argument("--offline", action="store_true", help="use cached models only")
-    rm.add_argument("--max-megapixels", type=_positive_number, default=images.DEFAULT_MAX_PIXELS / 1e6, metavar="N",
+    rm.add_argument("--max-megapixels", type=_positive_number, default=imageread.DEFAULT_MAX_PIXELS / 1e6, metavar="N",
                     help="refuse larger images (decompression-bomb guard, default %(default)g)")
     rm.add_argument("--threads", type=int, metavar="N",
                     help="onnxruntime threads per worker (default: the worker's share of the cores)")
@@ -345,9 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # the benchmark has its own argument parser
-        from . import bench
+        from .benchmarks import command
 
-        return bench.main(argv[1:])
+        return command.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

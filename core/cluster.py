@@ -12,7 +12,7 @@ the licence gate and model verification, the failure list and the exit code. Ray
   refuses says why, is let go, and the batch runs on the others (or stops, if none is left).
 * The driver reads each input and sends its bytes; the actor decodes, runs ``pipeline.remove``,
   renders and encodes exactly as the local command does, and returns the encoded bytes; the
-  driver writes them through a temporary file and a rename (``images.write_bytes``). So nodes
+  driver writes them through a temporary file and a rename (``imagewrite.write_bytes``). So nodes
   need no shared storage, every output is written by one process, once, whole, and a file is
   counted done only when it is on disk.
 * Faults: when an actor or its node dies (Ray reports RayActorError or a lost object), its
@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterator
 
 from tqdm import tqdm
 
-from . import __version__, batch, images, pipeline, rayactor
+from . import __version__, batch, imageread, imagewrite, pipeline, rayactor
 from .cutout import Job, Output
 from .rayactor import Outcome, Task
 from .errors import CleancutError, UsageError
@@ -148,7 +148,7 @@ def run(tasks: list[Task], options: Options, **settings: Any) -> Report:
 
 
 def stream(tasks: list[Task], options: Options, *, address: str = "local", actors: int | None = None,
-           threads: int | None = None, max_pixels: int = images.DEFAULT_MAX_PIXELS, debug: bool = False,
+           threads: int | None = None, max_pixels: int = imageread.DEFAULT_MAX_PIXELS, debug: bool = False,
            quiet: bool = True, report: Report | None = None,
            plan: pipeline.Plan | None = None) -> Iterator[tuple[int, Outcome]]:
     """Run ``tasks`` on Ray, writing their outputs; (task index, Outcome) as each one ends.
@@ -332,7 +332,7 @@ class _Batch:
         if outcome.files is not None:
             try:
                 for (target, _), data in zip(self.tasks[index].outputs, outcome.files):
-                    images.write_bytes(target, data)
+                    imagewrite.write_bytes(target, data)
             except CleancutError as err:
                 outcome = replace(outcome, error=str(err))
             outcome.files = None  # written (or not): let the bytes go

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import compose, images, pipeline, prompts
+from . import compose, imageread, imagewrite, pipeline, prompts
 from .errors import CleancutError
 from .options import Options
 
@@ -39,23 +39,23 @@ class Output:
     mask: bool = False
     bg: str | None = None
     format: str | None = None
-    max_pixels: int = images.DEFAULT_MAX_PIXELS
+    max_pixels: int = imageread.DEFAULT_MAX_PIXELS
     debug: bool = False
 
 
 def cut_out(source: str | Path, options: Options, plan: pipeline.Plan | None = None, *,
-            prompt: prompts.Prompt | None = None, max_pixels: int = images.DEFAULT_MAX_PIXELS,
+            prompt: prompts.Prompt | None = None, max_pixels: int = imageread.DEFAULT_MAX_PIXELS,
             data: bytes | None = None, cancel: pipeline.CancelToken | None = None,
-            ) -> tuple[images.Picture, pipeline.Result]:
+            ) -> tuple[imageread.Picture, pipeline.Result]:
     """One file read (from ``data`` when its bytes came over the network) and cut out: the
     decoded picture, for its depth, alpha and metadata, and the engine's result."""
-    picture = images.read_image(source, max_pixels, data=data)
-    rgb = images.to_rgb8(picture)
+    picture = imageread.read_image(source, max_pixels, data=data)
+    rgb = imageread.to_rgb8(picture)
     hint = prompts.hint_for(prompt, rgb.shape, max_pixels)
     return picture, pipeline.remove(rgb, options, hint=hint, plan=plan, cancel=cancel)
 
 
-def render(picture: images.Picture, result: pipeline.Result, output: Output) -> np.ndarray:
+def render(picture: imageread.Picture, result: pipeline.Result, output: Output) -> np.ndarray:
     """The pixels of one photo's mask, cut-out or composite, at its full depth."""
     alpha = compose.combine_alpha(result.alpha, picture.alpha)
     depth = picture.bit_depth
@@ -67,15 +67,15 @@ def render(picture: images.Picture, result: pipeline.Result, output: Output) -> 
     return compose.cutout(colours, alpha, depth)
 
 
-def write(picture: images.Picture, result: pipeline.Result, target: str | Path, output: Output) -> None:
+def write(picture: imageread.Picture, result: pipeline.Result, target: str | Path, output: Output) -> None:
     """The mask, cut-out or composite of one photo, written atomically at its full depth."""
-    images.write_image(target, render(picture, result, output), format=output.format,
+    imagewrite.write_image(target, render(picture, result, output), format=output.format,
                        icc_profile=picture.icc_profile, exif=picture.exif)
 
 
-def encode(picture: images.Picture, result: pipeline.Result, target: str | Path, output: Output) -> bytes:
+def encode(picture: imageread.Picture, result: pipeline.Result, target: str | Path, output: Output) -> bytes:
     """The bytes ``write`` would put at ``target`` (a Ray actor's answer; the driver writes)."""
-    return images.encode_image(target, render(picture, result, output), format=output.format,
+    return imagewrite.encode_image(target, render(picture, result, output), format=output.format,
                                icc_profile=picture.icc_profile, exif=picture.exif)
 
 

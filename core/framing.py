@@ -16,7 +16,7 @@ import threading
 from typing import Any, BinaryIO, Callable
 
 from .errors import CleancutError, brief
-from .images import DEFAULT_MAX_PIXELS
+from .imageread import DEFAULT_MAX_PIXELS
 
 MAX_HEADER = 1 << 20
 DEFAULT_STALL_TIMEOUT_S = 10.0

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import matting
+from . import imageread, matting
 from .errors import CleancutError
 
 MARGIN = 0.1  # context around the prompt's bounds, as a fraction of its width / height
@@ -118,10 +118,8 @@ class Prompt:
 def read_hint_file(path: Path, max_pixels: int) -> np.ndarray:
     """A hint image as H×W uint8 grey (its first channel if it has colour), read with the same
     guards as any input (size limit, hostile headers). CleancutError (ImageError) if unreadable."""
-    from . import images
-
-    picture = images.read_image(path, max_pixels=max_pixels)
-    return np.ascontiguousarray(images.to_rgb8(picture)[..., 0])
+    picture = imageread.read_image(path, max_pixels=max_pixels)
+    return np.ascontiguousarray(imageread.to_rgb8(picture)[..., 0])
 
 
 def hint_for(prompt: Prompt | None, shape: tuple[int, ...], max_pixels: int) -> np.ndarray | None:

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cleancut import bench, fetch, pipeline
+from cleancut import fetch, pipeline
+from cleancut.benchmarks import command, runner, samples, worker
 from cleancut.catalog import Preset, load_catalog
 from cleancut.errors import LicenceError
 from cleancut.options import Options
@@ -43,8 +44,8 @@ def square(offset: int) -> np.ndarray:
 
 def test_a_set_without_a_manifest_pairs_its_images_and_alphas_by_name(tmp_path):
     ecssd_like(tmp_path, {"0002": square(2), "0001": square(4)})
-    samples = bench.load_samples(tmp_path, ("ecssd",))
-    assert [(s.dataset, s.name, s.image.name, s.alpha.name, s.hint) for s in samples] == [
+    found = samples.load_samples(tmp_path, ("ecssd",))
+    assert [(s.dataset, s.name, s.image.name, s.alpha.name, s.hint) for s in found] == [
         ("ecssd", "0001", "0001.jpg", "0001.png", None), ("ecssd", "0002", "0002.jpg", "0002.png", None)]
 
 
@@ -99,13 +100,13 @@ def run_bench(data: Path, out: Path, *args: str) -> list[dict]:
     return json.loads((out / "results.json").read_text())["runs"]
 
 
-def bench_alpha(out: Path, spec: bench.RunSpec, dataset: str, name: str) -> np.ndarray:
-    return bench.load_alpha(out / "alphas" / spec.slug / dataset / f"{name}.png")
+def bench_alpha(out: Path, spec: runner.RunSpec, dataset: str, name: str) -> np.ndarray:
+    return samples.load_alpha(out / "alphas" / spec.slug / dataset / f"{name}.png")
 
 
 def engine_alpha(image: Path, plan: pipeline.Plan, hint: np.ndarray | None = None) -> np.ndarray:
     """The engine's own alpha for this photo, in this process."""
-    return pipeline.remove(bench.read_rgb(image), Options(refine="off", threads=1), hint=hint, plan=plan).alpha
+    return pipeline.remove(samples.read_rgb(image), Options(refine="off", threads=1), hint=hint, plan=plan).alpha
 
 
 def test_a_run_on_a_weights_folder_goes_through_the_engine_with_that_folders_file(engine_models, tmp_path):
@@ -118,7 +119,7 @@ def test_a_run_on_a_weights_folder_goes_through_the_engine_with_that_folders_fil
     own = engine_alpha(tmp_path / "data" / "ecssd" / "image" / "0001.jpg",
                        pipeline.Plan(entries=(red,), preset=None, paths=(weights / "red.onnx",), refine="off"))
     assert [(r["label"], r["engine_path"]) for r in runs] == [("cleancut red --refine off", "pipeline")]
-    ran = bench_alpha(tmp_path / "out", bench.RunSpec("cleancut", "red"), "ecssd", "0001")
+    ran = bench_alpha(tmp_path / "out", runner.RunSpec("cleancut", "red"), "ecssd", "0001")
     assert np.abs(ran - own).max() <= 1 / 65535
     assert np.abs(own - engine_alpha(tmp_path / "data" / "ecssd" / "image" / "0001.jpg",
                                      pipeline.prepare(Options(model="red", refine="off")))).max() > 0.1
@@ -132,7 +133,7 @@ def test_a_mirrored_run_goes_through_the_engine_with_the_model_mirrored(ramp, tm
                              paths=plan.paths, refine="off")
     own = engine_alpha(tmp_path / "data" / "ecssd" / "image" / "0001.jpg", mirrored)
     assert [(r["label"], r["engine_path"]) for r in runs] == [("cleancut ramp --refine off [flip]", "pipeline")]
-    assert np.abs(bench_alpha(tmp_path / "out", bench.RunSpec("cleancut", ramp, tta="flip"), "ecssd", "0001")
+    assert np.abs(bench_alpha(tmp_path / "out", runner.RunSpec("cleancut", ramp, tta="flip"), "ecssd", "0001")
                   - own).max() <= 1 / 65535
     assert np.abs(own - engine_alpha(tmp_path / "data" / "ecssd" / "image" / "0001.jpg", plan)).max() > 0.1
 
@@ -145,7 +146,7 @@ def test_an_engine_run_reports_the_engines_own_stage_timings(engine_models, tmp_
 
 def test_a_plan_on_a_weights_folder_still_needs_every_preset_models_licence_accepted(engine_preset, tmp_path):
     with pytest.raises(LicenceError, match="cleancut models accept gpl"):
-        bench.bench_plan(engine_preset, "off", weights=tmp_path)
+        worker.bench_plan(engine_preset, "off", weights=tmp_path)
 
 
 # --------------------------------------------------------------------------- box prompts
@@ -202,9 +203,9 @@ def region(top: int, bottom: int, left: int, right: int) -> np.ndarray:
 
 def test_a_grabcut_box_bounds_the_lasso_without_its_64_background(tmp_path):
     grabcut_like(tmp_path, "0001", square(5), lasso())
-    samples = bench.load_samples(tmp_path, ("grabcut",))
-    row = bench._job_samples(samples, tmp_path / "out", bench.RunSpec("cleancut", "red"))[0]
-    np.testing.assert_array_equal(bench.box_hint_for(row), region(3, 12, 4, 13))
+    found = samples.load_samples(tmp_path, ("grabcut",))
+    row = runner._job_samples(found, tmp_path / "out", runner.RunSpec("cleancut", "red"))[0]
+    np.testing.assert_array_equal(worker.box_hint_for(row), region(3, 12, 4, 13))
 
 
 def test_an_ecssd_box_bounds_the_mask_from_128_up():
@@ -212,23 +213,23 @@ def test_an_ecssd_box_bounds_the_mask_from_128_up():
     gt[0:3, :] = 127  # below 128: not the object
     gt[4:10, 2:7] = 128
     gt[6, 11] = 255
-    np.testing.assert_array_equal(bench.box_prompt("ecssd", gt), region(4, 10, 2, 12))
+    np.testing.assert_array_equal(worker.box_prompt("ecssd", gt), region(4, 10, 2, 12))
 
 
 def test_an_alphamatting_box_bounds_every_non_zero_alpha_pixel():
     gt = np.zeros((16, 16), np.uint8)
     gt[5:9, 5:9] = 255
     gt[13, 1] = 1  # a single faint hair
-    np.testing.assert_array_equal(bench.box_prompt("alphamatting", gt), region(5, 14, 1, 9))
+    np.testing.assert_array_equal(worker.box_prompt("alphamatting", gt), region(5, 14, 1, 9))
 
 
 def test_nothing_marked_gives_no_box():
-    assert bench.box_prompt("ecssd", np.full((16, 16), 127, np.uint8)) is None
+    assert worker.box_prompt("ecssd", np.full((16, 16), 127, np.uint8)) is None
 
 
 def test_box_runs_come_beside_the_plain_and_the_hinted_runs():
-    args = bench.parse_args(["--models", "red", "--refine", "off,fast", "--hints", "--prompt", "box"])
-    specs = bench.build_specs(args)
+    args = command.parse_args(["--models", "red", "--refine", "off,fast", "--hints", "--prompt", "box"])
+    specs = command.build_specs(args)
     assert [(s.label, s.hinted, s.prompt) for s in specs] == [
         ("cleancut red --refine off", False, ""), ("cleancut red --refine off +hint", True, ""),
         ("cleancut red --refine off +box", False, "box"), ("cleancut red --refine fast", False, ""),
@@ -240,7 +241,7 @@ def test_a_box_run_scores_every_dataset(engine_models, tmp_path):
     grabcut_like(data, "0002", square(5), lasso())
     alphamatting_like(data, "0003", square(4))
     runs = run_bench(data, tmp_path / "out", "--models", "red", "--prompt", "box")
-    assert [(r["label"], sorted(d for d in bench.DATASETS if d in r["summary"])) for r in runs] == [
+    assert [(r["label"], sorted(d for d in samples.DATASETS if d in r["summary"])) for r in runs] == [
         ("cleancut red --refine off", ["alphamatting", "ecssd", "grabcut"]),
         ("cleancut red --refine off +box", ["alphamatting", "ecssd", "grabcut"])]
 
@@ -252,7 +253,7 @@ def test_a_box_run_gives_the_engine_the_box_as_its_hint(engine_models, tmp_path)
     run_bench(data, tmp_path / "out", "--models", "red", "--prompt", "box", "--datasets", "grabcut")
     own = engine_alpha(data / "grabcut" / "image" / "0001.png", pipeline.prepare(Options(model="red", refine="off")),
                        hint=region(3, 12, 4, 13))
-    boxed = bench_alpha(tmp_path / "out", bench.RunSpec("cleancut", "red", prompt="box"), "grabcut", "0001")
+    boxed = bench_alpha(tmp_path / "out", runner.RunSpec("cleancut", "red", prompt="box"), "grabcut", "0001")
     assert np.abs(boxed - own).max() <= 1 / 65535
-    plain = bench_alpha(tmp_path / "out", bench.RunSpec("cleancut", "red"), "grabcut", "0001")
+    plain = bench_alpha(tmp_path / "out", runner.RunSpec("cleancut", "red"), "grabcut", "0001")
     assert (plain[0].min(), boxed[0].max()) == (1.0, 0.0)

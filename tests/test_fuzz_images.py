@@ -2,7 +2,7 @@
 JPEG, WebP and TIFF made from them).
 
 Invariants for any mutation (bytes flipped, overwritten, inserted, cut, header sizes changed):
-images.read_image returns a Picture or raises ImageError, never another exception, within a
+imageread.read_image returns a Picture or raises ImageError, never another exception, within a
 deadline; sizes over max_pixels are refused; the mutated input file is unchanged afterwards.
 """
 
@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from cleancut import images
+from cleancut import imageread
 from cleancut.errors import ImageError
 
 from support import REPO
@@ -82,7 +82,7 @@ def test_a_mutated_image_is_read_or_refused_cleanly(tmp_path_factory, sample):
     digest = hashlib.sha256(data).hexdigest()
     began = time.monotonic()
     try:
-        picture = images.read_image(path, max_pixels=MAX_PIXELS)
+        picture = imageread.read_image(path, max_pixels=MAX_PIXELS)
     except ImageError as err:
         assert str(path) in str(err) or path.name in str(err)
     else:
@@ -98,4 +98,4 @@ def test_every_seed_reads_unmutated(tmp_path, name):
     path.write_bytes(SEEDS[name])
     with Image.open(path) as image:
         width, height = image.size
-    assert images.read_image(path).rgb.shape == (height, width, 3)
+    assert imageread.read_image(path).rgb.shape == (height, width, 3)

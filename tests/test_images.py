@@ -1,4 +1,4 @@
-"""Specification of cleancut.images: reading what users have, writing masks and cut-outs.
+"""Specification of cleancut.imageread and cleancut.imagewrite: reading what users have, writing masks and cut-outs.
 
 Every test builds its own small input with Pillow (or, where Pillow cannot write the format,
 byte by byte with the helpers at the bottom) in a temporary folder.
@@ -17,16 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from cleancut import images
+from cleancut import imageread, imagewrite
 from cleancut.errors import CleancutError, ImageError
-from cleancut.images import (
-    DEFAULT_MAX_PIXELS,
-    SUPPORTED_OUTPUT_FORMATS,
-    Picture,
-    read_image,
-    to_rgb8,
-    write_image,
-)
+from cleancut.imageread import DEFAULT_MAX_PIXELS, Picture, read_image, to_rgb8
+from cleancut.imagewrite import SUPPORTED_OUTPUT_FORMATS, write_image
 
 ORIENTATION = 0x0112
 MAKE = 0x010F
@@ -604,8 +598,8 @@ def test_16bit_colour_round_trips_exactly(tmp_path, suffix, channels):
 def test_16bit_colour_written_in_many_bands_round_trips_exactly(tmp_path, monkeypatch, suffix):
     path = tmp_path / f"cutout{suffix}"
     pixels = random_uint16((37, 29, 4))
-    monkeypatch.setattr(images, "_PNG_BAND_BYTES", 1000)  # 4 rows per band
-    monkeypatch.setattr(images, "_TIFF_STRIP_BYTES", 1000)  # 4 rows per strip
+    monkeypatch.setattr(imagewrite, "_PNG_BAND_BYTES", 1000)  # 4 rows per band
+    monkeypatch.setattr(imagewrite, "_TIFF_STRIP_BYTES", 1000)  # 4 rows per strip
 
     write_image(path, pixels)
     picture = read_image(path)
@@ -698,7 +692,7 @@ def test_a_failure_while_writing_leaves_the_existing_file_and_no_temporary_file(
         stream.write(b"\x89PNG half a file")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setitem(images._ENCODERS, "png", disk_full)
+    monkeypatch.setitem(imagewrite._ENCODERS, "png", disk_full)
 
     with pytest.raises(ImageError) as caught:
         write_image(path, np.zeros((2, 2), dtype=np.uint8))
@@ -870,20 +864,20 @@ def grey_press_cmyk_profile() -> bytes:
 def test_a_file_read_from_its_bytes_is_the_file_read_from_disk_and_named_in_messages(tmp_path):
     photo = tmp_path / "deep.png"  # 16-bit RGB: decoded in two passes, both from the bytes
     deep = (np.arange(48 * 64 * 3, dtype=np.uint32).reshape(48, 64, 3) * 257 + 3).astype(np.uint16)
-    images.write_image(photo, deep)
-    from_disk, from_bytes = images.read_image(photo), images.read_image("elsewhere/deep.png", data=photo.read_bytes())
+    imagewrite.write_image(photo, deep)
+    from_disk, from_bytes = imageread.read_image(photo), imageread.read_image("elsewhere/deep.png", data=photo.read_bytes())
     np.testing.assert_array_equal(from_bytes.rgb, deep)
     np.testing.assert_array_equal(from_disk.rgb, deep)
     assert (from_bytes.bit_depth, from_bytes.format) == (from_disk.bit_depth, from_disk.format) == (16, "PNG")
     with pytest.raises(ImageError, match=r"^cannot read elsewhere/x\.jpg: not an image"):
-        images.read_image("elsewhere/x.jpg", data=b"not an image at all")
+        imageread.read_image("elsewhere/x.jpg", data=b"not an image at all")
 
 
 def test_encoded_bytes_are_the_file_write_image_writes_and_write_bytes_puts_them_in_place(tmp_path):
     rgba = np.dstack([np.arange(48 * 64 * 3, dtype=np.uint8).reshape(48, 64, 3), np.full((48, 64), 200, np.uint8)])
-    images.write_image(tmp_path / "direct.webp", rgba)
-    data = images.encode_image(tmp_path / "any-name.webp", rgba)
+    imagewrite.write_image(tmp_path / "direct.webp", rgba)
+    data = imagewrite.encode_image(tmp_path / "any-name.webp", rgba)
     assert data == (tmp_path / "direct.webp").read_bytes()
-    images.write_bytes(tmp_path / "out" / "placed.webp", data)
+    imagewrite.write_bytes(tmp_path / "out" / "placed.webp", data)
     assert sorted(os.listdir(tmp_path / "out")) == ["placed.webp"]
     assert (tmp_path / "out" / "placed.webp").read_bytes() == data

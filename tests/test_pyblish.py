@@ -19,7 +19,7 @@ import pytest
 import pyblish.api as pyblish_api
 import pyblish.util
 
-from cleancut import compose, fetch, images, licences, pipeline
+from cleancut import compose, fetch, imageread, licences, pipeline
 from cleancut.catalog import load_catalog
 from cleancut.options import Options
 
@@ -64,8 +64,8 @@ def errors(context):
 
 def engine_answer(path) -> tuple[np.ndarray, np.ndarray]:
     """(mask, cut-out colours): the engine's own answer for a file, computed here as the CLI does."""
-    picture = images.read_image(path)
-    result = pipeline.remove(images.to_rgb8(picture), Options(model="u2netp"))
+    picture = imageread.read_image(path)
+    result = pipeline.remove(imageread.to_rgb8(picture), Options(model="u2netp"))
     mask = compose.quantise(compose.combine_alpha(result.alpha, picture.alpha), picture.bit_depth)
     return mask, result.foreground if result.foreground is not None else picture.rgb
 
@@ -128,9 +128,9 @@ def test_publish_writes_the_engines_mask_and_cutout_next_to_each_source(shoot, u
     ]
     for source in (shoot / "astronaut.png", shoot / "cats" / "chelsea.png"):
         expected, colours = engine_answer(source)  # same process, model and options: bit-identical
-        mask = images.read_image(source.with_name(source.stem + "-mask.png"))
+        mask = imageread.read_image(source.with_name(source.stem + "-mask.png"))
         np.testing.assert_array_equal(mask.rgb[..., 0], expected)
-        cutout = images.read_image(source.with_name(source.stem + "-cutout.png"))
+        cutout = imageread.read_image(source.with_name(source.stem + "-cutout.png"))
         np.testing.assert_array_equal(cutout.rgb, colours)
         np.testing.assert_array_equal(cutout.alpha, expected)
 

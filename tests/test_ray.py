@@ -408,7 +408,7 @@ def test_the_pyblish_extractor_hands_a_publish_to_the_cluster(cluster, tmp_path,
     import pyblish.api
     import pyblish.util
 
-    from cleancut import compose, images, pipeline
+    from cleancut import compose, imageread, pipeline
     from cleancut.options import Options
 
     monkeypatch.setenv("HOME", str(cluster.home))
@@ -421,8 +421,8 @@ def test_the_pyblish_extractor_hands_a_publish_to_the_cluster(cluster, tmp_path,
     assert len(context) == 3  # each image extracted by an actor of the cluster
     assert {i.data["rayNode"].split(" (")[0] for i in context} <= {"127.0.0.2", "127.0.0.3"}
     for source in sources:
-        picture = images.read_image(source)
-        result = pipeline.remove(images.to_rgb8(picture), Options(model="u2netp"))
+        picture = imageread.read_image(source)
+        result = pipeline.remove(imageread.to_rgb8(picture), Options(model="u2netp"))
         mask = compose.quantise(compose.combine_alpha(result.alpha, picture.alpha), picture.bit_depth)
         stem = source.with_suffix("")
         np.testing.assert_array_equal(np.asarray(Image.open(f"{stem}-mask.png")), mask)

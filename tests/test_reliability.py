@@ -392,13 +392,13 @@ def test_remove_refuses_files_that_are_not_regular_instead_of_blocking(tmp_path,
 
 
 def test_read_image_refuses_a_fifo_without_opening_it(tmp_path):
-    from cleancut import images
+    from cleancut import imageread
     from cleancut.errors import ImageError
 
     fifo = tmp_path / "p.png"
     os.mkfifo(fifo)
     with pytest.raises(ImageError, match="named pipe"):
-        images.read_image(fifo)
+        imageread.read_image(fifo)
 
 
 # --- unclear ---

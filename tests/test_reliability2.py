@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from cleancut import batch, cli, config, cutout, images, pipeline
+from cleancut import batch, cli, config, cutout, imageread, pipeline
 from cleancut.cleancut_client import CleancutError as ClientError
 from cleancut.cleancut_client import Client, find_engine_python
 from cleancut.options import MAX_THREADS, Options
@@ -283,17 +283,17 @@ def test_a_png_with_an_8_mib_colour_profile_is_read_and_keeps_its_profile(tmp_pa
     profile = srgb + np.random.default_rng(0).integers(0, 256, 8 << 20, dtype=np.uint8).tobytes()
     path = tmp_path / "profiled.png"
     Image.fromarray(gradient_image()).save(path, icc_profile=profile)
-    picture = images.read_image(path)
+    picture = imageread.read_image(path)
     assert picture.icc_profile == profile and picture.rgb.shape == (16, 16, 3)
 
 
 def test_a_png_whose_profile_inflates_past_the_limit_is_refused(tmp_path):
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     path = tmp_path / "bomb.png"
-    Image.fromarray(gradient_image()).save(path, icc_profile=srgb + bytes(images.MAX_PROFILE_BYTES))
+    Image.fromarray(gradient_image()).save(path, icc_profile=srgb + bytes(imageread.MAX_PROFILE_BYTES))
     assert path.stat().st_size < 1 << 20
-    with pytest.raises(images.ImageError, match="truncated or damaged"):
-        images.read_image(path)
+    with pytest.raises(imageread.ImageError, match="truncated or damaged"):
+        imageread.read_image(path)
 
 
 # --- 8: the bench ---

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cleancut import speed
-from cleancut.speed import Run
+from cleancut.benchmarks import speed
+from cleancut.benchmarks.speed import Run
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "astronaut.png"
 

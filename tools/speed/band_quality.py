@@ -74,11 +74,13 @@ def colour_difference(old: np.ndarray, new: np.ndarray, alpha: np.ndarray) -> di
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cleancut import bench, fetch, foreground, refine, segment
+    from cleancut import fetch, foreground, refine, segment
+    from cleancut.benchmarks.samples import default_data_dir, read_grey, read_rgb
+    from cleancut.benchmarks.scoring import matting_errors, segmentation_errors
     from cleancut.catalog import load_catalog
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, default=bench.default_data_dir())
+    p.add_argument("--data", type=Path, default=default_data_dir())
     p.add_argument("--old", default="00c815f", help="commit holding the old refine.py and foreground.py")
     p.add_argument("--large", type=int, default=0, help="also the first N alphamatting images enlarged 3×")
     p.add_argument("--limit", type=int, default=None, help="only the first N images of each set")
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs += [("alphamatting×3", name, img, gt, 3)
                  for name, img, gt in samples(args.data, "alphamatting")[:args.large]]
         for ds, name, image, truth_path, factor in jobs:
-            rgb, truth = bench.read_rgb(image), bench.read_grey(truth_path)
+            rgb, truth = read_rgb(image), read_grey(truth_path)
             if factor > 1:
                 rgb, truth = enlarge(rgb, truth, factor)
             prob = segment.predict(rgb, entry, weights, threads=2)
@@ -104,10 +106,10 @@ def main(argv: list[str] | None = None) -> int:
                     alpha = module.refine_alpha(rgb, prob, mode)
                     row[f"{mode}_{version}_alpha"] = alpha
                     if ds.startswith("alphamatting"):
-                        scores = bench.matting_errors(alpha, truth / 255.0)
+                        scores = matting_errors(alpha, truth / 255.0)
                         row[f"{mode} {version}"] = {"sad": scores["sad"], "grad": scores["grad"]}
                     else:
-                        row[f"{mode} {version}"] = {"iou": bench.segmentation_errors(alpha, truth)["iou"]}
+                        row[f"{mode} {version}"] = {"iou": segmentation_errors(alpha, truth)["iou"]}
                 row[f"{mode} alpha max diff"] = float(np.abs(row.pop(f"{mode}_old_alpha")
                                                              - row.pop(f"{mode}_new_alpha")).max())
             alpha = refine.refine_alpha(rgb, prob, "fast")

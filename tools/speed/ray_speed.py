@@ -1,6 +1,6 @@
 """Throughput of `cleancut remove` on one machine against `--ray` (issue 15).
 
-The batch: the speed benchmark's (`cleancut bench --speed`, core/speed.py's make_photos): 30
+The batch: the speed benchmark's (`cleancut bench --speed`, core/benchmarks/speed.py's make_photos): 30
 JPEGs of 1280×720 made from examples/astronaut.png. Each configuration runs the same command
 on it as a new process (u2netp cached, default options, outputs to a fresh folder):
 
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from raynodes import Node, free_port  # noqa: E402  (the tests' own node launcher)
 
-from cleancut import speed  # noqa: E402
+from cleancut.benchmarks import speed  # noqa: E402
 
 
 def start_cluster(cpus: list[int], env: dict[str, str]) -> tuple[str, list[Node], float, str]:

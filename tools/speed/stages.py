@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cleancut import compose, foreground, images, pipeline, refine, segment, speed
+from cleancut import compose, foreground, imageread, imagewrite, pipeline, refine, segment
+from cleancut.benchmarks import speed
 from cleancut.options import Options
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,8 +36,8 @@ def stages(path: Path, mode: str, plan: pipeline.Plan) -> dict[str, float]:
         cpu[name] = time.process_time() - start
         return value
 
-    picture = clock("decode", lambda: images.read_image(path))
-    rgb = images.to_rgb8(picture)
+    picture = clock("decode", lambda: imageread.read_image(path))
+    rgb = imageread.to_rgb8(picture)
     prob = clock("segment", lambda: segment.predict(rgb, entry, weights, None, 1))
     alpha = clock(f"refine {mode}", lambda: refine.refine_alpha(rgb, prob, mode))
     colours = clock("decontaminate", lambda: foreground.estimate_foreground(rgb, alpha))
@@ -48,7 +49,7 @@ def stages(path: Path, mode: str, plan: pipeline.Plan) -> dict[str, float]:
 
 def _encode(pixels: np.ndarray) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        images.write_image(Path(folder) / "out.png", pixels)
+        imagewrite.write_image(Path(folder) / "out.png", pixels)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Image files in and out: decode whatever a user has, encode cut-outs and masks losslessly.
+"""Image files in: decode whatever a user has into plain numpy arrays the engine can use.
 
 Everything here works on plain numpy arrays so the rest of the engine never sees Pillow:
 
@@ -8,16 +8,13 @@ Everything here works on plain numpy arrays so the rest of the engine never sees
   profile and EXIF kept so the output can carry them. Decompression bombs are refused from the
   header, before any pixel is decoded.
 * :func:`to_rgb8` gives the 8-bit RGB view the models want.
-* :func:`write_image` encodes a mask or a cut-out as PNG, WebP or TIFF, atomically, keeping ICC
-  and EXIF; :func:`encode_image` gives the same file's bytes and :func:`write_bytes` puts such
-  bytes in place atomically (``cleancut remove --ray``: actors encode, the driver writes).
 
-Pillow alone cannot keep 16-bit colour: it decodes 16-bit RGB(A) PNG/TIFF samples to 8 bits and
-cannot encode them at all. Rather than add a dependency, this module (1) decodes such files twice
-with Pillow's own decoders, once unpacking the high byte and once the low byte of every sample,
-and joins them -- exact, because both passes undo the same row filters, and fast, in C;
-(2) writes 16-bit RGB(A) PNG and TIFF with two small encoders of its own (numpy + zlib, and
-Pillow's TIFF directory writer for the tags).
+Writing is :mod:`cleancut.imagewrite`'s job; what both sides share is in :mod:`cleancut.imagecommon`.
+
+Pillow alone cannot keep 16-bit colour: it decodes 16-bit RGB(A) PNG/TIFF samples to 8 bits.
+Rather than add a dependency, this module decodes such files twice with Pillow's own decoders,
+once unpacking the high byte and once the low byte of every sample, and joins them -- exact,
+because both passes undo the same row filters, and fast, in C.
 """
 
 from __future__ import annotations
@@ -27,32 +24,28 @@ import functools
 import io
 import math
 import os
-import secrets
 import stat
 import struct
 import sys
 import threading
 import warnings
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
-from PIL import Image, ImageCms, PngImagePlugin, TiffImagePlugin, TiffTags, UnidentifiedImageError
+from PIL import Image, ImageCms, PngImagePlugin, TiffTags, UnidentifiedImageError
 
 from cleancut import smallfiles
 from cleancut.errors import ImageError
+from cleancut.imagecommon import EXIF_HEADER, TIFF_LAYOUT_TAGS, detail, icc_colour_space, os_reason, to_8bit
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
-    "SUPPORTED_OUTPUT_FORMATS",
     "Picture",
-    "encode_image",
     "read_image",
     "to_rgb8",
-    "write_bytes",
-    "write_image",
 ]
 
 #: Largest image :func:`read_image` decodes by default: 150 megapixels is above any camera or
@@ -60,13 +53,7 @@ __all__ = [
 #: below what a crafted file could claim (a few bytes can declare 4 gigapixels).
 DEFAULT_MAX_PIXELS: int = 150_000_000
 
-#: What :func:`write_image` can encode: the three common formats that keep an alpha channel.
-SUPPORTED_OUTPUT_FORMATS = ("png", "webp", "tiff")
-
-_WEBP_MAX_SIDE = 16383  # a hard limit of the WebP bitstream (14 bits per dimension)
-_EXIF_HEADER = b"Exif\x00\x00"
 _ORIENTATION = 0x0112
-_ICC_TAG = 34675
 
 
 @dataclass(eq=False)  # arrays make == ambiguous; compare the fields you care about instead
@@ -75,7 +62,7 @@ class Picture:
 
     ``rgb`` is H x W x 3, uint8 or uint16, with colour values as stored in the file (sRGB, or
     whatever ``icc_profile`` says). Grey inputs are repeated into the three channels; a grey ICC
-    profile is still returned as is, and :func:`write_image` only embeds a profile in pixels of
+    profile is still returned as is, and :func:`cleancut.imagewrite.write_image` only embeds a profile in pixels of
     its own colour space. CMYK inputs are converted to RGB: through their embedded CMYK profile
     with LittleCMS when they have one (then ``icc_profile`` is an sRGB profile, which is what the
     pixels now are), else with Pillow's plain formula (then ``icc_profile`` is None).
@@ -99,10 +86,6 @@ class Picture:
     def size(self) -> tuple[int, int]:
         """(width, height), the order Pillow and the editors use."""
         return int(self.rgb.shape[1]), int(self.rgb.shape[0])
-
-
-# --------------------------------------------------------------------------------------------
-# reading
 
 
 def read_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS, *,
@@ -192,13 +175,7 @@ def to_rgb8(picture: Picture) -> np.ndarray:
     8-bit pictures are returned as is (no copy); 16-bit ones are rounded to the nearest 8-bit
     value (x / 257), so 65535 maps to 255 and 257 * k to k exactly.
     """
-    return _to_8bit(picture.rgb)
-
-
-def _to_8bit(array: np.ndarray) -> np.ndarray:
-    if array.dtype == np.uint8:
-        return array
-    return ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return to_8bit(picture.rgb)
 
 
 # Pillow caps every compressed PNG chunk it inflates, the colour profile (iCCP) included, at
@@ -227,7 +204,7 @@ def _check_input_file(name: str) -> None:
     except FileNotFoundError:
         raise ImageError(f"cannot read {name}: no such file") from None
     except OSError as err:
-        raise ImageError(f"cannot read {name}: {_os_reason(err)}") from None
+        raise ImageError(f"cannot read {name}: {os_reason(err)}") from None
     if stat.S_ISDIR(info.st_mode):
         raise ImageError(f"cannot read {name}: it is a folder, not an image file")
     if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block, or never end
@@ -249,7 +226,7 @@ def _open(name: str, data: bytes | None = None) -> Image.Image:
         ) from None
     except OSError as err:
         if err.errno is not None:
-            raise ImageError(f"cannot read {name}: {_os_reason(err)}") from None
+            raise ImageError(f"cannot read {name}: {os_reason(err)}") from None
         raise _damaged(name, err) from None
     except (SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error) as err:
         raise _damaged(name, err) from None
@@ -296,7 +273,7 @@ _DECODING_ERRORS = (
 
 def _damaged(name: str, err: BaseException) -> ImageError:
     return ImageError(
-        f"cannot read {name}: the file is truncated or damaged ({_detail(err)}); "
+        f"cannot read {name}: the file is truncated or damaged ({detail(err)}); "
         "export or download it again"
     )
 
@@ -388,7 +365,7 @@ def _to_arrays(name: str, image: Image.Image) -> tuple[np.ndarray, np.ndarray | 
         rgb, alpha = _arrays_8bit(image)
     except (ValueError, OSError) as err:
         raise ImageError(
-            f"cannot read {name}: its colour mode {image.mode} is not supported ({_detail(err)}); "
+            f"cannot read {name}: its colour mode {image.mode} is not supported ({detail(err)}); "
             "save it as RGB"
         ) from None
     return rgb, alpha, 8, icc
@@ -456,7 +433,7 @@ def _cmyk_to_rgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, by
     Relative colorimetric with black-point compensation, Photoshop's default, so paper white
     maps to white. Without a profile Pillow's plain formula is the best guess there is.
     """
-    if icc is not None and _icc_colour_space(icc) == b"CMYK":
+    if icc is not None and icc_colour_space(icc) == b"CMYK":
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             converted = ImageCms.profileToProfile(
@@ -480,11 +457,6 @@ def _srgb_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
-def _icc_colour_space(icc: bytes) -> bytes | None:
-    """The data colour space of an ICC profile ("RGB ", "GRAY", "CMYK", ...) from its header."""
-    return icc[16:20] if len(icc) >= 128 else None
-
-
 # ---- orientation and EXIF
 
 
@@ -499,8 +471,8 @@ def _orientation_and_exif(image: Image.Image) -> tuple[int, bytes | None]:
         orientation = 1
     raw = image.info.get("exif")
     if isinstance(raw, bytes) and raw:
-        if not raw.startswith(_EXIF_HEADER):
-            raw = _EXIF_HEADER + raw
+        if not raw.startswith(EXIF_HEADER):
+            raw = EXIF_HEADER + raw
         return orientation, _upright_exif(raw)
     if image.format == "TIFF":
         return orientation, _tiff_exif(tags)
@@ -514,7 +486,7 @@ def _upright_exif(exif: bytes) -> bytes | None:
     it would not. Falls back to Pillow's rebuild, and to dropping the EXIF when even that fails,
     because EXIF that still says "rotate" would make viewers turn the upright pixels again.
     """
-    tiff = exif[len(_EXIF_HEADER) :]
+    tiff = exif[len(EXIF_HEADER) :]
     try:
         order = {b"II": "<", b"MM": ">"}[tiff[:2]]
         (ifd0,) = struct.unpack_from(order + "I", tiff, 4)
@@ -526,7 +498,7 @@ def _upright_exif(exif: bytes) -> bytes | None:
                 if kind != 3 or number != 1:  # not a single SHORT: let Pillow rebuild it
                     break
                 value = struct.pack(order + "H", 1)
-                return _EXIF_HEADER + tiff[: entry + 8] + value + tiff[entry + 10 :]
+                return EXIF_HEADER + tiff[: entry + 8] + value + tiff[entry + 10 :]
         else:
             return exif  # no orientation tag: nothing to reset
     except (KeyError, struct.error):
@@ -540,14 +512,6 @@ def _upright_exif(exif: bytes) -> bytes | None:
         return None
 
 
-# TIFF tags that describe one file's pixel layout; they must not travel as EXIF.
-_TIFF_LAYOUT_TAGS = frozenset(
-    {254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 277, 278, 279, 280, 281, 284, 288, 289,
-     290, 291, 292, 293, 317, 320, 322, 323, 324, 325, 330, 332, 338, 339, 340, 341, 347, 512,
-     513, 514, 515, 517, 518, 519, 520, 521, 529, 530, 531, 532, 700, 33723, 34377, _ICC_TAG}
-)
-
-
 def _tiff_exif(tags: Image.Exif) -> bytes | None:
     """A TIFF's descriptive tags (camera, date, EXIF and GPS directories) as an EXIF block."""
     try:
@@ -555,7 +519,7 @@ def _tiff_exif(tags: Image.Exif) -> bytes | None:
         for tag, value in tags.items():
             if tag in TiffTags.TAGS_V2_GROUPS:
                 exif[tag] = tags.get_ifd(tag)
-            elif tag not in _TIFF_LAYOUT_TAGS:
+            elif tag not in TIFF_LAYOUT_TAGS:
                 exif[tag] = value
         if not len(exif):
             return None
@@ -583,372 +547,3 @@ def _upright(array: np.ndarray, orientation: int) -> np.ndarray:
     if orientation == 8:
         return np.rot90(array, 1)
     return array
-
-
-# --------------------------------------------------------------------------------------------
-# writing
-
-
-def write_image(
-    path: str | os.PathLike[str],
-    pixels: np.ndarray,
-    *,
-    format: str | None = None,  # noqa: A002 -- the name users know from Pillow
-    icc_profile: bytes | None = None,
-    exif: bytes | None = None,
-) -> None:
-    """Encode ``pixels`` losslessly at ``path`` as PNG, WebP or TIFF, atomically.
-
-    ``pixels`` is H x W (a grey mask), H x W x 3 (RGB) or H x W x 4 (RGBA), uint8 or uint16.
-    ``format`` is "png", "webp" or "tiff" (any case); by default it comes from the suffix
-    (.png, .webp, .tif, .tiff).
-
-    * PNG and TIFF keep uint16 at full 16-bit precision, grey, RGB and RGBA alike.
-    * WebP is 8-bit only: uint16 is rounded to 8 bits (x / 257). It is written lossless with
-      the colour under fully transparent pixels kept (``exact``), so 8-bit data round-trips
-      exactly. WebP has no grey mode: a mask comes back as RGB with three equal channels, and
-      WebP cannot be larger than 16383 pixels a side.
-    * ``icc_profile`` is embedded only when its colour space matches the pixels (RGB profiles
-      in RGB/RGBA, grey ones in masks): a mask is not colour data and an RGB profile would make
-      it invalid. ``exif`` (with or without Pillow's ``Exif\\0\\0`` prefix) is embedded in all
-      three formats.
-
-    The file is written to a temporary file in the same folder, then renamed over ``path``, so
-    a failed write never leaves half a file, nor destroys an existing one. Missing parent
-    folders are created. Raises :class:`~cleancut.errors.ImageError` on any failure.
-    """
-    name = os.fspath(path)
-    _write_atomically(name, _encoder(name, pixels, format, icc_profile, exif))
-
-
-def encode_image(
-    path: str | os.PathLike[str],
-    pixels: np.ndarray,
-    *,
-    format: str | None = None,  # noqa: A002 -- as write_image
-    icc_profile: bytes | None = None,
-    exif: bytes | None = None,
-) -> bytes:
-    """The bytes :func:`write_image` would write at ``path``, in memory; ``path`` only chooses the
-    format (when ``format`` is None) and names the file in messages. A ``--ray`` actor encodes
-    here and returns the bytes to the driver, which writes them with :func:`write_bytes`."""
-    name = os.fspath(path)
-    encode = _encoder(name, pixels, format, icc_profile, exif)
-    stream = io.BytesIO()
-    try:
-        encode(stream)
-    except (ValueError, TypeError, KeyError, struct.error, zlib.error) as err:
-        raise ImageError(f"cannot write {name}: the encoder failed ({_detail(err)})") from None
-    return stream.getvalue()
-
-
-def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Put an already encoded file at ``path`` as :func:`write_image` does: through a temporary
-    file beside it and a rename, so the file appears whole or not at all."""
-    _write_atomically(os.fspath(path), lambda stream: stream.write(data))
-
-
-def _encoder(name: str, pixels: np.ndarray, format: str | None,  # noqa: A002
-             icc_profile: bytes | None, exif: bytes | None) -> Callable[[IO[bytes]], None]:
-    """Check what write_image and encode_image were given; returns what writes it to a stream."""
-    file_format = _output_format(name, format)
-    pixels = _checked_pixels(name, pixels)
-    height, width = pixels.shape[:2]
-    if file_format == "webp" and max(width, height) > _WEBP_MAX_SIDE:
-        raise ImageError(
-            f"cannot write {name}: WebP images are limited to {_WEBP_MAX_SIDE} pixels a side and "
-            f"this one is {width}x{height}; write PNG or TIFF instead (format 'png' or 'tiff')"
-        )
-    wanted_space = b"GRAY" if pixels.ndim == 2 else b"RGB "
-    if icc_profile is not None and _icc_colour_space(icc_profile) != wanted_space:
-        icc_profile = None
-    if exif is not None and not exif:
-        exif = None
-    if exif is not None and not exif.startswith(_EXIF_HEADER):
-        exif = _EXIF_HEADER + exif
-    encoder = _ENCODERS[file_format]
-    return lambda stream: encoder(stream, pixels, icc_profile or None, exif)
-
-
-def _output_format(name: str, requested: str | None) -> str:
-    supported = ", ".join(SUPPORTED_OUTPUT_FORMATS)
-    if requested is None:
-        suffix = os.path.splitext(name)[1].lower().lstrip(".")
-        chosen = {"tif": "tiff"}.get(suffix, suffix)
-        if chosen not in SUPPORTED_OUTPUT_FORMATS:
-            raise ImageError(
-                f"cannot write {name}: '{os.path.splitext(name)[1]}' is not a format cleancut "
-                f"writes; name the file .png, .webp or .tiff, or choose one of: {supported}"
-            )
-        return chosen
-    chosen = {"tif": "tiff"}.get(requested.lower(), requested.lower())
-    if chosen not in SUPPORTED_OUTPUT_FORMATS:
-        raise ImageError(
-            f"cannot write {name}: unsupported output format '{requested}'; "
-            f"use one of: {supported}"
-        )
-    return chosen
-
-
-def _checked_pixels(name: str, pixels: np.ndarray) -> np.ndarray:
-    pixels = np.asarray(pixels)
-    if pixels.dtype.kind == "u" and pixels.dtype.itemsize in (1, 2):  # e.g. big-endian uint16
-        pixels = pixels.astype(np.uint8 if pixels.dtype.itemsize == 1 else np.uint16, copy=False)
-    if pixels.ndim == 3 and pixels.shape[2] == 1:
-        pixels = pixels[..., 0]
-    shape_ok = pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[2] in (3, 4))
-    if not shape_ok or pixels.dtype not in (np.uint8, np.uint16) or 0 in pixels.shape:
-        raise ImageError(
-            f"cannot write {name}: pixels must be H x W, H x W x 3 or H x W x 4 of uint8 or "
-            f"uint16, got shape {pixels.shape} of {pixels.dtype}"
-        )
-    return np.ascontiguousarray(pixels)
-
-
-def _write_atomically(name: str, encode: Callable[[IO[bytes]], None]) -> None:
-    """Write through a temporary file beside ``name`` and rename it over ``name`` when complete."""
-    folder = os.path.dirname(os.path.abspath(name))
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as err:
-        raise ImageError(f"cannot write {name}: cannot create its folder ({_os_reason(err)})") from None
-    temporary = None
-    try:
-        temporary, descriptor = _create_temporary(folder, os.path.basename(name))
-        with os.fdopen(descriptor, "wb") as stream:
-            encode(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        with contextlib.suppress(OSError):  # overwriting keeps the existing file's permissions
-            os.chmod(temporary, stat.S_IMODE(os.stat(name).st_mode))
-        os.replace(temporary, name)
-        temporary = None
-    except ImageError:
-        raise
-    except OSError as err:
-        raise ImageError(f"cannot write {name}: {_os_reason(err)}") from None
-    except (ValueError, TypeError, KeyError, struct.error, zlib.error) as err:
-        raise ImageError(f"cannot write {name}: the encoder failed ({_detail(err)})") from None
-    finally:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.remove(temporary)
-
-
-# A file name's limit on the file systems users have (ext4, APFS, NTFS: 255 bytes).
-_NAME_MAX = 255
-
-
-def _temporary_prefix(base: str, pid: int) -> str:
-    """``.NAME.PID-`` with NAME shortened so that the whole temporary name fits _NAME_MAX bytes:
-    a legal 255-byte output name must not fail because its temporary is longer."""
-    tail = f".{pid}-"
-    room = _NAME_MAX - len(f".{tail}{'0' * 8}.tmp".encode())
-    while len(os.fsencode(base)) > room:  # by characters, never half of one
-        base = base[:-1]
-    return f".{base}{tail}"
-
-
-def _create_temporary(folder: str, base: str) -> tuple[str, int]:
-    # os.open with 0o666 lets the user's umask decide the permissions, as for any new file.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    prefix = _temporary_prefix(base, os.getpid())
-    while True:
-        candidate = os.path.join(folder, f"{prefix}{secrets.token_hex(4)}.tmp")
-        try:
-            return candidate, os.open(candidate, flags, 0o666)
-        except FileExistsError:
-            continue
-
-
-def remove_temporaries(path: str | os.PathLike[str], pid: int) -> list[str]:
-    """Remove what a killed process ``pid`` left of its write of ``path`` (its temporary file,
-    which its own clean-up never got to remove); returns the names removed. A batch calls this
-    for the file a lost worker process was writing."""
-    name = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(name))
-    prefix = _temporary_prefix(os.path.basename(name), pid)
-    removed = []
-    try:
-        entries = os.listdir(folder)
-    except OSError:
-        return removed
-    for entry in entries:
-        if entry.startswith(prefix) and entry.endswith(".tmp") and len(entry) == len(prefix) + 12:
-            with contextlib.suppress(OSError):
-                os.remove(os.path.join(folder, entry))
-                removed.append(entry)
-    return removed
-
-
-def _pillow_image(pixels: np.ndarray) -> Image.Image:
-    """uint8 grey/RGB/RGBA and uint16 grey (mode I;16): what Pillow can encode itself."""
-    return Image.fromarray(pixels)
-
-
-def _metadata(icc: bytes | None, exif: bytes | None) -> dict[str, bytes]:
-    extra = {}
-    if icc is not None:
-        extra["icc_profile"] = icc
-    if exif is not None:
-        extra["exif"] = exif
-    return extra
-
-
-def _encode_png(stream: IO[bytes], pixels: np.ndarray, icc: bytes | None, exif: bytes | None) -> None:
-    if pixels.dtype == np.uint16 and pixels.ndim == 3:
-        _encode_png16(stream, pixels, icc, exif)
-    else:
-        # Level 3 writes a 12 MP cut-out in 40% of level 6's time for ~15% more bytes.
-        _pillow_image(pixels).save(stream, format="PNG", compress_level=2, **_metadata(icc, exif))
-
-
-def _encode_webp(stream: IO[bytes], pixels: np.ndarray, icc: bytes | None, exif: bytes | None) -> None:
-    image = _pillow_image(_to_8bit(pixels))
-    if image.mode == "L":
-        image = image.convert("RGB")  # WebP has no grey mode; say it here rather than let Pillow guess
-    # method 2 / quality 50: the same size as Pillow's default effort (method 4) in 40% of the time.
-    image.save(stream, format="WEBP", lossless=True, exact=True, method=2, quality=50, **_metadata(icc, exif))
-
-
-def _encode_tiff(stream: IO[bytes], pixels: np.ndarray, icc: bytes | None, exif: bytes | None) -> None:
-    if pixels.dtype == np.uint16 and pixels.ndim == 3:
-        _encode_tiff16(stream, pixels, icc, exif)
-    else:
-        _pillow_image(pixels).save(
-            stream, format="TIFF", compression="tiff_adobe_deflate", **_metadata(icc, exif)
-        )
-
-
-_ENCODERS: dict[str, Callable[[IO[bytes], np.ndarray, bytes | None, bytes | None], None]] = {
-    "png": _encode_png,
-    "webp": _encode_webp,
-    "tiff": _encode_tiff,
-}
-
-
-# ---- 16-bit RGB(A) PNG, which Pillow cannot encode
-
-
-_PNG_BAND_BYTES = 8 << 20  # rows filtered and deflated together: bounds the memory used
-
-
-def _encode_png16(stream: IO[bytes], pixels: np.ndarray, icc: bytes | None, exif: bytes | None) -> None:
-    """A 16-bit RGB or RGBA PNG, deflated band by band so memory stays bounded.
-
-    Rows use the Sub filter: on a smooth 16-bit test image with sensor-like noise it compressed
-    as well as Paeth (within 1%), and being row-local it vectorises for free and needs no
-    care at band edges.
-    """
-    height, width, channels = pixels.shape
-    stream.write(b"\x89PNG\r\n\x1a\n")
-    colour_type = 2 if channels == 3 else 6
-    _png_chunk(stream, b"IHDR", struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0))
-    if icc is not None:
-        _png_chunk(stream, b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc))
-    if exif is not None:
-        _png_chunk(stream, b"eXIf", exif[len(_EXIF_HEADER) :])
-    compressor = zlib.compressobj(6)  # Pillow's default level, as for 8-bit PNG
-    pixel_bytes = channels * 2
-    rows = pixels.astype(">u2").view(np.uint8).reshape(height, width * pixel_bytes)
-    band = max(1, _PNG_BAND_BYTES // rows.shape[1])
-    for top in range(0, height, band):
-        data = compressor.compress(_sub_filter(rows[top : top + band], pixel_bytes).tobytes())
-        if data:
-            _png_chunk(stream, b"IDAT", data)
-    _png_chunk(stream, b"IDAT", compressor.flush())
-    _png_chunk(stream, b"IEND", b"")
-
-
-def _sub_filter(rows: np.ndarray, pixel_bytes: int) -> np.ndarray:
-    """PNG filter type 1: each byte minus the same byte of the pixel to its left, modulo 256."""
-    filtered = np.empty((rows.shape[0], rows.shape[1] + 1), dtype=np.uint8)
-    filtered[:, 0] = 1
-    filtered[:, 1 : pixel_bytes + 1] = rows[:, :pixel_bytes]
-    np.subtract(rows[:, pixel_bytes:], rows[:, :-pixel_bytes], out=filtered[:, pixel_bytes + 1 :])
-    return filtered
-
-
-def _png_chunk(stream: IO[bytes], kind: bytes, data: bytes) -> None:
-    stream.write(struct.pack(">I", len(data)) + kind + data)
-    stream.write(struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-
-# ---- 16-bit RGB(A) TIFF, which Pillow cannot encode
-
-
-_TIFF_STRIP_BYTES = 1 << 20  # uncompressed bytes per strip, the size libtiff itself favours
-
-
-def _encode_tiff16(stream: IO[bytes], pixels: np.ndarray, icc: bytes | None, exif: bytes | None) -> None:
-    """A 16-bit RGB or RGBA baseline TIFF: deflated strips, unassociated alpha, ICC and EXIF.
-
-    The tag directory is built by Pillow's own TIFF writer (which also writes EXIF and GPS
-    sub-directories); it expects the strips to follow it, with offsets counted from its end.
-    """
-    height, width, channels = pixels.shape
-    row_bytes = width * channels * 2
-    rows_per_strip = min(height, max(1, _TIFF_STRIP_BYTES // row_bytes))
-    samples = pixels.astype("<u2")
-    strips = [
-        zlib.compress(samples[top : top + rows_per_strip].tobytes(), 6)
-        for top in range(0, height, rows_per_strip)
-    ]
-    directory = TiffImagePlugin.ImageFileDirectory_v2(prefix=b"II")
-    if exif is not None:
-        tags = Image.Exif()
-        tags.load(exif)
-        for tag in tags:
-            if tag in TiffTags.TAGS_V2_GROUPS:
-                directory[tag] = tags.get_ifd(tag)
-            elif tag not in _TIFF_LAYOUT_TAGS:
-                directory[tag] = tags[tag]
-    layout: dict[int, Any] = {
-        256: width,
-        257: height,
-        258: (16,) * channels,
-        259: 8,  # Adobe deflate
-        262: 2,  # RGB
-        277: channels,
-        278: rows_per_strip,
-        284: 1,  # chunky
-        339: (1,) * channels,  # unsigned integers
-    }
-    if channels == 4:
-        layout[338] = 2  # unassociated (straight) alpha
-    for tag, value in layout.items():
-        directory[tag] = value
-        directory.tagtype[tag] = TiffTags.LONG if tag in (256, 257, 278) else TiffTags.SHORT
-    offsets = np.cumsum([0] + [len(strip) for strip in strips[:-1]]).tolist()
-    if offsets[-1] + len(strips[-1]) >= 1 << 32:
-        raise ImageError("a 16-bit TIFF over 4 GiB is not supported; write PNG instead")
-    directory[273] = tuple(offsets)
-    directory[279] = tuple(len(strip) for strip in strips)
-    directory.tagtype[273] = directory.tagtype[279] = TiffTags.LONG
-    if icc is not None:
-        directory[_ICC_TAG] = icc
-        directory.tagtype[_ICC_TAG] = TiffTags.UNDEFINED
-    stream.write(b"II" + struct.pack("<HI", 42, 8))
-    stream.write(directory.tobytes(8))
-    for strip in strips:
-        stream.write(strip)
-
-
-# --------------------------------------------------------------------------------------------
-# messages
-
-
-def _os_reason(err: OSError) -> str:
-    if isinstance(err, PermissionError):
-        return "permission denied"
-    if isinstance(err, IsADirectoryError):
-        return "it is a folder, not an image file"
-    return (err.strerror or _detail(err)).rstrip(".").lower()
-
-
-def _detail(err: BaseException) -> str:
-    """Pillow's reason on one line, without the file-object reprs that mean nothing to a user."""
-    text = " ".join(str(err).split())
-    if not text or "<_io." in text or "BytesIO" in text:
-        return type(err).__name__
-    return text

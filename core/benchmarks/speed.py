@@ -27,7 +27,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import onnxruntime
 from PIL import Image
+
+from .. import fetch, licences
+from ..catalog import load_catalog
+from ..errors import CleancutError
 
 BATCH_SIZE = (1280, 720)
 LARGE_SIZE = (4000, 3000)
@@ -218,7 +223,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="cleancut bench --speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--rembg-python", required=True,
                    help="Python interpreter that has rembg installed (pip install 'rembg[cpu,cli]')")
-    p.add_argument("--photo", type=Path, default=Path(__file__).resolve().parents[1] / "examples" / "astronaut.png",
+    p.add_argument("--photo", type=Path, default=Path(__file__).resolve().parents[2] / "examples" / "astronaut.png",
                    help="the example photo the test photos are made from (default examples/astronaut.png)")
     p.add_argument("--rounds", type=int, default=5, help="runs of every command (default 5)")
     p.add_argument("--count", type=int, default=30, help="photos in the batch (default 30)")
@@ -237,10 +242,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    from . import fetch, licences
-    from .catalog import load_catalog
-    from .errors import CleancutError
-
     rembg = _rembg_script(args.rembg_python)
     if rembg is None:
         print(f"cleancut bench --speed: no rembg command beside {args.rembg_python} "
@@ -271,8 +272,6 @@ def main(argv: list[str]) -> int:
         runs = measure(jobs, tools, args.rounds, rembg, env, scratch / "runs", {"batch": args.count, "large": 1},
                        log=lambda line: print(line, file=sys.stderr, flush=True))
         load_after = os.getloadavg()[0]
-    import onnxruntime
-
     meta = {"date": time.strftime("%Y-%m-%d"), "rounds": args.rounds, "batch_count": args.count,
             "machine": f"{os.cpu_count()} cores {platform.machine()}", "load_before": load_before,
             "load_after": load_after, "rembg_version": _version(args.rembg_python, "rembg"),
