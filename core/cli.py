@@ -17,7 +17,7 @@ from typing import Sequence
 
 from tqdm import tqdm
 
-from . import (__version__, batch, cluster, compose, config, doctor, fetch, hosts, imageread, imagewrite, inputs,
+from . import (__version__, arguments, batch, cluster, compose, config, doctor, fetch, hosts, imageread, imagewrite, inputs,
                install, licences, pipeline, prompts, stopping, worker)
 from .catalog import load_catalog, read_card
 from .cutout import Output
@@ -30,13 +30,6 @@ def _progress(results, total: int, quiet: bool):
     if quiet or total < 2:
         return results
     return tqdm(results, total=total, unit="image", file=sys.stderr, disable=None)
-
-
-def _positive_int(text: str) -> int:
-    """argparse type for counts: a whole number of at least 1."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return int(text)
 
 
 
@@ -205,17 +198,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor.run()
 
 
-def _positive_number(text: str) -> float:
-    """argparse type for sizes: a finite number above 0 (else exit code 2 with the reason)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} must be a number above 0")
-    return value
-
-
 def _box(text: str) -> tuple[int, int, int, int]:
     """argparse type for --box: X,Y,W,H in pixels."""
     try:
@@ -275,11 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "white subject) or a rough mask of the subject")
     rm.add_argument("--skip-existing", action="store_true", help="leave inputs whose output exists alone")
     rm.add_argument("--offline", action="store_true", help="use cached models only")
-    rm.add_argument("--max-megapixels", type=_positive_number, default=imageread.DEFAULT_MAX_PIXELS / 1e6, metavar="N",
+    rm.add_argument("--max-megapixels", type=arguments.positive_number, default=imageread.DEFAULT_MAX_PIXELS / 1e6, metavar="N",
                     help="refuse larger images (decompression-bomb guard, default %(default)g)")
     rm.add_argument("--threads", type=int, metavar="N",
                     help="onnxruntime threads per worker (default: the worker's share of the cores)")
-    rm.add_argument("--workers", type=_positive_int, metavar="N",
+    rm.add_argument("--workers", type=arguments.count, metavar="N",
                     help="processes cutting out a batch side by side (default: one per core, "
                          f"at most {batch.MAX_DEFAULT_WORKERS}; 1 runs the files one at a time)")
     rm.add_argument("--provider", metavar="NAME", help="cpu, cuda, directml or coreml (default: best installed)")
@@ -287,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS", type=_ray_address,
                     help="run on a Ray cluster (pip install 'cleancut[ray]'): none starts Ray on this "
                          "machine, auto joins the running cluster, or HOST:PORT")
-    rm.add_argument("--ray-actors", type=_positive_int, metavar="N",
+    rm.add_argument("--ray-actors", type=arguments.count, metavar="N",
                     help="Ray actors (default: one per GPU, else one per --threads CPUs of the cluster)")
     rm.set_defaults(func=cmd_remove)
 
@@ -345,7 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # the benchmark has its own argument parser
-        from .benchmarks import command
+        # A developer tool outside the product's layers (it imports onnxruntime and rembg's
+        # runner at once): handed over here, never imported by a product command.
+        from .benchmarks import command  # noqa: PLC0415
 
         return command.main(argv[1:])
     parser = build_parser()

@@ -21,10 +21,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .. import licences
+from .. import arguments, licences
 from ..catalog import load_catalog
 from ..errors import CleancutError
-from ..options import REFINE_MODES, Options
+from ..options import REFINE_MODES
 from . import speed, worker
 from .report import fmt, markdown, write_composites
 from .runner import RunSpec, run_spec
@@ -71,11 +71,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "of the ecssd and alphamatting ground truth), on every set")
     p.add_argument("--tta", default="", help="cleancut test-time settings: 'flip' also runs the mirrored image")
     p.add_argument("--datasets", default=",".join(DATASETS))
-    p.add_argument("--limit", type=_count, default=None, help="only the first N images of each dataset")
-    p.add_argument("--threads", type=_threads, default=2, help="threads per tool (default 2)")
+    p.add_argument("--limit", type=arguments.count, default=None, help="only the first N images of each dataset")
+    p.add_argument("--threads", type=arguments.threads, default=2, help="threads per tool (default 2)")
     p.add_argument("--weights", type=Path, default=os.environ.get(ENV_WEIGHTS) or None,
                    help=f"folder holding MODEL.onnx files (default: the model cache, or ${ENV_WEIGHTS})")
-    p.add_argument("--composites", type=_count_or_zero, default=5,
+    p.add_argument("--composites", type=arguments.count_or_zero, default=5,
                    help="write green and white composites for the first N images of each run")
     args = p.parse_args(argv)
     if args.out.exists() and not args.out.is_dir():
@@ -92,28 +92,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.weights is not None:
         args.weights = Path(args.weights)
     return args
-
-
-def _count(text: str) -> int:
-    """argparse type: a whole number of at least 1."""
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return int(text)
-
-
-def _count_or_zero(text: str) -> int:
-    """argparse type: a whole number of at least 0."""
-    if not text.isascii() or not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 0")
-    return int(text)
-
-
-def _threads(text: str) -> int:
-    """argparse type for --threads: what Options accepts (it owns the limits)."""
-    try:
-        return Options(threads=_count(text)).threads
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def licence_gate(models: list[str]) -> str | None:

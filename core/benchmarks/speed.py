@@ -30,7 +30,7 @@ from pathlib import Path
 import onnxruntime
 from PIL import Image
 
-from .. import fetch, licences
+from .. import arguments, fetch, licences
 from ..catalog import load_catalog
 from ..errors import CleancutError
 
@@ -225,8 +225,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="Python interpreter that has rembg installed (pip install 'rembg[cpu,cli]')")
     p.add_argument("--photo", type=Path, default=Path(__file__).resolve().parents[2] / "examples" / "astronaut.png",
                    help="the example photo the test photos are made from (default examples/astronaut.png)")
-    p.add_argument("--rounds", type=int, default=5, help="runs of every command (default 5)")
-    p.add_argument("--count", type=int, default=30, help="photos in the batch (default 30)")
+    p.add_argument("--rounds", type=arguments.count, default=5, help="runs of every command (default 5)")
+    p.add_argument("--count", type=arguments.count, default=30, help="photos in the batch (default 30)")
     p.add_argument("--settings", default=",".join(SETTINGS),
                    help=f"cleancut settings to time (default {','.join(SETTINGS)})")
     p.add_argument("--out", type=Path, default=Path("out/bench"), help="where speed.md/.json go (default out/bench)")
