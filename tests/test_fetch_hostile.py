@@ -15,7 +15,7 @@ from typing import Callable
 
 import pytest
 
-from cleancut import config, fetch
+from cleancut import config, fetch, staging
 from cleancut.catalog import load_catalog
 from cleancut.errors import FetchError
 
@@ -203,7 +203,7 @@ def test_a_full_disk_in_any_source_kind_is_the_same_clear_error(large_model, mon
         link.symlink_to("/dev/full")
         return link, None
 
-    monkeypatch.setattr(fetch, "_new_staging", staging_on_a_full_disk)
+    monkeypatch.setattr(staging, "new_staging", staging_on_a_full_disk)
     entry = load_catalog().get("tiny")
     with pytest.raises(FetchError) as err:
         fetch.ensure(entry, progress=False)
@@ -216,7 +216,7 @@ def test_a_full_disk_stops_the_fetch_without_trying_further_sources(server, user
     server.throttle(256 << 20)
     first, second = server.add("/a.onnx", "throttled", data), server.add("/b.onnx", "throttled", data)
     user_catalog(catalog_entry("tiny", data, f'{{ kind = "url", url = "{first}" }}, {{ kind = "url", url = "{second}" }}'))
-    monkeypatch.setattr(fetch, "_new_staging", lambda folder, prefix: ((folder / ".x.part"), None))
+    monkeypatch.setattr(staging, "new_staging", lambda folder, prefix: ((folder / ".x.part"), None))
     (config.models_dir() / "tiny").mkdir(parents=True)
     (config.models_dir() / "tiny" / ".x.part").symlink_to("/dev/full")
     with pytest.raises(FetchError, match="no space left on device"):

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from cleancut import bundles, cli, doctor, hosts, install
+from cleancut import bundles, cli, doctor, hosts, install, install_changes
 from cleancut.errors import CleancutError
 
 from support import without_permission_override
@@ -73,7 +73,7 @@ def cli_env(home: Path) -> dict[str, str]:
 
 def fail_on_write(monkeypatch, number: int, error: BaseException) -> None:
     """The install's number-th plug-in file write raises error; the writes before it really happen."""
-    real, calls = install.write_atomic, []
+    real, calls = install_changes.write_atomic, []
 
     def write(path: Path, data: bytes, executable: bool = False) -> None:
         calls.append(path)
@@ -81,7 +81,7 @@ def fail_on_write(monkeypatch, number: int, error: BaseException) -> None:
             raise error
         real(path, data, executable=executable)
 
-    monkeypatch.setattr(install, "write_atomic", write)
+    monkeypatch.setattr(install_changes, "write_atomic", write)
 
 
 def no_space() -> OSError:
