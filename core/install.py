@@ -35,12 +35,7 @@ from .errors import CleancutError
 from .hosts import Editor, Target, Where
 from .install_changes import (Changes, keep_copy, make_dirs, reason, set_aside, signals_held, stash, tidy,
                               undo, write)
-from .install_record import backups_dir, edited_dir, load_record, record_path, root_key, save_record
-from .uninstall import uninstall
-
-# Re-exported: callers name them as install.uninstall, install.load_record, install.record_path...
-__all__ = ["InstallError", "backups_dir", "edited_dir", "find_targets", "install", "load_record", "record_path",
-           "save_record", "uninstall"]
+from .install_record import backups_dir, load_record, record_path, root_key, save_record
 
 
 class InstallError(CleancutError):

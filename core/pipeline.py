@@ -11,13 +11,13 @@ from typing import Callable
 
 import numpy as np
 
-from . import ensemble, fetch, foreground, licences, prompts, refine, segment, temporal, trimaps
+from . import ensemble, fetch, foreground, licences, prompts, refine, segment, temporal, transfer, trimaps
 from .catalog import ModelEntry, Preset, load_catalog
 from .errors import Cancelled, CleancutError
 from .options import Options
 
 # progress(fraction, stage), or progress(fraction, stage, download) for a callable that takes a
-# third argument: during a model download (stage "download") it gets the fetch.Download.
+# third argument: during a model download (stage "download") it gets the transfer.Download.
 Progress = Callable[..., None]
 
 
@@ -86,7 +86,7 @@ def _quiet(fraction: float, stage: str) -> None:
     pass
 
 
-def _downloads(progress: Progress, index: int, count: int) -> fetch.Report:
+def _downloads(progress: Progress, index: int, count: int) -> transfer.Report:
     """A model's download bytes as progress: stage "download", within the first tenth of the run
     (model ``index`` of ``count``). The Download itself goes along to a callable that takes a
     third argument; a two-argument one (written before downloads were reported) still works."""
@@ -96,7 +96,7 @@ def _downloads(progress: Progress, index: int, count: int) -> fetch.Report:
     except (TypeError, ValueError):
         detailed = False
 
-    def report(download: fetch.Download) -> None:
+    def report(download: transfer.Download) -> None:
         fraction = 0.1 * (index + download.fraction) / count
         if detailed:
             progress(fraction, "download", download)

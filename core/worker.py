@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, fetch, frames, framing, licences, pipeline, temporal
+from . import __version__, fetch, frames, framing, licences, pipeline, temporal, transfer
 from .catalog import load_catalog
 from .errors import CleancutError, LicenceError, ModelError, brief
 from .framing import DEFAULT_STALL_TIMEOUT_S, MAX_ID_CHARS, ByteStream, Channel, ProtocolError, request_id
@@ -232,7 +232,7 @@ class Worker:
             self.current = (request_id_, token)
         last = {"stage": None, "at": 0.0}
 
-        def progress(fraction: float, stage: str, download: fetch.Download | None = None) -> None:
+        def progress(fraction: float, stage: str, download: transfer.Download | None = None) -> None:
             now = time.monotonic()
             finished = download is not None and download.done == download.total
             if stage != last["stage"] or now - last["at"] > PROGRESS_INTERVAL_S or finished:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cleancut import fetch
+from cleancut import fetch, transfer
 from cleancut.catalog import load_catalog
 from cleancut.errors import Cancelled, FetchError
 
@@ -150,11 +150,11 @@ class Watch:
     once ``cancel_after`` bytes have arrived (when it last answered, in ``cancelled_at``)."""
 
     def __init__(self, cancel_after: int | None = None):
-        self.seen: list[fetch.Download] = []
+        self.seen: list[transfer.Download] = []
         self.cancel_after = cancel_after
         self.cancelled_at: float | None = None
 
-    def report(self, download: fetch.Download) -> None:
+    def report(self, download: transfer.Download) -> None:
         self.seen.append(download)
 
     def cancelled(self) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cleancut import bundles, cli, config, doctor, hosts, install
+from cleancut import bundles, cli, config, doctor, hosts, install, install_record, uninstall
 from cleancut.hosts import krita
 from cleancut.errors import CleancutError
 
@@ -120,29 +120,29 @@ def test_uninstall_removes_exactly_what_install_added_and_restores_kritarc(home)
     before = tree(home)
     install.install("krita", where=where(home), say=quiet)
     assert tree(home) != before
-    assert install.uninstall("krita", say=quiet) == 1
+    assert uninstall.uninstall("krita", say=quiet) == 1
     assert tree(home) == before
 
 
 def test_uninstall_of_a_fresh_home_leaves_it_empty(home):
     install.install("krita", where=where(home), say=quiet)
     install.install("gimp", host_version="3.0", where=where(home), say=quiet)
-    install.uninstall("krita", say=quiet)
-    install.uninstall("gimp", say=quiet)
+    uninstall.uninstall("krita", say=quiet)
+    uninstall.uninstall("gimp", say=quiet)
     assert [p for p in home.rglob("*") if p.is_file()] == []
 
 
 def test_reinstalling_drops_files_an_older_version_had(home):
     (home / ".config" / "GIMP" / "3.0").mkdir(parents=True)
     install.install("gimp", where=where(home), say=quiet)
-    record = install.load_record()
+    record = install_record.load_record()
     old = home / ".config" / "GIMP" / "3.0" / "plug-ins" / "cleancut" / "cleancut_old.py"
     old.write_text("# from 0.0.9")
     record["installs"][0]["files"]["cleancut/cleancut_old.py"] = "0" * 64
-    install.save_record(record)
+    install_record.save_record(record)
     install.install("gimp", where=where(home), say=quiet)
     assert not old.exists()
-    assert len(install.load_record()["installs"]) == 1
+    assert len(install_record.load_record()["installs"]) == 1
 
 
 def test_blender_versions_get_legacy_addons_or_4_2_extensions(home):
@@ -170,7 +170,7 @@ def test_a_blender_of_another_version_is_refused_by_name(home, tmp_path):
 
 def test_uninstall_without_an_install_says_so(home):
     said = []
-    assert install.uninstall("gimp", say=said.append) == 0
+    assert uninstall.uninstall("gimp", say=said.append) == 0
     assert said[0].startswith("cleancut is not installed in gimp")
 
 
@@ -261,7 +261,7 @@ def test_a_file_of_the_users_where_the_plug_in_goes_is_moved_aside_and_said_so(h
     own.write_text("# my own cleancut.py")
     said = []
     install.install("gimp", where=where(home), say=said.append)
-    backup = install.backups_dir() / next(p.name for p in install.backups_dir().iterdir()) / "cleancut" / "cleancut.py"
+    backup = install_record.backups_dir() / next(p.name for p in install_record.backups_dir().iterdir()) / "cleancut" / "cleancut.py"
     assert backup.read_text() == "# my own cleancut.py"
     assert own.read_bytes() == (REPO / "gimp" / "cleancut" / "cleancut.py").read_bytes()
     assert f"  moving your {own} aside to {backup} (uninstall puts it back)" in said
@@ -275,7 +275,7 @@ def test_uninstall_puts_the_users_file_back_exactly(home):
     (home / ".config" / "cleancut").mkdir()
     before = tree(home)
     install.install("gimp", where=where(home), say=quiet)
-    install.uninstall("gimp", say=quiet)
+    uninstall.uninstall("gimp", say=quiet)
     assert tree(home) == before
     assert stat.S_IMODE(os.stat(own).st_mode) == 0o700
 
@@ -289,7 +289,7 @@ def test_a_link_of_the_users_stays_a_link_and_its_target_is_untouched(home, tmp_
     install.install("gimp", where=where(home), say=quiet)
     assert not link.is_symlink() and link.read_bytes() == CLIENT
     assert mine.read_text() == "# the file my link points at"
-    install.uninstall("gimp", say=quiet)
+    uninstall.uninstall("gimp", say=quiet)
     assert link.is_symlink() and os.readlink(link) == str(mine)
 
 
@@ -303,7 +303,7 @@ def test_a_linked_plug_in_folder_is_moved_aside_as_a_link_never_written_through(
     install.install("gimp", where=where(home), say=quiet)
     assert tree(checkout) == {"cleancut.py": b"# a developer's checkout"}
     assert not folder.is_symlink() and (folder / "cleancut_client.py").read_bytes() == CLIENT
-    install.uninstall("gimp", say=quiet)
+    uninstall.uninstall("gimp", say=quiet)
     assert folder.is_symlink() and os.readlink(folder) == str(checkout)
 
 
@@ -317,7 +317,7 @@ def test_krita_s_linked_pykrita_folder_is_the_editors_and_is_followed(home, tmp_
     install.install("krita", where=where(home), say=quiet)
     assert (resources / "pykrita").is_symlink()
     assert (dotfiles / "cleancut_krita" / "cleancut_client.py").read_bytes() == CLIENT
-    install.uninstall("krita", say=quiet)
+    uninstall.uninstall("krita", say=quiet)
     assert tree(dotfiles) == {"ten_brushes.desktop": b"theirs"}
 
 
@@ -336,7 +336,7 @@ def test_reinstalling_overwrites_only_what_the_first_install_put_there(home):
     (home / ".config" / "GIMP" / "3.0").mkdir(parents=True)
     install.install("gimp", where=where(home), say=quiet)
     install.install("gimp", where=where(home), say=quiet)
-    assert not install.backups_dir().exists()
+    assert not install_record.backups_dir().exists()
 
 
 # --- damaged records and settings ---
@@ -357,7 +357,7 @@ WRONG_RECORDS = {
 
 
 def write_record(text: str) -> Path:
-    path = install.record_path()
+    path = install_record.record_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
@@ -375,7 +375,7 @@ def test_install_refuses_a_record_of_the_wrong_shape_naming_the_file(home, shape
 def test_uninstall_refuses_a_record_of_the_wrong_shape_naming_the_file(home, shape):
     path = write_record(WRONG_RECORDS[shape])
     with pytest.raises(CleancutError, match=f"{path} is not a record cleancut wrote"):
-        install.uninstall("gimp", say=quiet)
+        uninstall.uninstall("gimp", say=quiet)
 
 
 @pytest.mark.parametrize("shape", list(WRONG_RECORDS))
@@ -400,7 +400,7 @@ def test_a_damaged_settings_file_stops_install_before_anything_is_copied_or_reco
     with pytest.raises(CleancutError, match="settings file"):
         install.install("gimp", where=where(home), say=quiet)
     assert list((home / ".config" / "GIMP" / "3.0").iterdir()) == []
-    assert not install.record_path().exists()
+    assert not install_record.record_path().exists()
 
 
 # --- a new editor version copies the plug-in over ---
@@ -428,9 +428,9 @@ def test_a_damaged_settings_file_stops_uninstall_before_anything_is_removed(home
     before = tree(home / ".config" / "GIMP")
     config.config_path().write_text("[1, 2")
     with pytest.raises(CleancutError, match="settings file"):
-        install.uninstall("gimp", say=quiet)
+        uninstall.uninstall("gimp", say=quiet)
     assert tree(home / ".config" / "GIMP") == before
-    assert len(install.load_record()["installs"]) == 1
+    assert len(install_record.load_record()["installs"]) == 1
 
 
 def test_doctor_names_the_versions_it_supports_for_an_editor_not_found(home):

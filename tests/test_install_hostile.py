@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from cleancut import bundles, cli, doctor, hosts, install, install_changes
+from cleancut import bundles, cli, doctor, hosts, install, install_changes, install_record, uninstall
 from cleancut.errors import CleancutError
 
 from support import without_permission_override
@@ -159,7 +159,7 @@ def test_after_a_failed_install_install_and_uninstall_work_and_give_the_users_fi
     monkeypatch.undo()
     monkeypatch.setenv("CLEANCUT_CONFIG_DIR", str(home / ".config" / "cleancut"))
     install.install("gimp", where=where(home), say=quiet)  # no "already there" from a leftover backup
-    assert install.uninstall("gimp", say=quiet) == 1
+    assert uninstall.uninstall("gimp", say=quiet) == 1
     assert state(home) == before and own.read_text() == "# my own dialog\n"
 
 
@@ -314,7 +314,7 @@ def test_uninstall_leaves_a_link_put_at_the_plug_in_folder_and_the_files_it_poin
     folder.symlink_to(checkout)
     kept = state(checkout)
     said = []
-    install.uninstall("gimp", say=said.append)
+    uninstall.uninstall("gimp", say=said.append)
     assert state(checkout) == kept
     assert folder.is_symlink() and os.readlink(folder) == str(checkout)
     assert f"  left {folder} alone: it is a link (to {checkout}) that cleancut did not make" in said
@@ -328,7 +328,7 @@ def test_uninstall_leaves_a_link_put_at_an_installed_file_and_the_file_it_points
     link.unlink()
     link.symlink_to(mine)
     said = []
-    install.uninstall("gimp", say=said.append)
+    uninstall.uninstall("gimp", say=said.append)
     assert mine.read_bytes() == bundles.CLIENT.read_bytes()
     assert sorted(p.name for p in link.parent.iterdir()) == [CLIENT]  # the link, and nothing of the plug-in
     assert os.readlink(link) == str(mine)
@@ -341,8 +341,8 @@ def test_uninstall_keeps_a_plug_in_file_the_user_edited_and_says_where(home):
     edited.write_text(edited.read_text() + "# my tweak\n")
     mine = edited.read_bytes()
     said = []
-    install.uninstall("gimp", say=said.append)
-    (kept,) = [p for p in install.edited_dir().rglob("*") if p.is_file()]
+    uninstall.uninstall("gimp", say=said.append)
+    (kept,) = [p for p in install_record.edited_dir().rglob("*") if p.is_file()]
     assert kept.read_bytes() == mine and kept.name == "cleancut_dialog.py"
     assert f"  you had edited {edited}: your copy is kept at {kept}" in said
     assert not (home / GIMP30 / "cleancut").exists()  # the rest of the plug-in is gone
@@ -369,7 +369,7 @@ def hostile_record(case: str, home: Path, outside: Path) -> tuple[dict, str]:
         entry["files"] = {str(victim): sha(victim)}
         problem = f'"installs"[0]["files"] names {json.dumps(str(victim))}, {inside}'
     elif case == "a backup put back outside with ..":
-        saved = install.backups_dir() / "gimp3-0" / "planted.txt"
+        saved = install_record.backups_dir() / "gimp3-0" / "planted.txt"
         saved.parent.mkdir(parents=True)
         saved.write_text("planted")
         entry["backups"] = {climb: str(saved)}
@@ -377,7 +377,7 @@ def hostile_record(case: str, home: Path, outside: Path) -> tuple[dict, str]:
     elif case == "a backup taken from outside backups/":
         entry["backups"] = {"cleancut/cleancut.py": str(victim)}
         problem = (f'"installs"[0]["backups"] keeps a file at {json.dumps(str(victim))}, which is not inside '
-                   f"{install.backups_dir()}")
+                   f"{install_record.backups_dir()}")
     elif case == "a created folder outside":
         entry["created_dirs"] = [str(outside / "empty")]
         problem = (f'"installs"[0]["created_dirs"] names {json.dumps(str(outside / "empty"))}, which is neither '
@@ -409,12 +409,12 @@ def outside(tmp_path) -> Path:
 def test_uninstall_refuses_a_record_naming_a_path_outside_the_plug_in_folder_and_touches_nothing(home, outside, case):
     (home / GIMP30 / "cleancut").mkdir(parents=True)
     record, problem = hostile_record(case, home, outside)
-    install.record_path().parent.mkdir(parents=True, exist_ok=True)
-    install.record_path().write_text(json.dumps(record))
+    install_record.record_path().parent.mkdir(parents=True, exist_ok=True)
+    install_record.record_path().write_text(json.dumps(record))
     before, outside_before = state(home), state(outside)
     with pytest.raises(CleancutError) as err:
-        install.uninstall("gimp", say=quiet)
-    assert str(err.value) == (f"{install.record_path()} is not a record cleancut wrote ({problem}); fix it or "
+        uninstall.uninstall("gimp", say=quiet)
+    assert str(err.value) == (f"{install_record.record_path()} is not a record cleancut wrote ({problem}); fix it or "
                               "delete it (cleancut then forgets what it installed)")
     assert (state(home), state(outside)) == (before, outside_before)
 
@@ -423,8 +423,8 @@ def test_uninstall_refuses_a_record_naming_a_path_outside_the_plug_in_folder_and
 def test_doctor_reports_a_record_naming_a_path_outside_the_plug_in_folder(home, outside, case):
     (home / GIMP30 / "cleancut").mkdir(parents=True)
     record, problem = hostile_record(case, home, outside)
-    install.record_path().parent.mkdir(parents=True, exist_ok=True)
-    install.record_path().write_text(json.dumps(record))
+    install_record.record_path().parent.mkdir(parents=True, exist_ok=True)
+    install_record.record_path().write_text(json.dumps(record))
     (found,) = [f for f in doctor.check_hosts(where(home)) if f.subject == "installs"]
     assert (found.level, f"({problem})" in found.text) == (doctor.FIX, True)
 
@@ -450,8 +450,8 @@ def test_doctor_flags_a_plug_in_recorded_in_a_version_folder_blender_never_reads
     install.install("blender", host_version="4.5", where=where(home), say=quiet)
     right, wrong = home / ".config" / "blender" / "4.5", home / ".config" / "blender" / "0004.0005"
     right.rename(wrong)
-    text = install.record_path().read_text().replace(str(right), str(wrong)).replace('"4.5"', '"0004.0005"')
-    install.record_path().write_text(text)
+    text = install_record.record_path().read_text().replace(str(right), str(wrong)).replace('"4.5"', '"0004.0005"')
+    install_record.record_path().write_text(text)
     (found,) = [f for f in doctor.check_hosts(where(home)) if f.subject == "Blender 0004.0005"]
     assert (found.level, found.text) == (
         doctor.FIX, f"{wrong / 'extensions' / 'user_default'} is in a version folder Blender never reads: "
@@ -459,10 +459,10 @@ def test_doctor_flags_a_plug_in_recorded_in_a_version_folder_blender_never_reads
 
 
 def test_a_named_pipe_at_the_install_record_is_refused_without_waiting(home):
-    path = install.record_path()
+    path = install_record.record_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     os.mkfifo(path)
     began = time.monotonic()
     with pytest.raises(CleancutError, match=r"is a named pipe \(FIFO\), not a regular file"):
-        install.load_record()
+        install_record.load_record()
     assert time.monotonic() - began < 5
