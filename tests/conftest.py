@@ -6,26 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+from hostkit import become_subreaper
 
 from cleancut import fetch, segment
 
 from support import LoopbackServer, catalog_entry, red_channel_model, slow_model
 
-
-def _become_subreaper() -> None:
-    """Adopt orphaned descendants, as a desktop session's systemd --user does.
-
-    The shared worker is detached on purpose; on this sandbox PID 1 terminates orphans some
-    seconds after they lose their parent, which a real desktop never does.
-    """
-    import ctypes
-    import sys
-
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-
-
-_become_subreaper()
+# The shared worker is detached on purpose; this sandbox's PID 1 terminates orphans some seconds
+# after they lose their parent, which a real desktop never does (hostkit.processes says more).
+become_subreaper()
 
 
 # Hypothesis profiles for tests/test_fuzz_*.py: "cleancut" (loaded here, 150 examples a target)

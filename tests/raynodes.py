@@ -8,7 +8,6 @@ Ray rewrites 127.0.0.1 to the machine's outward address; give nodes other loopba
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -16,27 +15,9 @@ import sys
 import threading
 from pathlib import Path
 
+from hostkit import descendants, signal_all, subreaper_command
+
 RAY = Path(sys.executable).with_name("ray")
-# Become a child subreaper, then be `ray start --block`: Ray's daemons stay our descendants.
-LAUNCH = "import ctypes, os, sys; ctypes.CDLL(None).prctl(36, 1, 0, 0, 0); os.execv(sys.argv[1], sys.argv[1:])"
-
-
-def descendants(pid: int) -> list[int]:
-    """``pid`` and every process below it (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, index = [pid], 0
-    while index < len(found):
-        found += children.get(found[index], [])
-        index += 1
-    return found
 
 
 def command_line(pid: int) -> str:
@@ -48,11 +29,8 @@ def command_line(pid: int) -> str:
 
 
 def kill_tree(pid: int) -> None:
-    for member in descendants(pid):
-        try:
-            os.kill(member, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    """SIGKILL ``pid`` and every process below it."""
+    signal_all([pid, *descendants(pid)], signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -66,10 +44,11 @@ class Node:
 
     def __init__(self, ip: str, args: list[str], env: dict[str, str], temp_dir: str, timeout: float = 120) -> None:
         self.ip = ip
+        # `ray start --block` as a child subreaper: Ray's daemons stay our descendants
         self.process = subprocess.Popen(
-            [sys.executable, "-c", LAUNCH, str(RAY), "start", "--block", f"--node-ip-address={ip}",
-             f"--temp-dir={temp_dir}", "--object-store-memory=100000000", "--disable-usage-stats",
-             f"--dashboard-agent-listen-port={free_port()}", *args],
+            subreaper_command([str(RAY), "start", "--block", f"--node-ip-address={ip}", f"--temp-dir={temp_dir}",
+                               "--object-store-memory=100000000", "--disable-usage-stats",
+                               f"--dashboard-agent-listen-port={free_port()}", *args], replace=True),
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.output: list[str] = []
         started = threading.Event()

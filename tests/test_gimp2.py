@@ -24,7 +24,6 @@ import glob
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from cleancut import compose, fetch, pipeline
 from cleancut.catalog import load_catalog
 from cleancut.options import Options
 
+from hostkit import shutdown_workers
 from support import REPO
 
 STANDIN = REPO / "tests" / "gimp2_standin"
@@ -66,20 +66,6 @@ def plugin_dir(tmp_path):
     return folder
 
 
-def _stop_shared_workers(runtime):
-    """Ask every shared worker listening under ``runtime`` to shut down."""
-    for path in glob.glob(os.path.join(runtime, "*", "*.sock")):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(path)
-            sock.sendall(b'{"op": "shutdown", "id": 1}\n')
-            sock.recv(4096)
-        except OSError:
-            pass
-        finally:
-            sock.close()
-
-
 @pytest.fixture
 def engine(monkeypatch):
     """The engine interpreter the client starts, and a private folder for the shared worker."""
@@ -87,7 +73,7 @@ def engine(monkeypatch):
     monkeypatch.setenv("CLEANCUT_ENGINE_PYTHON", sys.executable)
     monkeypatch.setenv("CLEANCUT_RUNTIME_DIR", runtime)
     yield runtime
-    _stop_shared_workers(runtime)
+    shutdown_workers(runtime)
     shutil.rmtree(runtime, ignore_errors=True)
 
 

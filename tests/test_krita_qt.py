@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -297,6 +296,7 @@ def child(binding: str, out: Path) -> None:
 if __name__ != "__main__":
     import numpy as np
     import pytest
+    from hostkit import run_group
     from PIL import Image
 
     from cleancut import frames, pipeline
@@ -305,15 +305,10 @@ if __name__ != "__main__":
 
     def run_child(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
         """Run a child in its own process group, killed whole on a timeout (its worker too)."""
-        with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              start_new_session=True) as proc:
-            try:
-                output, _ = proc.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                output, _ = proc.communicate()
-                pytest.fail(f"the {argv[-2]} child hung:\n{output[-3000:]}")
-        return subprocess.CompletedProcess(argv, proc.returncode, output, "")
+        try:
+            return run_group(argv, timeout, env=env, merge=True)
+        except subprocess.TimeoutExpired as hung:
+            pytest.fail(f"the {argv[-2]} child hung:\n{(hung.output or '')[-3000:]}")
 
     @pytest.fixture(scope="module", params=BINDINGS)
     def qt_run(request, tmp_path_factory):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hostkit import CHROOTS, HERE, build_engine_site
+from hostkit import CHROOTS, HOSTS, build_engine_site
 from krita_matrix import start_sessions, wanted, write_inputs
 
 
@@ -22,7 +22,7 @@ def pytest_collection_modifyitems(config, items):
     if os.environ.get("CLEANCUT_SKIP_HOSTS") == "1":
         skip = pytest.mark.skip(reason="CLEANCUT_SKIP_HOSTS=1")
         for item in items:
-            if HERE in Path(str(item.fspath)).parents:
+            if HOSTS in Path(str(item.fspath)).parents:
                 item.add_marker(skip)
 
 

@@ -11,15 +11,14 @@ the wall time depends on what runs beside them.
 
 from __future__ import annotations
 
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from hostkit import BOX, REPO, TWO_PHOTOS_SIZE, two_photos
+from hostkit import REPO
+from hostkit.scenes import BOX, TWO_PHOTOS_SIZE, two_photos
 from PIL import Image
 
-sys.path.insert(0, str(REPO / "tests" / "hosts" / "krita"))
 from cleancut.options import REFINE_MODES, Options
 from krita_harness import CHROOTS, FLAVOURS, KritaHost
 

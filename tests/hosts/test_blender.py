@@ -36,8 +36,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hostkit import (BLENDER_CHROOTS, BLENDERS, BPY313_WHEELS, BPY_WHEELS, DOWNLOAD_MODEL, REPO, Chroot, bpy_wheel,
-                     engine_env_chroot, engine_env_native, first_run_server, in_chroot, run_group, which)
+from hostkit import (BLENDER_CHROOTS, BLENDERS, BPY313_WHEELS, BPY_WHEELS, REPO, Chroot, XServer, bpy_wheel,
+                     engine_env_chroot, engine_env_native, in_chroot, run_group, which)
+from hostkit.scenes import DOWNLOAD_MODEL, first_run_server
 
 HERE = Path(__file__).resolve().parent
 DRIVE = HERE / "blender" / "drive.py"
@@ -303,16 +304,17 @@ class Blender:
         env = dict(self.env(config), **(env or {}))
         if gui:
             assert self.wheel is None, "a bpy wheel has no GUI"
-            ui = self.ui_blend()
-            # a display number of our own: Xvfb's abstract socket is shared with the chroot
-            argv = ["xvfb-run", "-a", "-n", str(200 + os.getpid() % 500), "-s", "-screen 0 1024x768x24",
-                    "blender", "--factory-startup", "--enable-event-simulate", str(ui), "--python", str(DRIVE_GUI),
-                    "--", str(params_path), str(result_path)]
+            argv = ["blender", "--factory-startup", "--enable-event-simulate", str(self.ui_blend()),
+                    "--python", str(DRIVE_GUI), "--", str(params_path), str(result_path)]
             env["TMPDIR"] = str(out)  # Blender's quit.blend lands here
         else:
             argv = self.blender(DRIVE, [scenario, str(params_path), str(result_path)])
         started = time.time()
-        proc = self.command(argv, env, BLENDER_TIMEOUT)
+        if gui:  # a private X server (hostkit's), reached from the chroot through its abstract socket
+            with XServer(out.parent / (out.name + "-xvfb.log"), size=(1024, 768)) as screen:
+                proc = self.command(argv, dict(env, DISPLAY=screen.display), BLENDER_TIMEOUT)
+        else:
+            proc = self.command(argv, env, BLENDER_TIMEOUT)
         facts = json.loads(result_path.read_text()) if result_path.exists() else {}
         assert proc.returncode == 0 and "traceback" not in facts and "error" not in facts, (
             f"Blender {self.version} {scenario} failed ({proc.returncode}):\n"

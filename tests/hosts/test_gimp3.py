@@ -2,7 +2,7 @@
 sid chroot), driven by batch code. Every behaviour runs on both: the test ids say gimp-3.0 or
 gimp-3.2; vector and link layers exist in 3.2 only.
 
-The chroot's gimp-console runs gimp/testing/gimp3_driver.py, which builds images, calls the
+The chroot's gimp-console runs tests/hosts/gimp/gimp3_driver.py, which builds images, calls the
 plug-in's procedures non-interactively (as scripts and batch mode do) and dumps what came out.
 Every expectation is computed here, in the test process, by the engine itself
 (`cleancut.pipeline.remove`) on the very pixels the plug-in reads (dumped by the driver with the
@@ -22,15 +22,14 @@ process (gimp3_dialog_driver.py).
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hostkit import BOX, DOWNLOAD_MODEL, REPO, TWO_PHOTOS_SIZE, check_box_prompt, first_run_server, two_photos
+from hostkit import REPO
+from hostkit.scenes import BOX, DOWNLOAD_MODEL, TWO_PHOTOS_SIZE, check_box_prompt, first_run_server, two_photos
 from PIL import Image
 
-sys.path.insert(0, str(REPO / "gimp" / "testing"))
 from cleancut import fetch, frames, licences, pipeline
 from cleancut.catalog import load_catalog
 from cleancut.errors import CleancutError

@@ -29,8 +29,6 @@ from cleancut import bundles, frames, pipeline
 from cleancut.hosts import blender
 from cleancut.options import Options
 
-sys.path.insert(0, str(REPO / "gimp" / "testing"))
-sys.path.insert(0, str(REPO / "tests" / "hosts" / "krita"))
 from gimp3_harness import Gimp3
 from krita_harness import KritaHost
 

@@ -20,20 +20,19 @@ from __future__ import annotations
 import configparser
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hostkit import BOX, DOWNLOAD_MODEL, REPO, TWO_PHOTOS_SIZE, check_box_prompt, first_run_server, two_photos
+from hostkit import REPO, x_server_left
+from hostkit.scenes import BOX, DOWNLOAD_MODEL, TWO_PHOTOS_SIZE, check_box_prompt, first_run_server, two_photos
 from PIL import Image
 
-sys.path.insert(0, str(REPO / "tests" / "hosts" / "krita"))
 from cleancut import frames, pipeline
 from cleancut.catalog import load_catalog
 from cleancut.errors import CleancutError
 from cleancut.options import REFINE_MODES, Options
-from krita_harness import FLAVOURS, KritaHost, KritaRunError, x_server_left
+from krita_harness import FLAVOURS, KritaHost, KritaRunError
 from krita_matrix import ASTRONAUT, CHELSEA, HINT_RECT, REFINE_CHOICE, SCENARIOS, rgb, with_alpha
 
 MASK_NAME = "Background removed (cleancut)"

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "hosts")]  # raynodes and the host kit it uses
 
 from raynodes import Node, free_port  # noqa: E402  (the tests' own node launcher)
 

@@ -1,6 +1,6 @@
 """Runs inside the real Blender GUI (under Xvfb, --enable-event-simulate): the modal operator.
 
-    xvfb-run blender --factory-startup --enable-event-simulate --python drive_gui.py -- PARAMS.json RESULT.json
+    DISPLAY=:N blender --factory-startup --enable-event-simulate --python drive_gui.py -- PARAMS.json RESULT.json
 
 0. A still is cut out from the Compositor, its Image node active (the Add-menu route): modal
    too, like every run in the UI.

@@ -27,7 +27,8 @@ import numpy as np
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # the Krita harness and the host kit
+from hostkit import build_engine_site
 from krita_harness import REPO, KritaHost
 
 
@@ -35,12 +36,7 @@ def prepare(scratch: Path) -> tuple[Path, Path, dict]:
     cache = scratch / "cache"
     env = dict(os.environ, CLEANCUT_CACHE_DIR=str(cache))
     subprocess.run([sys.executable, "-m", "cleancut", "models", "fetch", "u2netp", "-q"], env=env, check=True)
-    wheels, engine = scratch / "wheels", scratch / "engine313"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "-w", str(wheels), str(REPO)], check=True)
-    (wheel,) = wheels.glob("cleancut-*.whl")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(engine),
-                    str(wheel)], check=True)
+    engine = build_engine_site(scratch)
     photo = np.asarray(Image.open(REPO / "examples" / "astronaut.png").convert("RGB"))
     bgra = np.dstack([photo[..., ::-1], np.full(photo.shape[:2], 255, np.uint8)])
     path = scratch / "astronaut_bgra8.raw"
