@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Capture the README's screenshots from the real editors, each on its own Xvfb screen.
 
-    .venv/bin/python packaging/screenshots.py [--out docs/images] [--only gimp3,krita,krita6,blender,before-after]
+    .venv/bin/python tools/screenshots.py [--out docs/images] [--only gimp3,krita,krita6,blender,before-after]
 
 Shots (PNG, 1280×800 screens unless noted), all from the newest editors the test matrix runs,
-in the Debian sid chroot (tests/hosts/setup.sh makes it; tests/hosts/hostkit.py's SID_CHROOT),
+in the Debian sid chroot (tests/hosts/setup.sh makes it; tests/hosts/hostkit's SID_CHROOT),
 and Krita 6 from its own sid chroot with experimental's Krita (hostkit's KRITAS says where each
 Krita lives):
   gimp3.png         GIMP 3.2.6: examples/astronaut.png after Layer > Mask > Remove Background…:
@@ -31,10 +31,9 @@ grabs the screen (Pillow's X11 grab), checks it is not blank, writes "done", and
 quits. Every editor run is bounded by a timeout, and every process this script started
 (editors, workers, Xvfb) is ended before it exits.
 
-The X server runs on this machine and the editors in the chroot reach it through its abstract
-socket, which chroots share: the display number is chosen free of lock files in every root and
-of abstract sockets (tests/hosts/krita/krita_harness.py's way), and the server is used only once
-that socket is seen to be its own.
+The X server is the host tests' own (tests/hosts/hostkit's XServer): it runs on this machine
+and the editors in the chroot reach it through its abstract socket, which chroots share. The
+processes, the chroot, the engine build and the worker shutdown are the host kit's too.
 
 Needs what tests/hosts/setup.sh installs (the Debian sid chroot, and for krita6 the Krita 6
 one, with their Python 3.14 wheels, entered as root through tests/hosts/chroot.sh), Xvfb, and
@@ -45,14 +44,11 @@ machine: --timeout is per editor run.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import functools
 import io
-import select
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -60,21 +56,34 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cleancut import bundles
-
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "gimp" / "testing"))
-sys.path.insert(0, str(REPO / "tests" / "hosts"))
-sys.path.insert(0, str(REPO / "tests" / "hosts" / "krita"))
-# The host tests' own helpers, so there is one copy of each: the chroots and their engine
-# environments, GIMP 3's binary and plug-in folder per version, the worker shutdown, and the
-# X display choice that works across chroots.
-from gimp3_harness import find_gimp_console, plugin_folder, shutdown_workers  # noqa: E402
-from hostkit import KRITAS, SID_CHROOT, Chroot, engine_env_chroot  # noqa: E402
-from krita_harness import _abstract_socket_owner, _free_display  # noqa: E402
+# The host tests' kit and harnesses, so there is one copy of each: the chroots and their engine
+# environments, the X server, bounded process groups, the worker shutdown, GIMP 3's binary and
+# plug-in folder per version, and Krita's driver plug-in.
+sys.path[:0] = [str(REPO / "tests" / "hosts"), str(REPO / "tests" / "hosts" / "gimp"),
+                str(REPO / "tests" / "hosts" / "krita")]
+from gimp3_harness import find_gimp_console, plugin_folder  # noqa: E402
+from hostkit import (  # noqa: E402
+    KRITAS,
+    SETUP,
+    SID_CHROOT,
+    Chroot,
+    XServer,
+    XServerError,
+    become_subreaper,
+    build_engine_site,
+    chroot_command,
+    end_descendants,
+    end_group,
+    engine_env_chroot,
+    run_group,
+    shutdown_workers,
+    tail,
+)
+from krita_harness import install_driver  # noqa: E402
 
-CHROOT_SH = REPO / "tests" / "hosts" / "chroot.sh"
-KRITA_DRIVER = REPO / "tests" / "hosts" / "krita"  # cleancut_driver/ + .desktop: the host tests' driver plug-in
+from cleancut import bundles  # noqa: E402
+
 EDITORS = SID_CHROOT  # where today's GIMP and Blender live (each Krita: hostkit's KRITAS)
 BLENDER_MODULE = "bl_ext.user_default.cleancut_blender"  # the add-on installed as an extension
 PHOTO = REPO / "examples" / "astronaut.png"
@@ -90,151 +99,7 @@ class ShotError(RuntimeError):
     pass
 
 
-# --- processes ------------------------------------------------------------------------------
-
-def become_subreaper() -> None:
-    """Adopt orphaned descendants (the editors' detached shared workers), as a desktop session's
-    systemd --user does: this sandbox's PID 1 kills orphans some seconds after they lose their
-    parent. Every descendant is ended by reap() before this script exits."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-
-
-def descendants(root: int) -> list[int]:
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    found, frontier = [], [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        found += children
-        frontier += children
-    return found
-
-
-def reap(grace: float = 3.0) -> None:
-    """End every process this script started that is still there (they are all our descendants)."""
-    pids = descendants(os.getpid())
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except OSError:
-            pass
-    deadline = time.time() + grace
-    while time.time() < deadline and any(_alive(pid) for pid in pids):
-        _collect()
-        time.sleep(0.1)
-    for pid in descendants(os.getpid()):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    time.sleep(0.2)
-    _collect()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _collect() -> None:
-    """Wait for adopted children that have ended (we are their subreaper)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def stop(proc: subprocess.Popen, grace: float = 5.0) -> None:
-    """End a process group we started (it was started with start_new_session)."""
-    if proc.poll() is not None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except OSError:
-            pass
-        try:
-            proc.wait(grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-class Xvfb:
-    """A private X screen: ``with Xvfb() as x: ... x.display``; grab() returns what it shows.
-
-    Editors in a chroot reach it through its abstract socket, shared by every chroot: the number
-    is one free in every root (krita_harness's _free_display), and the server is used only once
-    that socket is seen to be its own; -noreset, as editors probe with short connections first.
-    """
-
-    ATTEMPTS = 8
-
-    def __init__(self, size=SCREEN):
-        self.size = size
-        self.proc = None
-        self.display = None
-
-    def __enter__(self):
-        for _ in range(self.ATTEMPTS):
-            number = _free_display()
-            if self._start(number):
-                self.display = f":{number}"
-                return self
-            stop(self.proc)  # lost a race for that number: another one
-        raise ShotError("Xvfb did not start")
-
-    def _start(self, number: int) -> bool:
-        read, write = os.pipe()
-        self.proc = subprocess.Popen(
-            ["Xvfb", f":{number}", "-displayfd", str(write), "-screen", "0", f"{self.size[0]}x{self.size[1]}x24",
-             "-ac", "-nolisten", "tcp", "-listen", "local", "-listen", "unix", "-noreset"],
-            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        os.close(write)
-        answer = b""
-        deadline = time.time() + 30
-        try:
-            while time.time() < deadline and not answer.endswith(b"\n"):
-                ready, _, _ = select.select([read], [], [], max(0.0, deadline - time.time()))
-                if not ready:
-                    break
-                chunk = os.read(read, 16)
-                if not chunk:
-                    break
-                answer += chunk
-        finally:
-            os.close(read)
-        return answer.strip() == str(number).encode() and _abstract_socket_owner(number) == self.proc.pid
-
-    def __exit__(self, *exc):
-        stop(self.proc)
-
-    def grab(self):
-        from PIL import ImageGrab
-
-        return ImageGrab.grab(xdisplay=self.display).convert("RGB")
-
-
-def in_chroot_argv(chroot: Chroot, scratch: Path, argv: list[str], env: dict) -> tuple[list[str], dict]:
-    """(argv, env) that run argv inside the chroot with only ``env`` (tests/hosts/chroot.sh binds
-    the repository and scratch in at their own paths)."""
-    return ([str(CHROOT_SH), "run", str(scratch), "env"] + [f"{k}={v}" for k, v in env.items()] + argv,
-            dict(os.environ, CHROOT=str(chroot.root)))
-
+# --- editors ------------------------------------------------------------------------------
 
 def run_editor(argv, env, log: Path, ready: Path, timeout: float, on_ready, chroot: Chroot | None = None,
                scratch: Path | None = None):
@@ -246,7 +111,7 @@ def run_editor(argv, env, log: Path, ready: Path, timeout: float, on_ready, chro
     if chroot is not None:
         if scratch is None:
             raise ValueError("an editor in a chroot needs the scratch folder to bind in")
-        argv, env = in_chroot_argv(chroot, scratch, argv, env)
+        argv, env = chroot_command(chroot, scratch, argv, env)
     with open(log, "w") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + timeout
@@ -254,9 +119,9 @@ def run_editor(argv, env, log: Path, ready: Path, timeout: float, on_ready, chro
         while not ready.exists():
             if proc.poll() is not None:
                 raise ShotError(f"the editor ended (exit {proc.returncode}) before it was ready; "
-                                f"see {log}:\n{tail(log)}")
+                                f"see {log}:\n{log_tail(log)}")
             if time.time() > deadline:
-                raise ShotError(f"the editor was not ready within {timeout:.0f} s; see {log}:\n{tail(log)}")
+                raise ShotError(f"the editor was not ready within {timeout:.0f} s; see {log}:\n{log_tail(log)}")
             time.sleep(0.2)
         info = json.loads(ready.read_text() or "{}")
         if info.get("error"):
@@ -268,16 +133,15 @@ def run_editor(argv, env, log: Path, ready: Path, timeout: float, on_ready, chro
             print("  (the editor did not quit by itself; ended it)", file=sys.stderr)
             return None
     finally:
-        stop(proc)
+        end_group(proc)
 
 
-def tail(path: Path, lines: int = 40) -> str:
+def log_tail(path: Path) -> str:
+    """The end of an editor's log, for a failure message."""
     try:
-        text = path.read_text(errors="replace").splitlines()
+        return tail(path.read_text(errors="replace"))
     except OSError:
         return ""
-    keep = [line for line in text if "SyntaxWarning" not in line and "\\{" not in line]
-    return "\n".join(keep[-lines:])
 
 
 # --- images ---------------------------------------------------------------------------------
@@ -341,23 +205,9 @@ class Context:
                        stdout=subprocess.DEVNULL, timeout=600)
 
     def engine_site(self) -> Path:
-        """cleancut built as a wheel and installed into a folder (pure Python: the chroot's Python
-        puts it on PYTHONPATH beside its binary wheels), as tests/hosts/conftest.py's
-        engine_wheel_site does; built from a copy of the sources, so the repository's build/
-        folder (which other runs use) is not touched."""
+        """cleancut built for the chroots' Pythons, once (the host tests' build_engine_site)."""
         if self._engine is None:
-            source, wheels, target = self.scratch / "src", self.scratch / "wheels", self.scratch / "engine-site"
-            ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-            for name in ("core", "models", "gimp", "krita", "blender"):
-                shutil.copytree(REPO / name, source / name, ignore=ignore)
-            for name in ("pyproject.toml", "README.md"):
-                shutil.copy(REPO / name, source / name)
-            subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                            "-w", str(wheels), str(source)], check=True, timeout=600)
-            (wheel,) = wheels.glob("cleancut-*.whl")
-            subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-                            str(wheel)], check=True, timeout=600)
-            self._engine = target
+            self._engine = build_engine_site(self.scratch)
         return self._engine
 
     def chroot_cache(self) -> Path:
@@ -371,10 +221,9 @@ class Context:
 
     def engine_env(self, chroot: Chroot, config: Path) -> dict:
         """The worker's environment inside the chroot: its Python 3.N, the engine wheel, the cache."""
-        for path, what in ((chroot.root / ".cleancut-ready", f"the Debian {chroot.name} chroot"),
-                           (chroot.root / chroot.site.lstrip("/") / ".ready", f"its Python {chroot.python} wheels")):
-            if not path.exists():
-                raise ShotError(f"{what} is not installed ({path} missing): run `sudo tests/hosts/setup.sh`")
+        problem = chroot.problem()
+        if problem is not None:
+            raise ShotError(problem)
         return engine_env_chroot(chroot, self.engine_site(), self.chroot_cache(), config)
 
     def wrote(self, name: str, image, source: str) -> None:
@@ -384,9 +233,16 @@ class Context:
         print(f"wrote {path} ({image.width}x{image.height}, {size // 1024} KB) from {source}", flush=True)
 
 
-def settle_and_grab(ctx: Context, screen: Xvfb, name: str, source: str, wait: float = 2.0):
+def grab(screen: XServer):
+    """What the X screen shows, as an RGB image."""
+    from PIL import ImageGrab
+
+    return ImageGrab.grab(xdisplay=screen.display).convert("RGB")
+
+
+def settle_and_grab(ctx: Context, screen: XServer, name: str, source: str, wait: float = 2.0):
     time.sleep(wait)  # the last repaints
-    image = screen.grab()
+    image = grab(screen)
     check_not_blank(image, name)
     ctx.wrote(name, image, source)
     return image
@@ -506,7 +362,7 @@ def shot_gimp3(ctx: Context) -> None:
         raise ShotError(str(err)) from None
     gui = f"/usr/bin/gimp-{version}"
     if not (chroot.root / gui.lstrip("/")).exists():
-        raise ShotError(f"{gui} is missing in {chroot.root}: run `sudo tests/hosts/setup.sh`")
+        raise ShotError(f"{gui} is missing in {chroot.root}: {SETUP}")
     plugins = plugin_folder(home, version)
     bundles.write_folder(bundles.BUNDLES["gimp3"], plugins)  # what `cleancut install gimp` copies
     profile = plugins.parent
@@ -523,7 +379,7 @@ def shot_gimp3(ctx: Context) -> None:
     spec.write_text(json.dumps({"photo": str(PHOTO), "ready": str(ready), "done": str(done),
                                 "wait": ctx.timeout}))
     code = f"SPEC={str(spec)!r}; exec(open({str(batch)!r}).read())"
-    with Xvfb() as screen:
+    with XServer(size=SCREEN) as screen:
         env.update(HOME=str(home), CLEANCUT_RUNTIME_DIR=str(runtime), DISPLAY=screen.display, TMPDIR=str(base),
                    NO_AT_BRIDGE="1")
         argv = ["timeout", "-k", "5", str(int(ctx.timeout)), gui, "-n", "-s", "--no-fonts",
@@ -544,7 +400,7 @@ def shot_gimp3(ctx: Context) -> None:
             shutdown_workers(runtime)
 
 
-def gimp_menu(ctx: Context, screen: Xvfb, source: str) -> None:
+def gimp_menu(ctx: Context, screen: XServer, source: str) -> None:
     """Layer > Mask open, the pointer on "Remove Background…" (its tooltip shows the procedure's blurb)."""
     xdotool = shutil.which("xdotool")
     if xdotool is None:
@@ -650,7 +506,7 @@ def shot_krita(ctx: Context, name: str = "krita") -> None:
     if chroot is None:
         raise ShotError(f"Krita {KRITA_SHOTS[name]} is this machine's own: the shots come from a chroot")
     if not (chroot.root / "usr" / "bin" / "krita").exists():
-        raise ShotError(f"Krita is not installed in {chroot.root}: run `sudo tests/hosts/setup.sh`")
+        raise ShotError(f"Krita is not installed in {chroot.root}: {SETUP}")
     base = ctx.scratch / name
     home, config, out, tmp = base / "home", base / "config", base / "out", base / "tmp"
     env = ctx.engine_env(chroot, config)
@@ -660,10 +516,7 @@ def shot_krita(ctx: Context, name: str = "krita") -> None:
     for folder in (config, out, tmp, resources / "actions", home / ".config"):
         folder.mkdir(parents=True, exist_ok=True)
     bundles.write_folder(bundles.BUNDLES["krita"], resources)  # what `cleancut install krita` copies
-    # the host tests' driver plug-in runs the scenario above
-    shutil.copytree(KRITA_DRIVER / "cleancut_driver", pykrita / "cleancut_driver",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(KRITA_DRIVER / "cleancut_driver.desktop", pykrita)
+    install_driver(resources)  # the host tests' driver plug-in runs the scenario above
     (home / ".config" / "kritarc").write_text("[python]\nenable_cleancut_krita=true\nenable_cleancut_driver=true\n")
     ready, done = base / "ready.json", base / "done"
     script = base / "scenario.py"
@@ -673,7 +526,7 @@ def shot_krita(ctx: Context, name: str = "krita") -> None:
                                 "width": SCREEN[0], "height": SCREEN[1], "dock_width": 400,
                                 "mask_name": MASK_NAME}))
     package = debian_version(chroot.root, "krita")
-    with Xvfb() as screen:
+    with XServer(size=SCREEN) as screen:
         # the driver's watchdog counts from when Krita loads it, after the slow first start
         env.update(HOME=str(home), TMPDIR=str(tmp), QT_QPA_PLATFORM="xcb", DISPLAY=screen.display,
                    CLEANCUT_DRIVER_OUT=str(out), CLEANCUT_DRIVER_SPEC=str(spec),
@@ -866,7 +719,7 @@ bpy.app.timers.register(tick, first_interval=1.0)
 def shot_blender(ctx: Context) -> None:
     chroot = EDITORS
     if not (chroot.root / "usr" / "bin" / "blender").exists():
-        raise ShotError(f"Blender is not installed in {chroot.root}: run `sudo tests/hosts/setup.sh`")
+        raise ShotError(f"Blender is not installed in {chroot.root}: {SETUP}")
     base = ctx.scratch / "blender"
     home, config, tmp, ext = base / "home", base / "config", base / "tmp", base / "extension"
     for folder in (home, config, tmp, ext):
@@ -882,9 +735,13 @@ def shot_blender(ctx: Context) -> None:
             if len(archives) != 1:
                 raise ShotError(f"`blender --command extension build` made {archives!r} in {ext}")
             command = ["install-file", "-r", "user_default", "-e", str(archives[0])]
-        argv, full = in_chroot_argv(chroot, ctx.scratch, ["blender", "--factory-startup", "--command", "extension",
+        argv, full = chroot_command(chroot, ctx.scratch, ["blender", "--factory-startup", "--command", "extension",
                                                           *command], env)
-        done = run_bounded(argv, full, 300)
+        try:
+            done = run_group(argv, 300, env=full, merge=True)
+        except subprocess.TimeoutExpired as hung:
+            raise ShotError(f"{' '.join(argv[-6:])} did not end within {hung.timeout:.0f} s:\n"
+                            f"{(hung.output or '')[-3000:]}") from None
         if done.returncode != 0:
             raise ShotError(f"blender --command extension {command[0]} failed ({done.returncode}):\n"
                             f"{done.stdout[-3000:]}")
@@ -896,7 +753,7 @@ def shot_blender(ctx: Context) -> None:
                                 "module": BLENDER_MODULE, "deadline": ctx.timeout, "backdrop_zoom": 0.85,
                                 "backdrop_offset": [400, 0], "zoom_in": 1, "pan": [240, 0],
                                 "background": [0.33, 0.45, 0.6, 1.0]}))
-    with Xvfb() as screen:
+    with XServer(size=SCREEN) as screen:
         env["DISPLAY"] = screen.display
         argv = ["timeout", "-k", "5", str(int(ctx.timeout + 10)), "blender", "--factory-startup",
                 "--window-geometry", "0", "0", str(SCREEN[0]), str(SCREEN[1]), "--no-window-focus",
@@ -911,21 +768,6 @@ def shot_blender(ctx: Context) -> None:
 
         run_editor(argv, env, base / "blender.log", ready, ctx.timeout + 20, on_ready, chroot=chroot,
                    scratch=ctx.scratch)
-
-
-def run_bounded(argv: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
-    """Run argv in a process group of its own, killed whole when it ends or times out."""
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        stop(proc)
-        out, _ = proc.communicate()
-        raise ShotError(f"{' '.join(argv[-6:])} did not end within {timeout:.0f} s:\n{out[-3000:]}") from None
-    finally:
-        stop(proc)
-    return subprocess.CompletedProcess(argv, proc.returncode, out, "")
 
 
 # --- before / after (the engine itself) ------------------------------------------------------
@@ -1020,12 +862,12 @@ def main(argv=None) -> int:
             began = time.time()
             try:
                 SHOT_FUNCTIONS[name](ctx)
-            except (ShotError, subprocess.SubprocessError, OSError) as err:
+            except (ShotError, XServerError, subprocess.SubprocessError, OSError) as err:
                 failures.append(name)
                 print(f"FAILED {name}: {err}", file=sys.stderr, flush=True)
             print(f"   {name}: {time.time() - began:.1f} s", flush=True)
     finally:
-        reap()
+        end_descendants()
         if args.keep or failures:
             print(f"kept the scratch folder {ctx.scratch}")
         else:
