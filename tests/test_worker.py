@@ -16,6 +16,7 @@ from cleancut import cleancut_client
 from cleancut.cleancut_client import CleancutError, Client
 from cleancut.options import MAX_THREADS
 
+from hostkit import running
 from support import RawWorker, gradient_image
 
 
@@ -320,15 +321,6 @@ def runtime(monkeypatch):
                 finally:
                     c.close()
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie (an orphaned worker may wait for a reaper that never comes)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def wait_until_gone(pid: int, seconds: float = 20) -> bool:

@@ -22,7 +22,7 @@ from .engine import build_engine_site, engine_env_chroot, engine_env_native
 from .needs import missing, require, which
 from .paths import CHROOT_SH, HOSTS, REPO, SETUP
 from .processes import (become_subreaper, descendants, end_descendants, end_group, kill_group, run_group,
-                        signal_all, subreaper_command, tail)
+                        running, signal_all, subreaper_command, tail)
 from .workers import shutdown_workers
 from .xserver import XServer, XServerError, x_server_left
 
@@ -32,5 +32,5 @@ __all__ = [
     "BpyWheel", "Chroot", "XServer", "XServerError",
     "become_subreaper", "bpy_wheel", "build_engine_site", "chroot_command", "descendants", "end_descendants",
     "end_group", "engine_env_chroot", "engine_env_native", "in_chroot", "kill_group", "missing", "require",
-    "run_group", "shutdown_workers", "signal_all", "subreaper_command", "tail", "which", "x_server_left",
+    "run_group", "running", "shutdown_workers", "signal_all", "subreaper_command", "tail", "which", "x_server_left",
 ]

@@ -116,7 +116,7 @@ def end_descendants(grace: float = 3.0) -> None:
     pids = descendants(os.getpid())
     signal_all(pids, signal.SIGTERM)
     deadline = time.time() + grace
-    while time.time() < deadline and any(_alive(pid) for pid in pids):
+    while time.time() < deadline and any(running(pid) for pid in pids):
         _collect()
         time.sleep(0.1)
     signal_all(descendants(os.getpid()), signal.SIGKILL)
@@ -124,7 +124,8 @@ def end_descendants(grace: float = 3.0) -> None:
     _collect()
 
 
-def _alive(pid: int) -> bool:
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan may wait for a reaper that never comes)."""
     try:
         with open(f"/proc/{pid}/stat") as handle:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
