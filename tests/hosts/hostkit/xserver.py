@@ -68,6 +68,9 @@ class XServer:
                     ["Xvfb", f":{number}", "-displayfd", str(write), "-screen", "0", "%dx%dx24" % self.size,
                      "-ac", "-nolisten", "tcp", "-listen", "local", "-listen", "unix", "-noreset"],
                     pass_fds=(write,), start_new_session=True, stdout=log, stderr=log)
+        except BaseException:
+            os.close(read)
+            raise
         finally:
             os.close(write)
         try:
