@@ -104,7 +104,7 @@ class CleancutPreferences(bpy.types.AddonPreferences):
         name="Engine Python", subtype="FILE_PATH",
         description="The Python interpreter that has cleancut installed (empty: CLEANCUT_ENGINE_PYTHON "
                     "or the path `cleancut install blender` recorded)")
-    default_model: StringProperty(name="Default Model", default="",
+    default_model: StringProperty(name="Default Model", default=cleancut_client.ENGINE_DEFAULT,
                                   description="Model id used by Remove Background (empty: the engine's default)")
     refine: EnumProperty(name="Edge Refinement", items=_refine_items,
                          description="How the engine refines the matte's edges")
