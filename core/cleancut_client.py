@@ -47,6 +47,17 @@ CHANNEL_COUNT = {"Y": 1, "YA": 2, "RGB": 3, "RGBA": 4}
 STAGES = {"model": "Loading the model", "download": "Downloading", "segment": "Finding the subject",
           "refine": "Refining the edges", "foreground": "Estimating the colours", "done": "Done"}
 DOWNLOAD_FIELDS = ("model", "done", "total", "size")
+# An editor's model or refine choice that leaves it to the engine: the field is then left out of
+# the run's options, so the engine uses its default model, and a preset's own refine mode, else
+# its default one. Editors store it as is (GIMP's procedure arguments, Krita's kritarc).
+ENGINE_DEFAULT = ""
+# ENGINE_DEFAULT where a choice cannot be empty: an EnumProperty identifier in Blender (an empty
+# one is a separator there, not a choice), which Blender's stored preferences hold. Every
+# function here reads it as ENGINE_DEFAULT; no model id or refine mode is upper case.
+ENGINE_DEFAULT_ENUM = "DEFAULT"
+# The refine modes to offer when the engine's hello lists none (an engine older than the list):
+# "off" is the one mode every engine runs.
+REFINE_FALLBACK = ("off",)
 
 
 class CleancutError(Exception):
@@ -182,6 +193,29 @@ def progress_fraction(fraction, download=None):
     if download and download.get("total"):
         fraction = float(download.get("done", 0)) / download["total"]
     return min(max(fraction, 0.0), 1.0)
+
+
+def is_engine_default(choice):
+    """Whether an editor's model or refine choice leaves it to the engine: ENGINE_DEFAULT,
+    ENGINE_DEFAULT_ENUM or None."""
+    return choice is None or choice in (ENGINE_DEFAULT, ENGINE_DEFAULT_ENUM)
+
+
+def refine_choices(hello):
+    """The refine modes an editor offers after its engine-default entry: those the engine's
+    ``hello`` lists, or REFINE_FALLBACK when it lists none (also for an empty or None hello)."""
+    return list((hello or {}).get("refine_modes") or REFINE_FALLBACK)
+
+
+def run_options(model=ENGINE_DEFAULT, refine=ENGINE_DEFAULT, **options):
+    """The ``options`` of Client.remove for an editor's choices: ``options`` (foreground,
+    threads...) with ``model`` and ``refine`` added, except a choice left to the engine
+    (is_engine_default), which is left out."""
+    chosen = dict(options)
+    for key, choice in (("model", model), ("refine", refine)):
+        if not is_engine_default(choice):
+            chosen[key] = choice
+    return chosen
 
 
 def first_run_notice(model):

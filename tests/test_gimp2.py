@@ -348,6 +348,17 @@ def test_compiles_as_python_2_7(source):
     assert result.returncode == 0, result.stderr
 
 
+def test_python_2_7_client_spells_the_engine_default_and_the_refine_fallback_the_same():
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import cleancut_client as c\n"
+            "print(json.dumps([c.ENGINE_DEFAULT, c.is_engine_default(u''), c.is_engine_default('DEFAULT'),\n"
+            "                  c.refine_choices({}), c.refine_choices({'refine_modes': [u'fast']}),\n"
+            "                  c.run_options(u'', 'DEFAULT', foreground=False), c.run_options('red', u'best')]))")
+    done = subprocess.run([python27(), "-c", code, str(CLIENT.parent)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["", True, True, ["off"], ["fast"], {"foreground": False},
+                                       {"model": "red", "refine": "best"}]
+
+
 def run_under_python27(plugin_dir, tmp_path, rgb, args, procedure=REMOVE, **job):
     """Run one plug-in call in a Python 2.7 process (stand-in, plug-in, client) against the worker."""
     out = tmp_path / "out"

@@ -179,7 +179,7 @@ def child(binding: str, out: Path) -> None:
 
     import cleancut_krita  # noqa: F401  (registers the extension, as Krita loads it)
     import cleancut_krita.dialog  # noqa: F401
-    import cleancut_krita.extension as ccx
+    import cleancut_krita.options as cco
     from cleancut_krita import qt
 
     results: dict = {}
@@ -226,7 +226,7 @@ def child(binding: str, out: Path) -> None:
         seen["ok_enabled"] = ok.isEnabled()
         ok.click()
         wait(lambda: options_dialog() is None)
-        seen["settings_after"] = ccx.read_settings()
+        seen["settings_after"] = cco.read_settings()
         return seen
 
     def progress_dialog():
@@ -243,7 +243,7 @@ def child(binding: str, out: Path) -> None:
         layer = krita.PaintLayer("photo", PHOTO_RECT, Image.merge("RGBA", (b, g, r, a)).tobytes())
         document = krita.Document(layer)
         krita.Krita.instance().document = document
-        ccx.write_settings(model, "", False)
+        cco.write_settings(model, "", False)
         count = len(extension.outcomes)
         seen = {"labels": [], "values": []}
         extension.remove_background()
@@ -280,6 +280,10 @@ def child(binding: str, out: Path) -> None:
 
     results["options"] = options_round("red", "off", True, accept=False)
     results["options_again"] = options_round("gpl", "off", True, accept=True)
+    engines_hello = extension.client.hello
+    extension.client.hello = lambda: dict(engines_hello(), refine_modes=[])  # as an engine listing none
+    results["options_no_refine_modes"] = options_round("red", "off", False, accept=False)
+    extension.client.hello = engines_hello
     results["remove"] = remove_background("red", cancel_when_working=False)
     results["cancel"] = remove_background("slow", cancel_when_working=True)
     results["after_cancel"] = remove_background("red", cancel_when_working=False)
@@ -444,6 +448,11 @@ if __name__ != "__main__":
     def test_the_options_dialog_reopens_with_the_remembered_choice(krita_qt):
         again = krita_qt[0]["options_again"]
         assert again["initial"] == {"model": "red", "refine": "off", "hint": True}
+
+    def test_the_options_dialog_offers_the_clients_fallback_when_the_engine_lists_no_levels(krita_qt):
+        seen = krita_qt[0]["options_no_refine_modes"]
+        assert seen["refine"] == ["", "off"]  # the engine's default, then cleancut_client.REFINE_FALLBACK
+        assert seen["settings_after"] == {"model": "red", "refine": "off", "selection_hint": False}
 
     def test_a_copyleft_model_is_chosen_only_with_its_licence_accepted(krita_qt):
         again = krita_qt[0]["options_again"]

@@ -449,6 +449,7 @@ import json
 import os
 
 import cleancut_krita.extension as ccx
+import cleancut_krita.options as cco
 from cleancut_krita.qt import BINDING, QDockWidget, Qt  # PyQt5 in Krita 5, PyQt6 in Krita 6
 
 from krita import Krita
@@ -472,7 +473,7 @@ def main(spec, out):
     window.addView(doc)
     yield lambda: doc.activeNode() is not None
     yield 500
-    ccx.write_settings("", "", False)  # the default model and edge refinement
+    cco.write_settings("", "", False)  # the default model and edge refinement
     extension = ccx.INSTANCE
     count = len(extension.outcomes)
     APP.action("cleancut_remove_background").trigger()

@@ -11,7 +11,6 @@ from . import cleancut_client
 from .cleancut_client import CleancutError  # noqa: F401  (re-exported for the operators)
 
 _state: dict[str, Any] = {"client": None, "python": None, "models": None, "hello": None}
-DEFAULT = "DEFAULT"  # a preference left to the engine's own default
 
 
 def preferences(context=None):
@@ -56,23 +55,16 @@ def cached_hello():
     return _state["hello"] or (current.engine if current is not None else None) or {}
 
 
-def refine_modes():
-    """Edge refinement modes the engine announced (just "off" until it says otherwise)."""
-    return list(cached_hello().get("refine_modes") or ["off"])
-
-
 def options(context, model=None, smoothing=None):
-    """The engine options for a run, from the operator's choices and the preferences."""
+    """The engine options for a run, from the operator's choices and the preferences: the
+    operator's model, else the preferences' default model; the preferences' edge refinement."""
     prefs = preferences(context)
-    chosen = model or (prefs.default_model if prefs else "") or None
-    opts = {"model": chosen, "foreground": False}  # the node group keeps the image's own colours
-    if prefs is not None:
-        if prefs.refine and prefs.refine != DEFAULT:
-            opts["refine"] = prefs.refine
-        if prefs.threads > 0:
-            opts["threads"] = prefs.threads
+    opts: dict[str, Any] = {"foreground": False}  # the node group keeps the image's own colours
+    if prefs is not None and prefs.threads > 0:
+        opts["threads"] = prefs.threads
     if getattr(bpy.app, "online_access", True) is False:
         opts["offline"] = True  # Blender 4.2+: the user turned Online Access off
     if smoothing:
         opts["temporal_smoothing"] = float(smoothing)
-    return opts
+    chosen = model or (prefs.default_model if prefs is not None else None)
+    return cleancut_client.run_options(chosen, prefs.refine if prefs is not None else None, **opts)

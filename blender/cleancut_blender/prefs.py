@@ -6,7 +6,7 @@ from typing import Any
 import bpy
 from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import engine
+from . import cleancut_client, engine
 from .cleancut_client import CleancutError
 
 _refine_items_keep: list[tuple[str, str, str]] = []  # Blender needs dynamic enum items kept alive on the Python side
@@ -14,9 +14,10 @@ _refine_items_keep: list[tuple[str, str, str]] = []  # Blender needs dynamic enu
 
 def _refine_items(self, context):
     del _refine_items_keep[:]
-    _refine_items_keep.append((engine.DEFAULT, "Engine Default", "The engine's default edge refinement"))
+    _refine_items_keep.append((cleancut_client.ENGINE_DEFAULT_ENUM, "Engine Default",
+                               "The engine's default edge refinement"))
     _refine_items_keep.extend((mode, mode.capitalize(), "Edge refinement: %s" % mode)
-                              for mode in engine.refine_modes())
+                              for mode in cleancut_client.refine_choices(engine.cached_hello()))
     return _refine_items_keep
 
 
@@ -103,7 +104,7 @@ class CleancutPreferences(bpy.types.AddonPreferences):
         name="Engine Python", subtype="FILE_PATH",
         description="The Python interpreter that has cleancut installed (empty: CLEANCUT_ENGINE_PYTHON "
                     "or the path `cleancut install blender` recorded)")
-    default_model: StringProperty(name="Default Model", default="",
+    default_model: StringProperty(name="Default Model", default=cleancut_client.ENGINE_DEFAULT,
                                   description="Model id used by Remove Background (empty: the engine's default)")
     refine: EnumProperty(name="Edge Refinement", items=_refine_items,
                          description="How the engine refines the matte's edges")
@@ -135,7 +136,7 @@ class CleancutPreferences(bpy.types.AddonPreferences):
             chosen = entry["id"] == (self.default_model or next((m["id"] for m in models if m.get("default")), ""))
             row.label(text="%s  (%s)" % (entry["name"], entry["id"]), icon="CHECKMARK" if chosen else "BLANK1")
             missing = entry.get("download_size", 0 if entry.get("cached") else entry.get("size", 0))
-            state = ", not downloaded: the first run downloads %s" % engine.cleancut_client.megabytes(missing) \
+            state = ", not downloaded: the first run downloads %s" % cleancut_client.megabytes(missing) \
                 if missing else ""
             row.label(text="%s, %s%s" % (entry["licence"], entry["class"], state))
             if entry.get("needs_acceptance"):

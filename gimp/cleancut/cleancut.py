@@ -132,8 +132,9 @@ def read_frame(image: Gimp.Image, layer: Gimp.Layer, fmt: tuple[str, str], use_h
 def plan_run(image: Gimp.Image, layers: list[Gimp.Layer], config: Gimp.ProcedureConfig, select_only: bool) -> Plan:
     """The run the (confirmed) arguments ask for, with every layer's pixels read."""
     output = "selection" if select_only else config.get_property("output")
-    # "" sends no refine, so the engine applies a preset's own mode (the quality preset's "best").
-    options = {"model": config.get_property("model") or None, "refine": config.get_property("refine") or None}
+    # The engine's default sends no refine, so the engine applies a preset's own mode (the quality
+    # preset's "best").
+    options = cleancut_client.run_options(config.get_property("model"), config.get_property("refine"))
     fmt = precision_format(image)
     use_hint = bool(config.get_property("selection-hint"))
     return Plan(output, options, fmt, [read_frame(image, layer, fmt, use_hint) for layer in layers])
@@ -308,10 +309,11 @@ class Cleancut(Gimp.PlugIn):
                 "Replaces the selection with the subject found by a local AI model in every selected "
                 "layer (their union), in one undo step.", name)
         procedure.add_string_argument("model", "_Model", "Model id (empty: the engine's default model)",
-                                      "", GObject.ParamFlags.READWRITE)
+                                      cleancut_client.ENGINE_DEFAULT, GObject.ParamFlags.READWRITE)
         procedure.add_string_argument("refine", "_Edge refinement",
                                       "Edge refinement mode of the engine (empty: the engine's default, "
-                                      "which is a preset's own mode)", "", GObject.ParamFlags.READWRITE)
+                                      "which is a preset's own mode)", cleancut_client.ENGINE_DEFAULT,
+                                      GObject.ParamFlags.READWRITE)
         if name == REMOVE:
             choice = Gimp.Choice.new()
             for index, (nick, label) in enumerate(OUTPUTS):

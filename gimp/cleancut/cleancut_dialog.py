@@ -31,9 +31,9 @@ T = TypeVar("T")
 # work(report, cancelled): the engine's part of a run, on a thread; report(fraction, text).
 Work = Callable[[Callable[[float, str], None], Callable[[], bool]], T]
 
-# The refine entry that sends no mode: the engine then uses a preset's own (the quality preset's
-# "best"), else its default.
-ENGINE_DEFAULT = "Engine default (a preset's own)"
+# The label of the refine entry that leaves the mode to the engine (cleancut_client.ENGINE_DEFAULT):
+# it then uses a preset's own (the quality preset's "best"), else its default.
+ENGINE_DEFAULT_LABEL = "Engine default (a preset's own)"
 
 
 def describe(model: dict[str, Any]) -> str:
@@ -71,9 +71,10 @@ def run(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, client: cleancu
     if config.get_property("model") not in by_id:
         default = [m["id"] for m in models if m.get("default")] or [models[0]["id"]]
         config.set_property("model", default[0])
-    modes = [("", ENGINE_DEFAULT)] + [(mode, mode) for mode in hello.get("refine_modes") or ()]
+    modes = [(cleancut_client.ENGINE_DEFAULT, ENGINE_DEFAULT_LABEL)]
+    modes += [(mode, mode) for mode in cleancut_client.refine_choices(hello)]
     if config.get_property("refine") not in [value for value, _ in modes]:
-        config.set_property("refine", "")
+        config.set_property("refine", cleancut_client.ENGINE_DEFAULT)
 
     dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config)
     grid = Gtk.Grid(row_spacing=6, column_spacing=12)

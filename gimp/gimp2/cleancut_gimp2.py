@@ -115,7 +115,7 @@ def compute_alpha(layer, model, hint):
     client = cleancut_client.Client(shared=True)
     try:
         return client.remove(_read_pixels(layer), layer.width, layer.height, channels=layout, pixel_format="u8",
-                             options={"model": model or None}, hint=hint, alpha_format="u8",
+                             options=cleancut_client.run_options(model), hint=hint, alpha_format="u8",
                              progress=_status_bar("Removing background"))
     finally:
         client.close()
@@ -220,7 +220,7 @@ def select_subject(image, drawable, model, selection_hint):
     run(image, drawable, model, OUTPUT_SELECTION, selection_hint)
 
 
-_MODEL = (PF_STRING, "model", "_Model (empty: the engine's default)", "")
+_MODEL = (PF_STRING, "model", "_Model (empty: the engine's default)", cleancut_client.ENGINE_DEFAULT)
 _HINT = (PF_TOGGLE, "selection-hint", "Use the current _selection as a hint", False)
 _ATTRIBUTION = ("cleancut contributors", "GPL-3.0-or-later", "2026")
 

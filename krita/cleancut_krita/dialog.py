@@ -9,7 +9,8 @@ after ticking the acceptance box, which records it through the engine.
 
 import traceback
 
-from . import extension as ext
+from .gui import Background, unexpected
+from .options import client_module, read_settings, write_settings
 from .qt import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, Qt, QVBoxLayout
 
 
@@ -19,17 +20,19 @@ def safe(method):
         try:
             return method(self, *args)
         except Exception:
-            self.status.setText(ext.unexpected(traceback.format_exc()))
+            self.status.setText(unexpected(traceback.format_exc()))
     slot.__name__ = method.__name__
     return slot
 
 
 class OptionsDialog(QDialog):
     def __init__(self, extension, parent=None):
+        """``extension`` runs the engine calls (call_engine); the dialog starts from the
+        remembered options and remembers the ones chosen on OK."""
         QDialog.__init__(self, parent)
         self.extension = extension
         self.models = {}
-        self.settings = ext.read_settings()
+        self.settings = read_settings()
         self.setObjectName("cleancut-options")
         self.setWindowTitle("Background Removal Options (cleancut)")
         self.setWindowModality(Qt.WindowModality.WindowModal)
@@ -37,15 +40,15 @@ class OptionsDialog(QDialog):
 
         self.model = QComboBox(self)
         self.model.setObjectName("model")
-        self.model.addItem("Default model", "")
-        if self.settings["model"]:
+        self.model.addItem("Default model", client_module.ENGINE_DEFAULT)
+        if not client_module.is_engine_default(self.settings["model"]):
             self.model.addItem(self.settings["model"], self.settings["model"])
             self.model.setCurrentIndex(1)
         self.model.currentIndexChanged.connect(self._model_changed)
         self.refine = QComboBox(self)
         self.refine.setObjectName("refine")
-        self.refine.addItem("Default", "")
-        if self.settings["refine"]:
+        self.refine.addItem("Default", client_module.ENGINE_DEFAULT)
+        if not client_module.is_engine_default(self.settings["refine"]):
             self.refine.addItem(self.settings["refine"], self.settings["refine"])
             self.refine.setCurrentIndex(1)
         self.hint = QCheckBox("Use the current selection as a hint", self)
@@ -80,7 +83,7 @@ class OptionsDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
 
-        self.loading = ext.Background(self._fetch, self._loaded, parent=self)
+        self.loading = Background(self._fetch, self._loaded, parent=self)
         self.loading.start()
 
     # thread
@@ -92,7 +95,7 @@ class OptionsDialog(QDialog):
     def _loaded(self, result, error_text, error):
         if error is not None:
             self.status.setText("The model list is not available: %s" % (
-                error if hasattr(error, "kind") else ext.unexpected(error_text)))
+                error if hasattr(error, "kind") else unexpected(error_text)))
             return
         hello, models = result
         self.status.setText("")
@@ -101,18 +104,18 @@ class OptionsDialog(QDialog):
         self.model.blockSignals(True)
         self.model.clear()
         default = [entry for entry in models if entry.get("default")]
-        self.model.addItem("Default model (%s)" % default[0]["name"] if default else "Default model", "")
+        self.model.addItem("Default model (%s)" % default[0]["name"] if default else "Default model",
+                           client_module.ENGINE_DEFAULT)
         for entry in models:
             self.model.addItem(self._describe(entry), entry["id"])
         index = self.model.findData(chosen)
         self.model.setCurrentIndex(max(index, 0))
         self.model.blockSignals(False)
-        # The worker lists its refinement levels; an older engine only knows "off".
-        modes = list(hello.get("refine_modes") or ["off"])
+        # The worker lists its refinement levels (the client has the fallback for one that does not).
         current = self.refine.currentData()
         self.refine.clear()
-        self.refine.addItem("Default", "")
-        for mode in modes:
+        self.refine.addItem("Default", client_module.ENGINE_DEFAULT)
+        for mode in client_module.refine_choices(hello):
             self.refine.addItem(mode, mode)
         self.refine.setCurrentIndex(max(self.refine.findData(current), 0))
         self._model_changed()
@@ -122,7 +125,7 @@ class OptionsDialog(QDialog):
         size = entry.get("size")
         text = "%s \u2014 %s" % (entry.get("name") or entry["id"], entry.get("licence", "?"))
         if size:
-            text += ", " + ext.client_module.megabytes(size)
+            text += ", " + client_module.megabytes(size)
         if not entry.get("cached"):
             text += " (downloaded on first use)"
         return text
@@ -138,7 +141,7 @@ class OptionsDialog(QDialog):
                 entry.get("licence"), entry.get("class"), entry.get("training_data") or "not stated")
             if entry.get("training_data_terms"):
                 text += " \u2014 %s" % entry["training_data_terms"]
-            notice = ext.client_module.first_run_notice(entry)
+            notice = client_module.first_run_notice(entry)
             self.licence.setText(text if notice is None else notice + "\n" + text)
             needs = bool(entry.get("needs_acceptance"))
             self.accept_licence.setText("I accept the %s licence of %s" % (entry.get("licence"), entry["id"]))
@@ -158,11 +161,11 @@ class OptionsDialog(QDialog):
 
     @safe
     def _ok(self):
-        model = self.model.currentData() or ""
+        model = self.model.currentData()
         if self._needs_acceptance():
             self.buttons.setEnabled(False)
             self.status.setText("Recording your acceptance of the licence\u2026")
-            self.accepting = ext.Background(
+            self.accepting = Background(
                 lambda: self.extension.call_engine(lambda client: client.accept(model)),
                 self._accepted, parent=self)
             self.accepting.start()
@@ -173,11 +176,10 @@ class OptionsDialog(QDialog):
     def _accepted(self, result, error_text, error):
         self.buttons.setEnabled(True)
         if error is not None:
-            self.status.setText(str(error) if hasattr(error, "kind") else ext.unexpected(error_text))
+            self.status.setText(str(error) if hasattr(error, "kind") else unexpected(error_text))
             return
         self._save()
 
     def _save(self):
-        ext.write_settings(self.model.currentData() or "", self.refine.currentData() or "",
-                           self.hint.isChecked())
+        write_settings(self.model.currentData(), self.refine.currentData(), self.hint.isChecked())
         self.accept()

@@ -12,7 +12,6 @@ Cancel (or any failure) before step 3 leaves the document exactly as it was. Eve
 guarded: an exception becomes a message box with the text, never Krita's crash dialog.
 """
 
-import sys
 import threading
 import time
 import traceback
@@ -20,63 +19,16 @@ import traceback
 from krita import Extension, Krita
 
 from . import layers
-from .qt import QMessageBox, QObject, QProgressDialog, Qt, QTimer, pyqtSignal
+from .dialog import OptionsDialog
+from .gui import Background, main_window, show_error, unexpected
+from .options import client_module, read_settings
+from .qt import QObject, QProgressDialog, Qt, pyqtSignal
 
-try:
-    from . import cleancut_client as client_module
-except ImportError:  # installed beside the package instead of inside it
-    try:
-        import cleancut_client as client_module  # type: ignore[import-not-found, no-redef]
-    except ImportError:
-        client_module = None  # type: ignore[assignment]  # engine() says what to do
-
-SETTINGS_GROUP = "cleancut"
-DEFAULTS = {"model": "", "refine": "", "selection_hint": "false"}  # "": the engine's default
 TITLES = {"remove": "Remove Background", "select": "Select Subject"}
 # The extension Krita loaded (for scripts and tests). Holding it here also keeps it alive: Krita
 # 5.3's Krita.extensions() hands the objects back to Python, and an extension only Krita held
 # would be deleted (menus dead) once a script dropped that list.
 INSTANCE = None
-
-
-def read_settings():
-    """The remembered options (kritarc, group [cleancut]): model and refine ("" = the engine's
-    default), selection_hint (bool)."""
-    app = Krita.instance()
-    text = {key: app.readSetting(SETTINGS_GROUP, key, default) for key, default in DEFAULTS.items()}
-    return {"model": text["model"], "refine": text["refine"], "selection_hint": text["selection_hint"] == "true"}
-
-
-def write_settings(model, refine, selection_hint):
-    app = Krita.instance()
-    app.writeSetting(SETTINGS_GROUP, "model", model or "")
-    app.writeSetting(SETTINGS_GROUP, "refine", refine or "")
-    app.writeSetting(SETTINGS_GROUP, "selection_hint", "true" if selection_hint else "false")
-
-
-def main_window():
-    window = Krita.instance().activeWindow()
-    return window.qwindow() if window is not None else None
-
-
-def show_error(text, title="cleancut"):
-    """A warning box with the text as is; non-blocking (open(), not exec()), so nothing waits on it."""
-    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, main_window())
-    box.setObjectName("cleancut-error")
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    box.open()
-    return box
-
-
-def unexpected(error_text):
-    """The message for a bug in the plug-in: what happened and where (the full traceback goes to stderr)."""
-    sys.stderr.write("cleancut: unexpected error\n" + error_text)
-    lines = error_text.strip().splitlines()
-    where = [line.strip() for line in lines if line.strip().startswith("File ")]
-    details = lines[-1] + ("\n(" + where[-1] + ")" if where else "")
-    return ("cleancut hit an unexpected problem, and nothing was changed. Please report it with "
-            "these details:\n\n" + details)
 
 
 def guarded(action):
@@ -93,49 +45,6 @@ def guarded(action):
         slot.__doc__ = method.__doc__
         return slot
     return wrap
-
-
-class Background(QObject):
-    """Run ``work()`` on a Python thread; call ``done(result, error_text, error)`` on the GUI thread.
-
-    The GUI thread only polls a flag with a QTimer, so Krita keeps painting and no Qt object is
-    touched from the thread. ``tick()`` (optional) runs on every poll, for progress.
-    """
-
-    def __init__(self, work, done, tick=None, parent=None):
-        QObject.__init__(self, parent)
-        self.work, self.done, self.tick = work, done, tick
-        self.result = None
-        self.error = None
-        self.error_text = None
-        self.finished = threading.Event()
-        self.timer = QTimer(self)
-        self.timer.setInterval(30)
-        self.timer.timeout.connect(self._poll)
-
-    def start(self):
-        self.timer.start()
-        threading.Thread(target=self._run, name="cleancut-engine", daemon=True).start()
-
-    def _run(self):
-        try:
-            self.result = self.work()
-        except Exception as err:  # handed to the GUI thread, which shows it
-            self.error = err
-            self.error_text = traceback.format_exc()
-        finally:
-            self.finished.set()
-
-    def _poll(self):
-        try:
-            if self.tick is not None:
-                self.tick()
-            if self.finished.is_set():
-                self.timer.stop()
-                self.done(self.result, self.error_text, self.error)
-        except Exception:
-            self.timer.stop()
-            show_error(unexpected(traceback.format_exc()))
 
 
 class CleancutExtension(Extension):
@@ -180,7 +89,7 @@ class CleancutExtension(Extension):
 
     @guarded("options")
     def show_options(self, *_):
-        from .dialog import OptionsDialog
+        self.engine()  # a missing client file is reported before the dialog opens
         if self.options_dialog is not None:
             self.options_dialog.raise_()
             return
@@ -268,11 +177,8 @@ class Job(QObject):
         self.frame = layers.read_frame(layer)
         settings = read_settings()
         self.hint = layers.selection_hint(self.document, self.frame) if settings["selection_hint"] else None
-        # A mask needs no decontaminated colours; "" leaves a choice to the engine.
-        self.options = {"foreground": False}
-        for key in ("model", "refine"):
-            if settings[key]:
-                self.options[key] = settings[key]
+        # A mask needs no decontaminated colours; a choice left to the engine is not sent.
+        self.options = client_module.run_options(settings["model"], settings["refine"], foreground=False)
         self.timings["read"] = time.time()
 
     def _show_progress(self):

@@ -844,7 +844,12 @@ def test_operator_is_in_the_image_compositor_and_sequencer_menus(hosts, host):
 def test_preferences_offer_the_engine_refine_modes(hosts, host):
     from cleancut.options import REFINE_MODES
 
-    assert prefs_run(hosts, host)["refine_items"] == ["DEFAULT"] + list(REFINE_MODES)
+    assert prefs_run(hosts, host)["refine_items"] == ["DEFAULT"] + list(REFINE_MODES)  # "DEFAULT": the engine's
+
+
+@HOSTS
+def test_preferences_offer_the_clients_refine_fallback_before_the_engine_said_hello(hosts, host):
+    assert prefs_run(hosts, host)["refine_items_without_hello"] == ["DEFAULT", "off"]  # cleancut_client.REFINE_FALLBACK
 
 
 @HOSTS

@@ -348,7 +348,7 @@ def test_a_presets_own_refine_mode_applies_when_none_is_chosen(happy, engine_her
     succeeded(result)
     path = result["inputs"][0]
     expected = engine_alpha(path, 512, 512, "RGB", "u8", options=Options(model=PRESET))
-    assert pipeline.refine_mode(Options(), load_catalog().presets[PRESET]) == "best"
+    assert Options().refine_for(load_catalog().presets[PRESET].refine) == "best"
     assert not np.array_equal(expected, engine_alpha(path, 512, 512, "RGB", "u8",
                                                      options=Options(model=PRESET, refine="fast")))
     assert np.array_equal(raw(result["layers"][0]["mask"], "u8", (512, 512)), expected)

@@ -52,7 +52,8 @@ def test_the_plug_in_type_checks_against_kritas_api(installed, tmp_path, binding
     # The plug-in's own modules; the client (the engine's, shared by every editor) is read for
     # its types but not judged here.
     modules = sorted(path for path in (installed / "cleancut_krita").glob("*.py") if path.name != "cleancut_client.py")
-    assert [path.name for path in modules] == ["__init__.py", "dialog.py", "extension.py", "layers.py", "qt.py"]
+    assert [path.name for path in modules] == ["__init__.py", "dialog.py", "extension.py", "gui.py", "layers.py", "options.py",
+                                              "qt.py"]
     done = mypy(modules, binding, tmp_path / "cache", installed)
     assert (done.returncode, errors(done)) == (0, []), done.stdout + done.stderr
 

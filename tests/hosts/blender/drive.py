@@ -192,6 +192,7 @@ def scenario_preferences():
                                     "SEQUENCER_MT_context_menu")}
     prefs().engine_python = PARAMS["bad_engine"]
     result["bad_connection"] = call(bpy.ops.cleancut.test_connection)
+    result["refine_items_without_hello"] = [item[0] for item in addon().prefs._refine_items(prefs(), bpy.context)]
     result["before"] = snapshot()
     result["files_before"] = files_under(OUT)
     result["bad_run"] = run_op(image=image.name)

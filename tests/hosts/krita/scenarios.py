@@ -19,6 +19,7 @@ import time
 
 import cleancut_krita.extension as ccx
 import cleancut_krita.layers as ccl
+import cleancut_krita.options as cco
 from cleancut_krita.qt import (  # the plug-in's Qt door: PyQt5 in Krita 5, PyQt6 in Krita 6
     QAbstractItemView,
     QApplication,
@@ -205,7 +206,7 @@ def frame_record(name, node):
 
 
 def set_options(model="", refine="", selection_hint=False):
-    ccx.write_settings(model, refine, selection_hint)
+    cco.write_settings(model, refine, selection_hint)
 
 
 # --- scenarios ------------------------------------------------------------------------------
@@ -606,7 +607,7 @@ def options_round(model, refine_choice, hint, accept_licence):
     seen["ok_enabled"] = ok.isEnabled()
     ok.click()
     yield lambda: find_options_dialog() is None
-    seen["settings_after"] = ccx.read_settings()
+    seen["settings_after"] = cco.read_settings()
     return seen
 
 
