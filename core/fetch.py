@@ -45,6 +45,12 @@ _SPACE_FACTOR = {"url": 1, "pypi": 2, "npm": 3}
 _verified: set[tuple[str, int, int]] = set()
 
 
+def forget_verified() -> None:
+    """Forget which files this process has verified: the next use re-hashes them, as a new
+    process would (tests that swap a model file or a cache under a running process)."""
+    _verified.clear()
+
+
 def _never() -> bool:
     return False
 

@@ -40,7 +40,7 @@ def isolated(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CLEANCUT_CONFIG_DIR", str(root / "config"))
     for name in ("CLEANCUT_OFFLINE", "CLEANCUT_COMMERCIAL", "CLEANCUT_CATALOG", "CLEANCUT_FETCH_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
-    fetch._verified.clear()
+    fetch.forget_verified()
     segment.clear_sessions()
     yield root
 

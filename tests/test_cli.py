@@ -250,7 +250,7 @@ def test_models_verify_reports_a_tampered_file(red, capsys):
     run("models", "fetch", red, "-q")
     path = fetch.cached_path(load_catalog().get(red))
     path.write_bytes(path.read_bytes() + b"x")
-    fetch._verified.clear()
+    fetch.forget_verified()
     assert run("models", "verify", red) == 1
     assert "failed its check" in capsys.readouterr().err
 

@@ -117,7 +117,7 @@ def test_offline_mode_uses_a_cached_model(server, user_catalog, red_model, monke
 def test_a_cached_file_changed_on_disk_is_deleted_not_loaded(server, user_catalog, red_model):
     entry = _entry(user_catalog, red_model, server.add("/m.onnx", "ok", red_model))
     path = fetch.ensure(entry, progress=False)
-    fetch._verified.clear()  # a new process
+    fetch.forget_verified()  # a new process
     path.write_bytes(b"evil" + red_model[4:])
     with pytest.raises(FetchError, match="failed its check"):
         fetch.ensure(entry, progress=False)

@@ -356,7 +356,7 @@ if __name__ != "__main__":
         saved = {name: os.environ.get(name) for name in env}
         os.environ.update({k: v for k, v in env.items() if k != "CLEANCUT_OFFLINE"})
         try:
-            fetch._verified.clear()
+            fetch.forget_verified()
             for model_id in ("red", "slow"):
                 fetch.ensure(load_catalog().get(model_id), progress=False)
         finally:
@@ -389,7 +389,7 @@ if __name__ != "__main__":
                 monkeypatch.setenv(name, value)
         from cleancut import fetch
 
-        fetch._verified.clear()
+        fetch.forget_verified()
 
     def photo_rgba() -> np.ndarray:
         x, y, width, height = PHOTO_RECT

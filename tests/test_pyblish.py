@@ -201,7 +201,7 @@ def test_a_tampered_model_file_fails_validation_and_is_deleted(shoot, user_catal
     entry = _user_model(user_catalog, server, red_model, "red")
     path = fetch.ensure(entry, progress=False)
     path.write_bytes(path.read_bytes() + b"tampered")
-    fetch._verified.clear()  # a new process would re-hash it too
+    fetch.forget_verified()  # a new process would re-hash it too
     monkeypatch.setenv("CLEANCUT_OFFLINE", "1")
     context = publish([shoot / "astronaut.png"], cleancutOptions={"model": "red"})
     ((plugin, message),) = errors(context)

@@ -148,9 +148,10 @@ def hints(target: Target) -> list[str]:
     return out
 
 
-# Runs inside that Blender. From 4.2 on, the local repository is refreshed first so Blender
-# knows the extension it has not seen yet (where the extensions add-on is there to do it).
-_SCRIPT = """
+# The add-on switch, run inside that Blender (and by the installed-editor tests). From 4.2 on,
+# the local repository is refreshed first so Blender knows the extension it has not seen yet
+# (where the extensions add-on is there to do it).
+SWITCH_SCRIPT = """
 import sys, addon_utils, bpy
 module, enable = sys.argv[-2], sys.argv[-1] == "1"
 if enable:
@@ -168,7 +169,7 @@ def enable(exe: str, module: str, on: bool) -> None:
     """Switch the add-on on or off in the preferences of the Blender at exe, and save them."""
     try:
         done = subprocess.run([exe, "--background", "--python-exit-code", "1", "--python-expr",
-                               _SCRIPT, "--", module, "1" if on else "0"],
+                               SWITCH_SCRIPT, "--", module, "1" if on else "0"],
                               capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.SubprocessError) as err:
         raise CleancutError(f"could not run Blender at {exe}: {err}") from None

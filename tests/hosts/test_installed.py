@@ -275,7 +275,7 @@ def test_blender_loads_the_extension_from_the_folder_install_chose(version, host
         chroot_install(chroot.name, host_scratch, engine, home, "install", "blender", "--host-version", version)
     module = blender.module_name(version)
     in_bpy(version, home, "import sys, bpy\nfrom cleancut.hosts import blender\n"
-                          f"sys.argv = ['bpy', '--', {module!r}, '1']\nexec(blender._SCRIPT)", host_scratch, engine)
+                          f"sys.argv = ['bpy', '--', {module!r}, '1']\nexec(blender.SWITCH_SCRIPT)", host_scratch, engine)
     done = in_bpy(version, home, "import bpy\nbpy.ops.wm.read_userpref()\n"
                                  f"print('enabled', {module!r} in bpy.context.preferences.addons)\n"
                                  "print('operator', hasattr(bpy.types, 'CLEANCUT_OT_remove_background'))\n"
