@@ -35,11 +35,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageCms, PngImagePlugin, TiffTags, UnidentifiedImageError
+from PIL import Image, ImageCms, PngImagePlugin, UnidentifiedImageError
 
-from cleancut import smallfiles
+from cleancut import orientation, smallfiles
 from cleancut.errors import ImageError
-from cleancut.imagecommon import EXIF_HEADER, TIFF_LAYOUT_TAGS, detail, icc_colour_space, os_reason, to_8bit
+from cleancut.imagecommon import detail, icc_colour_space, os_reason, to_8bit
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -52,9 +52,6 @@ __all__ = [
 #: scan a user is likely to feed in (a 100 MP medium-format frame, a 600 dpi A4 scan), yet far
 #: below what a crafted file could claim (a few bytes can declare 4 gigapixels).
 DEFAULT_MAX_PIXELS: int = 150_000_000
-
-_ORIENTATION = 0x0112
-
 
 @dataclass(eq=False)  # arrays make == ambiguous; compare the fields you care about instead
 class Picture:
@@ -122,9 +119,9 @@ def read_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
             bit_depth, icc = 16, image.info.get("icc_profile") or None
         else:
             rgb, alpha, bit_depth, icc = _to_arrays(name, image)
-        orientation, exif = _orientation_and_exif(image)
+        turn, exif = orientation.orientation_and_exif(image)
         file_format = image.format or "unknown"
-    rgb, alpha = _upright(rgb, orientation), None if alpha is None else _upright(alpha, orientation)
+    rgb, alpha = orientation.upright(rgb, turn), None if alpha is None else orientation.upright(alpha, turn)
     return Picture(
         rgb=_owned(rgb),
         alpha=None if alpha is None else _owned(alpha),
@@ -455,95 +452,3 @@ def _cmyk_to_rgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, by
 @functools.lru_cache(maxsize=1)
 def _srgb_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-
-
-# ---- orientation and EXIF
-
-
-def _orientation_and_exif(image: Image.Image) -> tuple[int, bytes | None]:
-    """The EXIF orientation to undo, and the EXIF to hand on (with orientation set to 1)."""
-    try:
-        tags = image.getexif()
-        orientation = int(tags.get(_ORIENTATION, 1))
-    except Exception:  # noqa: BLE001 -- broken EXIF must not make a good image unreadable
-        return 1, None
-    if orientation not in range(1, 9):
-        orientation = 1
-    raw = image.info.get("exif")
-    if isinstance(raw, bytes) and raw:
-        if not raw.startswith(EXIF_HEADER):
-            raw = EXIF_HEADER + raw
-        return orientation, _upright_exif(raw)
-    if image.format == "TIFF":
-        return orientation, _tiff_exif(tags)
-    return orientation, None
-
-
-def _upright_exif(exif: bytes) -> bytes | None:
-    """Set Orientation to 1 in an EXIF block, changing those two bytes only.
-
-    Patching in place keeps maker notes and every offset in the block valid, which rebuilding
-    it would not. Falls back to Pillow's rebuild, and to dropping the EXIF when even that fails,
-    because EXIF that still says "rotate" would make viewers turn the upright pixels again.
-    """
-    tiff = exif[len(EXIF_HEADER) :]
-    try:
-        order = {b"II": "<", b"MM": ">"}[tiff[:2]]
-        (ifd0,) = struct.unpack_from(order + "I", tiff, 4)
-        (count,) = struct.unpack_from(order + "H", tiff, ifd0)
-        for index in range(count):
-            entry = ifd0 + 2 + 12 * index
-            tag, kind, number = struct.unpack_from(order + "HHI", tiff, entry)
-            if tag == _ORIENTATION:
-                if kind != 3 or number != 1:  # not a single SHORT: let Pillow rebuild it
-                    break
-                value = struct.pack(order + "H", 1)
-                return EXIF_HEADER + tiff[: entry + 8] + value + tiff[entry + 10 :]
-        else:
-            return exif  # no orientation tag: nothing to reset
-    except (KeyError, struct.error):
-        pass
-    try:
-        tags = Image.Exif()
-        tags.load(exif)
-        tags[_ORIENTATION] = 1
-        return tags.tobytes()
-    except Exception:  # noqa: BLE001 -- unparseable EXIF is dropped rather than passed on wrong
-        return None
-
-
-def _tiff_exif(tags: Image.Exif) -> bytes | None:
-    """A TIFF's descriptive tags (camera, date, EXIF and GPS directories) as an EXIF block."""
-    try:
-        exif = Image.Exif()
-        for tag, value in tags.items():
-            if tag in TiffTags.TAGS_V2_GROUPS:
-                exif[tag] = tags.get_ifd(tag)
-            elif tag not in TIFF_LAYOUT_TAGS:
-                exif[tag] = value
-        if not len(exif):
-            return None
-        if _ORIENTATION in exif:
-            exif[_ORIENTATION] = 1
-        return exif.tobytes()
-    except Exception:  # noqa: BLE001 -- odd tags must not make a good image unreadable
-        return None
-
-
-def _upright(array: np.ndarray, orientation: int) -> np.ndarray:
-    """Apply EXIF orientation 1-8 to an H x W (x C) array, as Pillow's exif_transpose does."""
-    if orientation == 2:
-        return array[:, ::-1]
-    if orientation == 3:
-        return array[::-1, ::-1]
-    if orientation == 4:
-        return array[::-1]
-    if orientation == 5:
-        return array.swapaxes(0, 1)
-    if orientation == 6:
-        return np.rot90(array, -1)
-    if orientation == 7:
-        return array[::-1, ::-1].swapaxes(0, 1)
-    if orientation == 8:
-        return np.rot90(array, 1)
-    return array

@@ -13,7 +13,7 @@ cuts out IMAGE in this process and counts the engine modules a cut-out's call pa
 how often it re-enters each (an entry is a call from one engine module into another).
 
 Why a tool and not a test: these are numbers to watch and report, and the house rules they
-serve (no cycles, no private reaches) are checked by tests/test_structure.py from the same
+serve (no cycles, no private reaches) are checked by tests/test_house.py from the same
 functions.
 """
 

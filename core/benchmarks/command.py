@@ -60,7 +60,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help=f"evaluation data folder (default: ../shared/eval, or ${ENV_DATA})")
     p.add_argument("--out", type=Path, default=Path("out/bench"), help="where results go (default out/bench)")
     p.add_argument("--models", default="u2netp", help="comma-separated model ids (default u2netp)")
-    p.add_argument("--refine", default="off,fast,best", help="comma-separated refine modes")
+    p.add_argument("--refine", default=",".join(REFINE_MODES), help="comma-separated refine modes")
     p.add_argument("--rembg", action="store_true", help="also run rembg (plain and -a) on the same model files")
     p.add_argument("--rembg-python", default=None,
                    help="Python interpreter that has rembg installed (default: this one)")
