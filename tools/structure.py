@@ -222,9 +222,9 @@ def trace(image: Path) -> tuple[list[str], Counter, Counter]:
             back, left = frame.f_back, False
             while back is not None:  # the module already below on the stack: a round trip
                 name = back.f_globals.get("__name__", "")
-                if name != module:
+                if name != module and name.startswith(prefix):  # another engine module between
                     left = True
-                elif left:
+                elif name == module and left:
                     returns[short] += 1
                     break
                 back = back.f_back
