@@ -77,7 +77,10 @@ class SlowModel:
     def start(self, command: list[str] = FETCH) -> subprocess.Popen:
         """`cleancut models fetch tiny` (or ``command``) in a process of its own, once it is
         mid-download."""
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # As a terminal starts it: a test run under nohup would hand down an ignored SIGHUP,
+        # which cleancut rightly leaves ignored (stopping.unwinding).
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=_default_stop_signals)
         _wait_for(lambda: self.server.sent.get(self.path, 0) >= 200_000 and _temporaries(),
                   "the download to be under way")
         return proc
@@ -87,6 +90,11 @@ class SlowModel:
             self.server.add(self.path, "ok", self.data)
         else:
             self.pip_index(self.wheel, "ok")
+
+
+def _default_stop_signals() -> None:
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
 
 
 @pytest.fixture(params=["url", "pypi"])
