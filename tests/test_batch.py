@@ -68,6 +68,17 @@ def test_workers_must_be_a_whole_number_of_at_least_one(tmp_path, engine_models)
     assert stopped.value.code == 2
 
 
+@pytest.mark.parametrize("value", ["\u0663", "1_0", "+2"])  # Arabic-Indic three: int() would take it
+def test_workers_takes_ascii_digits_only(tmp_path, engine_models, value, capsys):
+    red, _ = engine_models
+    photos(tmp_path / "in", 2)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["remove", str(tmp_path / "in"), "--model", red, "--workers", value])
+    assert stopped.value.code == 2
+    assert f"{value!r} is not a whole number of at least 1" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == ["photo-00.png", "photo-01.png"]
+
+
 def test_default_workers_is_one_per_core_but_no_more_than_the_files_nor_the_cap():
     assert batch.default_workers(30, cores=2) == 2
     assert batch.default_workers(1, cores=8) == 1
