@@ -589,7 +589,7 @@ class Client(object):
 
     def remove(self, pixels, width, height, channels="RGBA", pixel_format="u8", stride=None,
                options=None, hint=None, alpha_format="u8", progress=None, cancelled=None,
-               stream=None, stream_reset=False):
+               stream=None, stream_reset=False, include=None, exclude=None):
         """The alpha (bytes, width×height in alpha_format) for one frame of pixels.
 
         ``pixels``: bytes in ``pixel_format`` (u8, u16 or f32), ``channels`` Y, YA, RGB or RGBA.
@@ -603,6 +603,8 @@ class Client(object):
         ``stream``: a name shared by consecutive frames of one video, so the engine carries
         state between them (RVM's recurrent state; temporal smoothing for other models);
         ``stream_reset=True`` on a stream's first frame.
+        ``include`` / ``exclude``: points (x, y) in the frame's pixels, from its top-left corner:
+        the subject is there / that is not the subject (at most 64 together; see clicks_header).
         """
         header = {"op": "remove", "width": width, "height": height, "channels": channels,
                   "format": pixel_format, "options": options or {}, "alpha_format": alpha_format}
@@ -611,6 +613,7 @@ class Client(object):
         if stream is not None:
             header["stream"] = stream
             header["stream_reset"] = bool(stream_reset)
+        header.update(clicks_header(include, exclude))
         payload = bytes(pixels)
         if hint is not None:
             hint = bytes(hint)
@@ -622,6 +625,28 @@ class Client(object):
             self.start()
         reply = self._request(header, payload, progress=progress, cancelled=cancelled)
         return reply["payload"][:reply["alpha_nbytes"]]
+
+
+def clicks_header(include=None, exclude=None):
+    """The remove request's fields for include / exclude points: {"include": [[x, y], ...]};
+    numbers of pixels (an editor's path anchors or sample points may fall between pixels).
+    CleancutError("protocol") for anything that is not a pair of finite numbers."""
+    fields = {}
+    for name, points in (("include", include), ("exclude", exclude)):
+        if not points:
+            continue
+        pairs = []
+        for point in points:
+            try:
+                x, y = point
+                x, y = float(x), float(y)
+            except (TypeError, ValueError):
+                raise CleancutError("a %s point must be two numbers (x, y), not %r" % (name, point), "protocol")
+            if x != x or y != y or x in (float("inf"), float("-inf")) or y in (float("inf"), float("-inf")):
+                raise CleancutError("a %s point must be two finite numbers, not %r" % (name, point), "protocol")
+            pairs.append([x, y])
+        fields[name] = pairs
+    return fields
 
 
 class _NoSharedFolder(CleancutError):

@@ -206,11 +206,25 @@ def _box(text: str) -> tuple[int, int, int, int]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _point(text: str) -> prompts.Point:
+    """argparse type for --include and --exclude: X,Y in pixels."""
+    try:
+        return prompts.parse_point(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _prompt(args: argparse.Namespace) -> prompts.Prompt | None:
-    """The --box or --hint every input gets; a hint file is read once here, so an unreadable
-    one is refused before any model is fetched."""
-    if args.box is not None:
-        return prompts.Prompt(box=args.box)
+    """The --box or --hint, and the clicks, every input gets; a hint file is read once here, so
+    an unreadable one is refused before any model is fetched."""
+    clicks = prompts.Clicks(include=tuple(args.include or ()), exclude=tuple(args.exclude or ()))
+    if len(clicks.include) + len(clicks.exclude) > prompts.MAX_CLICKS:
+        raise UsageError(f"at most {prompts.MAX_CLICKS} --include and --exclude points together")
+    if clicks and args.hint is not None:
+        raise UsageError("--include and --exclude go with --box or alone, not with --hint FILE "
+                         "(a hint file already says where the subject is)")
+    if args.box is not None or clicks:
+        return prompts.Prompt(box=args.box, clicks=clicks)
     if args.hint is not None:
         if args.ray is not None:
             raise UsageError("--hint FILE is not supported with --ray (the nodes may not see the file); use --box")
@@ -255,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--hint", metavar="FILE",
                        help="an image the input's size: a trimap (black background, grey 128 unsure, "
                             "white subject) or a rough mask of the subject")
+    rm.add_argument("--include", type=_point, action="append", metavar="X,Y",
+                    help="a point on the subject, in pixels from the top-left corner (repeatable): "
+                         "the subject there is cut out, with what belongs to it")
+    rm.add_argument("--exclude", type=_point, action="append", metavar="X,Y",
+                    help="a point that is not the subject (repeatable): what is there is left out")
     rm.add_argument("--skip-existing", action="store_true", help="leave inputs whose output exists alone")
     rm.add_argument("--offline", action="store_true", help="use cached models only")
     rm.add_argument("--max-megapixels", type=arguments.positive_number, default=imageread.DEFAULT_MAX_PIXELS / 1e6, metavar="N",

@@ -20,7 +20,7 @@ from .options import Options
 
 @dataclass(frozen=True)
 class Job:
-    """One input file, where its result goes, and where its subject is (a box or hint file)."""
+    """One input file, where its result goes, and where its subject is (a box or hint file, clicks)."""
 
     source: Path
     target: Path
@@ -52,7 +52,8 @@ def cut_out(source: str | Path, options: Options, plan: pipeline.Plan | None = N
     picture = imageread.read_image(source, max_pixels, data=data)
     rgb = imageread.to_rgb8(picture)
     hint = prompts.hint_for(prompt, rgb.shape, max_pixels)
-    return picture, pipeline.remove(rgb, options, hint=hint, plan=plan, cancel=cancel)
+    clicks = prompts.clicks_for(prompt, rgb.shape)
+    return picture, pipeline.remove(rgb, options, hint=hint, plan=plan, cancel=cancel, clicks=clicks)
 
 
 def render(picture: imageread.Picture, result: pipeline.Result, output: Output) -> np.ndarray:

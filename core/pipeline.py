@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import ensemble, fetch, foreground, licences, prompts, refine, segment, temporal, transfer, trimaps
+from . import ensemble, fetch, foreground, licences, matting, pointing, prompts, refine, segment, temporal, transfer, trimaps
 from .catalog import ModelEntry, Preset, load_catalog
 from .errors import Cancelled, CleancutError
 from .options import Options
@@ -121,13 +121,17 @@ def prepare(options: Options, progress: Progress = _quiet, cancel: CancelToken |
 
 def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | None = None,
            progress: Progress = _quiet, cancel: CancelToken | None = None,
-           stream: temporal.StreamState | None = None, plan: Plan | None = None) -> Result:
+           stream: temporal.StreamState | None = None, plan: Plan | None = None,
+           clicks: prompts.Clicks | None = None) -> Result:
     """Alpha for an H×W×3 uint8 RGB image: licence gate, verified model, segment, refine, colours.
 
     ``hint`` is an optional H×W uint8 trimap (0 / 128 / 255) or rough mask; a hint with no 255
     at all is a region (a box, an editor's selection): background outside, the model decides
     inside. When a hint leaves much of the frame out as background, the models also run on a
     crop around the rest (prompts.crop_for, prompts.with_context) and the alpha is pasted back.
+    ``clicks`` are include / exclude points (pixels of ``rgb``, checked by the caller): the models
+    also look at a crop around what the include points touch, and the subject they point at
+    becomes the hint (pointing.py); with a box, inside the box.
     ``progress(fraction, stage)`` is called as stages finish, and as a model downloads (see
     Progress); ``cancel`` stops the run, a download too.
     ``stream`` is the state of a video stream this frame belongs to (None for a still image).
@@ -147,6 +151,8 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
     start = time.perf_counter()
     progress(0.1, "segment")
     probs = _probabilities(rgb, plan, options, cancel, stream)
+    if crop is None and clicks:
+        crop = pointing.zoom(_outline(probs, plan), clicks, rgb.shape)
     if crop is not None:
         # A box or region that leaves much of the frame out: the models also see the crop.
         probs = [prompts.with_context(on_crop, on_frame, crop, rgb.shape) for on_crop, on_frame
@@ -154,11 +160,19 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
     timings["segment"] = time.perf_counter() - start
     start = time.perf_counter()
     progress(0.6, "refine")
+    part = (slice(0, rgb.shape[0]), slice(0, rgb.shape[1])) if crop is None else crop
+    part_rgb = np.ascontiguousarray(rgb[part])
+    part_hint = None if hint is None or hint.shape != rgb.shape[:2] else np.ascontiguousarray(hint[part])
+    if clicks:
+        subject = pointing.select(part_rgb, _outline(probs, plan), _moved(clicks, part))
+        if part_hint is not None and trimaps.is_region(part_hint):  # a box: nothing outside it
+            subject &= part_hint != trimaps.BACKGROUND
+        part_hint = np.where(subject, trimaps.FOREGROUND, trimaps.BACKGROUND).astype(np.uint8)
     if crop is None:
-        alpha = _refine(rgb, hint, probs, plan)
+        alpha = _refine(rgb, part_hint, probs, plan)
     else:
         alpha = np.zeros(rgb.shape[:2], np.float32)
-        alpha[crop] = _refine(np.ascontiguousarray(rgb[crop]), np.ascontiguousarray(hint[crop]), probs, plan)
+        alpha[crop] = _refine(part_rgb, part_hint, probs, plan)
     timings["refine"] = time.perf_counter() - start
     if stream is not None:
         if entries[0].family != "rvm":
@@ -197,6 +211,25 @@ def _probabilities(rgb: np.ndarray, plan: Plan, options: Options, cancel: Cancel
         cancel.check()
         raise
     return probs
+
+
+def _outline(probs: list[np.ndarray], plan: Plan) -> np.ndarray:
+    """The outline models' mean probability (see ensemble.py), at the first model's size."""
+    support = ensemble.split(probs, ensemble.roles(plan.entries, plan.preset))["support"]
+    height, width = probs[0].shape[:2]
+    return ensemble.outline_prior(np.asarray(probs[0], np.float32),
+                                  [matting.resize(np.asarray(p, np.float32), height, width) for p in support])
+
+
+def _moved(clicks: prompts.Clicks, part: tuple[slice, slice]) -> prompts.Clicks:
+    """Clicks in the pixels of the ``part`` of the image; points outside it are left out."""
+    rows, cols = part
+
+    def inside(points: tuple[prompts.Point, ...]) -> tuple[prompts.Point, ...]:
+        return tuple((x - cols.start, y - rows.start) for x, y in points
+                     if cols.start <= x < cols.stop and rows.start <= y < rows.stop)
+
+    return prompts.Clicks(include=inside(clicks.include), exclude=inside(clicks.exclude))
 
 
 def _refine(rgb: np.ndarray, hint: np.ndarray | None, probs: list[np.ndarray], plan: Plan) -> np.ndarray:

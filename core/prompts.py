@@ -1,4 +1,4 @@
-"""Box and region prompts: what a user points at, as a hint, and the crop the model then sees.
+"""Box, region and click prompts: what a user points at, as a hint or clicks, and the crop the model then sees.
 
 A prompt says where the subject is, as Photoshop's object selection or GrabCut's rectangle do.
 It reaches the engine as a hint in the one trimap convention (trimaps.BACKGROUND / UNKNOWN /
@@ -17,6 +17,7 @@ CROP_MAX 0.8: a crop that keeps most of the frame gains little for a second mode
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,14 +106,66 @@ def crop_for(hint: np.ndarray) -> tuple[slice, slice] | None:
     return slice(top, bottom), slice(left, right)
 
 
+MAX_CLICKS = 64  # include and exclude points together, in one request or command
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Clicks:
+    """Points a user placed, in pixels of the image (x right, y down from the top-left corner;
+    a point names the pixel it falls in): ``include`` says "the subject is here", ``exclude``
+    "this is not the subject". pointing.py turns them into the subject's mask."""
+
+    include: tuple[Point, ...] = ()
+    exclude: tuple[Point, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.include or self.exclude)
+
+    def checked(self, width: int, height: int) -> "Clicks":
+        """These clicks, or ValueError naming the first point that lies outside a ``width`` ×
+        ``height`` image, or too many points."""
+        if len(self.include) + len(self.exclude) > MAX_CLICKS:
+            raise ValueError(f"at most {MAX_CLICKS} include and exclude points together, "
+                             f"not {len(self.include) + len(self.exclude)}")
+        for kind, points in (("include", self.include), ("exclude", self.exclude)):
+            for x, y in points:
+                if not (0 <= x < width and 0 <= y < height):
+                    raise ValueError(f"the {kind} point {_number(x)},{_number(y)} lies outside "
+                                     f"the {width}×{height} image")
+        return self
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def parse_point(text: str) -> Point:
+    """``X,Y`` (pixels from the top-left corner, whole or decimal, not negative) as two floats,
+    or ValueError saying why."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        x, y = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"a point is X,Y (pixels from the top-left corner), not {text!r}") from None
+    if not (math.isfinite(x) and math.isfinite(y)) or x < 0 or y < 0:
+        raise ValueError(f"a point needs X, Y ≥ 0, not {text!r}")
+    return x, y
+
+
 @dataclass(frozen=True)
 class Prompt:
     """Where the subject is, as the command line says it for every input: a box in pixels
-    (X, Y, W, H) or a hint image file (a trimap 0 / 128 / 255, or a rough mask). Jobs carry it
-    to the workers, which turn it into each photo's hint (``hint_for``)."""
+    (X, Y, W, H) or a hint image file (a trimap 0 / 128 / 255, or a rough mask), and include /
+    exclude clicks (with a box or alone). Jobs carry it to the workers, which turn it into each
+    photo's hint (``hint_for``) and clicks (``clicks_for``)."""
 
     box: tuple[int, int, int, int] | None = None
     hint: Path | None = None
+    clicks: Clicks = Clicks()
 
 
 def read_hint_file(path: Path, max_pixels: int) -> np.ndarray:
@@ -139,3 +192,14 @@ def hint_for(prompt: Prompt | None, shape: tuple[int, ...], max_pixels: int) -> 
                                 f"the image {shape[1]}×{shape[0]}: a hint must be the image's size")
         return hint
     return None
+
+
+def clicks_for(prompt: Prompt | None, shape: tuple[int, ...]) -> Clicks | None:
+    """The clicks a photo of ``shape`` gets from ``prompt``, checked against its size; None
+    without any. CleancutError when a point lies outside the photo."""
+    if prompt is None or not prompt.clicks:
+        return None
+    try:
+        return prompt.clicks.checked(shape[1], shape[0])
+    except ValueError as err:
+        raise CleancutError(str(err)) from None

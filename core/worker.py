@@ -13,8 +13,9 @@ model's licence, size, whether it is ``cached`` and the bytes a first run still 
 
 A remove header: width, height, channels (Y, YA, RGB, RGBA), format (u8, u16, f32), optional
 stride, options (the Options fields), alpha_format, foreground (bool), and optionally
-hint_nbytes: an H×W u8 trimap/mask that follows the pixels inside the same payload, and
-optionally stream (a name) + stream_reset: consecutive video frames of one stream share state
+hint_nbytes: an H×W u8 trimap/mask that follows the pixels inside the same payload,
+optionally include and exclude: lists of [x, y] points in the frame's pixels (at most
+prompts.MAX_CLICKS together), and optionally stream (a name) + stream_reset: consecutive video frames of one stream share state
 (RVM's recurrent state, or temporal smoothing for other models).
 The result header announces the alpha bytes (+ foreground RGB bytes, when asked).
 
@@ -41,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, fetch, frames, framing, licences, pipeline, temporal, transfer
+from . import __version__, fetch, frames, framing, licences, pipeline, prompts, temporal, transfer
 from .catalog import load_catalog
 from .errors import CleancutError, LicenceError, ModelError, brief
 from .framing import DEFAULT_STALL_TIMEOUT_S, MAX_ID_CHARS, ByteStream, Channel, ProtocolError, request_id
@@ -225,6 +226,7 @@ class Worker:
         hint = None
         if hint_nbytes:
             hint = np.frombuffer(payload[size:], dtype=np.uint8).reshape(height, width)
+        clicks = _clicks(header, width, height)
 
         stream = self._stream(header)
         token = pipeline.CancelToken()
@@ -245,7 +247,8 @@ class Worker:
 
         try:
             with ENGINE_LOCK:
-                result = pipeline.remove(rgb, options, hint=hint, progress=progress, cancel=token, stream=stream)
+                result = pipeline.remove(rgb, options, hint=hint, progress=progress, cancel=token, stream=stream,
+                                         clicks=clicks)
         finally:
             with self.current_lock:
                 self.current = None
@@ -404,3 +407,26 @@ def _socket_alive(path: str) -> bool:
         return False
     finally:
         probe.close()
+
+
+def _clicks(header: dict[str, Any], width: int, height: int) -> prompts.Clicks | None:
+    """A remove request's include and exclude points, checked against its frame; None if none."""
+    found = {}
+    for name in ("include", "exclude"):
+        value = framing.field(header, name, (list,), [], "a list of [x, y] points") or []
+        if len(value) > prompts.MAX_CLICKS:
+            raise ProtocolError(f"at most {prompts.MAX_CLICKS} include and exclude points together")
+        points = []
+        for item in value:
+            if not (isinstance(item, list) and len(item) == 2
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in item)):
+                raise ProtocolError(f"field '{name}' must be a list of [x, y] points (numbers of pixels)")
+            points.append((float(item[0]), float(item[1])))
+        found[name] = tuple(points)
+    clicks = prompts.Clicks(**found)
+    if not clicks:
+        return None
+    try:
+        return clicks.checked(width, height)
+    except ValueError as err:
+        raise ProtocolError(str(err)) from None
