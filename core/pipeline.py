@@ -162,17 +162,20 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
     progress(0.6, "refine")
     part = (slice(0, rgb.shape[0]), slice(0, rgb.shape[1])) if crop is None else crop
     part_rgb = np.ascontiguousarray(rgb[part])
-    part_hint = None if hint is None or hint.shape != rgb.shape[:2] else np.ascontiguousarray(hint[part])
+    part_hint = hint if hint is None or hint.shape != rgb.shape[:2] else np.ascontiguousarray(hint[part])
+    box = part_hint if part_hint is not None and trimaps.is_region(part_hint) else None
     if clicks:
+        # The subject the clicks point at becomes the hint (a rough mask); a box still bounds it.
         subject = pointing.select(part_rgb, _outline(probs, plan), _moved(clicks, part))
-        if part_hint is not None and trimaps.is_region(part_hint):  # a box: nothing outside it
-            subject &= part_hint != trimaps.BACKGROUND
         part_hint = np.where(subject, trimaps.FOREGROUND, trimaps.BACKGROUND).astype(np.uint8)
+    part_alpha = _refine(part_rgb, part_hint, probs, plan)
+    if box is not None:
+        part_alpha[box == trimaps.BACKGROUND] = 0.0
     if crop is None:
-        alpha = _refine(rgb, part_hint, probs, plan)
+        alpha = part_alpha
     else:
         alpha = np.zeros(rgb.shape[:2], np.float32)
-        alpha[crop] = _refine(part_rgb, part_hint, probs, plan)
+        alpha[crop] = part_alpha
     timings["refine"] = time.perf_counter() - start
     if stream is not None:
         if entries[0].family != "rvm":

@@ -131,13 +131,18 @@ def _split(small: np.ndarray, subject: np.ndarray, labels: np.ndarray, include, 
            include_discs: np.ndarray, exclude_discs: np.ndarray) -> np.ndarray:
     """Where an exclude point lies in a part that also holds an include point, a graph cut
     inside that part (everything outside it certain background) decides which of its pixels
-    go with the include points."""
+    go with the include points: it starts from each pixel going with its nearest point, and
+    moves the border onto the image's edges between the colours on each side."""
     mixed = {labels[p] for p in exclude} & {labels[p] for p in include} - {0}
     if not mixed:
         return subject
     region = np.isin(labels, sorted(mixed))
+    seeds = np.where(include_discs, 1, np.where(exclude_discs, 2, 0)).astype(np.uint8)
+    _, (rows, cols) = ndimage.distance_transform_edt(seeds == 0, return_indices=True)
+    nearest = seeds[rows, cols]
     mask = np.full(subject.shape, cv2.GC_BGD, np.uint8)
-    mask[region] = cv2.GC_PR_FGD
+    mask[region & (nearest == 1)] = cv2.GC_PR_FGD
+    mask[region & (nearest == 2)] = cv2.GC_PR_BGD
     mask[include_discs] = cv2.GC_FGD
     mask[exclude_discs] = cv2.GC_BGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)

@@ -9,7 +9,8 @@ instead (speed.py).
 
 The sets and their files are samples.py's, the measures scoring.py's, the worker processes
 runner.py's and worker.py's, the tables report.py's. Hinted runs (``--hints``) score only the
-images that have a user hint (ecssd has none); box runs (``--prompt box``) score every set.
+images that have a user hint (ecssd has none); box and click runs (``--prompt box,clicks``)
+score every set, click runs with the interactive protocol of clicking.py.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from .scoring import score_run, summarise
 
 ENV_WEIGHTS = "CLEANCUT_BENCH_WEIGHTS"
 TTA_CHOICES = ("flip",)
-PROMPT_CHOICES = ("box",)
+PROMPT_CHOICES = ("box", "clicks")
 
 
 def build_specs(args) -> list[RunSpec]:
@@ -48,8 +49,8 @@ def build_specs(args) -> list[RunSpec]:
             specs.append(RunSpec("cleancut", model, mode, tta=args.tta))
             if args.hints:
                 specs.append(RunSpec("cleancut", model, mode, hinted=True, tta=args.tta))
-            if args.prompt:
-                specs.append(RunSpec("cleancut", model, mode, tta=args.tta, prompt=args.prompt))
+            for prompt in args.prompt:
+                specs.append(RunSpec("cleancut", model, mode, tta=args.tta, prompt=prompt))
     return specs
 
 
@@ -66,9 +67,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="Python interpreter that has rembg installed (default: this one)")
     p.add_argument("--hints", action="store_true",
                    help="also run hinted mode with the datasets' trimaps (alphamatting trimap2, grabcut lasso)")
-    p.add_argument("--prompt", choices=PROMPT_CHOICES, default=None,
-                   help="also run with a box prompt as the hint (the bounds of the grabcut lasso, "
-                        "of the ecssd and alphamatting ground truth), on every set")
+    p.add_argument("--prompt", default="",
+                   help="also run with prompts, comma-separated, on every set: box (the bounds of the "
+                        "grabcut lasso, of the ecssd and alphamatting ground truth as the hint), clicks "
+                        "(the interactive protocol: simulated include / exclude clicks, see clicking.py)")
     p.add_argument("--tta", default="", help="cleancut test-time settings: 'flip' also runs the mirrored image")
     p.add_argument("--datasets", default=",".join(DATASETS))
     p.add_argument("--limit", type=arguments.count, default=None, help="only the first N images of each dataset")
@@ -88,6 +90,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for setting in filter(None, args.tta.split("+")):
         if setting not in TTA_CHOICES:
             p.error(f"--tta: {setting!r} is not one of {', '.join(TTA_CHOICES)}")
+    args.prompt = [m for m in args.prompt.split(",") if m]
+    for prompt in args.prompt:
+        if prompt not in PROMPT_CHOICES:
+            p.error(f"--prompt: {prompt!r} is not one of {', '.join(PROMPT_CHOICES)}")
     args.datasets = [d for d in args.datasets.split(",") if d]
     if args.weights is not None:
         args.weights = Path(args.weights)

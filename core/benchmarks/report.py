@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from . import clicking
 from .runner import RunSpec
 from .samples import Sample, load_alpha
 
@@ -71,12 +72,39 @@ def _score_table(results: list[dict], dataset: str, title: str, columns) -> list
     return lines + [""]
 
 
+def _clicks_table(results: list[dict]) -> list[str]:
+    """Mean IoU with no prompt, a box and 1, 2, 3, 5 clicks, and NoC@85/90, per set and model
+    (see clicking.py); the box column comes from the same model and mode's box run."""
+    clicked = [r for r in results if r["spec"].get("prompt") == "clicks"]
+    if not clicked:
+        return []
+    boxes = {(r["spec"]["model"], r["spec"]["refine"]): r["summary"] for r in results
+             if r["spec"].get("prompt") == "box"}
+    lines = ["## clicks (mean IoU; NoC: clicks to reach the IoU, at most 10)", "",
+             "| set | tool and setting | no prompt | box | "
+             + " | ".join(f"{k} click{'s' if k > 1 else ''}" for k in clicking.REPORTED)
+             + " | NoC@85 | NoC@90 | s per click |", "|---" * (7 + len(clicking.REPORTED)) + "|"]
+    for dataset, _, _ in SCORE_TABLES:
+        for r in clicked:
+            block = r["summary"].get(dataset, {}).get("clicks")
+            if not block:
+                continue
+            box = boxes.get((r["spec"]["model"], r["spec"]["refine"]), {}).get(dataset, {}).get("iou")
+            label = r["label"].replace(" +clicks", "")
+            lines.append(f"| {dataset} ({block['count']}) | {label} | {block['none']:.3f} | "
+                         + (f"{box['mean']:.3f}" if box else "–") + " | "
+                         + " | ".join(f"{block[str(k)]:.3f}" for k in clicking.REPORTED)
+                         + f" | {block['noc85']:.2f} | {block['noc90']:.2f} | {r['summary']['median_wall_s']:.2f} |")
+    return lines + [""]
+
+
 def markdown(results: list[dict], args) -> str:
-    """results.md: a table per set, then the cost of every run."""
+    """results.md: a table per set, the click protocol's, then the cost of every run."""
     lines = ["# cleancut bench", "",
              f"Data: `{args.data}`; {args.threads} thread(s); values are mean / median over the images.", ""]
     for dataset, title, columns in SCORE_TABLES:
         lines += _score_table(results, dataset, title, columns)
+    lines += _clicks_table(results)
     lines += ["## cost", "",
               "Per image, in process, model inference included (cleancut: also colour decontamination). "
               "CPU is the process's CPU time over all its threads (steadier than wall time on a shared "

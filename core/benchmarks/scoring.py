@@ -8,6 +8,8 @@
   equal to 128 (GrabCut's own rule); rows tagged "ambiguous:" are also reported apart.
 - ecssd: binary ground truth (120 varied scenes: animals, vehicles, people, clutter), scored
   like grabcut.
+- every set: IoU of alpha >= 0.5 against gt >= 128 (alphamatting's too, for the prompt tables),
+  and for click runs the protocol's measures (clicking.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from . import clicking
 from .runner import RunSpec
 from .samples import DATASETS, Sample, load_alpha, read_grey
 
@@ -84,6 +87,7 @@ def score_run(spec: RunSpec, samples: list[Sample], data: dict) -> dict:
             errors = matting_errors(alpha, gt / 255.0)
             band = read_grey(s.band) == 128
             errors.update({f"{k}_band": v for k, v in matting_errors(alpha, gt / 255.0, band).items()})
+            errors["iou"] = segmentation_errors(alpha, gt)["iou"]  # beside the click protocol's
         else:
             errors = segmentation_errors(alpha, gt)
         errors["ambiguous"] = s.ambiguous
@@ -110,6 +114,9 @@ def summarise(per_image: dict, data: dict) -> dict:
                 block["iou_unambiguous"] = {"mean": statistics.fmean(r["iou"] for r in clear),
                                             "median": statistics.median(r["iou"] for r in clear)}
         block["count"] = len(rows)
+        clicked = [v for k, v in (data.get("clicks") or {}).items() if k.startswith(ds + "/")]
+        if clicked:
+            block["clicks"] = clicking.summary(clicked)
         summary[ds] = block
     stages = data.get("stages") or {}
     if stages:

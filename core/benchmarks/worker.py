@@ -6,7 +6,8 @@ through ``pipeline.remove`` with a ``pipeline.Plan`` built here for ``--weights`
 (alphamatting trimap2, grabcut lasso) as the hint; box runs (``--prompt box``) pass a box
 prompt, a region (0 outside, 128 inside, see prompts.py) over the bounds of the grabcut lasso's
 non-background pixels, of the ecssd mask (gt >= 128) or of the alphamatting alpha's non-zero
-pixels.
+pixels; click runs (``--prompt clicks``) put each image through the click protocol
+(clicking.py), keep its scores and write the alpha after the first click.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from PIL import Image
 from .. import licences, pipeline, prompts, segment
 from ..catalog import Preset, load_catalog
 from ..options import Options
+from . import clicking
 from .runner import RunSpec
 from .samples import read_grey, read_rgb
 
@@ -60,9 +62,16 @@ def run_job(job: dict) -> None:
     for entry, path in zip(plan.entries, plan.paths):
         segment.get_session(entry, path, options.provider, threads)  # model load, not the first image
     load = time.perf_counter() - t0
-    times, cpu, stages = {}, {}, {}
+    times, cpu, stages, clicks = {}, {}, {}, {}
     for i, s in enumerate(job["samples"]):
         rgb = read_rgb(Path(s["image"]))
+        if spec.prompt == "clicks":
+            clicks[s["key"]], result, times[s["key"]], cpu[s["key"]] = _clicks(rgb, s, options, plan)
+            stages[s["key"]] = dict(result.timings)
+            _save_alpha(Path(s["alpha_out"]), result.alpha)
+            if i < job["composites"]:
+                np.save(s["fg_out"], result.foreground if result.foreground is not None else rgb)
+            continue
         hint = _read_hint_file(s) if spec.hinted else box_hint_for(s) if spec.prompt == "box" else None
         start = time.perf_counter()
         cpu_start = time.process_time()
@@ -75,7 +84,29 @@ def run_job(job: dict) -> None:
             np.save(s["fg_out"], result.foreground if result.foreground is not None else rgb)
     with open(job["result"], "w") as fh:
         json.dump({"times": times, "cpu": cpu, "stages": stages, "load_s": load, "peak_rss_mib": _peak_rss_mib(),
-                   "path": "pipeline"}, fh)
+                   "path": "pipeline", "clicks": clicks}, fh)
+
+
+def _clicks(rgb: np.ndarray, s: dict, options: Options, plan: pipeline.Plan):
+    """One image through the click protocol (clicking.py): its IoU with no click and after
+    each click, the result after the first click, and the mean wall and CPU time of a click."""
+    subject, counted = clicking.truth(read_grey(Path(s["truth"])))
+    no_click = clicking.iou(pipeline.remove(rgb, options, plan=plan).alpha, subject, counted)
+    results, wall, cpu = [], [], []
+
+    def answer(points: prompts.Clicks) -> np.ndarray:
+        start, cpu_start = time.perf_counter(), time.process_time()
+        results.append(pipeline.remove(rgb, options, plan=plan, clicks=points))
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
+        if len(results) > 1:
+            del results[1:-1]  # the first answer is kept for the alpha file, the last for the next click
+        return results[-1].alpha
+
+    scores = clicking.run(answer, subject, counted)
+    first = results[0] if results else pipeline.remove(rgb, options, plan=plan)
+    return ({"no_click": no_click, "clicks": scores}, first,
+            sum(wall) / max(1, len(wall)), sum(cpu) / max(1, len(cpu)))
 
 
 def _peak_rss_mib() -> float:
