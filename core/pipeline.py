@@ -166,7 +166,10 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
     box = part_hint if part_hint is not None and trimaps.is_region(part_hint) else None
     if clicks:
         # The subject the clicks point at becomes the hint (a rough mask); a box still bounds it.
-        subject = pointing.select(part_rgb, _outline(probs, plan), _moved(clicks, part))
+        outline, moved = _outline(probs, plan), _moved(clicks, part)
+        looks = [(square, _outline(_probabilities(np.ascontiguousarray(part_rgb[square]), plan, options, cancel, None), plan))
+                 for square in pointing.squares(outline, moved, part_rgb.shape)]
+        subject = pointing.select(part_rgb, outline, moved, looks)
         part_hint = np.where(subject, trimaps.FOREGROUND, trimaps.BACKGROUND).astype(np.uint8)
     part_alpha = _refine(part_rgb, part_hint, probs, plan)
     if box is not None:

@@ -32,6 +32,10 @@ WORK_SIDE = 512  # the long side, in pixels, at which points select parts and th
 MISS_SIDE = 0.4  # the square the models look at around a point they missed, of the short side
 SEED_RADIUS = 0.01  # a point is a disc this fraction of the long side across (at least 1 pixel)
 GRABCUT_ROUNDS = 3
+WEAK = 0.05  # an include point on an answer below 2 × WEAK has no weak part to take
+WINDOW = 3.0  # a graph cut's square reaches this many times a click's distance from the subject's edge
+WINDOW_MIN = 0.02  # ... and at least this fraction of the long side
+ATTACH = 0.02  # parts of the answer this close to the subject (of the long side) belong to it
 LEVEL = 0.5  # probability at or above which a pixel belongs to a part of the models' answer
 
 
@@ -55,55 +59,163 @@ def _parts(prob: np.ndarray) -> tuple[np.ndarray, int]:
 def zoom(prob: np.ndarray, clicks: Clicks, shape: tuple[int, ...]) -> tuple[slice, slice] | None:
     """The crop of an image of ``shape`` the models should also see for these clicks (see
     prompts.crop_for), from their answer on the whole frame ``prob`` (any resolution): the
-    bounds of the parts that hold an include point and of a MISS_SIDE square around each
-    include point that no part holds. None without include points, or when the crop would
-    keep most of the frame."""
+    bounds of the parts that hold the include points. None without include points, when one
+    of them is on no part (the subject may reach past what the models found; ``squares``
+    looks around it instead), or when the crop would keep most of the frame."""
     if not clicks.include:
         return None
     height, width = shape[:2]
     labels, _ = _parts(prob)
     sy, sx = prob.shape[0] / height, prob.shape[1] / width
     region = np.zeros((height, width), np.uint8)
-    half = max(1, int(MISS_SIDE * min(height, width) / 2))
-    for (row, col), (x, y) in zip(_scaled(clicks.include, sy, sx, prob.shape), clicks.include):
-        label = labels[row, col]
-        if label:
-            box = prompts.bounds(labels == label)
-            assert box is not None
-            top, bottom, left, right = box
-            region[int(top / sy):int(np.ceil(bottom / sy)), int(left / sx):int(np.ceil(right / sx))] = 128
-        else:
-            region[max(0, int(y) - half):int(y) + half, max(0, int(x) - half):int(x) + half] = 128
+    for row, col in _scaled(clicks.include, sy, sx, prob.shape):
+        if not labels[row, col]:
+            return None
+        top, bottom, left, right = prompts.bounds(labels == labels[row, col]) or (0, 0, 0, 0)
+        region[int(top / sy):int(np.ceil(bottom / sy)), int(left / sx):int(np.ceil(right / sx))] = 128
     return prompts.crop_for(region)
 
 
-def select(rgb: np.ndarray, prob: np.ndarray, clicks: Clicks) -> np.ndarray:
+def squares(prob: np.ndarray, clicks: Clicks, shape: tuple[int, ...]) -> list[tuple[slice, slice]]:
+    """The squares (MISS_SIDE of the short side, cut at the frame) of an image of ``shape``
+    around each include point that no part of the models' answer ``prob`` holds: the models
+    look there again, and the part of their answer under the point joins the subject."""
+    height, width = shape[:2]
+    labels, _ = _parts(prob)
+    sy, sx = prob.shape[0] / height, prob.shape[1] / width
+    half = max(1, int(MISS_SIDE * min(height, width) / 2))
+    found = []
+    for (row, col), (x, y) in zip(_scaled(clicks.include, sy, sx, prob.shape), clicks.include):
+        if not labels[row, col]:
+            found.append((slice(max(0, int(y) - half), min(height, int(y) + half + 1)),
+                          slice(max(0, int(x) - half), min(width, int(x) + half + 1))))
+    return found
+
+
+def select(rgb: np.ndarray, prob: np.ndarray, clicks: Clicks,
+           looks: list[tuple[tuple[slice, slice], np.ndarray]] = ()) -> np.ndarray:
     """The subject's mask (H×W bool, the size of ``rgb``) from the models' probability ``prob``
-    (any resolution) and the clicks (pixels of ``rgb``)."""
+    (any resolution), the clicks (pixels of ``rgb``) and the models' answers ``looks`` on the
+    ``squares`` around include points they missed."""
     height, width = rgb.shape[:2]
     h, w = work_shape(height, width)
+    sy, sx = h / height, w / width
     small = np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BOX)) if (h, w) != (height, width) else rgb
     soft = np.clip(matting.resize(np.asarray(prob, np.float32), h, w), 0.0, 1.0)
-    include = _scaled(clicks.include, h / height, w / width, (h, w))
-    exclude = _scaled(clicks.exclude, h / height, w / width, (h, w))
+    include = _scaled(clicks.include, sy, sx, (h, w))
+    exclude = _scaled(clicks.exclude, sy, sx, (h, w))
     radius = max(1, int(round(SEED_RADIUS * max(h, w) / 2)))
     include_discs = _discs(include, radius, (h, w))
     exclude_discs = _discs(exclude, radius, (h, w)) & ~include_discs
 
     labels, _ = _parts(soft)
-    subject = labels > 0 if not include else np.zeros((h, w), bool)
+    held = {labels[p] for p in include} - {0}
+    excluded = {labels[p] for p in exclude} - {0} - held
+    if include:
+        subject = np.isin(labels, sorted(held))
+    else:
+        subject = (labels > 0) & ~np.isin(labels, sorted(excluded))
+    for square, answer in looks:
+        subject |= _part_under(answer, square, include, (sy, sx), (h, w))
+    half = max(1, int(MISS_SIDE * min(h, w) / 2))
     for point in include:
-        subject |= _part_at(soft, labels, point)
-    for point in exclude:
-        label = labels[point]
-        if label and not any(labels[p] == label for p in include):
-            subject &= labels != label  # a part that only exclude points touch is not the subject
-    subject |= include_discs
-    subject &= ~exclude_discs
-    subject = _split(small, subject, labels, include, exclude, include_discs, exclude_discs)
+        if not subject[point]:
+            subject |= _weak_part(soft, point, half)
+    # The clicks the models' answer still disagrees with get a graph cut around them.
+    missed = [_window(subject, p, half) for p in include if not subject[p]]
+    taken = [(_window(subject, p, half), p) for p in exclude if subject[p]]
+    subject = (subject | include_discs) & ~exclude_discs
+    subject = _local_cut(small, subject, missed, taken, include, include_discs, exclude_discs)
+    if include:
+        subject |= _attached(labels, subject, excluded | held, max(h, w))
     if subject.shape != (height, width):
         subject = np.asarray(Image.fromarray(subject).resize((width, height), Image.Resampling.NEAREST))
     return subject
+
+
+def _part_under(answer: np.ndarray, square: tuple[slice, slice], include: list[tuple[int, int]],
+                scale: tuple[float, float], shape: tuple[int, int]) -> np.ndarray:
+    """The parts of the models' ``answer`` on a ``square`` (pixels of the image) that hold an
+    include point, as a mask of the working ``shape``."""
+    sy, sx = scale
+    top, bottom = int(square[0].start * sy), max(int(square[0].start * sy) + 1, int(round(square[0].stop * sy)))
+    left, right = int(square[1].start * sx), max(int(square[1].start * sx) + 1, int(round(square[1].stop * sx)))
+    bottom, right = min(bottom, shape[0]), min(right, shape[1])
+    local = np.clip(matting.resize(np.asarray(answer, np.float32), bottom - top, right - left), 0.0, 1.0)
+    labels, _ = _parts(local)
+    inside = {labels[r - top, c - left] for r, c in include if top <= r < bottom and left <= c < right} - {0}
+    out = np.zeros(shape, bool)
+    out[top:bottom, left:right] = np.isin(labels, sorted(inside))
+    return out
+
+
+def _weak_part(soft: np.ndarray, point: tuple[int, int], half: int) -> np.ndarray:
+    """Where the models were unsure at an include point (below LEVEL, at least 2 × WEAK): the
+    part above half their probability there that holds it, inside the square ``half`` around it."""
+    level = soft[point] / 2
+    out = np.zeros(soft.shape, bool)
+    if level < WEAK:
+        return out
+    row, col = point
+    window = (slice(max(0, row - half), row + half + 1), slice(max(0, col - half), col + half + 1))
+    labels, _ = ndimage.label(soft[window] >= level, structure=np.ones((3, 3), bool))
+    out[window] = labels == labels[row - window[0].start, col - window[1].start]
+    return out
+
+
+def _window(subject: np.ndarray, point: tuple[int, int], half: int) -> tuple[slice, slice]:
+    """The square a graph cut may change around a click the subject disagrees with: WINDOW
+    times the click's distance from the subject's edge on each side (the size of the error it
+    points at), at least WINDOW_MIN of the long side, at most ``half``."""
+    inside = subject[point]
+    region = subject if inside else ~subject
+    if region.all():
+        reach = half
+    else:
+        reach = float(ndimage.distance_transform_edt(np.pad(region, 1, constant_values=not inside))[1:-1, 1:-1][point])
+    size = int(np.clip(WINDOW * reach, max(2, WINDOW_MIN * max(subject.shape)), half))
+    row, col = point
+    return slice(max(0, row - size), row + size + 1), slice(max(0, col - size), col + size + 1)
+
+
+def _local_cut(small: np.ndarray, subject: np.ndarray, missed: list[tuple[slice, slice]],
+               taken: list[tuple[tuple[slice, slice], tuple[int, int]]], include: list[tuple[int, int]],
+               include_discs: np.ndarray, exclude_discs: np.ndarray) -> np.ndarray:
+    """A graph cut (GrabCut) that may change only the windows around the clicks the subject
+    disagrees with: ``missed`` (around include points off it) start as the subject is, and
+    ``taken`` (around exclude points on it) start as background wherever they are nearer to
+    their exclude point than to any include point. Everything else stays as it is and teaches
+    the cut the subject's and the background's colours; the points' discs are certain."""
+    if not missed and not taken:
+        return subject
+    mask = np.where(subject, cv2.GC_FGD, cv2.GC_BGD).astype(np.uint8)
+    for window in missed:
+        mask[window] = np.where(subject[window], cv2.GC_PR_FGD, cv2.GC_PR_BGD)
+    rows, cols = np.ogrid[:subject.shape[0], :subject.shape[1]]
+    for window, (row, col) in taken:
+        away = (rows[window[0]] - row) ** 2 + (cols[:, window[1]] - col) ** 2
+        nearer = np.ones(away.shape, bool)
+        for r, c in include:
+            nearer &= away < (rows[window[0]] - r) ** 2 + (cols[:, window[1]] - c) ** 2
+        mask[window] = np.where(subject[window] & ~nearer, cv2.GC_PR_FGD, cv2.GC_PR_BGD)
+    mask[include_discs] = cv2.GC_FGD
+    mask[exclude_discs] = cv2.GC_BGD
+    present = set(np.unique(mask).tolist())
+    if not (present & {cv2.GC_FGD, cv2.GC_PR_FGD}) or not (present & {cv2.GC_BGD, cv2.GC_PR_BGD}):
+        return subject
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setNumThreads(1)
+    cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), mask, None, bgd, fgd, GRABCUT_ROUNDS, cv2.GC_INIT_WITH_MASK)
+    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+
+
+def _attached(labels: np.ndarray, subject: np.ndarray, excluded: set, side: int) -> np.ndarray:
+    """The parts of the models' answer within ATTACH of the subject (a subject the models saw
+    in pieces), but not the ``excluded`` ones (those an exclude point is on, and those the
+    clicks already decided)."""
+    reach = ndimage.binary_dilation(subject, iterations=max(1, int(round(ATTACH * side))))
+    near = set(np.unique(labels[reach]).tolist()) - {0} - excluded
+    return np.isin(labels, sorted(near))
 
 
 def _discs(points: list[tuple[int, int]], radius: int, shape: tuple[int, int]) -> np.ndarray:
@@ -113,40 +225,3 @@ def _discs(points: list[tuple[int, int]], radius: int, shape: tuple[int, int]) -
     for row, col in points:
         out |= (yy - row) ** 2 + (xx - col) ** 2 <= radius * radius
     return out
-
-
-def _part_at(soft: np.ndarray, labels: np.ndarray, point: tuple[int, int]) -> np.ndarray:
-    """The part of the models' answer that holds ``point``; where the models were less sure
-    there (below LEVEL), the part above half their probability at the point."""
-    if labels[point]:
-        return labels == labels[point]
-    level = soft[point] / 2
-    if level <= 0.01:
-        return np.zeros(soft.shape, bool)
-    weak, _ = ndimage.label(soft >= level, structure=np.ones((3, 3), bool))
-    return weak == weak[point]
-
-
-def _split(small: np.ndarray, subject: np.ndarray, labels: np.ndarray, include, exclude,
-           include_discs: np.ndarray, exclude_discs: np.ndarray) -> np.ndarray:
-    """Where an exclude point lies in a part that also holds an include point, a graph cut
-    inside that part (everything outside it certain background) decides which of its pixels
-    go with the include points: it starts from each pixel going with its nearest point, and
-    moves the border onto the image's edges between the colours on each side."""
-    mixed = {labels[p] for p in exclude} & {labels[p] for p in include} - {0}
-    if not mixed:
-        return subject
-    region = np.isin(labels, sorted(mixed))
-    seeds = np.where(include_discs, 1, np.where(exclude_discs, 2, 0)).astype(np.uint8)
-    _, (rows, cols) = ndimage.distance_transform_edt(seeds == 0, return_indices=True)
-    nearest = seeds[rows, cols]
-    mask = np.full(subject.shape, cv2.GC_BGD, np.uint8)
-    mask[region & (nearest == 1)] = cv2.GC_PR_FGD
-    mask[region & (nearest == 2)] = cv2.GC_PR_BGD
-    mask[include_discs] = cv2.GC_FGD
-    mask[exclude_discs] = cv2.GC_BGD
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.setNumThreads(1)
-    cv2.grabCut(np.ascontiguousarray(small[..., ::-1]), mask, None, bgd, fgd, GRABCUT_ROUNDS, cv2.GC_INIT_WITH_MASK)
-    kept = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
-    return np.where(region, kept, subject)

@@ -90,22 +90,30 @@ def test_include_points_on_both_parts_take_both():
     np.testing.assert_array_equal(subject, prob > 0)
 
 
-def test_an_exclude_point_splits_a_part_it_shares_with_an_include_point_along_the_colours():
-    rgb, prob = _two_squares()
-    rgb[15:45, 40:60] = (220, 30, 30)  # a red bridge joins the squares into one part
-    prob[15:45, 40:60] = 1.0
-    subject = pointing.select(rgb, prob, Clicks(include=((25, 30),), exclude=((75, 30),)))
+def test_an_exclude_point_on_the_part_of_an_include_point_cuts_away_what_matches_it():
+    rgb = np.full((120, 200, 3), 128, np.uint8)
+    rgb[45:75, 20:130] = (220, 30, 30)  # a red bar, on its end a blue square: one part
+    rgb[45:75, 130:160] = (30, 30, 220)
+    prob = np.zeros((120, 200), np.float32)
+    prob[45:75, 20:160] = 1.0
+    subject = pointing.select(rgb, prob, Clicks(include=((35, 60),), exclude=((145, 60),)))
     red = np.zeros_like(subject)
-    red[15:45, 10:60] = True
+    red[45:75, 20:130] = True
     np.testing.assert_array_equal(subject, red)
 
 
-def test_an_include_point_where_the_answer_is_weak_takes_the_weak_part():
+def test_an_include_point_the_models_missed_takes_the_part_their_second_look_finds_under_it():
     rgb, prob = _two_squares()
-    prob[15:45, 60:90] = 0.3  # the model saw the blue square, but was unsure
-    subject = pointing.select(rgb, prob, Clicks(include=((75, 30),)))
+    rgb[15:45, 60:90] = 128
+    rgb[25:35, 70:80] = (30, 30, 220)  # a small blue square the models missed on the whole frame
+    prob[15:45, 60:90] = 0.0
+    square = pointing.squares(prob, Clicks(include=((75, 30),)), rgb.shape)
+    assert square == [(slice(18, 43), slice(63, 88))]
+    second_look = np.zeros((25, 25), np.float32)
+    second_look[7:17, 7:17] = 1.0  # the second look finds it
+    subject = pointing.select(rgb, prob, Clicks(include=((75, 30),)), [(square[0], second_look)])
     blue = np.zeros_like(subject)
-    blue[15:45, 60:90] = True
+    blue[25:35, 70:80] = True
     np.testing.assert_array_equal(subject, blue)
 
 
@@ -116,9 +124,11 @@ def test_the_models_also_look_around_the_part_an_include_point_is_on():
     assert pointing.zoom(prob, Clicks(exclude=((90, 100),)), (200, 200, 3)) is None
 
 
-def test_a_point_the_models_missed_gets_a_square_around_it_looked_at():
+def test_a_point_the_models_missed_gets_a_square_looked_at_instead_of_a_crop():
     prob = np.zeros((100, 100), np.float32)
-    assert pointing.zoom(prob, Clicks(include=((100, 100),)), (200, 200, 3)) == (slice(52, 148), slice(52, 148))
+    clicks = Clicks(include=((100, 100),))
+    assert pointing.zoom(prob, clicks, (200, 200, 3)) is None
+    assert pointing.squares(prob, clicks, (200, 200, 3)) == [(slice(60, 141), slice(60, 141))]
 
 
 # --- the pipeline, with a model whose answer is the red channel ---
