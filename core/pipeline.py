@@ -170,7 +170,11 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
         looks = [(square, _outline(_probabilities(np.ascontiguousarray(part_rgb[square]), plan, options, cancel, None), plan))
                  for square in pointing.squares(outline, moved, part_rgb.shape)]
         subject = pointing.select(part_rgb, outline, moved, looks)
-        part_hint = np.where(subject, trimaps.FOREGROUND, trimaps.BACKGROUND).astype(np.uint8)
+        part_hint = pointing.trimap(subject, moved)
+        # Every outline model now gives the subject's probability; edge models keep their own.
+        subject_prob = pointing.held(outline, subject)
+        probs = [p if role == "edges" else subject_prob
+                 for p, role in zip(probs, ensemble.roles(plan.entries, plan.preset))]
     part_alpha = _refine(part_rgb, part_hint, probs, plan)
     if box is not None:
         part_alpha[box == trimaps.BACKGROUND] = 0.0

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from . import matting, prompts
+from . import matting, prompts, trimaps
 from .prompts import Clicks
 
 WORK_SIDE = 512  # the long side, in pixels, at which points select parts and the graph cut runs
@@ -133,6 +133,27 @@ def select(rgb: np.ndarray, prob: np.ndarray, clicks: Clicks,
     return subject
 
 
+def trimap(subject: np.ndarray, clicks: Clicks) -> np.ndarray:
+    """The hint refine.py gets for the subject (H×W bool): certain away from its edge, unknown
+    within trimaps.HINT_BAND of it, and the points' discs certain whatever the band says, so a
+    small subject a click claimed is not matted away."""
+    height, width = subject.shape
+    hint = trimaps.from_hint(np.where(subject, trimaps.FOREGROUND, trimaps.BACKGROUND).astype(np.uint8))
+    radius = max(1, int(round(SEED_RADIUS * max(height, width) / 2)))
+    shape = (height, width)
+    hint[_discs(_scaled(clicks.include, 1.0, 1.0, shape), radius, shape)] = trimaps.FOREGROUND
+    hint[_discs(_scaled(clicks.exclude, 1.0, 1.0, shape), radius, shape)] = trimaps.BACKGROUND
+    return hint
+
+
+def held(prob: np.ndarray, subject: np.ndarray) -> np.ndarray:
+    """The models' probability (any resolution) at the subject's size, held on the subject's
+    side of 0.5: where the clicks overruled the models, the matting starts from "unsure"
+    rather than from the models' other answer; where they agree, the soft edge is the models'."""
+    soft = np.clip(matting.resize(np.asarray(prob, np.float32), *subject.shape), 0.0, 1.0)
+    return np.where(subject, np.maximum(soft, 0.5), np.minimum(soft, np.nextafter(np.float32(0.5), np.float32(0))))
+
+
 def _part_under(answer: np.ndarray, square: tuple[slice, slice], include: list[tuple[int, int]],
                 scale: tuple[float, float], shape: tuple[int, int]) -> np.ndarray:
     """The parts of the models' ``answer`` on a ``square`` (pixels of the image) that hold an
@@ -182,7 +203,8 @@ def _local_cut(small: np.ndarray, subject: np.ndarray, missed: list[tuple[slice,
                taken: list[tuple[tuple[slice, slice], tuple[int, int]]], include: list[tuple[int, int]],
                include_discs: np.ndarray, exclude_discs: np.ndarray) -> np.ndarray:
     """A graph cut (GrabCut) that may change only the windows around the clicks the subject
-    disagrees with: ``missed`` (around include points off it) start as the subject is, and
+    disagrees with: ``missed`` (around include points off it) start as subject, as inside
+    GrabCut's rectangle, so what the background outside does not explain stays; and
     ``taken`` (around exclude points on it) start as background wherever they are nearer to
     their exclude point than to any include point. Everything else stays as it is and teaches
     the cut the subject's and the background's colours; the points' discs are certain."""
@@ -190,7 +212,7 @@ def _local_cut(small: np.ndarray, subject: np.ndarray, missed: list[tuple[slice,
         return subject
     mask = np.where(subject, cv2.GC_FGD, cv2.GC_BGD).astype(np.uint8)
     for window in missed:
-        mask[window] = np.where(subject[window], cv2.GC_PR_FGD, cv2.GC_PR_BGD)
+        mask[window] = cv2.GC_PR_FGD  # as GrabCut's rectangle: the colours unlike the rest's go
     rows, cols = np.ogrid[:subject.shape[0], :subject.shape[1]]
     for window, (row, col) in taken:
         away = (rows[window[0]] - row) ** 2 + (cols[:, window[1]] - col) ** 2

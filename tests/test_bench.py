@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cleancut import fetch, pipeline
-from cleancut.benchmarks import command, runner, samples, worker
+from cleancut import fetch, pipeline, prompts
+from cleancut.benchmarks import clicking, command, runner, samples, worker
 from cleancut.catalog import Preset, load_catalog
 from cleancut.errors import LicenceError
 from cleancut.options import Options
@@ -257,3 +257,72 @@ def test_a_box_run_gives_the_engine_the_box_as_its_hint(engine_models, tmp_path)
     assert np.abs(boxed - own).max() <= 1 / 65535
     plain = bench_alpha(tmp_path / "out", runner.RunSpec("cleancut", "red"), "grabcut", "0001")
     assert (plain[0].min(), boxed[0].max()) == (1.0, 0.0)
+
+
+# --- the click protocol (--prompt clicks) ---
+
+def test_the_first_click_is_an_include_point_at_the_subjects_innermost_pixel():
+    subject = np.zeros((20, 30), bool)
+    subject[4:15, 10:21] = True  # 11 × 11: one centre
+    counted = np.ones_like(subject)
+    assert clicking.next_click(None, subject, counted) == (True, (15.5, 9.5))
+
+
+def test_the_next_click_goes_to_the_deepest_error_include_for_a_miss_exclude_for_a_false_find():
+    subject = np.zeros((40, 40), bool)
+    subject[5:35, 5:20] = True
+    alpha = np.zeros((40, 40), np.float32)
+    alpha[5:35, 5:17] = 1.0  # missed a 3-pixel strip of the subject
+    alpha[12:25, 25:38] = 1.0  # and took a 13×13 patch of background
+    assert clicking.next_click(alpha, subject, np.ones_like(subject)) == (False, (31.5, 18.5))
+    alpha[12:25, 25:38] = 0.0
+    assert clicking.next_click(alpha, subject, np.ones_like(subject)) == (True, (18.5, 6.5))  # first of the ties
+
+
+def test_grabcuts_unsure_band_is_never_an_error_to_click_on():
+    gt = np.zeros((20, 20), np.uint8)
+    gt[5:15, 5:15] = 255
+    gt[:, 16:] = 128  # the band
+    subject, counted = clicking.truth(gt)
+    alpha = np.zeros((20, 20), np.float32)
+    alpha[5:15, 5:15] = 1.0
+    alpha[:, 16:] = 1.0
+    assert clicking.next_click(alpha, subject, counted) is None
+    assert clicking.iou(alpha, subject, counted) == 1.0
+
+
+def test_noc_counts_clicks_to_the_target_and_the_cap_when_never_reached():
+    assert clicking.clicks_to([0.7, 0.86, 0.95], 0.85) == 2
+    assert clicking.clicks_to([0.7, 0.8], 0.85) == clicking.MAX_CLICKS
+
+
+def test_clicks_runs_come_beside_the_box_runs():
+    args = command.parse_args(["--models", "red", "--refine", "off", "--prompt", "box,clicks"])
+    assert [(s.label, s.prompt) for s in command.build_specs(args)] == [
+        ("cleancut red --refine off", ""), ("cleancut red --refine off +box", "box"),
+        ("cleancut red --refine off +clicks", "clicks")]
+
+
+def test_an_unknown_prompt_is_refused():
+    with pytest.raises(SystemExit):
+        command.parse_args(["--prompt", "box,lasso"])
+
+
+def test_a_clicks_run_scores_every_set_with_the_engines_answer_to_each_click(engine_models, tmp_path):
+    data = ecssd_like(tmp_path / "data", {"0001": square(2)})
+    grabcut_like(data, "0002", square(5), lasso())
+    alphamatting_like(data, "0003", square(4))
+    runs = run_bench(data, tmp_path / "out", "--models", "red", "--prompt", "clicks")
+    clicked = runs[1]
+    assert clicked["label"] == "cleancut red --refine off +clicks"
+    for dataset in ("alphamatting", "ecssd", "grabcut"):
+        block = clicked["summary"][dataset]["clicks"]
+        assert block["count"] == 1 and block["noc85"] == block["noc90"] == 1
+        assert block["1"] == block["5"] == 1.0
+    first = bench_alpha(tmp_path / "out", runner.RunSpec("cleancut", "red", prompt="clicks"), "ecssd", "0001")
+    image = data / "ecssd" / "image" / "0001.jpg"
+    _, point = clicking.next_click(None, square(2) >= 128, np.ones((16, 16), bool))
+    own = pipeline.remove(samples.read_rgb(image), Options(model="red", refine="off", threads=1),
+                          clicks=prompts.Clicks(include=(point,))).alpha
+    assert np.abs(first - own).max() <= 1 / 65535
+    assert "| ecssd (1) | cleancut red --refine off | 1.000 | – | 1.000 |" in (tmp_path / "out" / "results.md").read_text()
