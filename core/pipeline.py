@@ -175,7 +175,10 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
         subject_prob = pointing.held(outline, subject)
         probs = [p if role == "edges" else subject_prob
                  for p, role in zip(probs, ensemble.roles(plan.entries, plan.preset))]
-    part_alpha = _refine(part_rgb, part_hint, probs, plan)
+    if clicks and not (part_hint == trimaps.UNKNOWN).any():  # a photo a few pixels small: nothing unsure
+        part_alpha = (part_hint == trimaps.FOREGROUND).astype(np.float32)
+    else:
+        part_alpha = _refine(part_rgb, part_hint, probs, plan)
     if box is not None:
         part_alpha[box == trimaps.BACKGROUND] = 0.0
     if crop is None:

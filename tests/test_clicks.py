@@ -156,6 +156,18 @@ def test_with_a_box_nothing_outside_the_box_is_kept(engine_models):
     assert alpha[30, 20] > 0.5 and (alpha[:, 48:] == 0).all()
 
 
+@pytest.mark.parametrize("height, width", [(1, 1), (1, 300), (300, 1), (2, 2)])
+def test_clicks_on_the_smallest_and_thinnest_photos_keep_the_include_point_and_drop_the_exclude_one(
+        engine_models, height, width):
+    rgb = np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8)
+    exclude = ((width - 0.5, height - 0.5),) if (height, width) != (1, 1) else ()
+    alpha = pipeline.remove(rgb, Options(model="red", refine="best", foreground=True),
+                            clicks=Clicks(include=((0, 0),), exclude=exclude)).alpha
+    assert alpha.shape == (height, width) and alpha[0, 0] == 1.0
+    if exclude:
+        assert alpha[-1, -1] == 0.0
+
+
 # --- the command line ---
 
 def _photo(tmp_path):
