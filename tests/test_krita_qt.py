@@ -70,6 +70,15 @@ def make_standin_krita(binding: str):
         def uniqueId(self):  # noqa: N802
             return id(self)
 
+        def type(self):
+            return "transparencymask"
+
+        def name(self):
+            return self.name_
+
+        def visible(self):
+            return True
+
         def childNodes(self):  # noqa: N802
             return []
 
@@ -82,6 +91,9 @@ def make_standin_krita(binding: str):
 
         def name(self):
             return self.name_
+
+        def visible(self):
+            return True
 
         def uniqueId(self):  # noqa: N802
             return id(self)
@@ -121,6 +133,9 @@ def make_standin_krita(binding: str):
 
         def selection(self):
             return None
+
+        def resolution(self):
+            return 72
 
         def createTransparencyMask(self, name):  # noqa: N802
             self.masks_made += 1
