@@ -3,7 +3,7 @@
 
 Flow of an action (Layer > Remove Background, Select > Select Subject):
 1. GUI thread: read the active layer's pixels (layers.read_frame), the selection hint and the
-   include / exclude points (points.read_points: shapes on vector layers named so);
+   include / exclude points (layers.read_points: shapes on vector layers named so);
 2. a Python thread: ``Client.remove`` (the engine's worker process does the work) while a
    window-modal progress dialog with Cancel is shown and Krita keeps painting; on a model's
    first run it says first what will be downloaded (model, size, licence), then shows the
@@ -19,7 +19,7 @@ import traceback
 
 from krita import Extension, Krita
 
-from . import layers, points
+from . import layers
 from .dialog import OptionsDialog
 from .gui import Background, main_window, show_error, unexpected
 from .options import client_module, read_settings
@@ -179,7 +179,7 @@ class Job(QObject):
         self.frame = layers.read_frame(layer)
         settings = read_settings()
         self.hint = layers.selection_hint(self.document, self.frame) if settings["selection_hint"] else None
-        self.include, self.exclude = points.read_points(self.document, layer, self.frame)
+        self.include, self.exclude = layers.read_points(self.document, layer, self.frame)
         # A mask needs no decontaminated colours; a choice left to the engine is not sent.
         self.options = client_module.run_options(settings["model"], settings["refine"], foreground=False)
         self.timings["read"] = time.time()

@@ -347,7 +347,10 @@ def test_include_and_exclude_points_choose_the_subject_in_one_undo_step(krita, e
     # One undo step, which takes the mask away and nothing else (the points layers stay).
     assert len(result["history_after"]["entries"]) == len(result["history_before"]["entries"]) + 1
     assert result["after_undo"] == result["before"]
-    assert [n["name"] for n in result["after"]["nodes"]] == [n["name"] for n in result["before"]["nodes"]] + [MASK_NAME]
+    before = [(n["name"], n["type"], n["depth"]) for n in result["before"]["nodes"]]
+    assert before[0] == ("Background", "paintlayer", 0)
+    assert [(n["name"], n["type"], n["depth"]) for n in result["after"]["nodes"]] == [
+        before[0], (MASK_NAME, "transparencymask", 1), *before[1:]]
     # Select Subject goes by the same points.
     done(result["select"])
     assert result["select"]["points"] == sent

@@ -29,12 +29,11 @@ def test_the_modules_import_each_other_one_way_round():
     graph = {path.stem: own_imports(path)[0] for path in sorted(PACKAGE.glob("*.py"))}
     assert graph == {
         "__init__": {"extension"},
-        "extension": {"dialog", "gui", "layers", "options", "points", "qt"},
+        "extension": {"dialog", "gui", "layers", "options", "qt"},
         "dialog": {"gui", "options", "qt"},
         "gui": {"qt"},
         "layers": set(),
         "options": set(),
-        "points": {"layers"},
         "qt": set(),
     }
 
