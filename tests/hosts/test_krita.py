@@ -453,6 +453,9 @@ def test_the_options_dialog_offers_the_engines_models_and_refinement_levels(krit
     assert first["initial"] == {"model": "", "refine": "", "hint": False}
     assert (first["accept_visible"], first["ok_enabled"]) == (False, True)  # u2netp: Apache-2.0
     assert first["settings_after"] == {"model": "u2netp", "refine": REFINE_CHOICE, "selection_hint": True}
+    # ...and says how to point at the subject, include and exclude apart
+    assert "vector layer named \u201cinclude\u201d" in first["points_help"]
+    assert "one named \u201cexclude\u201d" in first["points_help"]
 
 
 def test_a_copyleft_model_is_chosen_only_with_its_licence_accepted(krita):

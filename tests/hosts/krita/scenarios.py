@@ -711,6 +711,7 @@ def options_round(model, refine_choice, hint, accept_licence):
     seen["ok_enabled_before_accepting"] = ok.isEnabled()
     seen["accept_visible"] = accept_box.isVisible()
     seen["licence_text"] = dialog.findChild(QLabel, "licence").text()
+    seen["points_help"] = dialog.findChild(QLabel, "points_help").text()
     if accept_licence:
         accept_box.setChecked(True)
     seen["ok_enabled"] = ok.isEnabled()
