@@ -70,6 +70,15 @@ def make_standin_krita(binding: str):
         def uniqueId(self):  # noqa: N802
             return id(self)
 
+        def type(self):
+            return "transparencymask"
+
+        def name(self):
+            return self.name_
+
+        def visible(self):
+            return True
+
         def childNodes(self):  # noqa: N802
             return []
 
@@ -82,6 +91,9 @@ def make_standin_krita(binding: str):
 
         def name(self):
             return self.name_
+
+        def visible(self):
+            return True
 
         def uniqueId(self):  # noqa: N802
             return id(self)
@@ -121,6 +133,9 @@ def make_standin_krita(binding: str):
 
         def selection(self):
             return None
+
+        def resolution(self):
+            return 72
 
         def createTransparencyMask(self, name):  # noqa: N802
             self.masks_made += 1
@@ -278,6 +293,84 @@ def child(binding: str, out: Path) -> None:
             seen["mask_rect"] = list(selection.rect)
         return seen
 
+    def points_rules():
+        """layers.read_points on stand-in layer trees: the rules a host test need not repeat."""
+        from cleancut_krita import layers
+
+        core = importlib.import_module(binding + ".QtCore")
+
+        class Shape:
+            def __init__(self, x, y, visible=True):  # a 4×4 pt box centred on (x, y) pt
+                self.box, self.shown = core.QRectF(x - 2, y - 2, 4, 4), visible
+
+            def boundingBox(self):  # noqa: N802
+                return self.box
+
+            def visible(self):
+                return self.shown
+
+        class Node:
+            def __init__(self, name, kind="vectorlayer", children=(), shapes=(), visible=True):
+                self.name_, self.kind, self.children, self.shapes_, self.shown = name, kind, list(children), list(shapes), visible
+
+            def name(self):
+                return self.name_
+
+            def type(self):
+                return self.kind
+
+            def visible(self):
+                return self.shown
+
+            def uniqueId(self):  # noqa: N802
+                return id(self)
+
+            def childNodes(self):  # noqa: N802
+                return self.children
+
+            def shapes(self):
+                return self.shapes_
+
+        class Doc:
+            def __init__(self, nodes, resolution=144):
+                self.nodes, self.ppi = nodes, resolution
+
+            def topLevelNodes(self):  # noqa: N802
+                return self.nodes
+
+            def resolution(self):
+                return self.ppi
+
+        frame = layers.Frame(b"", 10, 20, 300, 200, "RGBA", "u8", False)  # x 10..309, y 20..219
+
+        def attempt(nodes, target, resolution=144):
+            try:
+                return {"points": layers.read_points(Doc(nodes, resolution), target, frame)}
+            except layers.UserError as err:
+                return {"message": str(err)}
+
+        photo = Node("photo", "paintlayer")
+        # 144 ppi: 2 px a point. A hidden shape, a hidden layer, a layer in a hidden group, a mask
+        # named "include" and a layer whose name only contains the word count for nothing.
+        cases = {"mapped": attempt([
+            photo,
+            Node("Include hair", shapes=[Shape(50, 40), Shape(60, 60, visible=False)]),
+            Node("EXCLUDE", shapes=[Shape(100, 90)]),
+            Node("include", shapes=[Shape(5, 5)], visible=False),
+            Node("off", "grouplayer", visible=False, children=[Node("exclude", shapes=[Shape(5, 5)])]),
+            Node("mask holder", "paintlayer", children=[Node("include", "transparencymask")]),
+            Node("not include", shapes=[Shape(5, 5)])], photo)}
+        group = Node("group", "grouplayer", children=[Node("include", shapes=[Shape(50, 40)])])
+        cases["in_the_group"] = attempt([group], group)
+        cases["paint_layer"] = attempt([photo, Node("Exclude", "paintlayer")], photo)
+        cases["hidden_paint_layer"] = attempt([photo, Node("Exclude", "paintlayer", visible=False)], photo)
+        cases["too_many"] = attempt([photo, Node("include", shapes=[Shape(50, 40)] * 65)], photo)
+        cases["off_the_left"] = attempt([photo, Node("include", shapes=[Shape(4.5, 40)])], photo)  # x 9 px
+        cases["last_pixel"] = attempt([photo, Node("include", shapes=[Shape(154.75, 109.75)])], photo)  # 309.5, 219.5
+        cases["past_the_last"] = attempt([photo, Node("include", shapes=[Shape(155, 40)])], photo)  # x 310 px
+        return cases
+
+    results["points"] = points_rules()
     results["options"] = options_round("red", "off", True, accept=False)
     results["options_again"] = options_round("gpl", "off", True, accept=True)
     engines_hello = extension.client.hello
@@ -499,6 +592,28 @@ if __name__ != "__main__":
         seen = krita_qt[0]["after_cancel"]
         assert (seen["outcome"]["status"], seen["outcome"]["engine"]) == ("done", "finished")
         assert seen["children"] == ["Background removed (cleancut)"]
+
+    def test_points_come_from_visible_vector_layers_named_include_or_exclude_in_frame_pixels(krita_qt):
+        # 144 ppi: a shape's box centred on (50, 40) pt is at pixel (100, 80), (90, 60) in the
+        # frame at (10, 20); hidden shapes, hidden layers and groups, masks and other names count
+        # for nothing.
+        include, exclude = krita_qt[0]["points"]["mapped"]["points"]
+        assert (include, exclude) == ([[90.0, 60.0]], [[190.0, 160.0]])
+
+    def test_points_the_plug_in_refuses_before_any_work(krita_qt):
+        cases = krita_qt[0]["points"]
+        assert cases["in_the_group"]["message"].startswith(
+            "The include points layer \u201cinclude\u201d is inside the group \u201cgroup\u201d that is being cut out")
+        assert cases["paint_layer"]["message"].startswith(
+            "The layer \u201cExclude\u201d is named like exclude points but is not a vector layer")
+        assert cases["hidden_paint_layer"]["points"] == [[], []]
+        assert cases["too_many"]["message"] == ("cleancut takes at most 64 include and exclude points together; "
+                                                "the visible points layers hold 65: hide or delete some.")
+        assert cases["off_the_left"]["message"].startswith(
+            "The include point at 9, 80 (a shape on the layer \u201cinclude\u201d) lies outside the layer "
+            "\u201cphoto\u201d, which covers x 10 to 309 and y 20 to 219")
+        assert cases["last_pixel"]["points"] == [[[299.5, 199.5]], []]
+        assert cases["past_the_last"]["message"].startswith("The include point at 310, 80 ")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Layer > Background Removal Options...: model, edge refinement, selection hint; remembered.
+It also says how to place include and exclude points (layers.read_points).
 
 The dialog opens at once with the remembered values; the engine's model list (and its edge
 refinement levels) arrives from the worker off the GUI thread. A model whose licence needs
@@ -12,6 +13,12 @@ import traceback
 from .gui import Background, unexpected
 from .options import client_module, read_settings, write_settings
 from .qt import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, Qt, QVBoxLayout
+
+
+POINTS_HELP = ("Point at the subject: on a vector layer named \u201cinclude\u201d, draw small circles (Ellipse "
+               "tool) on the subject; on one named \u201cexclude\u201d, on what is not the subject. Remove "
+               "Background and Select Subject keep every include point and leave out every exclude point; "
+               "hide a layer to switch its points off.")
 
 
 def safe(method):
@@ -56,6 +63,9 @@ class OptionsDialog(QDialog):
         self.hint.setToolTip("Pixels outside the selection become background; a selection that leaves "
                              "much of the layer out is a box prompt: the model looks at a crop around it.")
         self.hint.setChecked(self.settings["selection_hint"])
+        self.points_help = QLabel(POINTS_HELP, self)
+        self.points_help.setObjectName("points_help")
+        self.points_help.setWordWrap(True)
         self.licence = QLabel(self)
         self.licence.setObjectName("licence")
         self.licence.setWordWrap(True)
@@ -78,6 +88,7 @@ class OptionsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.hint)
+        layout.addWidget(self.points_help)
         layout.addWidget(self.licence)
         layout.addWidget(self.accept_licence)
         layout.addWidget(self.status)

@@ -2,7 +2,8 @@
 """cleancut's Krita extension: the actions, the background job, progress, cancel and errors.
 
 Flow of an action (Layer > Remove Background, Select > Select Subject):
-1. GUI thread: read the active layer's pixels (layers.read_frame) and the selection hint;
+1. GUI thread: read the active layer's pixels (layers.read_frame), the selection hint and the
+   include / exclude points (layers.read_points: shapes on vector layers named so);
 2. a Python thread: ``Client.remove`` (the engine's worker process does the work) while a
    window-modal progress dialog with Cancel is shown and Krita keeps painting; on a model's
    first run it says first what will be downloaded (model, size, licence), then shows the
@@ -132,14 +133,15 @@ class CleancutExtension(Extension):
         self.job = Job(self, action, document)
         self.job.start()
 
-    def report(self, status, message=None, action=None, kind=None, timings=None, engine=None):
+    def report(self, status, message=None, action=None, kind=None, timings=None, engine=None, points=None):
         """Record an outcome, show its message (if any) and tell listeners.
 
         ``engine`` says how the engine call itself ended: "finished", or the error's kind
-        ("cancelled" when the worker stopped on the user's Cancel).
+        ("cancelled" when the worker stopped on the user's Cancel); ``points``: the include and
+        exclude points sent with the request ({"include": [[x, y], ...], "exclude": ...}).
         """
         self.outcomes.append({"action": action, "status": status, "message": message, "kind": kind,
-                              "timings": timings or {}, "engine": engine})
+                              "timings": timings or {}, "engine": engine, "points": points})
         if message:
             show_error(message, "cleancut: " + TITLES.get(action, "Background Removal"))
         self.finished.emit(action or "", status, message)
@@ -177,12 +179,20 @@ class Job(QObject):
         self.frame = layers.read_frame(layer)
         settings = read_settings()
         self.hint = layers.selection_hint(self.document, self.frame) if settings["selection_hint"] else None
+        self.include, self.exclude = layers.read_points(self.document, layer, self.frame)
         # A mask needs no decontaminated colours; a choice left to the engine is not sent.
         self.options = client_module.run_options(settings["model"], settings["refine"], foreground=False)
         self.timings["read"] = time.time()
 
+    def _what(self):
+        """The action and its layer (Remove Background of “photo”), with the points it goes by."""
+        text = "%s of \u201c%s\u201d" % (TITLES[self.action], self.layer_name)
+        if self.include or self.exclude:
+            text += " (points: %d include, %d exclude)" % (len(self.include), len(self.exclude))
+        return text
+
     def _show_progress(self):
-        self.dialog = QProgressDialog("%s of \u201c%s\u201d\u2026" % (TITLES[self.action], self.layer_name),
+        self.dialog = QProgressDialog("%s\u2026" % self._what(),
                                       "Cancel", 0, 100, main_window())
         self.dialog.setObjectName("cleancut-progress")
         self.dialog.setWindowTitle("cleancut")
@@ -212,7 +222,8 @@ class Job(QObject):
             self.notice = client.first_run_notice(self.options.get("model"))
             return client.remove(frame.pixels, frame.width, frame.height, channels=frame.channels,
                                  pixel_format=frame.pixel_format, options=self.options, hint=self.hint,
-                                 alpha_format="u8", progress=progress, cancelled=self.cancel_requested.is_set)
+                                 alpha_format="u8", progress=progress, cancelled=self.cancel_requested.is_set,
+                                 include=self.include, exclude=self.exclude)
 
         return self.extension.call_engine(work)
 
@@ -226,8 +237,7 @@ class Job(QObject):
         fraction, stage, download = self.progress
         if self.dialog is not None and not self.cancel_requested.is_set():
             self.dialog.setValue(round(100 * client_module.progress_fraction(fraction, download)))
-            text = "%s of \u201c%s\u201d: %s\u2026" % (
-                TITLES[self.action], self.layer_name, client_module.progress_text(stage, download))
+            text = "%s: %s\u2026" % (self._what(), client_module.progress_text(stage, download))
             self.dialog.setLabelText(text if self.notice is None else self.notice + "\n\n" + text)
 
     def _done(self, alpha, error_text, error):
@@ -253,7 +263,8 @@ class Job(QObject):
         except Exception:
             status, message, kind = "failed", unexpected(traceback.format_exc()), "internal"
         self.timings["done"] = time.time()
-        extension.report(status, message, self.action, kind, self.timings, engine)
+        sent = {"include": [list(p) for p in self.include], "exclude": [list(p) for p in self.exclude]}
+        extension.report(status, message, self.action, kind, self.timings, engine, sent)
         self.deleteLater()
 
     def _apply(self, alpha):

@@ -29,9 +29,16 @@ HINT_RECT = (96, 32, 320, 400)
 # A refinement level other than the engine's default (the options dialog and the "refine" case
 # choose it), so that using it shows in the mask.
 REFINE_CHOICE = next((mode for mode in REFINE_MODES if mode != Options().refine), REFINE_MODES[0])
+# Include and exclude points on two_photos() (pixels of the picture): on the cat, on the astronaut,
+# and a hidden include layer's point on the astronaut that must not count; the documents' resolutions
+# (not 72 ppi: libkis gives shapes in points, 1/72 inch); the offset of the photos' layer in the
+# second case, and how far its points layers are moved (a layer's move must reach the points).
+CLICKS = {"include": [[737, 256]], "exclude": [[256, 200]], "hidden": [[256, 330]], "resolution": 150.0,
+          "offset": [-100, 30], "offset_resolution": 300.0, "layer_move": [25, 15]}
 # The driver's watchdog for one session: a hang detector, not an expectation. A session takes
-# 60-140 s alone; beside the Blender tests on 2 cores it may take twice that.
-DEADLINE_S = 420
+# 60-140 s alone (the include / exclude points' three scenarios add 20-40 s); beside the Blender
+# tests on 2 cores it may take twice that.
+DEADLINE_S = 480
 
 
 def rgb(path: Path) -> np.ndarray:
@@ -85,7 +92,8 @@ def start_sessions(flavours: list[str], scratch: Path, cache: Path, inputs: dict
         engine = engine_for(chroot.name) if chroot is not None else None
         hosts[flavour] = KritaHost(flavour, scratch / f"krita{flavour}", cache, engine)
     spec = {"inputs": {k: v for k, v in inputs.items() if isinstance(v, str)}, "hint_rect": list(HINT_RECT),
-            "box": {"size": list(TWO_PHOTOS_SIZE), "rect": list(BOX)}, "refine_choice": REFINE_CHOICE}
+            "box": {"size": list(TWO_PHOTOS_SIZE), "rect": list(BOX)}, "refine_choice": REFINE_CHOICE,
+            "clicks": CLICKS}
     pool = ThreadPoolExecutor(max_workers=max(1, len(hosts)))
     futures = {flavour: (pool.submit(host.run, SCENARIOS, spec, DEADLINE_S), host) for flavour, host in hosts.items()}
     return pool, futures

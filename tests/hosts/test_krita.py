@@ -27,13 +27,14 @@ import pytest
 from hostkit import REPO, x_server_left
 from hostkit.scenes import BOX, DOWNLOAD_MODEL, TWO_PHOTOS_SIZE, check_box_prompt, first_run_server, two_photos
 from PIL import Image
+from scipy import ndimage
 
-from cleancut import frames, pipeline
+from cleancut import frames, pipeline, prompts
 from cleancut.catalog import load_catalog
 from cleancut.errors import CleancutError
 from cleancut.options import REFINE_MODES, Options
 from krita_harness import FLAVOURS, KritaHost, KritaRunError
-from krita_matrix import ASTRONAUT, CHELSEA, HINT_RECT, REFINE_CHOICE, SCENARIOS, rgb, with_alpha
+from krita_matrix import ASTRONAUT, CHELSEA, CLICKS, HINT_RECT, REFINE_CHOICE, SCENARIOS, rgb, with_alpha
 
 MASK_NAME = "Background removed (cleancut)"
 NO_ENGINE = "/nonexistent/cleancut/python3"
@@ -69,10 +70,17 @@ def raw(path: str, dtype, shape) -> np.ndarray:
     return np.fromfile(path, dtype=np.dtype(dtype)).reshape(shape)
 
 
-def engine_alpha(pixels: bytes | np.ndarray, width: int, height: int, channels: str, fmt: str, hint=None) -> np.ndarray:
-    """What the worker answers for these bytes: decoded as it does, removed, encoded as u8."""
+def engine_alpha(pixels: bytes | np.ndarray, width: int, height: int, channels: str, fmt: str, hint=None,
+                 points: dict | None = None) -> np.ndarray:
+    """What the worker answers for these bytes: decoded as it does, removed, encoded as u8.
+    ``points``: the include and exclude points the plug-in sent ({"include": [[x, y]], ...})."""
     rgb8, _ = frames.decode(bytes(np.ascontiguousarray(pixels)), width, height, channels, fmt)
-    alpha = pipeline.remove(rgb8, Options(foreground=False), hint=hint).alpha  # as the plug-in asks
+    clicks = None
+    if points:
+        clicks = prompts.Clicks(include=tuple((float(x), float(y)) for x, y in points["include"]),
+                                exclude=tuple((float(x), float(y)) for x, y in points["exclude"]))
+        clicks = clicks.checked(width, height) if clicks else None
+    alpha = pipeline.remove(rgb8, Options(foreground=False), hint=hint, clicks=clicks).alpha  # as the plug-in asks
     return np.frombuffer(frames.encode_alpha(alpha, "u8"), np.uint8).reshape(height, width)
 
 
@@ -289,6 +297,100 @@ def test_a_users_selection_is_left_as_it_was_by_remove_background_and_its_undo(k
     assert result["after_undo"] == result["before"]
 
 
+# --- include and exclude points ---------------------------------------------------------------------
+def dot_centres(path: str, shape) -> list[tuple[float, float]]:
+    """Where Krita painted a points layer's circles (pixels of the document, continuous: the
+    centre of pixel (0, 0) is 0.5, 0.5): the alpha-weighted centre of each painted blob. This is
+    independent of libkis' units, so it checks the plug-in's conversion from points to pixels."""
+    alpha = raw(path, np.uint8, shape + (4,))[..., 3].astype(float)
+    labels, count = ndimage.label(alpha > 0)
+    centres = ndimage.center_of_mass(alpha, labels, range(1, count + 1))
+    return sorted((x + 0.5, y + 0.5) for y, x in centres)
+
+
+def points_at(sent: list, drawn: list, origin) -> None:
+    """The points the plug-in sent (frame pixels) are where Krita drew the circles, less the
+    frame's origin, within a quarter of a pixel."""
+    assert len(sent) == len(drawn)
+    for (x, y), (dx, dy) in zip(sorted(sent), drawn):
+        assert abs(x + origin[0] - dx) < 0.25 and abs(y + origin[1] - dy) < 0.25, (x, y, dx, dy, origin)
+
+
+def obeys(alpha: np.ndarray, points: dict) -> None:
+    """The subject contains every include point and leaves out every exclude point."""
+    for x, y in points["include"]:
+        assert alpha[int(y), int(x)] >= 128, ("include", x, y, alpha[int(y), int(x)])
+    for x, y in points["exclude"]:
+        assert alpha[int(y), int(x)] < 128, ("exclude", x, y, alpha[int(y), int(x)])
+
+
+def test_include_and_exclude_points_choose_the_subject_in_one_undo_step(krita, engine_here):
+    results, _, _ = krita
+    result = results["clicks"]
+    done(result["outcome"])
+    sent = result["outcome"]["points"]
+    width, height = TWO_PHOTOS_SIZE
+    assert (result["resolution"], result["layer_rect"]) == (CLICKS["resolution"], [0, 0, width, height])
+    # One include point (the switched-off include layer does not count), one exclude point, each
+    # where Krita drew its circle on this 150 ppi document.
+    assert (len(sent["include"]), len(sent["exclude"])) == (1, 1)
+    for kind in ("include", "exclude"):
+        points_at(sent[kind], dot_centres(result["dots"][kind], (height, width)), (0, 0))
+    pixels = with_alpha(two_photos(), 255).astype(np.uint8)
+    expected = engine_alpha(pixels, width, height, "RGBA", "u8", points=sent)
+    mask_is(result, expected)
+    mask = raw(result["mask"], np.uint8, (height, width))
+    obeys(mask, sent)
+    # Without the points, the engine's subject is another: a plug-in that dropped them would fail.
+    unpointed = engine_alpha(pixels, width, height, "RGBA", "u8")
+    assert unpointed[int(sent["exclude"][0][1]), int(sent["exclude"][0][0])] >= 128
+    # One undo step, which takes the mask away and nothing else (the points layers stay).
+    assert len(result["history_after"]["entries"]) == len(result["history_before"]["entries"]) + 1
+    assert result["after_undo"] == result["before"]
+    before = [(n["name"], n["type"], n["depth"]) for n in result["before"]["nodes"]]
+    assert before[0] == ("Background", "paintlayer", 0)
+    assert [(n["name"], n["type"], n["depth"]) for n in result["after"]["nodes"]] == [
+        before[0], (MASK_NAME, "transparencymask", 1), *before[1:]]
+    # Select Subject goes by the same points.
+    done(result["select"])
+    assert result["select"]["points"] == sent
+    assert np.array_equal(raw(result["selection"], np.uint8, (height, width)), expected)
+
+
+def test_points_reach_the_engine_in_the_pixels_of_a_layer_with_an_offset(krita, engine_here):
+    results, _, _ = krita
+    result = results["clicks_offset"]
+    done(result["outcome"])
+    sent = result["outcome"]["points"]
+    width, height = TWO_PHOTOS_SIZE
+    origin = CLICKS["offset"]
+    assert result["resolution"] == CLICKS["offset_resolution"]
+    assert result["layer_rect"] == result["frame_rect"] == [*origin, width, height]  # partly off the 900×600 canvas
+    for kind in ("include", "exclude"):
+        points_at(sent[kind], dot_centres(result["dots"][kind], (600, 900)), origin)
+        # ...which are the picture's own pixels the points were put on (through moved layers too)
+        assert np.allclose(sorted(sent[kind]), sorted(CLICKS[kind]), atol=0.25)
+    sent_pixels = raw(result["frame"], np.uint8, (height, width, 4))
+    assert np.array_equal(sent_pixels[..., :3], two_photos())
+    expected = engine_alpha(sent_pixels, width, height, "RGBA", "u8", points=sent)
+    mask_is(result, expected)
+    obeys(raw(result["mask"], np.uint8, (height, width)), sent)
+
+
+def test_points_off_the_layer_or_on_the_active_layer_are_refused_and_nothing_changes(krita):
+    results, _, _ = krita
+    result = results["clicks_refused"]
+    for case, text in (("active_points", ("The active layer \u201cinclude\u201d holds include points for cleancut: "
+                                          "select the layer to cut out in the Layers docker, then run it again.")),
+                       ("off_layer", ("The exclude point at 50, 50 (a shape on the layer \u201cexclude\u201d) lies "
+                                      "outside the layer \u201ccat\u201d, which covers x 100 to 299 and y 300 to 449: "
+                                      "move the point onto the layer, or delete or hide it. Nothing was changed."))):
+        outcome = result[case]
+        assert (outcome["status"], outcome["message"], outcome["boxes"]) == ("failed", text, [text]), case
+        assert outcome["engine"] is None  # refused before any request reached the worker
+    unchanged(result)
+
+
 # --- cancel and failures leave the document as it was ----------------------------------------------
 def unchanged(result: dict) -> None:
     assert result["after"] == result["before"]
@@ -351,6 +453,9 @@ def test_the_options_dialog_offers_the_engines_models_and_refinement_levels(krit
     assert first["initial"] == {"model": "", "refine": "", "hint": False}
     assert (first["accept_visible"], first["ok_enabled"]) == (False, True)  # u2netp: Apache-2.0
     assert first["settings_after"] == {"model": "u2netp", "refine": REFINE_CHOICE, "selection_hint": True}
+    # ...and says how to point at the subject, include and exclude apart
+    assert "vector layer named \u201cinclude\u201d" in first["points_help"]
+    assert "one named \u201cexclude\u201d" in first["points_help"]
 
 
 def test_a_copyleft_model_is_chosen_only_with_its_licence_accepted(krita):

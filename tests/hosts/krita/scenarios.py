@@ -8,7 +8,9 @@ dialog), and dumps what came out (masks, selections, the pixels the plug-in read
 history, message boxes) to files and results.json for the test to check.
 
 spec: {"only": [scenario names] (default: every one in SCENARIOS), "inputs": {name: raw file},
-       "hint_rect": [x, y, w, h], "box": {"size": [w, h], "rect": [x, y, w, h]}, "bench": {...}}
+       "hint_rect": [x, y, w, h], "box": {"size": [w, h], "rect": [x, y, w, h]},
+       "clicks": {"include": [[x, y]], "exclude": [[x, y]], "hidden": [[x, y]], "resolution": ppi,
+                  "offset": [x, y], "offset_resolution": ppi, "layer_move": [dx, dy]}, "bench": {...}}
 """
 
 import hashlib
@@ -62,18 +64,27 @@ def raw_input(name):
         return handle.read()
 
 
-def new_document(width, height, model="RGBA", depth="U8", profile=""):
+def new_document(width, height, model="RGBA", depth="U8", profile="", resolution=72.0):
     """A document shown in the window, its Background layer active (5.2 needs the main loop)."""
     STATE["serial"] += 1
-    doc = APP.createDocument(width, height, "cleancut test %d" % STATE["serial"], model, depth, profile, 72.0)
+    doc = APP.createDocument(width, height, "cleancut test %d" % STATE["serial"], model, depth, profile, resolution)
     APP.activeWindow().addView(doc)
     yield lambda: doc.activeNode() is not None
     return doc
 
 
 def activate(doc, node):
+    """Make the node the active one. Krita activates a layer added by a script a while later, on
+    its own: the node is set again until it is the active one."""
+    def active():
+        current = doc.activeNode()
+        if current is not None and current.uniqueId() == node.uniqueId():
+            return True
+        doc.setActiveNode(node)
+        return False
+
     doc.setActiveNode(node)
-    yield lambda: doc.activeNode() is not None and doc.activeNode().uniqueId() == node.uniqueId()
+    yield active
 
 
 def paint_layer(doc, name, pixels, x, y, width, height, parent=None):
@@ -417,6 +428,104 @@ def scenario_keeps_selection():
     return result
 
 
+# --- include and exclude points: circles on vector layers named "include" / "exclude" -------------
+def points_layer(doc, name, centres, move=None, visible=True):
+    """A vector layer of small circles (radius 6 px) centred on ``centres`` (pixels of the
+    document), then moved by ``move``; SVG user units are the document's pixels here."""
+    layer = doc.createVectorLayer(name)
+    doc.rootNode().addChildNode(layer, None)
+    width, height = doc.width(), doc.height()
+    circles = "".join('<circle cx="%s" cy="%s" r="6" fill="#ff0000"/>' % (x, y) for x, y in centres)
+    layer.addShapesFromSvg('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">%s</svg>'
+                           % (width, height, width, height, circles))
+    if move is not None:
+        layer.move(*move)
+    layer.setVisible(visible)
+    doc.waitForDone()
+    return layer
+
+
+def drawn(name, doc, layer):
+    """Where Krita paints the layer's circles: its projection over the whole document (alpha)."""
+    return dump(name + "-dots.raw", layer.projectionPixelData(0, 0, doc.width(), doc.height()))
+
+
+def scenario_clicks():
+    """Two photos side by side on one layer, at 150 ppi; an include point on the cat, an
+    exclude point on the astronaut, and a hidden include layer that must not count. Remove
+    Background (one undo step), then Select Subject with the same points."""
+    clicks = STATE["spec"]["clicks"]
+    width, height = STATE["spec"]["box"]["size"]
+    set_options()
+    doc = yield from new_document(width, height, resolution=clicks["resolution"])
+    layer = doc.topLevelNodes()[0]
+    layer.setPixelData(raw_input("two_bgra8"), 0, 0, width, height)
+    include = points_layer(doc, "include", clicks["include"])
+    exclude = points_layer(doc, "Exclude points", clicks["exclude"])
+    points_layer(doc, "include (switched off)", clicks["hidden"], visible=False)
+    yield 300  # Krita activates the last layer added, a while later
+    yield from activate(doc, layer)
+    result = {"resolution": doc.resolution(), "layer_rect": rect(layer),
+              "dots": {"include": drawn("clicks-include", doc, include), "exclude": drawn("clicks-exclude", doc, exclude)}}
+    before, history_before = snapshot(doc), history()
+    result["outcome"] = yield from trigger("cleancut_remove_background")
+    result.update({"before": before, "after": snapshot(doc), "history_before": history_before,
+                   "history_after": history()})
+    result.update(mask_record("clicks", layer))
+    yield from undo(doc)
+    result["after_undo"] = snapshot(doc)
+    result["select"] = yield from trigger("cleancut_select_subject")
+    selection = doc.selection()
+    result["selection"] = dump("clicks-selection.raw", selection.pixelData(0, 0, width, height)) if selection else None
+    yield from close(doc)
+    return result
+
+
+def scenario_clicks_offset():
+    """The photos' layer moved to an offset (partly off the canvas) at 300 ppi, and the include
+    layer itself moved: the points reach the engine in the layer's own pixels."""
+    clicks = STATE["spec"]["clicks"]
+    width, height = STATE["spec"]["box"]["size"]
+    ox, oy = clicks["offset"]
+    dx, dy = clicks["layer_move"]
+    set_options()
+    doc = yield from new_document(900, 600, resolution=clicks["offset_resolution"])
+    layer = paint_layer(doc, "photos", raw_input("two_bgra8"), 0, 0, width, height)
+    layer.move(ox, oy)
+    doc.waitForDone()
+    include = points_layer(doc, "Include", [[x + ox - dx, y + oy] for x, y in clicks["include"]], move=(dx, 0))
+    exclude = points_layer(doc, "exclude", [[x + ox, y + oy - dy] for x, y in clicks["exclude"]], move=(0, dy))
+    yield 300  # Krita activates the last layer added, a while later
+    yield from activate(doc, layer)
+    result = {"resolution": doc.resolution(), "layer_rect": rect(layer),
+              "dots": {"include": drawn("offset-include", doc, include), "exclude": drawn("offset-exclude", doc, exclude)}}
+    result.update(frame_record("clicks-offset", layer))
+    result["outcome"] = yield from trigger("cleancut_remove_background")
+    result.update(mask_record("clicks-offset", layer))
+    yield from close(doc)
+    return result
+
+
+def scenario_clicks_refused():
+    """Points the plug-in refuses before any work, the document left as it was: the points
+    layer itself active, then an exclude point off the (smaller) layer."""
+    set_options()
+    doc = yield from new_document(512, 512)
+    layer = paint_layer(doc, "cat", raw_input("cat_bgra8"), 100, 300, 200, 150)
+    include = points_layer(doc, "include", [[200, 375]])
+    points_layer(doc, "exclude", [[50, 50]])  # on the canvas, off the cat's layer
+    yield 300  # Krita activates the last layer added, a while later
+    yield from activate(doc, include)
+    before, history_before = snapshot(doc), history()
+    result = {"active_points": (yield from trigger("cleancut_remove_background"))}
+    yield from activate(doc, layer)
+    result["off_layer"] = yield from trigger("cleancut_remove_background")
+    result.update({"before": before, "after": snapshot(doc), "history_before": history_before,
+                   "history_after": history()})
+    yield from close(doc)
+    return result
+
+
 def click_cancel():
     """Once the engine is at work on the request, press the progress dialog's Cancel button."""
     found = {}
@@ -602,6 +711,7 @@ def options_round(model, refine_choice, hint, accept_licence):
     seen["ok_enabled_before_accepting"] = ok.isEnabled()
     seen["accept_visible"] = accept_box.isVisible()
     seen["licence_text"] = dialog.findChild(QLabel, "licence").text()
+    seen["points_help"] = dialog.findChild(QLabel, "points_help").text()
     if accept_licence:
         accept_box.setChecked(True)
     seen["ok_enabled"] = ok.isEnabled()
@@ -620,7 +730,7 @@ def scenario_options():
 
 
 SCENARIOS = ["menus", "photo8", "u16", "f32", "f16", "grey", "offset", "small", "group", "select",
-             "hint", "box", "refine", "keeps_selection", "cancel", "missing_model", "no_engine", "plugin_bug", "options"]
+             "hint", "box", "refine", "keeps_selection", "clicks", "clicks_offset", "clicks_refused", "cancel", "missing_model", "no_engine", "plugin_bug", "options"]
 
 
 def scenario_bench():
