@@ -82,21 +82,23 @@ def engine_env(cache: Path, config: Path):
 
 
 def engine_alphas(frames: list, cache: Path, model: str = "u2netp", smoothing: float = 0.0,
-                  stream: bool = False, hint: np.ndarray | None = None) -> list[np.ndarray]:
+                  stream: bool = False, hint: np.ndarray | None = None, include: tuple = (),
+                  exclude: tuple = ()) -> list[np.ndarray]:
     """8-bit alphas of the engine for RGB frames; ``stream`` carries video state between them;
-    ``hint`` (H×W uint8) is given with every frame."""
+    ``hint`` (H×W uint8) and the ``include`` / ``exclude`` points (x, y pixels from the top-left
+    corner) are given with every frame."""
     key = (tuple(f.tobytes() for f in frames), str(cache), model, smoothing, stream,
-           None if hint is None else hint.tobytes())
+           None if hint is None else hint.tobytes(), tuple(include), tuple(exclude))
     if key not in _ALPHAS:
-        _ALPHAS[key] = _engine_alphas(frames, cache, model, smoothing, stream, hint)
+        _ALPHAS[key] = _engine_alphas(frames, cache, model, smoothing, stream, hint, tuple(include), tuple(exclude))
     return _ALPHAS[key]
 
 
 _ALPHAS: dict = {}  # the engine is deterministic here; several tests compare with the same answers
 
 
-def _engine_alphas(frames, cache, model, smoothing, stream, hint):
-    from cleancut import frames as wire, licences, pipeline, temporal
+def _engine_alphas(frames, cache, model, smoothing, stream, hint, include, exclude):
+    from cleancut import frames as wire, licences, pipeline, prompts, temporal
     from cleancut.catalog import load_catalog
     from cleancut.options import Options
 
@@ -109,7 +111,9 @@ def _engine_alphas(frames, cache, model, smoothing, stream, hint):
         out = []
         for rgb in frames:
             options = Options(model=model, temporal_smoothing=smoothing, offline=True, foreground=False)
-            result = pipeline.remove(rgb, options, stream=state, hint=hint)
+            clicks = prompts.Clicks(include=include, exclude=exclude)
+            clicks = clicks.checked(rgb.shape[1], rgb.shape[0]) if clicks else None  # as the worker takes them
+            result = pipeline.remove(rgb, options, stream=state, hint=hint, clicks=clicks)
             out.append(np.frombuffer(wire.encode_alpha(result.alpha, "u8"), np.uint8).reshape(rgb.shape[:2]))
         return out
 
@@ -562,6 +566,109 @@ def test_mask_image_that_cannot_guide_is_refused_and_changes_nothing(hosts, host
     assert facts["video"] == [["CANCELLED"], "Error: A mask image guides still images only; 'frame_0005.png' has "
                                              "frames (a sequence, movie or movie clip). Clear Mask Image to cut it "
                                              "out.\n"]
+    assert_unchanged(facts)
+
+
+# --- include and exclude points: annotation layers of the Image Editor (stills) ---
+
+CLICK_HOSTS = pytest.mark.parametrize("host", [VERSIONS[0], VERSIONS[-1]])  # the oldest and the newest
+PHOTO_SIZE = 512  # astronaut.png is 512×512
+INCLUDE = (400.5, 150.5)  # pixels from the top-left corner: the shuttle model, which u2netp alone leaves out
+EXCLUDE = (220.5, 130.5)  # the astronaut's face, which u2netp alone keeps
+OUTSIDE_UV = (1.25, 0.5)  # right of the image: 640, 256 in pixels
+
+
+def uv(point: tuple[float, float]) -> tuple[float, float]:
+    """Pixels (from the top-left corner) as the Image Editor keeps annotation strokes: UV, from
+    the bottom-left corner, 0..1 across the image."""
+    return point[0] / PHOTO_SIZE, 1.0 - point[1] / PHOTO_SIZE
+
+
+def make_annotations(media: dict) -> Path:
+    """A .blend with annotation data "Clicks" and "Outside", made by Blender 3.4's Python API
+    (annotation strokes can no longer be made from Python in 4.3+; they read the file).
+
+    "Clicks": the layer "Include" (any case) holds a stroke whose first point is INCLUDE (its
+    other points on the face: only where the pen first touched counts), and at frame 10 (not
+    shown at frame 1) a stroke on the face; "exclude" a dot on EXCLUDE; a hidden "exclude" layer
+    ("Exclude") a dot on the shuttle and a "Note" layer a dot on the arm (both ignored)."""
+    path = media["root"] / "clicks.blend"
+    if path.exists():
+        return path
+    layers = {"Clicks": [("Include", False, {1: [[uv(INCLUDE), uv((215.5, 125.5)), uv(EXCLUDE)]],
+                                             10: [[uv(EXCLUDE)]]}),
+                         ("exclude", False, {1: [[uv(EXCLUDE)]]}),
+                         ("Exclude", True, {1: [[uv((410.5, 180.5))]]}),  # "exclude" is taken: names are unique
+                         ("Note", False, {1: [[uv((100.5, 400.5))]]})],
+              "Outside": [("include", False, {1: [[uv(INCLUDE)], [OUTSIDE_UV]]})]}
+    script = media["root"] / "make_annotations.py"
+    script.write_text(f"""
+import bpy
+for name, layers in {layers!r}.items():
+    data = bpy.data.grease_pencils.new(name)
+    data.use_fake_user = True
+    for info, hidden, frames in layers:
+        layer = data.layers.new(info)
+        layer.annotation_hide = hidden
+        for number, strokes in frames.items():
+            frame = layer.frames.new(number)
+            for points in strokes:
+                stroke = frame.strokes.new()
+                stroke.display_mode = "2DSPACE"  # the Annotate tool's Placement "Image"
+                stroke.points.add(len(points))
+                for point, (u, v) in zip(stroke.points, points):
+                    point.co = (u, v, 0.0)
+bpy.ops.wm.save_as_mainfile(filepath={str(path)!r})
+""")
+    subprocess.run([which("blender"), "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script)],
+                   check=True, capture_output=True, timeout=BLENDER_TIMEOUT)
+    return path
+
+
+def clicks_run(hosts, host, media):
+    params = {"photo": photo(), "annotations": str(make_annotations(media)), "first_file": str(media["seq"][0])}
+    return shared_run(hosts, host, "clicks", lambda b: b.run("clicks", params, "clicks"))
+
+
+@CLICK_HOSTS
+def test_clicks_from_the_image_editor_annotations_give_the_engine_answer(hosts, host, media, model_cache):
+    facts = clicks_run(hosts, host, media)
+    assert facts["annotations"] == ["Clicks", "Outside"]
+    assert facts["run"] == [["FINISHED"], None]
+    assert facts["report"][0] == "INFO" and facts["report"][1].endswith(", 1 include and 1 exclude points)")
+    want = engine_alphas([rgb_of(photo())], model_cache, include=(INCLUDE,), exclude=(EXCLUDE,))[0]
+    assert_close(alpha_of(facts["render"]), want, f"Blender {host} composite alpha with include and exclude points")
+    (name, matte), = mattes(facts["state"]).items()
+    assert (name, matte["packed"]) == ("astronaut.png matte", True)
+
+
+@CLICK_HOSTS
+def test_clicks_matte_holds_the_include_point_and_not_the_exclude_point(hosts, host, media, model_cache):
+    facts = clicks_run(hosts, host, media)
+    got = alpha_of(facts["render"])
+    (ix, iy), (ex, ey) = INCLUDE, EXCLUDE
+    assert got[int(iy), int(ix)] > 128 and got[int(ey), int(ex)] < 128, (got[int(iy), int(ix)], got[int(ey), int(ex)])
+    plain = engine_alphas([rgb_of(photo())], model_cache)[0]
+    assert plain[int(iy), int(ix)] < 128 and plain[int(ey), int(ex)] > 128  # the points changed the answer
+
+
+@CLICK_HOSTS
+def test_click_outside_the_image_is_refused_and_changes_nothing(hosts, host, media):
+    facts = clicks_run(hosts, host, media)
+    assert facts["outside"] == [["CANCELLED"], "Error: The include point at 640, 256 (pixels from the top-left "
+                                               "corner) of the annotation layer 'include' lies outside the image "
+                                               "'astronaut.png' (512×512): move or erase it, then run Remove "
+                                               "Background again.\n"]
+    assert facts["no_such_annotation"] == [["CANCELLED"], "Error: There is no annotation called 'no such annotation'.\n"]
+    assert_unchanged(facts)
+
+
+@CLICK_HOSTS
+def test_clicks_with_a_sequence_are_refused_and_change_nothing(hosts, host, media):
+    facts = clicks_run(hosts, host, media)
+    assert facts["sequence"] == [["CANCELLED"], "Error: Include and exclude points guide still images only; "
+                                                "'frame_0005.png' has frames (a sequence, movie or movie clip). Hide "
+                                                "or erase the annotation layers include and exclude to cut it out.\n"]
     assert_unchanged(facts)
 
 
