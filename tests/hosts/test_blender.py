@@ -974,9 +974,27 @@ def test_licence_accepted_in_preferences_lets_the_default_model_run(hosts, host,
 
 def gui_run(hosts, host, media):
     params = {"files_a": [str(p) for p in media["seq"][:2]], "files_b": [str(p) for p in media["seq"]] * 4,
-              "still": str(media["seq"][1]),
+              "still": str(media["seq"][1]), "points": DRAWN_POINTS,
               "width": SEQ_SIZE[0], "height": SEQ_SIZE[1]}
     return shared_run(hosts, host, "gui", lambda b: b.run("gui", params, "gui", gui=True))
+
+
+DRAWN_POINTS = [["include", 40.5, 30.5], ["exclude", 120.5, 90.5], ["include", 150.5, 10.5]]  # pixels, top-left
+
+
+@GUI_HOSTS
+def test_annotation_dots_drawn_in_the_image_editor_are_read_at_the_pixels_drawn(hosts, host, media):
+    """The Annotate tool's dots (its operator, the mouse at each pixel's place in the Image Editor
+    at zoom 1) reach the add-on as those pixels from the top-left corner, rows down (±1 pixel:
+    the mouse is at whole region pixels)."""
+    facts = gui_run(hosts, host, media)
+    assert [status for _, _, status in facts["drawn"]] == [["FINISHED"]] * len(DRAWN_POINTS)
+    include, exclude = facts["read_points"]
+    want = {kind: [(x, y) for k, x, y in DRAWN_POINTS if k == kind] for kind in ("include", "exclude")}
+    for kind, got in (("include", include), ("exclude", exclude)):
+        assert len(got) == len(want[kind]), (kind, got)
+        for (x, y), (wx, wy) in zip(got, want[kind]):
+            assert abs(x - wx) <= 1 and abs(y - wy) <= 1, (kind, (x, y), (wx, wy))
 
 
 @GUI_HOSTS
