@@ -113,7 +113,10 @@ def draw_points(override, space, data):
     region, (width, height) = override["region"], space.image.size
     result["drawn"] = []
     for kind, x, y in PARAMS["points"]:
-        data.layers.active = data.layers[kind]
+        if hasattr(data.layers, "active_index"):  # 5.x annotation layers have no `active`
+            data.layers.active_index = [layer.info for layer in data.layers].index(kind)
+        else:
+            data.layers.active = data.layers[kind]
         mouse = region.view2d.view_to_region(x / width, 1.0 - y / height, clip=False)
         result["drawn"].append([kind, list(mouse)])
         point = {"name": "", "mouse": mouse, "mouse_event": mouse, "pressure": 1.0, "size": 0.0, "pen_flip": False,
