@@ -659,7 +659,8 @@ def test_click_outside_the_image_is_refused_and_changes_nothing(hosts, host, med
                                                "corner) of the annotation layer 'include' lies outside the image "
                                                "'astronaut.png' (512×512): move or erase it, then run Remove "
                                                "Background again.\n"]
-    assert facts["no_such_annotation"] == [["CANCELLED"], "Error: There is no annotation called 'no such annotation'.\n"]
+    assert facts["no_such_annotation"] == [["CANCELLED"],
+                                           "Error: There is no annotation called 'no such annotation'.\n"]
     assert_unchanged(facts)
 
 
