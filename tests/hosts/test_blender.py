@@ -999,6 +999,23 @@ def test_annotation_dots_drawn_in_the_image_editor_are_read_at_the_pixels_drawn(
 
 
 @GUI_HOSTS
+def test_modal_run_from_the_image_editor_takes_its_annotation_points(hosts, host, media, model_cache):
+    """The drawn dots guide a modal run on the still from that Image Editor: its matte is the
+    engine's answer for the still and the points the add-on read."""
+    facts = gui_run(hosts, host, media)
+    assert facts["invoke_points"] == ["RUNNING_MODAL"]
+    run = facts["run_points"]
+    assert (run["status"], run["report"][0]) == ("finished", "INFO")
+    assert run["report"][1].endswith(", 2 include and 1 exclude points)"), run["report"]
+    include, exclude = facts["read_points"]
+    want = engine_alphas([media["frames"][1]], model_cache, include=tuple(map(tuple, include)),
+                         exclude=tuple(map(tuple, exclude)))[0]
+    got = np.frombuffer((facts["out"] / "points-matte.u8").read_bytes(), np.uint8).reshape(want.shape)
+    assert_close(got, want, f"Blender {host} matte of a modal run with points")
+    assert not np.array_equal(want, engine_alphas([media["frames"][1]], model_cache)[0])  # the points mattered
+
+
+@GUI_HOSTS
 def test_compositor_invocation_cuts_out_the_active_image_node(hosts, host, media):
     facts = gui_run(hosts, host, media)
     assert facts["invoke_still"] == ["RUNNING_MODAL"]  # a still too: the UI stays live, Esc cancels

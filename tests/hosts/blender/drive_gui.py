@@ -10,6 +10,9 @@
 2. It is invoked on sequence A and runs to the end.
 3. (Blender 5.0+) It is invoked from the Video Sequencer on an image strip of A's files: the
    modal run computes its mattes and adds the strip's Compositor modifier.
+4. It is invoked from the Image Editor showing the still of 0 with the annotation of the drawn
+   dots: the modal run uses them as include and exclude points; its matte's levels are written
+   to OUT/points-matte.u8 (rows top-down).
 Before 0, include and exclude dots are drawn with the Annotate tool's operator (the mouse at
 the region positions of PARAMS["points"], the image at zoom 1) into the layers include and
 exclude of an Image Editor showing a PARAMS["width"]×PARAMS["height"] image, and the add-on's
@@ -131,6 +134,17 @@ def draw_points(override, space, data):
     setattr(space, "annotation" if hasattr(space, "annotation") else "grease_pencil", None)
 
 
+def invoke_with_points():
+    """Like Image > Remove Background in the Image Editor showing the still, with the annotation
+    of the drawn dots."""
+    window, override = window_context()
+    space = override["area"].spaces.active
+    space.image = state["still"]
+    setattr(space, "annotation" if hasattr(space, "annotation") else "grease_pencil", state["annotation"][2])
+    with bpy.context.temp_override(**override):
+        return sorted(bpy.ops.cleancut.remove_background("INVOKE_DEFAULT"))
+
+
 def load_sequence(folder, files):
     os.makedirs(folder)
     for index, path in enumerate(files):
@@ -220,7 +234,7 @@ def step():
         state["a"] = load_sequence(os.path.join(OUT, "seqA"), PARAMS["files_a"])
         state["b"] = load_sequence(os.path.join(OUT, "seqB"), PARAMS["files_b"])
         bpy.ops.wm.save_as_mainfile(filepath=os.path.join(OUT, "scene.blend"))
-        still = bpy.data.images.load(PARAMS["still"])
+        still = state["still"] = bpy.data.images.load(PARAMS["still"])
         node = common.addon_compat().compositor(bpy.context.scene).nodes.new("CompositorNodeImage")
         node.image = still
         node.name = "Still"
@@ -256,8 +270,9 @@ def step():
         result["state_a"] = common.snapshot()
         result["files_a"] = common.files_under(OUT)
         if not common.addon_compat().STRIP_COMPOSITOR:
-            finish()
-            return None
+            result["invoke_points"] = invoke_with_points()
+            state["step"] = "wait_points"
+            return 0.05
         result["invoke_strip"] = invoke_in_sequencer(os.path.join(OUT, "seqA"))
         state["step"] = "wait_strip"
     elif name == "wait_strip":
@@ -266,6 +281,15 @@ def step():
         result["run_strip"] = dict(last_run())
         result["state_strip"] = common.snapshot()
         result["files_strip"] = common.files_under(OUT)
+        result["invoke_points"] = invoke_with_points()
+        state["step"] = "wait_points"
+    elif name == "wait_points":
+        if last_run()["status"] == "running":
+            return 0.05
+        result["run_points"] = dict(last_run())
+        matte = bpy.data.images[state["still"].name + " matte"]
+        with open(os.path.join(OUT, "points-matte.u8"), "wb") as handle:
+            handle.write(sys.modules[MODULE].pixels.read_gray8(matte)[0])
         finish()
         return None
     result["steps"].append(name)
