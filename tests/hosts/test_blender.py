@@ -236,6 +236,10 @@ class Blender:
             env = engine_env_chroot(self.chroot, self.engine, self.cache, config)
         else:
             env = engine_env_native(self.cache, config)
+            if os.environ.get("PYTHONPATH"):
+                # the engine this process computes the expected answers with (a checkout other
+                # than the venv's editable install): the worker must run the same one
+                env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         if self.version == "3.4":
             env.update(BLENDER_USER_SCRIPTS=str(self.scratch / "blender34-scripts"),
                        BLENDER_USER_CONFIG=str(self.scratch / "blender34-config"))
