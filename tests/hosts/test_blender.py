@@ -604,7 +604,8 @@ def make_annotations(media: dict) -> Path:
                          ("exclude", False, {1: [[uv(EXCLUDE)]]}),
                          ("Exclude", True, {1: [[uv((410.5, 180.5))]]}),  # "exclude" is taken: names are unique
                          ("Note", False, {1: [[uv((100.5, 400.5))]]})],
-              "Outside": [("include", False, {1: [[uv(INCLUDE)], [OUTSIDE_UV]]})]}
+              "Outside": [("include", False, {1: [[uv(INCLUDE)], [OUTSIDE_UV]]})],
+              "View": [("exclude", False, {1: [[uv(EXCLUDE)]]})]}  # placed in the View (made so below)
     script = media["root"] / "make_annotations.py"
     script.write_text(f"""
 import bpy
@@ -618,7 +619,8 @@ for name, layers in {layers!r}.items():
             frame = layer.frames.new(number)
             for points in strokes:
                 stroke = frame.strokes.new()
-                stroke.display_mode = "2DSPACE"  # the Annotate tool's Placement "Image"
+                # the Annotate tool's Placement "Image"; "View" (screen space) for the annotation View
+                stroke.display_mode = "SCREEN" if name == "View" else "2DSPACE"
                 stroke.points.add(len(points))
                 for point, (u, v) in zip(stroke.points, points):
                     point.co = (u, v, 0.0)
@@ -637,7 +639,7 @@ def clicks_run(hosts, host, media):
 @CLICK_HOSTS
 def test_clicks_from_the_image_editor_annotations_give_the_engine_answer(hosts, host, media, model_cache):
     facts = clicks_run(hosts, host, media)
-    assert facts["annotations"] == ["Clicks", "Outside"]
+    assert facts["annotations"] == ["Clicks", "Outside", "View"]
     assert facts["run"] == [["FINISHED"], None]
     assert facts["report"][0] == "INFO" and facts["report"][1].endswith(", 1 include and 1 exclude points)")
     want = engine_alphas([rgb_of(photo())], model_cache, include=(INCLUDE,), exclude=(EXCLUDE,))[0]
@@ -665,6 +667,20 @@ def test_click_outside_the_image_is_refused_and_changes_nothing(hosts, host, med
                                                "Background again.\n"]
     assert facts["no_such_annotation"] == [["CANCELLED"],
                                            "Error: There is no annotation called 'no such annotation'.\n"]
+    assert_unchanged(facts)
+
+
+@CLICK_HOSTS
+def test_stroke_placed_in_the_view_is_refused_where_strokes_say_so(hosts, host, media):
+    """Blender 3.4–4.2 strokes say where they are placed: one in the View (screen space) is no
+    point of the image. (4.3+ strokes no longer say so; the scenario skips it there.)"""
+    facts = clicks_run(hosts, host, media)
+    if tuple(map(int, host.split("."))) >= (4, 3):
+        assert "view_placed" not in facts
+        return
+    assert facts["view_placed"] == [["CANCELLED"], "Error: A stroke of the annotation layer 'exclude' is placed in "
+                                                   "the View, not on the image: draw points with the Annotate tool's "
+                                                   "Placement set to Image.\n"]
     assert_unchanged(facts)
 
 

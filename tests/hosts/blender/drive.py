@@ -121,8 +121,8 @@ def scenario_clicks():
     """A still cut out from the Image Editor with its annotations: layers include and exclude hold
     the points (made by Blender 3.4's Python API, appended from a .blend, as newer Blenders
     cannot make annotation strokes from Python); render. Then points that cannot guide it (one
-    outside the image, points with a sequence, an annotation of no such name), each refused
-    with nothing changed."""
+    outside the image, points with a sequence, an annotation of no such name, and where strokes
+    say where they are placed (≤ 4.2) one placed in the View), each refused with nothing changed."""
     image = bpy.data.images.load(PARAMS["photo"])
     setup_scene(*image.size)
     save_blend()
@@ -150,6 +150,9 @@ def scenario_clicks():
     result["outside"] = run_op(image=image.name, annotation="Outside")
     result["sequence"] = run_op(image=sequence.name, annotation="Clicks")
     result["no_such_annotation"] = run_op(image=image.name, annotation="no such annotation")
+    stroke_type = getattr(bpy.types, "GPencilStroke", None)
+    if stroke_type is not None and "display_mode" in stroke_type.bl_rna.properties:  # strokes say where (≤ 4.2)
+        result["view_placed"] = run_op(image=image.name, annotation="View")
     result["after"] = snapshot()
     result["files_after"] = files_under(OUT)
 
