@@ -20,12 +20,12 @@ bl_info = {
 if "bpy" in locals():  # Reload Scripts: pick up edited modules
     import importlib
 
-    for _module in (cleancut_client, compat, engine, pixels, sources, nodes, operators, prefs):  # noqa: F821
+    for _module in (cleancut_client, compat, clicks, engine, pixels, sources, nodes, operators, prefs):  # noqa: F821
         importlib.reload(_module)
 
 import bpy  # noqa: E402
 
-from . import cleancut_client, compat, engine, nodes, operators, pixels, prefs, sources  # noqa: E402,F401
+from . import cleancut_client, clicks, compat, engine, nodes, operators, pixels, prefs, sources  # noqa: E402,F401
 
 _OP = operators.CLEANCUT_OT_remove_background
 

@@ -13,6 +13,10 @@ number, so a Blender that gains or drops a feature is handled by what it has:
 - The Video Sequencer: ``editor.strips`` (4.4+) or ``editor.sequences``; the compositor strip
   modifier (type 'COMPOSITOR', 5.0+), which runs a compositor node group on a strip; 5.0 keeps
   the Sequencer's scene on the workspace (``workspace.sequencer_scene``).
+- Annotations (the Annotate tool's strokes): 5.0 renamed the legacy Grease Pencil data that
+  annotations use to ``Annotation`` (``bpy.data.annotations``, ``space.annotation``); up to 4.x
+  it is ``GreasePencil`` (``bpy.data.grease_pencils``, ``space.grease_pencil``). Strokes say
+  where they are placed (``display_mode``) up to 4.2 only; 4.3+ keep just their points.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ SET_ALPHA_MODE = _has(bpy.types.CompositorNodeSetAlpha, "mode")  # ≤ 4.x: a pr
 STRIPS = _has(bpy.types.SequenceEditor, "strips")  # 4.4+: editor.strips, not editor.sequences
 STRIP_COMPOSITOR = "COMPOSITOR" in _strip_modifier_types()  # 5.0+: a compositor group on a strip
 SEQUENCER_SCENE = _has(bpy.types.WorkSpace, "sequencer_scene")  # 5.0+: the Sequencer's own scene
+ANNOTATIONS = _has(bpy.types.SpaceImageEditor, "annotation")  # 5.0+: Annotation data, not GreasePencil
 
 
 def has_compositing_group() -> bool:
@@ -217,3 +222,30 @@ def strip_compositor(strip: bpy.types.Strip, group: bpy.types.NodeTree,
         raise TypeError("a Compositor strip modifier was expected, Blender made a %s" % type(modifier).__name__)
     modifier.node_group = group
     return modifier
+
+
+# --- annotations: include and exclude points (clicks.py) ---
+
+def annotations_collection() -> str:
+    """The name of bpy.data's collection of annotation data (for prop_search and look-ups)."""
+    return "annotations" if ANNOTATIONS else "grease_pencils"
+
+
+def annotation_named(name: str) -> Any:
+    """The annotation data called ``name``, or None."""
+    if ANNOTATIONS:
+        return bpy.data.annotations.get(name)
+    return bpy.data.grease_pencils.get(name)  # ≤ 4.x: the legacy Grease Pencil data
+
+
+def space_annotation(space: bpy.types.SpaceImageEditor) -> Any:
+    """The annotation data an Image Editor shows (None without any)."""
+    if ANNOTATIONS:
+        return space.annotation
+    return space.grease_pencil  # ≤ 4.x
+
+
+def stroke_on_image(stroke: Any) -> bool:
+    """Whether an annotation stroke is kept in the image's space (Placement "Image"): up to 4.2
+    the stroke says so ('2DSPACE'); 4.3+ strokes no longer tell, and are taken as placed on the image."""
+    return getattr(stroke, "display_mode", "2DSPACE") == "2DSPACE"

@@ -22,7 +22,7 @@ from typing import Any
 import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
 
-from . import cleancut_client, compat, engine, nodes, pixels, sources
+from . import cleancut_client, clicks, compat, engine, nodes, pixels, sources
 from .cleancut_client import CleancutError
 
 # Per-frame seconds of the last run (read by benchmarks), its outcome, and what its status bar
@@ -30,7 +30,7 @@ from .cleancut_client import CleancutError
 last_run: dict[str, Any] = {"frames": [], "seconds": [], "model": None, "status": None, "report": None,
                             "progress": None, "notice": None}
 
-_FAILURES = (CleancutError, sources.SourceError, pixels.PixelError, OSError)
+_FAILURES = (CleancutError, sources.SourceError, pixels.PixelError, clicks.ClickError, OSError)
 
 
 def _safe(datablock):
@@ -139,6 +139,32 @@ def read_hint(name, source):
     return pixels.read_gray8(mask)[0]
 
 
+def read_clicks(context, name, source, frame):
+    """(include, exclude) points in pixels of a still ``source`` (from its top-left corner, rows
+    down, like the pixels sent), from the annotation data ``name`` or, without a name, from the
+    annotations of the Image Editor the operator runs in when it shows ``source``. Its layers
+    "include" and "exclude" hold the points (clicks.py); ([], []) without any."""
+    annotation = None
+    if name:
+        annotation = compat.annotation_named(name)
+        if annotation is None:
+            raise Failure("There is no annotation called %r." % name)
+    else:
+        space = context.space_data
+        if space is not None and space.type == "IMAGE_EDITOR" and space.image == source.datablock:
+            annotation = compat.space_annotation(space)
+    if annotation is None:
+        return [], []
+    if source.video:
+        if clicks.has_points(annotation, frame):
+            raise Failure("Include and exclude points guide still images only; %r has frames (a sequence, movie or "
+                          "movie clip). Hide or erase the annotation layers include and exclude to cut it out."
+                          % source.name)
+        return [], []
+    width, height = pixels.size(source.image)
+    return clicks.in_pixels(annotation, frame, source.name, width, height)
+
+
 class Job(object):
     """One run: read frames, ask the engine, write mattes, and only then change the .blend."""
 
@@ -168,6 +194,7 @@ class Job(object):
         video = self.source.video
         self.options = engine.options(context, op.model, op.temporal_smoothing if video else 0.0)
         self.hint = read_hint(op.mask_image, self.source) if op.mask_image else None
+        self.include, self.exclude = read_clicks(context, op.annotation, self.source, self.scene.frame_current)
         self.store = op.store
         self.folder = op.matte_folder or "//cleancut_mattes"
         strip = self.subject.strip
@@ -229,7 +256,8 @@ class Job(object):
         video = self.source.video
         alpha = self.client.remove(data, width, height, channels="RGBA", pixel_format="f32",
                                    options=self.options, hint=self.hint, progress=progress, cancelled=cancelled,
-                                   stream=self.stream if video else None, stream_reset=video and self.done == 0)
+                                   stream=self.stream if video else None, stream_reset=video and self.done == 0,
+                                   include=self.include, exclude=self.exclude)
         png = pixels.png_gray8(alpha, width, height)
         if self.staging is None:
             self.staging = tempfile.mkdtemp(prefix=".cleancut-", dir=self._staging_parent())
@@ -328,7 +356,10 @@ class Job(object):
 
     def summary(self):
         if not self.source.video:
-            return "Remove Background: matte of %r ready (%.1f s)" % (self.source.name, sum(self.seconds))
+            points = ""
+            if self.include or self.exclude:
+                points = ", %d include and %d exclude points" % (len(self.include), len(self.exclude))
+            return "Remove Background: matte of %r ready (%.1f s%s)" % (self.source.name, sum(self.seconds), points)
         return ("Remove Background: %d mattes of %r ready (%.2f s per frame)"
                 % (len(self.seconds), self.source.name, _median(self.seconds)))
 
@@ -352,6 +383,9 @@ class CLEANCUT_OT_remove_background(bpy.types.Operator):
     mask_image: StringProperty(
         name="Mask Image", description="Image of the same size that guides a still's cut-out: black = background, "
         "white = subject, mid grey = unsure (black and grey only: the subject is inside the grey)")
+    annotation: StringProperty(
+        name="Points", description="Annotation whose layers 'include' and 'exclude' hold points on the subject and "
+        "points that are not the subject, one per stroke (empty: the Image Editor's annotations; stills only)")
     model: StringProperty(name="Model", description="Engine model id (empty: the add-on's default model)")
     temporal_smoothing: FloatProperty(
         name="Temporal Smoothing", min=0.0, max=0.9, default=0.0,
@@ -531,6 +565,7 @@ class CLEANCUT_OT_remove_background(bpy.types.Operator):
             return
         layout.prop(self, "model")
         layout.prop_search(self, "mask_image", bpy.data, "images")
+        layout.prop_search(self, "annotation", bpy.data, compat.annotations_collection())
         layout.prop(self, "temporal_smoothing")
         layout.prop(self, "store")
         layout.prop(self, "matte_folder")

@@ -82,21 +82,23 @@ def engine_env(cache: Path, config: Path):
 
 
 def engine_alphas(frames: list, cache: Path, model: str = "u2netp", smoothing: float = 0.0,
-                  stream: bool = False, hint: np.ndarray | None = None) -> list[np.ndarray]:
+                  stream: bool = False, hint: np.ndarray | None = None, include: tuple = (),
+                  exclude: tuple = ()) -> list[np.ndarray]:
     """8-bit alphas of the engine for RGB frames; ``stream`` carries video state between them;
-    ``hint`` (H×W uint8) is given with every frame."""
+    ``hint`` (H×W uint8) and the ``include`` / ``exclude`` points (x, y pixels from the top-left
+    corner) are given with every frame."""
     key = (tuple(f.tobytes() for f in frames), str(cache), model, smoothing, stream,
-           None if hint is None else hint.tobytes())
+           None if hint is None else hint.tobytes(), tuple(include), tuple(exclude))
     if key not in _ALPHAS:
-        _ALPHAS[key] = _engine_alphas(frames, cache, model, smoothing, stream, hint)
+        _ALPHAS[key] = _engine_alphas(frames, cache, model, smoothing, stream, hint, tuple(include), tuple(exclude))
     return _ALPHAS[key]
 
 
 _ALPHAS: dict = {}  # the engine is deterministic here; several tests compare with the same answers
 
 
-def _engine_alphas(frames, cache, model, smoothing, stream, hint):
-    from cleancut import frames as wire, licences, pipeline, temporal
+def _engine_alphas(frames, cache, model, smoothing, stream, hint, include, exclude):
+    from cleancut import frames as wire, licences, pipeline, prompts, temporal
     from cleancut.catalog import load_catalog
     from cleancut.options import Options
 
@@ -109,7 +111,9 @@ def _engine_alphas(frames, cache, model, smoothing, stream, hint):
         out = []
         for rgb in frames:
             options = Options(model=model, temporal_smoothing=smoothing, offline=True, foreground=False)
-            result = pipeline.remove(rgb, options, stream=state, hint=hint)
+            clicks = prompts.Clicks(include=include, exclude=exclude)
+            clicks = clicks.checked(rgb.shape[1], rgb.shape[0]) if clicks else None  # as the worker takes them
+            result = pipeline.remove(rgb, options, stream=state, hint=hint, clicks=clicks)
             out.append(np.frombuffer(wire.encode_alpha(result.alpha, "u8"), np.uint8).reshape(rgb.shape[:2]))
         return out
 
@@ -232,6 +236,10 @@ class Blender:
             env = engine_env_chroot(self.chroot, self.engine, self.cache, config)
         else:
             env = engine_env_native(self.cache, config)
+            if os.environ.get("PYTHONPATH"):
+                # the engine this process computes the expected answers with (a checkout other
+                # than the venv's editable install): the worker must run the same one
+                env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         if self.version == "3.4":
             env.update(BLENDER_USER_SCRIPTS=str(self.scratch / "blender34-scripts"),
                        BLENDER_USER_CONFIG=str(self.scratch / "blender34-config"))
@@ -565,6 +573,126 @@ def test_mask_image_that_cannot_guide_is_refused_and_changes_nothing(hosts, host
     assert_unchanged(facts)
 
 
+# --- include and exclude points: annotation layers of the Image Editor (stills) ---
+
+CLICK_HOSTS = pytest.mark.parametrize("host", [VERSIONS[0], VERSIONS[-1]])  # the oldest and the newest
+PHOTO_SIZE = 512  # astronaut.png is 512×512
+INCLUDE = (400.5, 150.5)  # pixels from the top-left corner: the shuttle model, which u2netp alone leaves out
+EXCLUDE = (220.5, 130.5)  # the astronaut's face, which u2netp alone keeps
+OUTSIDE_UV = (1.25, 0.5)  # right of the image: 640, 256 in pixels
+
+
+def uv(point: tuple[float, float]) -> tuple[float, float]:
+    """Pixels (from the top-left corner) as the Image Editor keeps annotation strokes: UV, from
+    the bottom-left corner, 0..1 across the image."""
+    return point[0] / PHOTO_SIZE, 1.0 - point[1] / PHOTO_SIZE
+
+
+def make_annotations(media: dict) -> Path:
+    """A .blend with annotation data "Clicks" and "Outside", made by Blender 3.4's Python API
+    (annotation strokes can no longer be made from Python in 4.3+; they read the file).
+
+    "Clicks": the layer "Include" (any case) holds a stroke whose first point is INCLUDE (its
+    other points on the face: only where the pen first touched counts), and at frame 10 (not
+    shown at frame 1) a stroke on the face; "exclude" a dot on EXCLUDE; a hidden "exclude" layer
+    ("Exclude") a dot on the shuttle and a "Note" layer a dot on the arm (both ignored)."""
+    path = media["root"] / "clicks.blend"
+    if path.exists():
+        return path
+    layers = {"Clicks": [("Include", False, {1: [[uv(INCLUDE), uv((215.5, 125.5)), uv(EXCLUDE)]],
+                                             10: [[uv(EXCLUDE)]]}),
+                         ("exclude", False, {1: [[uv(EXCLUDE)]]}),
+                         ("Exclude", True, {1: [[uv((410.5, 180.5))]]}),  # "exclude" is taken: names are unique
+                         ("Note", False, {1: [[uv((100.5, 400.5))]]})],
+              "Outside": [("include", False, {1: [[uv(INCLUDE)], [OUTSIDE_UV]]})],
+              "View": [("exclude", False, {1: [[uv(EXCLUDE)]]})]}  # placed in the View (made so below)
+    script = media["root"] / "make_annotations.py"
+    script.write_text(f"""
+import bpy
+for name, layers in {layers!r}.items():
+    data = bpy.data.grease_pencils.new(name)
+    data.use_fake_user = True
+    for info, hidden, frames in layers:
+        layer = data.layers.new(info)
+        layer.annotation_hide = hidden
+        for number, strokes in frames.items():
+            frame = layer.frames.new(number)
+            for points in strokes:
+                stroke = frame.strokes.new()
+                # the Annotate tool's Placement "Image"; "View" (screen space) for the annotation View
+                stroke.display_mode = "SCREEN" if name == "View" else "2DSPACE"
+                stroke.points.add(len(points))
+                for point, (u, v) in zip(stroke.points, points):
+                    point.co = (u, v, 0.0)
+bpy.ops.wm.save_as_mainfile(filepath={str(path)!r})
+""")
+    subprocess.run([which("blender"), "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script)],
+                   check=True, capture_output=True, timeout=BLENDER_TIMEOUT)
+    return path
+
+
+def clicks_run(hosts, host, media):
+    params = {"photo": photo(), "annotations": str(make_annotations(media)), "first_file": str(media["seq"][0])}
+    return shared_run(hosts, host, "clicks", lambda b: b.run("clicks", params, "clicks"))
+
+
+@CLICK_HOSTS
+def test_clicks_from_the_image_editor_annotations_give_the_engine_answer(hosts, host, media, model_cache):
+    facts = clicks_run(hosts, host, media)
+    assert facts["annotations"] == ["Clicks", "Outside", "View"]
+    assert facts["run"] == [["FINISHED"], None]
+    assert facts["report"][0] == "INFO" and facts["report"][1].endswith(", 1 include and 1 exclude points)")
+    want = engine_alphas([rgb_of(photo())], model_cache, include=(INCLUDE,), exclude=(EXCLUDE,))[0]
+    assert_close(alpha_of(facts["render"]), want, f"Blender {host} composite alpha with include and exclude points")
+    (name, matte), = mattes(facts["state"]).items()
+    assert (name, matte["packed"]) == ("astronaut.png matte", True)
+
+
+@CLICK_HOSTS
+def test_clicks_matte_holds_the_include_point_and_not_the_exclude_point(hosts, host, media, model_cache):
+    facts = clicks_run(hosts, host, media)
+    got = alpha_of(facts["render"])
+    (ix, iy), (ex, ey) = INCLUDE, EXCLUDE
+    assert got[int(iy), int(ix)] > 128 and got[int(ey), int(ex)] < 128, (got[int(iy), int(ix)], got[int(ey), int(ex)])
+    plain = engine_alphas([rgb_of(photo())], model_cache)[0]
+    assert plain[int(iy), int(ix)] < 128 and plain[int(ey), int(ex)] > 128  # the points changed the answer
+
+
+@CLICK_HOSTS
+def test_click_outside_the_image_is_refused_and_changes_nothing(hosts, host, media):
+    facts = clicks_run(hosts, host, media)
+    assert facts["outside"] == [["CANCELLED"], "Error: The include point at 640, 256 (pixels from the top-left "
+                                               "corner) of the annotation layer 'include' lies outside the image "
+                                               "'astronaut.png' (512×512): move or erase it, then run Remove "
+                                               "Background again.\n"]
+    assert facts["no_such_annotation"] == [["CANCELLED"],
+                                           "Error: There is no annotation called 'no such annotation'.\n"]
+    assert_unchanged(facts)
+
+
+@CLICK_HOSTS
+def test_stroke_placed_in_the_view_is_refused_where_strokes_say_so(hosts, host, media):
+    """Blender 3.4–4.2 strokes say where they are placed: one in the View (screen space) is no
+    point of the image. (4.3+ strokes no longer say so; the scenario skips it there.)"""
+    facts = clicks_run(hosts, host, media)
+    if tuple(map(int, host.split("."))) >= (4, 3):
+        assert "view_placed" not in facts
+        return
+    assert facts["view_placed"] == [["CANCELLED"], "Error: A stroke of the annotation layer 'exclude' is placed in "
+                                                   "the View, not on the image: draw points with the Annotate tool's "
+                                                   "Placement set to Image.\n"]
+    assert_unchanged(facts)
+
+
+@CLICK_HOSTS
+def test_clicks_with_a_sequence_are_refused_and_change_nothing(hosts, host, media):
+    facts = clicks_run(hosts, host, media)
+    assert facts["sequence"] == [["CANCELLED"], "Error: Include and exclude points guide still images only; "
+                                                "'frame_0005.png' has frames (a sequence, movie or movie clip). Hide "
+                                                "or erase the annotation layers include and exclude to cut it out.\n"]
+    assert_unchanged(facts)
+
+
 # --- image sequences and movies ---
 
 @HOSTS
@@ -867,9 +995,44 @@ def test_licence_accepted_in_preferences_lets_the_default_model_run(hosts, host,
 
 def gui_run(hosts, host, media):
     params = {"files_a": [str(p) for p in media["seq"][:2]], "files_b": [str(p) for p in media["seq"]] * 4,
-              "still": str(media["seq"][1]),
+              "still": str(media["seq"][1]), "points": DRAWN_POINTS,
               "width": SEQ_SIZE[0], "height": SEQ_SIZE[1]}
     return shared_run(hosts, host, "gui", lambda b: b.run("gui", params, "gui", gui=True))
+
+
+DRAWN_POINTS = [["include", 40.5, 30.5], ["exclude", 120.5, 90.5], ["include", 150.5, 10.5]]  # pixels, top-left
+
+
+@GUI_HOSTS
+def test_annotation_dots_drawn_in_the_image_editor_are_read_at_the_pixels_drawn(hosts, host, media):
+    """The Annotate tool's dots (its operator, the mouse at each pixel's place in the Image Editor
+    at zoom 1) reach the add-on as those pixels from the top-left corner, rows down (±1 pixel:
+    the mouse is at whole region pixels)."""
+    facts = gui_run(hosts, host, media)
+    assert [status for _, _, status in facts["drawn"]] == [["FINISHED"]] * len(DRAWN_POINTS)
+    include, exclude = facts["read_points"]
+    want = {kind: [(x, y) for k, x, y in DRAWN_POINTS if k == kind] for kind in ("include", "exclude")}
+    for kind, got in (("include", include), ("exclude", exclude)):
+        assert len(got) == len(want[kind]), (kind, got)
+        for (x, y), (wx, wy) in zip(got, want[kind]):
+            assert abs(x - wx) <= 1 and abs(y - wy) <= 1, (kind, (x, y), (wx, wy))
+
+
+@GUI_HOSTS
+def test_modal_run_from_the_image_editor_takes_its_annotation_points(hosts, host, media, model_cache):
+    """The drawn dots guide a modal run on the still from that Image Editor: its matte is the
+    engine's answer for the still and the points the add-on read."""
+    facts = gui_run(hosts, host, media)
+    assert facts["invoke_points"] == ["RUNNING_MODAL"]
+    run = facts["run_points"]
+    assert (run["status"], run["report"][0]) == ("finished", "INFO")
+    assert run["report"][1].endswith(", 2 include and 1 exclude points)"), run["report"]
+    include, exclude = facts["read_points"]
+    want = engine_alphas([media["frames"][1]], model_cache, include=tuple(map(tuple, include)),
+                         exclude=tuple(map(tuple, exclude)))[0]
+    got = np.frombuffer((facts["out"] / "points-matte.u8").read_bytes(), np.uint8).reshape(want.shape)
+    assert_close(got, want, f"Blender {host} matte of a modal run with points")
+    assert not np.array_equal(want, engine_alphas([media["frames"][1]], model_cache)[0])  # the points mattered
 
 
 @GUI_HOSTS

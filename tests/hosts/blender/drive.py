@@ -117,6 +117,46 @@ def scenario_mask():
     result["files_after"] = files_under(OUT)
 
 
+def scenario_clicks():
+    """A still cut out from the Image Editor with its annotations: layers include and exclude hold
+    the points (made by Blender 3.4's Python API, appended from a .blend, as newer Blenders
+    cannot make annotation strokes from Python); render. Then points that cannot guide it (one
+    outside the image, points with a sequence, an annotation of no such name, and where strokes
+    say where they are placed (≤ 4.2) one placed in the View), each refused with nothing changed."""
+    image = bpy.data.images.load(PARAMS["photo"])
+    setup_scene(*image.size)
+    save_blend()
+    kind = addon_compat().annotations_collection()  # grease_pencils (≤ 4.x) or annotations (5.0+)
+    with bpy.data.libraries.load(PARAMS["annotations"]) as (source, target):
+        setattr(target, kind, list(getattr(source, kind)))
+    annotations = getattr(bpy.data, kind)
+    result["annotations"] = sorted(a.name for a in annotations)
+    window = bpy.context.window_manager.windows[0]
+    area = max(window.screen.areas, key=lambda a: a.width * a.height)
+    area.type = "IMAGE_EDITOR"
+    space = area.spaces.active
+    space.image = image
+    setattr(space, "annotation" if hasattr(space, "annotation") else "grease_pencil", annotations["Clicks"])
+    in_editor = {"window": window, "screen": window.screen, "area": area,
+                 "region": next(r for r in area.regions if r.type == "WINDOW")}
+    with bpy.context.temp_override(**in_editor):
+        result["run"] = call(bpy.ops.cleancut.remove_background)
+    result["report"] = addon().operators.last_run["report"]
+    result["state"] = snapshot()
+    result["render"] = render_still("clicks.png")
+    sequence = load_sequence(PARAMS["first_file"])
+    result["before"] = snapshot()
+    result["files_before"] = files_under(OUT)
+    result["outside"] = run_op(image=image.name, annotation="Outside")
+    result["sequence"] = run_op(image=sequence.name, annotation="Clicks")
+    result["no_such_annotation"] = run_op(image=image.name, annotation="no such annotation")
+    stroke_type = getattr(bpy.types, "GPencilStroke", None)
+    if stroke_type is not None and "display_mode" in stroke_type.bl_rna.properties:  # strokes say where (≤ 4.2)
+        result["view_placed"] = run_op(image=image.name, annotation="View")
+    result["after"] = snapshot()
+    result["files_after"] = files_under(OUT)
+
+
 def scenario_sequence():
     """Run, render every frame, run again; then lose a frame and run once more (it must fail)."""
     seq = os.path.join(OUT, "seq")

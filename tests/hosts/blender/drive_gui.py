@@ -10,6 +10,13 @@
 2. It is invoked on sequence A and runs to the end.
 3. (Blender 5.0+) It is invoked from the Video Sequencer on an image strip of A's files: the
    modal run computes its mattes and adds the strip's Compositor modifier.
+4. It is invoked from the Image Editor showing the still of 0 with the annotation of the drawn
+   dots: the modal run uses them as include and exclude points; its matte's levels are written
+   to OUT/points-matte.u8 (rows top-down).
+Before 0, include and exclude dots are drawn with the Annotate tool's operator (the mouse at
+the region positions of PARAMS["points"], the image at zoom 1) into the layers include and
+exclude of an Image Editor showing a PARAMS["width"]×PARAMS["height"] image, and the add-on's
+reading of them (clicks.in_pixels) is recorded; the annotation is then taken off the editor.
 Facts go to RESULT.json; Blender quits at the end (or after a deadline, with an error noted).
 
 PARAMS "flow": "first-run" plays a model's first run instead: Remove Background on a still
@@ -88,6 +95,56 @@ def invoke_in_sequencer(folder):
         return sorted(bpy.ops.cleancut.remove_background("INVOKE_DEFAULT"))
 
 
+def annotation_space():
+    """An Image Editor showing a new image of the run's size, with new annotation data whose
+    layers are include and exclude; (override, space, data)."""
+    window, override = window_context()
+    space = override["area"].spaces.active
+    space.image = bpy.data.images.new("points", PARAMS["width"], PARAMS["height"])
+    data = (bpy.data.annotations if hasattr(bpy.data, "annotations") else bpy.data.grease_pencils).new("Points")
+    for name in ("include", "exclude"):
+        data.layers.new(name)
+    setattr(space, "annotation" if hasattr(space, "annotation") else "grease_pencil", data)
+    with bpy.context.temp_override(**override):
+        bpy.ops.image.view_zoom_ratio(ratio=1.0)
+    return override, space, data
+
+
+def draw_points(override, space, data):
+    """A dot with the Annotate operator at each of PARAMS["points"] (kind, x, y: pixels from the
+    top-left corner) into the layer of that kind; what the add-on reads from them."""
+    region, (width, height) = override["region"], space.image.size
+    result["drawn"] = []
+    for kind, x, y in PARAMS["points"]:
+        if hasattr(data.layers, "active_index"):  # 5.x annotation layers have no `active`
+            data.layers.active_index = [layer.info for layer in data.layers].index(kind)
+        else:
+            data.layers.active = data.layers[kind]
+        mouse = region.view2d.view_to_region(x / width, 1.0 - y / height, clip=False)
+        result["drawn"].append([kind, list(mouse)])
+        point = {"name": "", "mouse": mouse, "mouse_event": mouse, "pressure": 1.0, "size": 0.0, "pen_flip": False,
+                 "time": 0.0, "is_start": True, "location": (0.0, 0.0, 0.0), "x_tilt": 0.0, "y_tilt": 0.0}
+        if "pen_flip" not in bpy.types.OperatorStrokeElement.bl_rna.properties:
+            del point["pen_flip"]  # 5.x strokes have no pen flip
+        with bpy.context.temp_override(**override):
+            result["drawn"][-1].append(sorted(bpy.ops.gpencil.annotate(mode="DRAW", stroke=[point],
+                                                                       wait_for_input=False)))
+    clicks = sys.modules[MODULE].clicks
+    result["read_points"] = clicks.in_pixels(data, bpy.context.scene.frame_current, "points", width, height)
+    setattr(space, "annotation" if hasattr(space, "annotation") else "grease_pencil", None)
+
+
+def invoke_with_points():
+    """Like Image > Remove Background in the Image Editor showing the still, with the annotation
+    of the drawn dots."""
+    window, override = window_context()
+    space = override["area"].spaces.active
+    space.image = state["still"]
+    setattr(space, "annotation" if hasattr(space, "annotation") else "grease_pencil", state["annotation"][2])
+    with bpy.context.temp_override(**override):
+        return sorted(bpy.ops.cleancut.remove_background("INVOKE_DEFAULT"))
+
+
 def load_sequence(folder, files):
     os.makedirs(folder)
     for index, path in enumerate(files):
@@ -162,11 +219,22 @@ def step():
     name = state["step"]
     if name == "start":
         addon_utils.enable(MODULE, default_set=True, handle_error=None)
+        state["annotation"] = annotation_space()  # drawn once the editor has shown the image
+        state["step"] = "draw_points"
+    elif name == "draw_points":
+        override, space, _ = state["annotation"]
+        view2d = override["region"].view2d
+        corner, far = view2d.view_to_region(0.0, 0.0, clip=False), view2d.view_to_region(1.0, 1.0, clip=False)
+        if (far[0] - corner[0], far[1] - corner[1]) != tuple(space.image.size):
+            return 0.05  # not drawn at zoom 1 yet
+        draw_points(*state["annotation"])
+        state["step"] = "begin"
+    elif name == "begin":
         common.setup_scene(PARAMS["width"], PARAMS["height"], 1, len(PARAMS["files_b"]))
         state["a"] = load_sequence(os.path.join(OUT, "seqA"), PARAMS["files_a"])
         state["b"] = load_sequence(os.path.join(OUT, "seqB"), PARAMS["files_b"])
         bpy.ops.wm.save_as_mainfile(filepath=os.path.join(OUT, "scene.blend"))
-        still = bpy.data.images.load(PARAMS["still"])
+        still = state["still"] = bpy.data.images.load(PARAMS["still"])
         node = common.addon_compat().compositor(bpy.context.scene).nodes.new("CompositorNodeImage")
         node.image = still
         node.name = "Still"
@@ -202,8 +270,9 @@ def step():
         result["state_a"] = common.snapshot()
         result["files_a"] = common.files_under(OUT)
         if not common.addon_compat().STRIP_COMPOSITOR:
-            finish()
-            return None
+            result["invoke_points"] = invoke_with_points()
+            state["step"] = "wait_points"
+            return 0.05
         result["invoke_strip"] = invoke_in_sequencer(os.path.join(OUT, "seqA"))
         state["step"] = "wait_strip"
     elif name == "wait_strip":
@@ -212,6 +281,15 @@ def step():
         result["run_strip"] = dict(last_run())
         result["state_strip"] = common.snapshot()
         result["files_strip"] = common.files_under(OUT)
+        result["invoke_points"] = invoke_with_points()
+        state["step"] = "wait_points"
+    elif name == "wait_points":
+        if last_run()["status"] == "running":
+            return 0.05
+        result["run_points"] = dict(last_run())
+        matte = bpy.data.images[state["still"].name + " matte"]
+        with open(os.path.join(OUT, "points-matte.u8"), "wb") as handle:
+            handle.write(sys.modules[MODULE].pixels.read_gray8(matte)[0])
         finish()
         return None
     result["steps"].append(name)
