@@ -627,10 +627,17 @@ class Client(object):
         return reply["payload"][:reply["alpha_nbytes"]]
 
 
+MAX_CLICKS = 64  # include and exclude points together: the engine's limit (cleancut.prompts.MAX_CLICKS)
+
+
 def clicks_header(include=None, exclude=None):
     """The remove request's fields for include / exclude points: {"include": [[x, y], ...]};
     numbers of pixels (an editor's path anchors or sample points may fall between pixels).
-    CleancutError("protocol") for anything that is not a pair of finite numbers."""
+    CleancutError("protocol") for anything that is not a pair of finite numbers, or for more
+    than MAX_CLICKS points together."""
+    if len(include or ()) + len(exclude or ()) > MAX_CLICKS:
+        raise CleancutError("at most %d include and exclude points together, not %d"
+                            % (MAX_CLICKS, len(include or ()) + len(exclude or ())), "protocol")
     fields = {}
     for name, points in (("include", include), ("exclude", exclude)):
         if not points:

@@ -4,10 +4,12 @@ telling two subjects apart, and a click run stopped by a signal."""
 
 from __future__ import annotations
 
+import ast
 import json
 import signal
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -256,6 +258,22 @@ def test_the_worker_refuses_points_it_cannot_use_and_keeps_serving(engine_models
 def test_the_client_refuses_points_that_are_not_two_finite_numbers(points):
     with pytest.raises(ClientError, match="include point"):
         cleancut_client.clicks_header(include=points)
+
+
+def test_the_client_refuses_more_points_than_the_engine_takes_before_sending():
+    with pytest.raises(ClientError, match=f"at most {prompts.MAX_CLICKS}"):
+        cleancut_client.clicks_header(include=[(1, 1)] * prompts.MAX_CLICKS, exclude=[(2, 2)])
+
+
+@pytest.mark.parametrize("source, name", [("core/cleancut_client.py", "MAX_CLICKS"),
+                                          ("blender/cleancut_blender/clicks.py", "MAX_POINTS"),
+                                          ("krita/cleancut_krita/layers.py", "MAX_POINTS")])
+def test_every_copy_of_the_point_limit_is_the_engines(source, name):
+    """The client and the editors cannot import the engine: their copies are held to its limit."""
+    tree = ast.parse((Path(__file__).resolve().parents[1] / source).read_text(encoding="utf-8"))
+    values = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
+              and any(getattr(t, "id", None) == name for t in node.targets)]
+    assert values == [prompts.MAX_CLICKS]
 
 
 def test_the_client_sends_points_as_pairs_of_numbers():
