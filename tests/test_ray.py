@@ -244,6 +244,23 @@ def test_a_folder_across_both_nodes_gives_the_local_commands_outputs(cluster, sh
     assert f"{SHOOT_SIZE} written, 0 skipped, 0 failed" in done.stderr
 
 
+def test_clicks_reach_the_actors_and_give_the_local_commands_outputs(cluster, tmp_path, u2netp_cache):
+    make_shoot(tmp_path / "in", 4)
+    clicks = ["--include", "160,120", "--exclude", "10,10"]
+    env = dict(os.environ, CLEANCUT_CACHE_DIR=str(u2netp_cache), CLEANCUT_CONFIG_DIR=str(tmp_path / "config"))
+    local = cleancut("remove", str(tmp_path / "in"), "-o", str(tmp_path / "local"), "--mask", "-q", *clicks, env=env)
+    assert local.returncode == 0, local.stderr
+    done = cleancut("remove", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--mask", *clicks,
+                    "--ray", cluster.address, env=driver_env(cluster))
+    assert done.returncode == 0, done.stderr
+    assert_same_outputs(tmp_path / "out", tmp_path / "local")
+    unclicked = cleancut("remove", str(tmp_path / "in"), "-o", str(tmp_path / "plain"), "--mask", "-q", env=env)
+    assert unclicked.returncode == 0 and visible_files(tmp_path / "plain") == visible_files(tmp_path / "local")
+    assert any(not np.array_equal(np.asarray(Image.open(tmp_path / "plain" / name)),
+                                  np.asarray(Image.open(tmp_path / "local" / name)))
+               for name in visible_files(tmp_path / "local"))  # the clicks changed something
+
+
 def test_a_bad_file_fails_alone_with_the_local_commands_message(cluster, tmp_path, u2netp_cache):
     make_shoot(tmp_path / "in", 3)
     (tmp_path / "in" / "broken.jpg").write_bytes(b"not a photo at all")
