@@ -5,11 +5,12 @@ Run by the host tests and the benchmark (tests/hosts/gimp/gimp3_harness.py) as
     gimp-console-3.0 ... --batch-interpreter=python-fu-eval -b "SPEC='…'; exec(open('…').read())"
 SPEC names a JSON file: {"out": folder, "scenarios": [...]}. Each scenario builds an image
 (loaded from a file, or made of layers whose raw pixels the caller wrote, or of text, vector
-and link layers, the last two GIMP 3.2's), selects layers and
+and link layers, the last two GIMP 3.2's; optionally with paths, whose anchors are include and
+exclude points when named so), selects layers and
 optionally a rectangle, calls a cleancut procedure non-interactively (optionally several times,
 optionally killing the engine's worker once it is busy), and records what came out: the PDB
 status and error message, the image's state before and after (hashes of every layer, mask and
-the selection), and raw dumps of the pixels the caller asks for. Results go to out/results.json;
+the selection; the paths' points), and raw dumps of the pixels the caller asks for. Results go to out/results.json;
 an exception inside one scenario is recorded there and the next scenario still runs.
 Imported instead (by gimp3_dialog_driver.py), it runs nothing and lends build() and state().
 """
@@ -90,7 +91,26 @@ def build(desc):
             mask = layer.create_mask(getattr(Gimp.AddMaskType, spec["mask"]))
             layer.add_mask(mask)
         layers.append(layer)
+    for spec in desc.get("paths", []):
+        add_path(image, spec["name"], spec["strokes"])
     return image, layers
+
+
+def add_path(image, name, strokes):
+    """A path as the Paths tool makes it: each stroke a list of anchors [x, y] in image
+    coordinates (a click with the tool is an anchor; its handles lie on it)."""
+    path = Gimp.Path.new(image, name)
+    image.insert_path(path, None, 0)
+    for stroke in strokes:
+        coords = [c for x, y in stroke for c in (x, y, x, y, x, y)]  # control, anchor, control
+        path.stroke_new_from_points(Gimp.PathStrokeType.BEZIER, coords, False)
+
+
+def paths(image):
+    """Every path's name and its strokes' control points, as GIMP holds them."""
+    return [{"name": path.get_name(),
+             "strokes": [list(path.stroke_get_points(stroke)[1]) for stroke in path.get_strokes()]}
+            for path in image.get_paths()]
 
 
 def kind_of(layer):
@@ -118,7 +138,7 @@ def state(image):
                        "mask": sha(read(mask, f"Y {kind}")) if mask is not None else None})
     return {"layers": layers, "selection_empty": bool(Gimp.Selection.is_empty(image)),
             "selection": sha(read(image.get_selection(), f"Y {kind}")),
-            "precision": image.get_precision().value_nick}
+            "precision": image.get_precision().value_nick, "paths": paths(image)}
 
 
 def worker_pids():
