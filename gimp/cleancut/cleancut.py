@@ -421,7 +421,7 @@ class Cleancut(Gimp.PlugIn):
                                        "Only the selected area can be subject: outside it is background; a selection that "
                                        "leaves much of the layer out is a box prompt (the model sees a crop around it)",
                                        False, GObject.ParamFlags.READWRITE)
-        procedure.add_boolean_argument("points", "Use the _points of the paths named include and exclude",
+        procedure.add_boolean_argument("points", "Use the points of the paths named _include and exclude",
                                        "Point at the subject: the anchors of paths named \"include\" (or starting with "
                                        "include or +) say the subject is there, those of paths named \"exclude\" (or "
                                        "starting with exclude or -) say that is not the subject. Click them with the Paths "

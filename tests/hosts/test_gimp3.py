@@ -602,6 +602,9 @@ def test_the_dialog_records_acceptance_through_the_engine_only_once_ticked(dialo
 # --- a first run: the download shows in the dialog and Cancel stops it (GIMP 3.2) -------------
 
 
+FIRST_RUN_PATHS = [{"name": "include", "strokes": [[[256, 100], [250, 300]]]}, {"name": "- sky", "strokes": [[[20, 20]]]}]
+
+
 @pytest.fixture(scope="module")
 def first_run(host_scratch, model_cache, chroot_engine, inputs):
     """GIMP 3.2 works its real dialog: OK on a model not downloaded yet, whose file a loopback
@@ -612,7 +615,7 @@ def first_run(host_scratch, model_cache, chroot_engine, inputs):
     cache = host_scratch / "gimp-first-run-cache"  # empty: nothing downloaded yet
     gimp = Gimp3(base, chroot_engine(CHROOTS["3.2"].name), cache, chroot=CHROOTS["3.2"],
                  env={"CLEANCUT_CATALOG": str(catalog), "CLEANCUT_OFFLINE": "0"})
-    image = canvas(512, 512, rgb_layers(512, 512, inputs["rgb8"]))
+    image = canvas(512, 512, rgb_layers(512, 512, inputs["rgb8"]), paths=FIRST_RUN_PATHS)
     with first_run_server(model_cache, catalog) as (server, size):
         record, done = gimp.run_dialog(DOWNLOAD_MODEL, mode="download-cancel", image=image, cancel_after=3)
     assert "exception" not in record and "timer_exception" not in record, record
@@ -624,6 +627,12 @@ def test_gimp_says_before_a_first_run_what_it_downloads(first_run):
     notice = (f"Test model {DOWNLOAD_MODEL} ({DOWNLOAD_MODEL}) is not downloaded yet: the first run downloads "
               f"{size / 1e6:.1f} MB (licence Apache-2.0) into the model cache, then runs. Cancel stops the download.")
     assert any(notice in label for label in record["labels"]), record["labels"]
+
+
+def test_gimp_says_which_points_it_will_send_and_what_they_mean(first_run):
+    record, _, _ = first_run
+    said = ("Points: 2 include (the subject is there), 1 exclude (not the subject), from the paths '- sky', 'include'.")
+    assert said in record["labels"], record["labels"]
 
 
 def test_gimp_shows_the_download_moving_in_its_dialog(first_run):
