@@ -147,6 +147,10 @@ def happy_scenarios(raw: dict[str, str], version: str) -> list[dict]:
         dict(u8, name="clicks-offset", image=two_photos_with_points(raw, CLICKS_OFFSET, [
             {"name": "+ cat", "strokes": [[moved(ON_CAT, CLICKS_OFFSET), moved(ON_CAT_TOO, CLICKS_OFFSET)]]},
             {"name": "- astronaut", "strokes": [[moved(ON_ASTRONAUT, CLICKS_OFFSET)]]}])),
+        dict(name="clicks-undo", in_process=True, procedure="select", input_format="R'G'B' u8",
+             selection_format="Y u8", image=two_photos_with_points(raw, CLICKS_OFFSET, [
+                 {"name": "include", "strokes": [[moved(ON_CAT, CLICKS_OFFSET), moved(ON_CAT_TOO, CLICKS_OFFSET)]]},
+                 {"name": "exclude", "strokes": [[moved(ON_ASTRONAUT, CLICKS_OFFSET)]]}])),
     ]
 
 
@@ -438,6 +442,30 @@ def test_points_on_a_layer_with_an_offset_are_sent_in_the_layers_own_pixels(happ
     unmoved = prompts.Clicks(include=(tuple(moved(ON_CAT, CLICKS_OFFSET)), tuple(moved(ON_CAT_TOO, CLICKS_OFFSET))),
                              exclude=(tuple(moved(ON_ASTRONAUT, CLICKS_OFFSET)),))
     assert not np.array_equal(mask, engine_alpha(result["inputs"][0], width, height, "RGB", "u8", clicks=unmoved))
+
+
+def test_select_subject_with_points_changes_the_image_inside_one_undo_group(happy, engine_here):
+    """The plug-in's run function in GIMP's batch process, every libgimp call that changes the
+    image logged with its undo-group depth: one group, nothing changed outside it. (libgimp 3
+    cannot read or replay the undo history itself.) The selection is the engine's answer for the
+    points in the moved layer's own pixels, clipped to the canvas."""
+    result = happy["clicks-undo"]
+    succeeded(result)
+    log = result["undo_log"]
+    assert [entry for entry in log if entry[0].startswith("undo_group")] == [["undo_group_start", 0],
+                                                                          ["undo_group_end", 0]], log
+    writes = log[1:-1]
+    assert log[0][0] == "undo_group_start" and log[-1][0] == "undo_group_end"
+    assert {name for name, _ in writes} >= {"insert_layer", "add_mask", "select_item", "remove_layer"}, log
+    assert all(depth == 1 for _, depth in writes), log
+    width, height = TWO_PHOTOS_SIZE
+    clicks = prompts.Clicks(include=(ON_CAT, ON_CAT_TOO), exclude=(ON_ASTRONAUT,))
+    alpha = engine_alpha(result["inputs"][0], width, height, "RGB", "u8", clicks=clicks)
+    dx, dy = CLICKS_OFFSET  # the layer covers x 40..962 and y 0..481 of the canvas
+    expected = np.zeros((height, width), np.uint8)
+    expected[:height + dy, dx:] = alpha[-dy:, :width - dx]
+    assert np.array_equal(raw(result["selection"], "u8", (height, width)), expected)
+    assert result["after"]["layers"] == result["before"]["layers"] and result["after"]["paths"] == result["before"]["paths"]
 
 
 def test_a_point_off_the_layer_is_refused_with_a_message_and_the_image_unchanged(failures):
