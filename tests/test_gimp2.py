@@ -32,11 +32,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cleancut import compose, fetch, pipeline
+from cleancut import compose, fetch, pipeline, prompts
 from cleancut.catalog import load_catalog
 from cleancut.options import Options
 
 from hostkit import shutdown_workers
+from hostkit.scenes import TWO_PHOTOS_SIZE, two_photos
 from support import REPO
 
 STANDIN = REPO / "tests" / "gimp2_standin"
@@ -91,9 +92,10 @@ def gradient(width=40, height=30) -> np.ndarray:
     return np.dstack([red, np.full_like(red, 90), (255 - red)])
 
 
-def engine_mask(rgb: np.ndarray, model="red", hint=None) -> np.ndarray:
-    """The engine's 8-bit alpha for these pixels, computed here."""
-    alpha = pipeline.remove(rgb, Options(model=model), hint=hint).alpha
+def engine_mask(rgb: np.ndarray, model="red", hint=None, include=(), exclude=()) -> np.ndarray:
+    """The engine's 8-bit alpha for these pixels (and include / exclude points), computed here."""
+    clicks = prompts.Clicks(include=tuple(include), exclude=tuple(exclude)) if include or exclude else None
+    alpha = pipeline.remove(rgb, Options(model=model), hint=hint, clicks=clicks).alpha
     return compose.quantise(alpha)
 
 
@@ -193,6 +195,35 @@ def test_the_selection_hint_makes_everything_outside_it_background(plugin):
     mask = mask_of(layer)
     np.testing.assert_array_equal(mask, expected)
     assert mask[region == 0].max() == 0 and mask[region == 128].max() > 0
+
+
+# --- include and exclude points: the anchors of paths named so ----------------------------------
+
+def test_a_point_off_the_layer_is_refused_with_a_message_and_nothing_changes(plugin):
+    image, layer = layer_image(gradient(), offsets=(6, 4), canvas=(50, 40))
+    scene.add_path(image, "include", [[[20, 20]]])
+    scene.add_path(image, "exclude", [[[30, 30], [2.5, 3]]])  # the second anchor lies left of the layer
+    pdb.plug_in_cleancut_remove_background(image, layer, "red", 0, False)
+    assert gimp.messages == ['cleancut: The exclude point at 2.5, 3 (path "exclude") lies outside the layer "photo" '
+                             "(40×30 at 6, 4). Move the point onto the layer or delete it, or rename the path to "
+                             "leave its points out. The image was not changed."]
+    assert layer.mask is None and image.undo_steps == [] and image._group_depth == 0
+    assert gimp.progress == []  # the engine was not asked: its progress never started
+
+
+def test_python_2_7_run_sends_the_points_in_the_layers_own_pixels(plugin_dir, engine, engine_models, tmp_path):
+    """Python 2.7 reads the paths (names as byte strings, as pygimp gives them) and maps them."""
+    rgb = gradient()
+    paths = [["+ subject", [[[20.5, 12], [30, 25]]]], ["Exclude", [[[8, 5]], [[14, 30]]]], ["outline", [[[0, 0]]]]]
+    result, out = run_under_python27(plugin_dir, tmp_path, rgb, ["red", 0, False], offsets=[4, 3], canvas=[50, 40],
+                                     paths=paths)
+    assert result["messages"] == [] and len(result["undo_steps"]) == 1
+    assert [name for name, _ in result["paths"]] == ["outline", "Exclude", "+ subject"]
+    (layer,) = result["layers"]
+    mask = as_array((out / layer["mask"]).read_bytes(), 40, 30)
+    expected = engine_mask(rgb, include=[(16.5, 9), (26, 22)], exclude=[(4, 2), (10, 27)])
+    np.testing.assert_array_equal(mask, expected)
+    assert not np.array_equal(expected, engine_mask(rgb))  # the points change this answer
 
 
 # --- the selection and the cut-out layer --------------------------------------------------------
@@ -322,6 +353,40 @@ def test_real_u2netp_mask_of_the_astronaut_photo(plugin_dir, engine, real_cache,
     # Same pixels, model and options in two processes: onnxruntime on the CPU gives the same floats.
     np.testing.assert_array_equal(mask, engine_mask(rgb, model="u2netp"))
     assert mask[100, 256] == 255 and mask[20, 490] == 0  # her face; the dark backdrop
+
+
+ON_CAT, ON_CAT_TOO, ON_ASTRONAUT = (737.5, 256.25), (800.0, 180.0), (250.0, 200.0)  # in two_photos()
+
+
+def test_real_u2netp_takes_the_subject_pointed_at_on_a_layer_with_an_offset_in_one_undo_step(
+        plugin_dir, engine, real_cache, monkeypatch):
+    """Points on the cat and on the astronaut of two photos side by side, the layer moved: the
+    mask holds the include points and not the exclude one, and is the engine's answer for the
+    points in the layer's own pixels (not in the image's)."""
+    monkeypatch.setenv("CLEANCUT_CACHE_DIR", str(real_cache))
+    fetch.ensure(load_catalog().get("u2netp"), progress=False)
+    scene.load_plugin(str(plugin_dir))
+    offset = (30, -20)
+    try:
+        rgb = two_photos()
+        image, layer = layer_image(rgb, offsets=offset, canvas=TWO_PHOTOS_SIZE)
+        moved = [(x + offset[0], y + offset[1]) for x, y in (ON_CAT, ON_CAT_TOO, ON_ASTRONAUT)]
+        scene.add_path(image, "include", [[list(moved[0]), list(moved[1])]])
+        scene.add_path(image, "exclude", [[list(moved[2])]])
+        paths = scene.paths(image)
+        pdb.plug_in_cleancut_remove_background(image, layer, "", 0, False)
+    finally:
+        sys.path.remove(str(plugin_dir))
+    mask = mask_of(layer)
+    assert gimp.messages == [] and plugin_steps(image) == [[("add-mask", layer.ID)]]
+    assert scene.paths(image) == paths
+    for x, y in (ON_CAT, ON_CAT_TOO):
+        assert mask[int(y), int(x)] >= 128, (x, y)
+    assert mask[int(ON_ASTRONAUT[1]), int(ON_ASTRONAUT[0])] < 128
+    expected = engine_mask(rgb, model="u2netp", include=[ON_CAT, ON_CAT_TOO], exclude=[ON_ASTRONAUT])
+    np.testing.assert_array_equal(mask, expected)
+    unmoved = engine_mask(rgb, model="u2netp", include=moved[:2], exclude=moved[2:])
+    assert not np.array_equal(mask, unmoved)
 
 
 # --- Python 2.7: what GIMP 2.10 embeds ----------------------------------------------------------

@@ -7,8 +7,14 @@ Two procedures, both ImageProcedures that work on every selected layer:
 * ``plug-in-cleancut-remove-background`` — Layer > Mask > Remove Background…
   arguments: model (id, "" = the engine's default), refine (an engine refine mode, "" = the
   engine's default: a preset's own mode, else the engine's), output ("mask" | "selection" |
-  "layer"), selection-hint (bool).
+  "layer"), selection-hint (bool), points (bool, default on: the anchors of the image's paths
+  named "include…" or "+…" are include points, of those named "exclude…" or "-…" exclude points).
 * ``plug-in-cleancut-select-subject`` — Select > Subject…: the same, output fixed to the selection.
+
+Points: the user clicks them with GIMP's Paths tool (every click is an anchor) into a path
+named "include" (the subject is here) or "exclude" (not this); they are sent in each layer's
+own pixels (image coordinates less the layer's offsets), and a point off a layer stops the run
+with a message before anything changes.
 
 Non-interactive runs (scripts, batch mode) take the same arguments. The plug-in only reads
 pixels, asks cleancut_client (copied beside this file) for the alpha and writes it back:
@@ -96,6 +102,84 @@ def read_hint(image: Gimp.Image, layer: Gimp.Layer) -> bytes | None:
     return bytes(selected).translate(_REGION)
 
 
+# Paths whose names start with these (case and leading spaces aside) hold include / exclude points.
+POINT_PATHS = (("include", ("include", "+")), ("exclude", ("exclude", "-")))
+
+
+class Point(NamedTuple):
+    """An anchor of an include or exclude path, in image coordinates (pixels, may be fractional)."""
+
+    kind: str  # "include" | "exclude"
+    x: float
+    y: float
+    path: str  # the path's name, for messages
+
+
+class PointOffLayer(Exception):
+    """A point that lies outside a layer the run works on; str() is the message for the user."""
+
+
+def path_kind(name: str) -> str | None:
+    """"include", "exclude" or None (not a path of points) for a path's name."""
+    text = name.strip().lower()
+    for kind, prefixes in POINT_PATHS:
+        if text.startswith(prefixes):
+            return kind
+    return None
+
+
+def anchors(path: Gimp.Path) -> list[tuple[float, float]]:
+    """Every anchor of every stroke of ``path`` (a Paths-tool click makes one), in image coordinates."""
+    found = []
+    for stroke in path.get_strokes():
+        _, coords, _ = path.stroke_get_points(stroke)
+        # A Bézier stroke's points come in triplets (control, anchor, control), each an x, y pair.
+        found += [(coords[i + 2], coords[i + 3]) for i in range(0, len(coords) - 5, 6)]
+    return found
+
+
+def read_points(image: Gimp.Image) -> list[Point]:
+    """The include and exclude points of the image's paths (top of the Paths dock first)."""
+    points = []
+    for path in image.get_paths():
+        kind = path_kind(path.get_name())
+        if kind is not None:
+            points += [Point(kind, x, y, path.get_name()) for x, y in anchors(path)]
+    return points
+
+
+def points_summary(points: list[Point]) -> str:
+    """What the dialog says about the points it will send."""
+    if not points:
+        return ("No include or exclude points. To point at the subject, click points with the Paths tool "
+                "into a path named \"include\" (the subject is here) or \"exclude\" (not this), then run this again.")
+    counts = {kind: sum(p.kind == kind for p in points) for kind, _ in POINT_PATHS}
+    paths = sorted({p.path for p in points})
+    return (f"Points: {counts['include']} include (the subject is there), {counts['exclude']} exclude "
+            f"(not the subject), from the paths {', '.join(repr(name) for name in paths)}.")
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def layer_points(points: list[Point], layer: Gimp.Layer) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """(include, exclude) in the layer's own pixels: image coordinates less the layer's offsets.
+    PointOffLayer for a point that does not lie on the layer."""
+    _, left, top = layer.get_offsets()
+    width, height = layer.get_width(), layer.get_height()
+    found: dict[str, list[tuple[float, float]]] = {"include": [], "exclude": []}
+    for point in points:
+        x, y = point.x - left, point.y - top
+        if not (0 <= x < width and 0 <= y < height):
+            raise PointOffLayer(
+                f"The {point.kind} point at {_number(point.x)}, {_number(point.y)} (path \"{point.path}\") lies "
+                f"outside the layer \"{layer.get_name()}\" ({width}×{height} at {left}, {top}). Move the point "
+                "onto the layer or delete it, or run without the points. The image was not changed.")
+        found[point.kind].append((x, y))
+    return found["include"], found["exclude"]
+
+
 class Frame(NamedTuple):
     """A layer's pixels as the engine gets them, read on GIMP's thread before the engine runs."""
 
@@ -104,6 +188,8 @@ class Frame(NamedTuple):
     height: int
     layout: str
     hint: bytes | None
+    include: list[tuple[float, float]]
+    exclude: list[tuple[float, float]]
 
 
 class Plan(NamedTuple):
@@ -119,14 +205,18 @@ class Plan(NamedTuple):
 Report = Callable[[float, str], None]
 
 
-def read_frame(image: Gimp.Image, layer: Gimp.Layer, fmt: tuple[str, str], use_hint: bool) -> Frame:
-    """The whole layer (its own size, not the canvas) in ``fmt``, and the selection hint."""
+def read_frame(image: Gimp.Image, layer: Gimp.Layer, fmt: tuple[str, str], use_hint: bool,
+               points: list[Point]) -> Frame:
+    """The whole layer (its own size, not the canvas) in ``fmt``, the selection hint and the
+    points in the layer's pixels (PointOffLayer before any pixel is read)."""
+    include, exclude = layer_points(points, layer)
     width, height = layer.get_width(), layer.get_height()
     layout = layer_layout(layer)
     babl = f"{_BABL_LAYOUT[layout]} {fmt[1]}"
     pixels = layer.get_buffer().get(Gegl.Rectangle.new(0, 0, width, height), 1.0, babl,
                                     Gegl.AbyssPolicy.CLAMP)
-    return Frame(bytes(pixels), width, height, layout, read_hint(image, layer) if use_hint else None)
+    return Frame(bytes(pixels), width, height, layout, read_hint(image, layer) if use_hint else None,
+                 include, exclude)
 
 
 def plan_run(image: Gimp.Image, layers: list[Gimp.Layer], config: Gimp.ProcedureConfig, select_only: bool) -> Plan:
@@ -137,7 +227,10 @@ def plan_run(image: Gimp.Image, layers: list[Gimp.Layer], config: Gimp.Procedure
     options = cleancut_client.run_options(config.get_property("model"), config.get_property("refine"))
     fmt = precision_format(image)
     use_hint = bool(config.get_property("selection-hint"))
-    return Plan(output, options, fmt, [read_frame(image, layer, fmt, use_hint) for layer in layers])
+    points = read_points(image) if config.get_property("points") else []
+    for layer in layers:  # every point checked on every layer before anything is read or sent
+        layer_points(points, layer)
+    return Plan(output, options, fmt, [read_frame(image, layer, fmt, use_hint, points) for layer in layers])
 
 
 def compute_alphas(client: cleancut_client.Client, plan: Plan, report: Report,
@@ -151,7 +244,8 @@ def compute_alphas(client: cleancut_client.Client, plan: Plan, report: Report,
 
         alphas.append(client.remove(frame.pixels, frame.width, frame.height, channels=frame.layout,
                                     pixel_format=plan.fmt[0], options=plan.options, hint=frame.hint,
-                                    alpha_format=plan.fmt[0], progress=progress, cancelled=cancelled))
+                                    alpha_format=plan.fmt[0], progress=progress, cancelled=cancelled,
+                                    include=frame.include or None, exclude=frame.exclude or None))
     return alphas
 
 
@@ -255,7 +349,8 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode | str, image: Gimp.Ima
                 plan = plan_run(image, layers, config, select_only)  # GIMP's thread, after OK
                 return lambda report, cancelled: (plan, compute_alphas(client, plan, report, cancelled))
 
-            outcome = cleancut_dialog.run(procedure, config, client, select_only, prepare)
+            outcome = cleancut_dialog.run(procedure, config, client, select_only, prepare,
+                                          points_summary(read_points(image)))
             if outcome is None:
                 return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
             plan, alphas = outcome
@@ -265,6 +360,8 @@ def run(procedure: Gimp.Procedure, run_mode: Gimp.RunMode | str, image: Gimp.Ima
             Gimp.progress_end()
         stage = "writing"
         apply_results(image, layers, alphas, plan.output, plan.fmt)
+    except PointOffLayer as err:
+        return failure(procedure, str(err))
     except CleancutError as err:
         if err.kind == "cancelled":  # the user's Cancel: nothing was changed, nothing to say
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
@@ -324,6 +421,12 @@ class Cleancut(Gimp.PlugIn):
                                        "Only the selected area can be subject: outside it is background; a selection that "
                                        "leaves much of the layer out is a box prompt (the model sees a crop around it)",
                                        False, GObject.ParamFlags.READWRITE)
+        procedure.add_boolean_argument("points", "Use the points of the paths named _include and exclude",
+                                       "Point at the subject: the anchors of paths named \"include\" (or starting with "
+                                       "include or +) say the subject is there, those of paths named \"exclude\" (or "
+                                       "starting with exclude or -) say that is not the subject. Click them with the Paths "
+                                       "tool; every point must lie on each layer the run works on",
+                                       True, GObject.ParamFlags.READWRITE)
         return procedure
 
 

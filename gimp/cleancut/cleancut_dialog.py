@@ -59,8 +59,9 @@ def _combo(config: Gimp.ProcedureConfig, prop: str, rows: list[tuple[str, str]])
 
 
 def run(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, client: cleancut_client.Client,
-        select_only: bool, prepare: Callable[[], Work[T]]) -> T | None:
-    """Show the dialog; once the user pressed OK (and accepted the licence if one was due),
+        select_only: bool, prepare: Callable[[], Work[T]], points: str = "") -> T | None:
+    """Show the dialog; ``points`` says which include and exclude points the image holds (shown
+    above the "points" switch). Once the user pressed OK (and accepted the licence if one was due),
     ``prepare()`` (GIMP's thread) gives the work, which runs while the dialog shows its progress.
     Its result; None when the dialog was closed before OK. The work's errors are raised: a
     CleancutError of kind "cancelled" after Cancel."""
@@ -95,8 +96,12 @@ def run(procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, client: cleancu
     content.pack_start(grid, False, False, 0)
     grid.show_all()
     others = content.get_children()
-    dialog.fill(["selection-hint"] if select_only else ["output", "selection-hint"])
+    dialog.fill(["selection-hint", "points"] if select_only else ["output", "selection-hint", "points"])
     choices = [grid] + [child for child in content.get_children() if child not in others]
+    if points:  # what the points switch would send, and how to place points
+        said = Gtk.Label(label=points, xalign=0.0, wrap=True, max_width_chars=60)
+        content.pack_start(said, False, False, 0)
+        said.show()
     bar = Gtk.ProgressBar(show_text=True)  # shown once the engine works
     content.pack_start(bar, False, False, 6)
 

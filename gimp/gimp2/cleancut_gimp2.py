@@ -12,6 +12,13 @@ Two procedures, the same as the GIMP 3 plug-in's, on the active layer:
 * ``plug-in-cleancut-select-subject`` -- Select > Subject…: the same, output fixed to the
   selection.
 
+Points: the anchors of the image's paths named "include…" or "+…" are include points (the
+subject is there), those of paths named "exclude…" or "-…" exclude points (not the subject), as
+in the GIMP 3 plug-in; the user clicks them with the Paths tool. They are sent in the layer's own
+pixels (image coordinates less its offsets); a point off the layer stops the run with a message,
+the image untouched. There is no switch for them: a new argument would break every script's
+call (gimpfu's PDB takes all arguments), so renaming a path leaves its points out.
+
 Scripts call them as ``pdb.plug_in_cleancut_remove_background(image, drawable, "", 0, False)``.
 The plug-in only reads pixels, asks cleancut_client (copied beside this file) for the alpha and
 writes it back; the engine runs in its own process (a shared worker that outlives this
@@ -105,8 +112,53 @@ def read_hint(image, layer):
     return bytes(hint).translate(_REGION)
 
 
-def compute_alpha(layer, model, hint):
-    """The engine's alpha for the whole layer (its own size, not the canvas), 8-bit, rows top-down."""
+# Paths whose names start with these (case and leading spaces aside) hold include / exclude points.
+POINT_PATHS = (("include", ("include", "+")), ("exclude", ("exclude", "-")))
+
+
+def path_kind(name):
+    """"include", "exclude" or None (not a path of points) for a path's name."""
+    text = name.strip().lower()
+    for kind, prefixes in POINT_PATHS:
+        if text.startswith(prefixes):
+            return kind
+    return None
+
+
+def read_points(image):
+    """[(kind, x, y, path name)]: every anchor of the include and exclude paths, image coordinates."""
+    points = []
+    for vectors in image.vectors:
+        kind = path_kind(vectors.name)
+        if kind is None:
+            continue
+        for stroke in vectors.strokes:
+            coords = stroke.points[0]
+            # A Bézier stroke's points come in triplets (control, anchor, control), each an x, y pair.
+            points += [(kind, coords[i + 2], coords[i + 3], vectors.name) for i in range(0, len(coords) - 5, 6)]
+    return points
+
+
+def layer_points(points, layer):
+    """{"include": [(x, y)], "exclude": [...]} in the layer's own pixels; a CleancutError naming
+    the first point that lies off the layer."""
+    left, top = layer.offsets
+    found = {"include": [], "exclude": []}
+    for kind, x, y, path in points:
+        local = (x - left, y - top)
+        if not (0 <= local[0] < layer.width and 0 <= local[1] < layer.height):
+            raise CleancutError('The %s point at %g, %g (path "%s") lies outside the layer "%s" (%d×%d at %d, %d). '
+                                "Move the point onto the layer or delete it, or rename the path to leave its "
+                                "points out. The image was not changed."
+                                % (kind, x, y, path, layer.name, layer.width, layer.height, left, top), "setup")
+        found[kind].append(local)
+    return found
+
+
+def compute_alpha(layer, model, hint, points=None):
+    """The engine's alpha for the whole layer (its own size, not the canvas), 8-bit, rows top-down;
+    ``points`` as layer_points gives them."""
+    points = points or {}
     layout = LAYOUTS[(bool(layer.is_gray), bool(layer.has_alpha))]
     if layer.bpp != CHANNEL_COUNT[layout]:
         raise CleancutError("This layer has %d bytes per pixel where %s needs %d; convert the image to "
@@ -116,7 +168,8 @@ def compute_alpha(layer, model, hint):
     try:
         return client.remove(_read_pixels(layer), layer.width, layer.height, channels=layout, pixel_format="u8",
                              options=cleancut_client.run_options(model), hint=hint, alpha_format="u8",
-                             progress=_status_bar("Removing background"))
+                             progress=_status_bar("Removing background"),
+                             include=points.get("include") or None, exclude=points.get("exclude") or None)
     finally:
         client.close()
 
@@ -195,7 +248,8 @@ def run(image, drawable, model, output, selection_hint):
         pdb.gimp_message("cleancut: output must be 0 (layer mask), 1 (selection) or 2 (new layer), not %r" % (output,))
         return
     try:
-        alpha = compute_alpha(layer, model, read_hint(image, layer) if selection_hint else None)
+        points = layer_points(read_points(image), layer)
+        alpha = compute_alpha(layer, model, read_hint(image, layer) if selection_hint else None, points)
     except CleancutError as err:
         pdb.gimp_message("cleancut: %s" % _text(err))
         return
@@ -223,13 +277,15 @@ def select_subject(image, drawable, model, selection_hint):
 _MODEL = (PF_STRING, "model", "_Model (empty: the engine's default)", cleancut_client.ENGINE_DEFAULT)
 _HINT = (PF_TOGGLE, "selection-hint", "Use the current _selection as a hint", False)
 _ATTRIBUTION = ("cleancut contributors", "GPL-3.0-or-later", "2026")
+_POINTS_HELP = ("To point at the subject, click points with the Paths tool into a path named \"include\" (the "
+                "subject is there) or \"exclude\" (not the subject); every point must lie on the layer.")
 
 register(
     REMOVE,
     "Remove the background of the active layer with a local AI model",
     "Computes the subject's alpha for the active layer on this computer (nothing is uploaded) and "
     "writes it as a layer mask (replacing an existing mask), as the selection, or as a new cut-out "
-    "layer above the layer, in one undo step.",
+    "layer above the layer, in one undo step. " + _POINTS_HELP,
     _ATTRIBUTION[0], _ATTRIBUTION[1], _ATTRIBUTION[2],
     "Remove _Background…",
     "RGB*, GRAY*",
@@ -246,7 +302,7 @@ register(
     SELECT,
     "Select the subject of the active layer with a local AI model",
     "Replaces the selection with the subject found by a local AI model in the active layer, in one "
-    "undo step.",
+    "undo step. " + _POINTS_HELP,
     _ATTRIBUTION[0], _ATTRIBUTION[1], _ATTRIBUTION[2],
     "_Subject…",
     "RGB*, GRAY*",

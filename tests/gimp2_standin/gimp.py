@@ -12,8 +12,9 @@ own source, branch gimp-2-10, plug-ins/pygimp/:
   items, "wrong parameter type"), a leading run-mode argument filled in (or ``run_mode=``),
   return values (none: None; one: the value; more: a tuple; id -1: None), a failed procedure
   raising RuntimeError with its message;
-* pygimp-drawable.c, pygimp-image.c -- the attributes and methods used here (width, height,
-  offsets, bpp, has_alpha, is_rgb, is_gray, is_indexed, mask, name, image, selection,
+* pygimp-drawable.c, pygimp-image.c, pygimp-vectors.c -- the attributes and methods used here
+  (width, height, offsets, bpp, has_alpha, is_rgb, is_gray, is_indexed, mask, name, image,
+  selection, vectors, a path's strokes and a stroke's points,
   get_pixel_rgn(x, y, width, height, dirty=1, shadow=0), flush, update, merge_shadow,
   copy, add_alpha, create_mask, add_mask, remove_mask);
 * pygimp-tile.c -- ``PixelRgn``: ``rgn[x1:x2, y1:y2]`` (rows top-down, tightly packed) and
@@ -102,7 +103,14 @@ class Image(object):
         self.undo_steps = []      # each a list of what one undo step undoes
         self._group_depth = 0
         self._group = None
+        self._vectors = []        # paths, top first
         _images[self.ID] = self
+
+    @property
+    def vectors(self):
+        """pygimp-image.c's img_get_vectors: the paths, through gimp-image-get-vectors."""
+        _, ids = pdb.gimp_image_get_vectors(self)
+        return [_items[vectors_id] for vectors_id in ids]
 
     def __eq__(self, other):
         return isinstance(other, Image) and other.ID == self.ID
@@ -326,8 +334,28 @@ class Display(object):
     pass
 
 
-class Vectors(object):
-    pass
+class Vectors(Item):
+    """A path (pygimp-vectors.c): ``name``, ``strokes`` (gimp-vectors-get-strokes), each stroke's
+    ``points``, (control points, closed) from gimp-vectors-stroke-get-points."""
+
+    def __init__(self, image, name):
+        Item.__init__(self, image, name)
+        self._strokes = []  # [stroke id, control points (floats), closed], in order
+
+    @property
+    def strokes(self):
+        _, ids = pdb.gimp_vectors_get_strokes(self)
+        return [VectorsBezierStroke(self, stroke) for stroke in ids]
+
+
+class VectorsBezierStroke(object):
+    def __init__(self, vectors, stroke):
+        self.vectors_ID, self.ID = vectors.ID, stroke
+
+    @property
+    def points(self):
+        _, _, controlpoints, closed = pdb.gimp_vectors_stroke_get_points(_items[self.vectors_ID], self.ID)
+        return list(controlpoints), bool(closed)
 
 
 # --- pixel regions (pygimp-tile.c) -----------------------------------------------------------
@@ -426,6 +454,8 @@ def _convert(value, kind):
             return int(value)
         if kind == "GIMP_PDB_FLOAT":
             return float(value)
+        if kind == "GIMP_PDB_FLOATARRAY":
+            return tuple(float(v) for v in value)
         if kind == "GIMP_PDB_STRING":
             return None if value is None else str(value)
         if kind == "GIMP_PDB_COLOR":
@@ -788,6 +818,51 @@ def _get_selection(image):
     return image.selection
 
 
+def _vectors_new(image, name):
+    return Vectors(image, name)
+
+
+def _insert_vectors(image, vectors, parent, position):
+    _fail_unless(not vectors._attached and vectors.image == image,
+                 "Item '%s' (%d) has already been added to an image" % (vectors.name, vectors.ID))
+    _fail_unless(parent is None, "path groups are not modelled")
+    position = 0 if position < 0 else min(position, len(image._vectors))
+    image._vectors.insert(position, vectors)
+    vectors._attached = True
+    image._push_undo(("insert-vectors", vectors.ID))
+
+
+def _image_get_vectors(image):
+    return len(image._vectors), tuple(vectors.ID for vectors in image._vectors)
+
+
+def _vectors_get_strokes(vectors):
+    _check_attached(vectors)
+    return len(vectors._strokes), tuple(stroke[0] for stroke in vectors._strokes)
+
+
+def _stroke(vectors, stroke_id):
+    _check_attached(vectors)
+    found = [stroke for stroke in vectors._strokes if stroke[0] == stroke_id]
+    _fail_unless(found, "Vectors object %d does not contain stroke with ID %d" % (vectors.ID, stroke_id))
+    return found[0]
+
+
+def _stroke_get_points(vectors, stroke_id):
+    _, controlpoints, closed = _stroke(vectors, stroke_id)
+    return _e.VECTORS_STROKE_TYPE_BEZIER, len(controlpoints), tuple(controlpoints), int(closed)
+
+
+def _stroke_new_from_points(vectors, stroke_type, num_points, controlpoints, closed):
+    _check_attached(vectors)
+    _fail_unless(stroke_type == _e.VECTORS_STROKE_TYPE_BEZIER and num_points == len(controlpoints)
+                 and num_points % 6 == 0 and num_points > 0, "only Bézier strokes of whole anchors are modelled")
+    stroke_id = _new_id()
+    vectors._strokes.append([stroke_id, list(controlpoints), bool(closed)])
+    vectors.image._push_undo(("stroke", vectors.ID))
+    return stroke_id
+
+
 def _progress_init(text, display):
     progress.append(("init", text))
 
@@ -822,6 +897,7 @@ def _image_base_type(image):
 
 _I, _F, _S, _C = "GIMP_PDB_INT32", "GIMP_PDB_FLOAT", "GIMP_PDB_STRING", "GIMP_PDB_COLOR"
 _IMG, _ITEM, _LAY, _CHAN, _DRW = "GIMP_PDB_IMAGE", "GIMP_PDB_ITEM", "GIMP_PDB_LAYER", "GIMP_PDB_CHANNEL", "GIMP_PDB_DRAWABLE"
+_VEC, _FA = "GIMP_PDB_VECTORS", "GIMP_PDB_FLOATARRAY"
 
 #: name -> (params, return values, implementation); the signatures are GIMP 2.10's.
 PROCEDURES = {
@@ -870,6 +946,19 @@ PROCEDURES = {
     "gimp-drawable-has-alpha": ([("drawable", _DRW)], [("has-alpha", _I)], _drawable_has_alpha),
     "gimp-drawable-is-indexed": ([("drawable", _DRW)], [("is-indexed", _I)], _drawable_is_indexed),
     "gimp-image-base-type": ([("image", _IMG)], [("base-type", _I)], _image_base_type),
+    "gimp-vectors-new": ([("image", _IMG), ("name", _S)], [("vectors", _VEC)], _vectors_new),
+    "gimp-image-insert-vectors": ([("image", _IMG), ("vectors", _VEC), ("parent", _VEC), ("position", _I)], [],
+                                  _insert_vectors),
+    "gimp-image-get-vectors": ([("image", _IMG)], [("num-vectors", _I), ("vector-ids", "GIMP_PDB_INT32ARRAY")],
+                               _image_get_vectors),
+    "gimp-vectors-get-strokes": ([("vectors", _VEC)], [("num-strokes", _I), ("stroke-ids", "GIMP_PDB_INT32ARRAY")],
+                                 _vectors_get_strokes),
+    "gimp-vectors-stroke-get-points": ([("vectors", _VEC), ("stroke-id", _I)],
+                                       [("type", _I), ("num-points", _I), ("controlpoints", _FA), ("closed", _I)],
+                                       _stroke_get_points),
+    "gimp-vectors-stroke-new-from-points": ([("vectors", _VEC), ("type", _I), ("num-points", _I),
+                                             ("controlpoints", _FA), ("closed", _I)], [("stroke-id", _I)],
+                                            _stroke_new_from_points),
 }
 
 

@@ -62,3 +62,6 @@ ADD_MASK_ALPHA = 2
 # GimpMaskApplyMode
 MASK_APPLY = 0
 MASK_DISCARD = 1
+
+# GimpVectorsStrokeType
+VECTORS_STROKE_TYPE_BEZIER = 0

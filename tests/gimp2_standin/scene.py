@@ -19,7 +19,7 @@ if HERE not in sys.path:
 
 import gimp  # noqa: E402
 import gimpfu  # noqa: E402
-from gimpenums import GRAY, LAYER_MODE_NORMAL, RGB, RGB_IMAGE, RGBA_IMAGE  # noqa: E402
+from gimpenums import GRAY, LAYER_MODE_NORMAL, RGB, RGB_IMAGE, RGBA_IMAGE, VECTORS_STROKE_TYPE_BEZIER  # noqa: E402
 
 pdb = gimp.pdb
 
@@ -54,6 +54,23 @@ def new_image(width, height, layer_type, pixels, offsets=(0, 0), canvas=None, na
     return image, layer
 
 
+def add_path(image, name, strokes):
+    """A path as the Paths tool makes it, on top of the others: each stroke a list of anchors
+    [x, y] in image coordinates (a click with the tool is an anchor; its handles lie on it)."""
+    vectors = pdb.gimp_vectors_new(image, name)
+    pdb.gimp_image_insert_vectors(image, vectors, None, 0)
+    for stroke in strokes:
+        coords = [float(c) for x, y in stroke for c in (x, y, x, y, x, y)]  # control, anchor, control
+        pdb.gimp_vectors_stroke_new_from_points(vectors, VECTORS_STROKE_TYPE_BEZIER, len(coords), coords, False)
+    del image.undo_steps[:]
+    return vectors
+
+
+def paths(image):
+    """Every path's name and its strokes' control points."""
+    return [[vectors.name, [stroke.points[0] for stroke in vectors.strokes]] for vectors in image.vectors]
+
+
 def snapshot(image):
     """What the image holds: layers (top first), selection, channels, undo steps, messages."""
     layers = []
@@ -61,6 +78,7 @@ def snapshot(image):
         layers.append({"name": layer.name, "type": layer.type, "offsets": list(layer.offsets),
                        "pixels": bytes(layer._data), "mask": None if layer.mask is None else bytes(layer.mask._data)})
     return {"layers": layers, "selection": bytes(image.selection._data), "channels": len(image.channels),
+            "paths": paths(image),
             "undo_steps": [[list(step) for step in group] for group in image.undo_steps],
             "open_groups": image._group_depth, "messages": list(gimp.messages)}
 
@@ -90,6 +108,8 @@ def run_job(job):
         x, y, w, h = job["select"]
         pdb.gimp_image_select_rectangle(image, gimpfu.CHANNEL_OP_REPLACE, x, y, w, h)
         del image.undo_steps[:]
+    for name, strokes in job.get("paths", []):
+        add_path(image, name, strokes)
     procedure = pdb[job["procedure"]]
     procedure(image, layer, *job["args"])
     _write(job["out"], snapshot(image))

@@ -30,7 +30,7 @@ from hostkit import REPO
 from hostkit.scenes import BOX, DOWNLOAD_MODEL, TWO_PHOTOS_SIZE, check_box_prompt, first_run_server, two_photos
 from PIL import Image
 
-from cleancut import fetch, frames, licences, pipeline
+from cleancut import fetch, frames, licences, pipeline, prompts
 from cleancut.catalog import load_catalog
 from cleancut.errors import CleancutError
 from cleancut.options import REFINE_MODES, Options
@@ -52,6 +52,11 @@ refine = "best"
 TEXT = {"kind": "text", "name": "title", "text": "Cut", "size": 200}  # GIMP sizes the layer to it
 VECTOR = {"kind": "vector", "name": "blob", "ellipse": [200, 150, 120, 90]}  # centre x, y; radii
 LINK = {"kind": "link", "name": "linked", "file": str(ASTRONAUT)}
+# Include and exclude points (issue 24) on two_photos(): the cat's photo is at BOX, the astronaut
+# at the left. Anchors of paths in image coordinates; fractional, as the Paths tool places them.
+ON_CAT, ON_CAT_TOO, ON_ASTRONAUT = (737.5, 256.25), (800.0, 180.0), (250.0, 200.0)
+CLICKS_OFFSET = (40, -30)  # the two photos' layer moved right and up: points map to other pixels
+OFF_LAYER = (60.5, 100.0)  # on the canvas, left of a layer at x 150
 
 
 def rgb(path: Path) -> np.ndarray:
@@ -133,7 +138,31 @@ def happy_scenarios(raw: dict[str, str], version: str) -> list[dict]:
              image=canvas(400, 300, rgb_layers(512, 512, raw["rgb8"], offset=list(OFFSET)))),
         dict(u8, name="cutout", args={"output": "layer"}, layer_format="R'G'B'A u8",
              image=canvas(512, 512, rgb_layers(512, 512, raw["rgb8"]))),
+        dict(u8, name="clicks", image=two_photos_with_points(raw, (0, 0), [
+            {"name": "include", "strokes": [[list(ON_CAT)]]},
+            {"name": "Exclude", "strokes": [[list(ON_ASTRONAUT)]]},
+            {"name": "outline", "strokes": [[[10, 10], [900, 500]]]}])),  # not a path of points
+        dict(u8, name="clicks-off", args={"points": False}, image=two_photos_with_points(raw, (0, 0), [
+            {"name": "include", "strokes": [[list(ON_CAT)]]}])),
+        dict(u8, name="clicks-offset", image=two_photos_with_points(raw, CLICKS_OFFSET, [
+            {"name": "+ cat", "strokes": [[moved(ON_CAT, CLICKS_OFFSET), moved(ON_CAT_TOO, CLICKS_OFFSET)]]},
+            {"name": "- astronaut", "strokes": [[moved(ON_ASTRONAUT, CLICKS_OFFSET)]]}])),
+        dict(name="clicks-undo", in_process=True, procedure="select", input_format="R'G'B' u8",
+             selection_format="Y u8", image=two_photos_with_points(raw, CLICKS_OFFSET, [
+                 {"name": "include", "strokes": [[moved(ON_CAT, CLICKS_OFFSET), moved(ON_CAT_TOO, CLICKS_OFFSET)]]},
+                 {"name": "exclude", "strokes": [[moved(ON_ASTRONAUT, CLICKS_OFFSET)]]}])),
     ]
+
+
+def moved(point: tuple[float, float], offset: tuple[int, int]) -> list[float]:
+    """A point of the layer's own pixels in image coordinates, for a layer at ``offset``."""
+    return [point[0] + offset[0], point[1] + offset[1]]
+
+
+def two_photos_with_points(raw: dict[str, str], offset: tuple[int, int], paths: list[dict]) -> dict:
+    """two_photos() as one layer at ``offset`` on a canvas its size, with ``paths``."""
+    layer = rgb_layers(*TWO_PHOTOS_SIZE, raw["two8"], offset=list(offset))
+    return canvas(*TWO_PHOTOS_SIZE, layer, paths=paths)
 
 
 def failure_scenarios(raw: dict[str, str]) -> list[dict]:
@@ -145,6 +174,8 @@ def failure_scenarios(raw: dict[str, str]) -> list[dict]:
         dict(name="killed", kill_after_cpu=0.2,
              image=canvas(4000, 3000, {"name": "big", "width": 4000, "height": 3000, "type": "RGB_IMAGE"})),
         dict(name="after-crash", input_format="R'G'B' u8", mask_format="Y u8", image=photo),
+        dict(name="point-off-layer", image=canvas(700, 512, rgb_layers(512, 512, raw["rgb8"], offset=[150, 0]), paths=[
+            {"name": "include", "strokes": [[[300, 200]]]}, {"name": "exclude", "strokes": [[list(OFF_LAYER)]]}])),
     ]
 
 
@@ -206,16 +237,16 @@ _computed: dict[tuple, np.ndarray] = {}  # many scenarios (and both GIMPs) read 
 
 
 def engine_alpha(path: str, width: int, height: int, channels: str, fmt: str, hint=None,
-                 options: Options | None = None) -> np.ndarray:
+                 options: Options | None = None, clicks: prompts.Clicks | None = None) -> np.ndarray:
     """What the worker computes for these pixel bytes: decode as the worker does, remove, encode."""
     with open(path, "rb") as handle:
         data = handle.read()
     options = options or Options()
     key = (hashlib.sha1(data).digest(), width, height, channels, fmt,
-           None if hint is None else hashlib.sha1(hint.tobytes()).digest(), options)
+           None if hint is None else hashlib.sha1(hint.tobytes()).digest(), options, clicks)
     if key not in _computed:
         rgb8, _ = frames.decode(data, width, height, channels, fmt)
-        alpha = pipeline.remove(rgb8, options, hint=hint).alpha
+        alpha = pipeline.remove(rgb8, options, hint=hint, clicks=clicks).alpha
         _computed[key] = np.frombuffer(frames.encode_alpha(alpha, fmt),
                                        dtype=np.dtype(DTYPES[fmt])).reshape(height, width)
     return _computed[key]
@@ -361,6 +392,90 @@ def test_a_chosen_refine_mode_wins_over_the_presets(happy, engine_here):
     expected = engine_alpha(path, 512, 512, "RGB", "u8", options=Options(model=PRESET, refine="off"))
     assert not np.array_equal(expected, engine_alpha(path, 512, 512, "RGB", "u8", options=Options(model=PRESET)))
     assert np.array_equal(raw(result["layers"][0]["mask"], "u8", (512, 512)), expected)
+
+
+def check_points(result: dict, include: list[tuple[float, float]], exclude: list[tuple[float, float]]) -> np.ndarray:
+    """The mask of the two photos' layer, after checking it holds the include points and not the
+    exclude points (given in the layer's own pixels), equals the engine's answer for the same
+    pixels and points, and that the paths stayed as they were. Returns the mask."""
+    succeeded(result)
+    assert result["after"]["paths"] == result["before"]["paths"]
+    width, height = TWO_PHOTOS_SIZE
+    path = result["inputs"][0]
+    assert np.array_equal(raw(path, "u8", (height, width, 3)), two_photos())
+    mask = raw(result["layers"][0]["mask"], "u8", (height, width))
+    for x, y in include:
+        assert mask[int(y), int(x)] >= 128, f"the include point {x},{y} is not in the mask"
+    for x, y in exclude:
+        assert mask[int(y), int(x)] < 128, f"the exclude point {x},{y} is in the mask"
+    clicks = prompts.Clicks(include=tuple(include), exclude=tuple(exclude))
+    assert np.array_equal(mask, engine_alpha(path, width, height, "RGB", "u8", clicks=clicks))
+    return mask
+
+
+def test_points_of_include_and_exclude_paths_select_the_subject_pointed_at(happy, engine_here):
+    result = happy["clicks"]
+    assert [p["name"] for p in result["before"]["paths"]] == ["outline", "Exclude", "include"]
+    mask = check_points(result, [ON_CAT], [ON_ASTRONAUT])
+    width, height = TWO_PHOTOS_SIZE
+    # Without the points u2netp takes the astronaut: the points change the answer.
+    assert not np.array_equal(mask, engine_alpha(result["inputs"][0], width, height, "RGB", "u8"))
+
+
+def test_points_unticked_leave_the_paths_out(happy, engine_here):
+    result = happy["clicks-off"]
+    succeeded(result)
+    width, height = TWO_PHOTOS_SIZE
+    expected = engine_alpha(result["inputs"][0], width, height, "RGB", "u8")
+    assert np.array_equal(raw(result["layers"][0]["mask"], "u8", (height, width)), expected)
+    pointed = engine_alpha(result["inputs"][0], width, height, "RGB", "u8", clicks=prompts.Clicks(include=(ON_CAT,)))
+    assert not np.array_equal(expected, pointed)  # had the point been sent, the mask would differ
+
+
+def test_points_on_a_layer_with_an_offset_are_sent_in_the_layers_own_pixels(happy, engine_here):
+    result = happy["clicks-offset"]
+    (layer,) = result["layers"]
+    assert layer["offsets"] == list(CLICKS_OFFSET) and layer["mask_offsets"] == list(CLICKS_OFFSET)
+    mask = check_points(result, [ON_CAT, ON_CAT_TOO], [ON_ASTRONAUT])
+    # The image coordinates taken as the layer's own would point elsewhere, with another answer.
+    width, height = TWO_PHOTOS_SIZE
+    unmoved = prompts.Clicks(include=(tuple(moved(ON_CAT, CLICKS_OFFSET)), tuple(moved(ON_CAT_TOO, CLICKS_OFFSET))),
+                             exclude=(tuple(moved(ON_ASTRONAUT, CLICKS_OFFSET)),))
+    assert not np.array_equal(mask, engine_alpha(result["inputs"][0], width, height, "RGB", "u8", clicks=unmoved))
+
+
+def test_select_subject_with_points_changes_the_image_inside_one_undo_group(happy, engine_here):
+    """The plug-in's run function in GIMP's batch process, every libgimp call that changes the
+    image logged with its undo-group depth: one group, nothing changed outside it. (libgimp 3
+    cannot read or replay the undo history itself.) The selection is the engine's answer for the
+    points in the moved layer's own pixels, clipped to the canvas."""
+    result = happy["clicks-undo"]
+    succeeded(result)
+    log = result["undo_log"]
+    assert [entry for entry in log if entry[0].startswith("undo_group")] == [["undo_group_start", 0],
+                                                                          ["undo_group_end", 0]], log
+    writes = log[1:-1]
+    assert log[0][0] == "undo_group_start" and log[-1][0] == "undo_group_end"
+    assert {name for name, _ in writes} >= {"insert_layer", "add_mask", "select_item", "remove_layer"}, log
+    assert all(depth == 1 for _, depth in writes), log
+    width, height = TWO_PHOTOS_SIZE
+    clicks = prompts.Clicks(include=(ON_CAT, ON_CAT_TOO), exclude=(ON_ASTRONAUT,))
+    alpha = engine_alpha(result["inputs"][0], width, height, "RGB", "u8", clicks=clicks)
+    dx, dy = CLICKS_OFFSET  # the layer covers x 40..962 and y 0..481 of the canvas
+    expected = np.zeros((height, width), np.uint8)
+    expected[:height + dy, dx:] = alpha[-dy:, :width - dx]
+    assert np.array_equal(raw(result["selection"], "u8", (height, width)), expected)
+    assert result["after"]["layers"] == result["before"]["layers"] and result["after"]["paths"] == result["before"]["paths"]
+
+
+def test_a_point_off_the_layer_is_refused_with_a_message_and_the_image_unchanged(failures):
+    results, log = failures
+    result = results["point-off-layer"]
+    unchanged(result)
+    assert result["before"]["paths"][0]["name"] == "exclude"  # the paths were there, and stay
+    assert ('The exclude point at 60.5, 100 (path "exclude") lies outside the layer "photo" (512×512 at 150, 0)'
+            in result["error"]), result["error"]
+    assert "The image was not changed." in result["error"] and "Traceback" not in log
 
 
 def kind_keeps_its_mask(result: dict, kind: str) -> np.ndarray:
@@ -515,6 +630,9 @@ def test_the_dialog_records_acceptance_through_the_engine_only_once_ticked(dialo
 # --- a first run: the download shows in the dialog and Cancel stops it (GIMP 3.2) -------------
 
 
+FIRST_RUN_PATHS = [{"name": "include", "strokes": [[[256, 100], [250, 300]]]}, {"name": "- sky", "strokes": [[[20, 20]]]}]
+
+
 @pytest.fixture(scope="module")
 def first_run(host_scratch, model_cache, chroot_engine, inputs):
     """GIMP 3.2 works its real dialog: OK on a model not downloaded yet, whose file a loopback
@@ -525,7 +643,7 @@ def first_run(host_scratch, model_cache, chroot_engine, inputs):
     cache = host_scratch / "gimp-first-run-cache"  # empty: nothing downloaded yet
     gimp = Gimp3(base, chroot_engine(CHROOTS["3.2"].name), cache, chroot=CHROOTS["3.2"],
                  env={"CLEANCUT_CATALOG": str(catalog), "CLEANCUT_OFFLINE": "0"})
-    image = canvas(512, 512, rgb_layers(512, 512, inputs["rgb8"]))
+    image = canvas(512, 512, rgb_layers(512, 512, inputs["rgb8"]), paths=FIRST_RUN_PATHS)
     with first_run_server(model_cache, catalog) as (server, size):
         record, done = gimp.run_dialog(DOWNLOAD_MODEL, mode="download-cancel", image=image, cancel_after=3)
     assert "exception" not in record and "timer_exception" not in record, record
@@ -537,6 +655,12 @@ def test_gimp_says_before_a_first_run_what_it_downloads(first_run):
     notice = (f"Test model {DOWNLOAD_MODEL} ({DOWNLOAD_MODEL}) is not downloaded yet: the first run downloads "
               f"{size / 1e6:.1f} MB (licence Apache-2.0) into the model cache, then runs. Cancel stops the download.")
     assert any(notice in label for label in record["labels"]), record["labels"]
+
+
+def test_gimp_says_which_points_it_will_send_and_what_they_mean(first_run):
+    record, _, _ = first_run
+    said = ("Points: 2 include (the subject is there), 1 exclude (not the subject), from the paths '- sky', 'include'.")
+    assert said in record["labels"], record["labels"]
 
 
 def test_gimp_shows_the_download_moving_in_its_dialog(first_run):

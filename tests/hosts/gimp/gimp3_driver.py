@@ -5,11 +5,14 @@ Run by the host tests and the benchmark (tests/hosts/gimp/gimp3_harness.py) as
     gimp-console-3.0 ... --batch-interpreter=python-fu-eval -b "SPEC='…'; exec(open('…').read())"
 SPEC names a JSON file: {"out": folder, "scenarios": [...]}. Each scenario builds an image
 (loaded from a file, or made of layers whose raw pixels the caller wrote, or of text, vector
-and link layers, the last two GIMP 3.2's), selects layers and
+and link layers, the last two GIMP 3.2's; optionally with paths, whose anchors are include and
+exclude points when named so), selects layers and
 optionally a rectangle, calls a cleancut procedure non-interactively (optionally several times,
-optionally killing the engine's worker once it is busy), and records what came out: the PDB
+optionally killing the engine's worker once it is busy; or, "in_process", calls the plug-in's
+run function in this process with its undo groups and image changes logged), and records what
+came out: the PDB
 status and error message, the image's state before and after (hashes of every layer, mask and
-the selection), and raw dumps of the pixels the caller asks for. Results go to out/results.json;
+the selection; the paths' points), and raw dumps of the pixels the caller asks for. Results go to out/results.json;
 an exception inside one scenario is recorded there and the next scenario still runs.
 Imported instead (by gimp3_dialog_driver.py), it runs nothing and lends build() and state().
 """
@@ -90,7 +93,26 @@ def build(desc):
             mask = layer.create_mask(getattr(Gimp.AddMaskType, spec["mask"]))
             layer.add_mask(mask)
         layers.append(layer)
+    for spec in desc.get("paths", []):
+        add_path(image, spec["name"], spec["strokes"])
     return image, layers
+
+
+def add_path(image, name, strokes):
+    """A path as the Paths tool makes it: each stroke a list of anchors [x, y] in image
+    coordinates (a click with the tool is an anchor; its handles lie on it)."""
+    path = Gimp.Path.new(image, name)
+    image.insert_path(path, None, 0)
+    for stroke in strokes:
+        coords = [c for x, y in stroke for c in (x, y, x, y, x, y)]  # control, anchor, control
+        path.stroke_new_from_points(Gimp.PathStrokeType.BEZIER, coords, False)
+
+
+def paths(image):
+    """Every path's name and its strokes' control points, as GIMP holds them."""
+    return [{"name": path.get_name(),
+             "strokes": [list(path.stroke_get_points(stroke)[1]) for stroke in path.get_strokes()]}
+            for path in image.get_paths()]
 
 
 def kind_of(layer):
@@ -118,7 +140,7 @@ def state(image):
                        "mask": sha(read(mask, f"Y {kind}")) if mask is not None else None})
     return {"layers": layers, "selection_empty": bool(Gimp.Selection.is_empty(image)),
             "selection": sha(read(image.get_selection(), f"Y {kind}")),
-            "precision": image.get_precision().value_nick}
+            "precision": image.get_precision().value_nick, "paths": paths(image)}
 
 
 def worker_pids():
@@ -194,6 +216,52 @@ def call(name, image, drawables, args):
     return status, (None if status == "success" else PDB.get_last_error()), seconds
 
 
+# What a run may change in an image, by the libgimp calls that change it: an in-process run logs
+# each with the undo-group depth it happened at.
+WRITES = [(Gimp.Image, "insert_layer"), (Gimp.Image, "remove_layer"), (Gimp.Image, "select_item"),
+          (Gimp.Image, "set_selected_layers"), (Gimp.Layer, "add_mask"), (Gimp.Layer, "remove_mask"),
+          (Gimp.Layer, "add_alpha"), (Gimp.Layer, "set_offsets"), (Gimp.Item, "set_name"),
+          (Gimp.Drawable, "update")]
+
+
+def in_process(name, image, drawables, args):
+    """The plug-in's own run function called in this process (as the dialog driver does), with
+    the undo group calls and every image-changing call (WRITES) logged: (status, error, seconds,
+    log of [call, undo-group depth before it])."""
+    import cleancut as plugin  # the installed plug-in (its folder is on sys.path)
+
+    procedure = PDB.lookup_procedure(PROCEDURES[name])
+    config = procedure.create_config()
+    for key, value in args.items():
+        config.set_property(key, value)
+    log, depth, originals = [], [0], []
+
+    def wrap(cls, method, change=0):
+        original = getattr(cls, method)
+        originals.append((cls, method, original))
+
+        def logged(self, *arguments):
+            depth[0] += min(change, 0)
+            log.append([method, depth[0]])
+            depth[0] += max(change, 0)
+            return original(self, *arguments)
+        setattr(cls, method, logged)
+
+    wrap(Gimp.Image, "undo_group_start", +1)
+    wrap(Gimp.Image, "undo_group_end", -1)
+    for cls, method in WRITES:
+        wrap(cls, method)
+    start = time.perf_counter()
+    try:
+        values = plugin.run(procedure, Gimp.RunMode.NONINTERACTIVE, image, drawables, config, None)
+    finally:
+        for cls, method, original in originals:
+            setattr(cls, method, original)
+    seconds = time.perf_counter() - start
+    status = values.index(0).value_nick
+    return status, None if status == "success" else str(values.index(1)), seconds, log
+
+
 def direct(layer, repeat):
     """Seconds for the same request sent by a client in this (already running) process: the
     engine round trip without a plug-in process start or GIMP's buffer I/O."""
@@ -234,7 +302,11 @@ def run_scenario(scenario, out):
     if killer is not None:
         killer.start()
     runs = []
-    for _ in range(scenario.get("repeat", 1)):
+    if scenario.get("in_process"):
+        status, error, seconds, result["undo_log"] = in_process(scenario.get("procedure", "remove"), image, targets,
+                                                                scenario.get("args", {}))
+        runs.append((status, error, seconds))
+    for _ in range(0 if scenario.get("in_process") else scenario.get("repeat", 1)):
         runs.append(call(scenario.get("procedure", "remove"), image, targets, scenario.get("args", {})))
     if killer is not None:
         killer.stop.set()
