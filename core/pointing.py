@@ -1,21 +1,26 @@
 """Include and exclude clicks → the subject's mask, with the catalog's salient models.
 
 No promptable model (SAM and its kin) can be obtained here, so a click steers the salient
-models instead of feeding one:
+models instead of feeding one. The pipeline calls, in order:
 
-1. ``zoom``: the models also look at a crop around what the include points touch (the parts of
-   the models' answer that hold a point, and a square around a point they missed), as a box
-   prompt does; one extra model run for all the points.
-2. ``select``: of the models' answer, the parts that hold an include point are the subject (all
-   parts, when there is no include point) and the parts that hold only exclude points are not.
-3. a graph cut (OpenCV's GrabCut: colour models of subject and background, and a smoothness
-   term along the image's edges) then settles every unsure pixel, with the include points as
-   certain subject and the exclude points as certain background, so an exclude point splits a
-   part that holds both and an include point claims the region around it that matches it.
+1. ``zoom``: when every include point lies on a part of the models' answer, the models also
+   look at a crop around those parts, as for a box (one more model run for all the points).
+2. ``squares``: an include point the models missed gets a second look, a square of MISS_SIDE
+   around it (one more model run per missed point).
+3. ``select``: the parts of the answer that hold an include point are the subject (with no
+   include point: every part but those only exclude points are on), with the part of a second
+   look under a missed point, or where the models were unsure at a point, the part above half
+   their probability there. A graph cut (OpenCV's GrabCut: colour models of subject and
+   background, a smoothness term along the photo's edges) then settles only the clicks the
+   answer still disagrees with, in a window around each sized by the click's distance from the
+   subject's edge; everything else stays the models' answer and teaches the cut its colours.
+   Parts of the answer that touch the subject join it (a subject seen in pieces).
+4. ``trimap`` and ``held``: the subject becomes refine.py's hint (unknown along its edge, the
+   points' discs certain) and the models' probability is held on its side of 0.5, so the
+   edges are matted as usual and a click is never matted away.
 
-Everything here runs at WORK_SIDE pixels on the long side; the mask it gives is a rough mask
-for refine.py, whose unknown band then follows the photo's edges at full resolution.
-Measurements and the numbers behind each constant: docs/benchmarks/2026-12-07-clicks.md.
+The selection runs at WORK_SIDE pixels on the long side. Measurements behind the design and
+its constants: docs/benchmarks/2026-12-07-clicks.md.
 """
 
 from __future__ import annotations
