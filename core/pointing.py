@@ -55,10 +55,16 @@ def _scaled(points: tuple[prompts.Point, ...], sy: float, sx: float, shape: tupl
     return [(min(shape[0] - 1, int(y * sy)), min(shape[1] - 1, int(x * sx))) for x, y in points]
 
 
-def _parts(prob: np.ndarray) -> tuple[np.ndarray, int]:
-    """The connected parts (8-neighbours) of the models' answer, labelled 1..n."""
-    labels, count = ndimage.label(prob >= LEVEL, structure=np.ones((3, 3), bool))
+def _parts(prob: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, int]:
+    """The connected parts (8-neighbours) of the models' answer at or above ``level``, labelled 1..n."""
+    labels, count = ndimage.label(prob >= level, structure=np.ones((3, 3), bool))
     return labels, count
+
+
+def _around(row: int, col: int, half: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """The square reaching ``half`` pixels on each side of (row, col), cut at the frame ``shape``."""
+    return (slice(max(0, row - half), min(shape[0], row + half + 1)),
+            slice(max(0, col - half), min(shape[1], col + half + 1)))
 
 
 def zoom(prob: np.ndarray, clicks: Clicks, shape: tuple[int, ...]) -> tuple[slice, slice] | None:
@@ -92,8 +98,7 @@ def squares(prob: np.ndarray, clicks: Clicks, shape: tuple[int, ...]) -> list[tu
     found = []
     for (row, col), (x, y) in zip(_scaled(clicks.include, sy, sx, prob.shape), clicks.include):
         if not labels[row, col]:
-            found.append((slice(max(0, int(y) - half), min(height, int(y) + half + 1)),
-                          slice(max(0, int(x) - half), min(width, int(x) + half + 1))))
+            found.append(_around(int(y), int(x), half, (height, width)))
     return found
 
 
@@ -183,8 +188,8 @@ def _weak_part(soft: np.ndarray, point: tuple[int, int], half: int) -> np.ndarra
     if level < WEAK:
         return out
     row, col = point
-    window = (slice(max(0, row - half), row + half + 1), slice(max(0, col - half), col + half + 1))
-    labels, _ = ndimage.label(soft[window] >= level, structure=np.ones((3, 3), bool))
+    window = _around(row, col, half, soft.shape)
+    labels, _ = _parts(soft[window], level)
     out[window] = labels == labels[row - window[0].start, col - window[1].start]
     return out
 
@@ -200,8 +205,7 @@ def _window(subject: np.ndarray, point: tuple[int, int], half: int) -> tuple[sli
     else:
         reach = float(ndimage.distance_transform_edt(np.pad(region, 1, constant_values=not inside))[1:-1, 1:-1][point])
     size = int(np.clip(WINDOW * reach, max(2, WINDOW_MIN * max(subject.shape)), half))
-    row, col = point
-    return slice(max(0, row - size), row + size + 1), slice(max(0, col - size), col + size + 1)
+    return _around(point[0], point[1], size, subject.shape)
 
 
 def _local_cut(small: np.ndarray, subject: np.ndarray, missed: list[tuple[slice, slice]],
