@@ -1,14 +1,19 @@
-"""Cut out a list of files: one after another here, or on a pool of worker processes.
+"""Cut out a list of files: one after another here, or several at once on worker processes.
 
-Why processes: onnxruntime's inference already keeps every core busy, but decoding, refining,
-estimating colours and PNG encoding run on one core each (numpy and Pillow, mostly under the
-GIL). Worker processes that each run whole files with a share of the inference threads keep
-every core busy through every stage. Threads inside one process were measured and gave
-nothing (docs/benchmarks/2026-12-01-speed-rembg.md); processes are what `multiprocessing` is for.
+Several at once: each worker process runs up to SLOTS_PER_PROCESS files at the same time on
+threads that share one model session (segment.py runs it one call at a time), so a batch on
+two cores holds one set of imports and one model arena, not two: its peak memory is about
+rembg's. Threads keep both cores busy through every stage: numpy, scipy, Pillow and
+onnxruntime release the GIL in their loops (two threads cut out 12 varied 1280×720 photos in
+0.55× the time of one, docs/benchmarks/2026-12-07-speed-varied.md), and while one thread runs
+the model the others refine, estimate colours and encode.
 
-Results come back in input order whatever order the workers finish in, so messages and the
-failure list read the same as a run on one core. The queue holds paths, not pixels: memory
-grows with the number of workers, not with the number of files.
+Why a process at all, not threads in the command itself: a worker that vanishes (kill -9, the
+out-of-memory killer) fails exactly the files it held, their temporary outputs are removed,
+and a fresh worker takes the remaining files; the command reports and survives.
+
+Results come back in input order whatever order the files finish in, so messages and the
+failure list read the same as a run on one core. The pipes carry paths, not pixels.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import multiprocessing.connection
 import os
 import signal
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Iterable, Iterator, NoReturn, TypeVar
 
@@ -26,23 +31,36 @@ from . import cutout, imagewrite, pipeline
 from .cutout import Job, Output
 from .options import Options
 
-# Each worker holds its own model session and one photo's working set (~0.6 GiB at 12 MP):
-# beyond four, a batch gains little on the machines this runs on and memory grows.
+# Files cut out at once by default: one per core, at most this many (each holds one photo's
+# working set, ~0.1 GiB at 1280×720 and ~0.6 GiB at 12 MP).
 MAX_DEFAULT_WORKERS = 4
+# Files one worker process runs at once; more workers than this start more processes (threads
+# of one process share the GIL between their Python steps).
+SLOTS_PER_PROCESS = 4
 
 T = TypeVar("T")
 
 
 def default_workers(files: int, cores: int | None = None) -> int:
-    """One worker per core, no more than there are files nor MAX_DEFAULT_WORKERS."""
+    """Files at once: one per core, no more than there are files nor MAX_DEFAULT_WORKERS."""
     return max(1, min(cores or os.cpu_count() or 1, files, MAX_DEFAULT_WORKERS))
 
 
+def slots(workers: int) -> list[int]:
+    """How ``workers`` files at once are spread over processes: the files each process runs
+    at once (at most SLOTS_PER_PROCESS, as even as can be)."""
+    processes = -(-workers // SLOTS_PER_PROCESS)
+    return [workers // processes + (1 if index < workers % processes else 0) for index in range(processes)]
+
+
 def worker_options(options: Options, workers: int, cores: int | None = None) -> Options:
-    """Each worker's share of the cores for inference, unless the caller chose a thread count."""
+    """The inference threads of each worker process, unless the caller chose a thread count:
+    half its share of the cores (at least one), because its model runs one file at a time
+    while its other files use the remaining cores."""
     if workers <= 1 or options.threads is not None:
         return options
-    return replace(options, threads=max(1, (cores or os.cpu_count() or 1) // workers))
+    share = (cores or os.cpu_count() or 1) * max(slots(workers)) // workers
+    return replace(options, threads=max(1, share // 2))
 
 
 def lost_worker_message(exitcode: int | None) -> str:
@@ -64,23 +82,26 @@ def lost_worker_message(exitcode: int | None) -> str:
 # A worker's exit code when SIGTERM stopped it, as a shell reports a process it killed.
 STOPPED_BY_SIGTERM = 128 + signal.SIGTERM
 
-# One worker process's state: its options, the file in progress and whether to stop.
+# One worker process's state: its files in progress (index -> cancel token), whether to stop
+# (the exit code), the lock over both and the lock over sending on the pipe.
 _state: dict = {}
 
 
 def _serve(connection: Connection, options: Options, output: Output, plan: pipeline.Plan) -> None:
-    """A pool process: cut out each (index, job) it is sent and send back (index, failure),
-    until the parent sends None, closes its end, or dies.
+    """A pool process: cut out each (index, job) it is sent, on a thread of its own, and send
+    back (index, failure), until the parent sends None, closes its end, or dies. The parent
+    never sends more files than the process's slots.
 
     Ctrl-C reaches the whole process group: the parent alone answers it, stopping the pool with
     SIGTERM. SIGTERM and the parent's death are awaited by threads rather than handlers,
     because Python runs handlers only between bytecodes, after a long onnxruntime call: the
-    file in progress is cancelled at once (onnxruntime stops mid-run, the stages stop at their
-    next check, a half-written output's temporary file is removed) or, between files, the
-    process ends. Nothing is printed: the parent reports every file."""
+    files in progress are cancelled at once (onnxruntime stops mid-run, the stages stop at their
+    next check, a half-written output's temporary file is removed) and the process ends when the
+    last one has cleaned up, or at once between files. Nothing is printed: the parent reports
+    every file."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # before any thread exists
-    _state.update(cancel=None, stopping=None, lock=threading.Lock())
+    _state.update(running={}, stopping=None, lock=threading.Lock(), sending=threading.Lock())
     threading.Thread(target=_await_signal, daemon=True).start()
     parent = multiprocessing.parent_process()
     if parent is not None:
@@ -89,23 +110,35 @@ def _serve(connection: Connection, options: Options, output: Output, plan: pipel
         try:
             task = connection.recv()
         except (EOFError, OSError):
-            _stop(0)
+            task = None
         if task is None:
-            _stop(0)
+            _cancel_and_stop(0)
+            break
         index, job = task
         with _state["lock"]:
             if _state["stopping"] is not None:
+                break
+            cancel = _state["running"][index] = pipeline.CancelToken()
+        threading.Thread(target=_cut_out, args=(connection, index, job, options, output, plan, cancel),
+                         daemon=True).start()
+    threading.Event().wait()  # the last file to clean up ends the process (returning would cut it short)
+
+
+def _cut_out(connection: Connection, index: int, job: Job, options: Options, output: Output,
+             plan: pipeline.Plan, cancel: pipeline.CancelToken) -> None:
+    """One file on its own thread of a worker process; the last file of a stopping process ends it."""
+    failure = cutout.process(job, options, output, plan, cancel)
+    with _state["lock"]:
+        del _state["running"][index]
+        if _state["stopping"] is not None:
+            if not _state["running"]:
                 _stop(_state["stopping"])
-            _state["cancel"] = pipeline.CancelToken()
-        failure = cutout.process(job, options, output, plan, _state["cancel"])
-        with _state["lock"]:
-            _state["cancel"] = None
-            if _state["stopping"] is not None:
-                _stop(_state["stopping"])
-        try:
+            return
+    try:
+        with _state["sending"]:
             connection.send((index, failure))
-        except OSError:  # the parent is gone: there is no one to tell
-            _stop(0)
+    except OSError:  # the parent is gone: there is no one to tell
+        _cancel_and_stop(0)
 
 
 def _stop(code: int) -> NoReturn:
@@ -123,97 +156,102 @@ def _await_parent(sentinel: int) -> None:
 
 
 def _cancel_and_stop(code: int) -> None:
+    """Stop the process: at once between files, else once its files have cleaned up."""
     with _state["lock"]:
-        _state["stopping"] = code
-        if _state["cancel"] is None:
-            _stop(code)  # between files: nothing to clean up
-        _state["cancel"].cancel()  # the file's own clean-up runs, then the loop stops
+        if _state["stopping"] is None:
+            _state["stopping"] = code
+        if not _state["running"]:
+            _stop(_state["stopping"])  # between files: nothing to clean up
+        for cancel in _state["running"].values():
+            cancel.cancel()  # each file's own clean-up runs, then the last one stops the process
 
 
 @dataclass
 class _Worker:
     process: multiprocessing.process.BaseProcess
     connection: Connection
-    task: tuple[int, Job] | None = None
+    slots: int
+    tasks: dict[int, Job] = field(default_factory=dict)
 
 
 class _Pool:
-    """Worker processes fed one file at a time over a pipe each.
+    """Worker processes fed over a pipe each, never more files at once than their slots.
 
-    One file at a time per worker means the parent always knows which file each worker holds:
-    a worker that vanishes (kill -9, the out-of-memory killer) fails exactly that file, its
-    temporary output is removed, and a fresh worker takes the remaining files. (A
-    multiprocessing.Pool never learns that a task was lost and waits forever.)"""
+    The parent always knows which files each worker holds: a worker that vanishes (kill -9,
+    the out-of-memory killer) fails exactly those files, their temporary outputs are removed,
+    and a fresh worker takes the remaining files. (A multiprocessing.Pool never learns that a
+    task was lost and waits forever.)"""
 
     def __init__(self, workers: int, options: Options, output: Output, plan: pipeline.Plan) -> None:
-        self.size = workers
+        self.layout = slots(workers)
         self.context = multiprocessing.get_context("spawn")  # onnxruntime's threads do not survive a fork
         self.args = (worker_options(options, workers), output, plan)
         self.workers: list[_Worker] = []
 
-    def _start(self) -> _Worker:
+    def _start(self, capacity: int) -> _Worker:
         ours, theirs = self.context.Pipe(duplex=True)
         process = self.context.Process(target=_serve, args=(theirs,) + self.args, daemon=True)
         process.start()
         theirs.close()
-        worker = _Worker(process, ours)
+        worker = _Worker(process, ours, capacity)
         self.workers.append(worker)
         return worker
 
-    def _give(self, worker: _Worker, task: tuple[int, Job]) -> None:
-        try:
-            worker.connection.send(task)
-        except OSError:  # it died before it got the file: its death is seen by results()
-            pass
-        worker.task = task
+    def _fill(self, worker: _Worker, waiting: list[tuple[int, Job]]) -> None:
+        """Give ``worker`` files from the end of ``waiting`` until its slots are full."""
+        while waiting and len(worker.tasks) < worker.slots:
+            index, job = waiting.pop()
+            worker.tasks[index] = job
+            try:
+                worker.connection.send((index, job))
+            except OSError:  # it died before it got the file: its death is seen by results()
+                return
 
     def results(self, jobs: list[Job]) -> Iterator[tuple[int, str | None]]:
         """(index, failure) for every job, in the order they finish."""
         waiting = list(enumerate(jobs))[::-1]
-        for _ in range(min(self.size, len(jobs))):
-            self._give(self._start(), waiting.pop())
-        while any(worker.task for worker in self.workers):
-            busy = [worker for worker in self.workers if worker.task]
+        for capacity in self.layout:
+            if waiting:
+                self._fill(self._start(capacity), waiting)
+        while any(worker.tasks for worker in self.workers):
+            busy = [worker for worker in self.workers if worker.tasks]
             ready = multiprocessing.connection.wait(
                 [w.connection for w in busy] + [w.process.sentinel for w in busy])
             for worker in busy:
-                answer = self._answer(worker, ready)
-                if answer is None:
+                if worker.connection not in ready and worker.process.sentinel not in ready:
                     continue
-                yield answer
+                yield from self._answers(worker)
                 if waiting:
                     if worker not in self.workers:
-                        worker = self._start()
-                    self._give(worker, waiting.pop())
+                        worker = self._start(worker.slots)
+                    self._fill(worker, waiting)
 
-    def _answer(self, worker: _Worker, ready: list) -> tuple[int, str | None] | None:
-        """The worker's answer if it has one: its result, or its file's failure if it died."""
-        assert worker.task is not None
-        index, job = worker.task
-        if worker.connection in ready or worker.process.sentinel in ready:
-            try:
-                if worker.connection.poll():
-                    answer = worker.connection.recv()
-                    worker.task = None
-                    return answer
-            except (EOFError, OSError):
-                pass
-            if worker.process.sentinel not in ready and worker.process.is_alive():
-                return None
-            worker.process.join()
+    def _answers(self, worker: _Worker) -> Iterator[tuple[int, str | None]]:
+        """The worker's answers so far; if it died, a failure for each file it still held."""
+        try:
+            while worker.connection.poll():
+                index, failure = worker.connection.recv()
+                worker.tasks.pop(index)
+                yield index, failure
+        except (EOFError, OSError):
+            pass
+        if worker.process.is_alive():
+            return
+        worker.process.join()
+        message = lost_worker_message(worker.process.exitcode)
+        for index, job in sorted(worker.tasks.items()):
             imagewrite.remove_temporaries(job.target, worker.process.pid)
-            worker.task = None
-            worker.connection.close()
-            self.workers.remove(worker)
-            return index, lost_worker_message(worker.process.exitcode)
-        return None
+            yield index, message
+        worker.tasks.clear()
+        worker.connection.close()
+        self.workers.remove(worker)
 
     def stop(self) -> None:
         """Stop every worker: None to the idle ones, SIGTERM to the busy ones (they cancel their
-        file and remove its temporary), SIGKILL to any still there after a while."""
+        files and remove their temporaries), SIGKILL to any still there after a while."""
         for worker in self.workers:
             try:
-                if worker.task is None:
+                if not worker.tasks:
                     worker.connection.send(None)
                 else:
                     worker.process.terminate()
@@ -224,8 +262,8 @@ class _Pool:
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
-            if worker.task is not None:
-                imagewrite.remove_temporaries(worker.task[1].target, worker.process.pid)
+            for job in worker.tasks.values():
+                imagewrite.remove_temporaries(job.target, worker.process.pid)
             worker.connection.close()
         self.workers.clear()
 
@@ -236,8 +274,8 @@ STOP_GRACE_SECONDS = 10.0
 
 def run(jobs: list[Job], options: Options, output: Output, plan: pipeline.Plan,
         workers: int = 1) -> Iterator[tuple[Job, str | None]]:
-    """Each job with its failure (or None), in input order; ``workers`` > 1 runs them on worker
-    processes (never more than there are jobs).
+    """Each job with its failure (or None), in input order; ``workers`` > 1 cuts that many out
+    at once on worker processes (never more than there are jobs).
 
     The workers are stopped before this returns, also when the caller stops early or is
     interrupted (Ctrl-C, SIGTERM turned into an exception by the CLI).

@@ -29,6 +29,10 @@ _RESAMPLE = {"lanczos": Image.Resampling.LANCZOS, "bilinear": Image.Resampling.B
 
 _sessions: dict[tuple, object] = {}
 _lock = threading.Lock()
+# One run at a time per session. A batch's threads share one session (batch.py); run one at a
+# time, its arena holds one run's tensors (u2netp, two threads: peak 609 MiB instead of 892),
+# and while one thread runs the model the others refine, estimate colours and encode.
+_run_locks: dict[int, threading.Lock] = {}
 
 
 # onnxruntime is imported where a session, a provider list or run options are first needed, not
@@ -73,6 +77,10 @@ def get_session(entry: ModelEntry, path: Path, provider: str | None = None, thre
             opts = ort.SessionOptions()
             opts.log_severity_level = 3
             opts.inter_op_num_threads = 1
+            # No memory pattern: onnxruntime then keeps one arena instead of an arena and a
+            # planned block for every tensor; u2netp at 320² peaks at 350 MiB instead of 544 and
+            # runs a little faster (0.83 s against 0.89, one thread), same outputs bit for bit.
+            opts.enable_mem_pattern = False
             if threads:
                 opts.intra_op_num_threads = threads
             try:
@@ -80,13 +88,21 @@ def get_session(entry: ModelEntry, path: Path, provider: str | None = None, thre
             except Exception as err:  # onnxruntime raises its own untyped errors
                 raise ModelError(f"model '{entry.id}' could not be loaded by onnxruntime: {err}") from None
             _sessions[key] = session
+            _run_locks[id(session)] = threading.Lock()
     return session
+
+
+def _run(session, feed: dict, run_options) -> list:
+    """``session.run``, one at a time per session (see _run_locks)."""
+    with _run_locks.setdefault(id(session), threading.Lock()):  # a session cleared meanwhile still runs
+        return session.run(None, feed, run_options)
 
 
 def clear_sessions() -> None:
     """Drop every cached session (frees their memory)."""
     with _lock:
         _sessions.clear()
+        _run_locks.clear()
 
 
 def input_size(shape: tuple[int, ...], spec: dict) -> tuple[int, int]:
@@ -136,7 +152,7 @@ def _normalise(prob: np.ndarray, how: str) -> np.ndarray:
 def _predict_salient(session, rgb: np.ndarray, entry: ModelEntry, run_options) -> np.ndarray:
     spec = entry.input
     feed = {spec.get("name", session.get_inputs()[0].name): _salient_input(rgb, spec)}
-    raw = _pick_output(session, session.run(None, feed, run_options), entry.output)
+    raw = _pick_output(session, _run(session, feed, run_options), entry.output)
     return _normalise(np.squeeze(raw), entry.output.get("normalise", "minmax"))
 
 
@@ -158,7 +174,7 @@ def _predict_rvm(session, rgb: np.ndarray, entry: ModelEntry, run_options, state
     feed = {"src": src, "downsample_ratio": np.asarray([ratio], dtype=np.float32)}
     feed.update({f"r{i + 1}i": r for i, r in enumerate(recurrent)})
     names = [o.name for o in session.get_outputs()]
-    outputs = session.run(None, feed, run_options)
+    outputs = _run(session, feed, run_options)
     if state is not None:
         state.recurrent = [outputs[names.index(f"r{i + 1}o")] for i in range(4)]
         state.recurrent_shape = rgb.shape[:2]

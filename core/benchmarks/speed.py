@@ -2,9 +2,13 @@
 
 Speed is what a user sees: a new process per command, imports, model load, decoding,
 encoding and all. So every measurement here is one `cleancut remove` or `rembg` command in a
-fresh process, on photos this module makes itself from one example photo (deterministic
-crops, so the run can be repeated anywhere): a batch of 1280×720 JPEGs in one folder, and one
-4000×3000 JPEG. Both tools use the same u2netp file (rembg reads it through ``U2NET_HOME``).
+fresh process, on photos this module makes itself (deterministically, so the run can be
+repeated anywhere): a batch of 1280×720 JPEGs in one folder, and one 12 MP JPEG. By default
+they are the evaluation sets' varied photos (``--photos eval``: ECSSD, GrabCut and
+alphamatting in turn, each centre-cropped to 16:9 or 9:16 and resized; the 12 MP photo is
+alphamatting's doll with long hair); ``--photos astronaut`` makes them from crops of one
+example portrait instead, as the first speed runs did. Both tools use the same u2netp file
+(rembg reads it through ``U2NET_HOME``).
 
 Commands are alternated (the order rotated every round) so a busy neighbour slows both tools
 alike, and the medians of wall time are compared as ratios against rembg's median of the same
@@ -33,10 +37,13 @@ from PIL import Image
 from .. import arguments, fetch, licences
 from ..catalog import load_catalog
 from ..errors import CleancutError
+from .samples import DATASETS, default_data_dir, load_samples
 
 BATCH_SIZE = (1280, 720)
 LARGE_SIZE = (4000, 3000)
 MODEL = "u2netp"
+# The 12 MP photo of ``--photos eval``: a subject with long hair (alphamatting's GT08).
+LARGE_EVAL_PHOTO = ("alphamatting", "GT08")
 
 # The cleancut settings compared; rembg always runs plain u2netp (its `-a` took 391 s and
 # 9.9 GB for one 12 MP photo, so it is left to `cleancut bench --rembg` on small images).
@@ -90,27 +97,83 @@ def make_photos(photo: Path, folder: Path, count: int) -> tuple[Path, Path]:
     return batch, large
 
 
-def tree_rss_mib(pid: int) -> float:
-    """Resident memory of a process and all its descendants now (Linux /proc), in MiB."""
-    total = 0
-    pending = [pid]
+def _cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``image`` centre-cropped to the aspect of ``size`` and resized to it."""
+    width, height = image.size
+    scale = max(size[0] / width, size[1] / height)
+    crop_w, crop_h = min(width, round(size[0] / scale)), min(height, round(size[1] / scale))
+    left, top = (width - crop_w) // 2, (height - crop_h) // 2
+    return image.crop((left, top, left + crop_w, top + crop_h)).resize(size, Image.Resampling.BICUBIC)
+
+
+def _shaped(image: Image.Image, size: tuple[int, int]) -> tuple[int, int]:
+    """``size`` turned to the photo's orientation (a portrait photo stays a portrait)."""
+    landscape = image.size[0] >= image.size[1]
+    return size if landscape else (size[1], size[0])
+
+
+def make_eval_photos(data: Path, folder: Path, count: int) -> tuple[Path, Path]:
+    """``count`` 1280×720 (or 720×1280) JPEGs from the evaluation sets under ``data``, taken in
+    turn from each set at evenly spaced places, and one 12 MP JPEG of LARGE_EVAL_PHOTO; returns
+    (batch folder, large photo)."""
+    by_set = {name: [s for s in load_samples(data, (name,))] for name in DATASETS}
+    by_set = {name: samples for name, samples in by_set.items() if samples}
+    if not by_set:
+        raise CleancutError(f"no evaluation photos under {data} (use --data DIR)")
+    chosen = []
+    for index in range(count):
+        samples = list(by_set.values())[index % len(by_set)]
+        turn, turns = index // len(by_set), -(-count // len(by_set))
+        chosen.append(samples[turn * len(samples) // turns % len(samples)])
+    batch = folder / "batch"
+    batch.mkdir(parents=True, exist_ok=True)
+    for index, sample in enumerate(chosen):
+        image = Image.open(sample.image).convert("RGB")
+        _cover(image, _shaped(image, BATCH_SIZE)).save(
+            batch / f"photo-{index:02d}-{sample.dataset}-{sample.name}.jpg", quality=90)
+    everything = [s for samples in by_set.values() for s in samples]
+    large_sample = next((s for s in everything if (s.dataset, s.name) == LARGE_EVAL_PHOTO), everything[0])
+    image = Image.open(large_sample.image).convert("RGB")
+    large = folder / f"large-{large_sample.dataset}-{large_sample.name}.jpg"
+    _cover(image, _shaped(image, LARGE_SIZE)).save(large, quality=90)
+    return batch, large
+
+
+def _tree(pid: int) -> list[int]:
+    """A process and all its descendants now (Linux /proc)."""
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
+        found.append(current)
         try:
-            with open(f"/proc/{current}/status") as status:
-                total += next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as children:
                     pending += [int(child) for child in children.read().split()]
         except (OSError, ValueError):
             continue  # it ended meanwhile
-    return total / 1024
+    return found
+
+
+def _field_kib(path: str, field: str) -> int:
+    try:
+        with open(path) as status:
+            return next((int(line.split()[1]) for line in status if line.startswith(field)), 0)
+    except (OSError, ValueError):
+        return 0  # it ended meanwhile
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of a process and all its descendants now, in MiB. Pages the processes
+    share (the libraries every worker maps) count once per process, so a pool is charged a
+    little more than it costs. (Proportional memory, /proc/PID/smaps_rollup, would count them
+    once, but reading it every 20 ms took a third of a core from the commands measured.)"""
+    return sum(_field_kib(f"/proc/{p}/status", "VmRSS:") for p in _tree(pid)) / 1024
 
 
 def timed(command: list[str], env: dict[str, str]) -> Run:
     """Run ``command`` in a new process; its wall time and the peak memory of its process tree.
 
-    The peak is the larger of the process's own peak RSS (exact, from ``wait4``) and the
+    The RSS peak is the larger of the process's own peak RSS (exact, from ``wait4``) and the
     highest sum over the process and its children seen every 20 ms (a batch's worker
     processes hold memory at the same time, which a per-process peak would not show).
     """
@@ -190,19 +253,22 @@ def summarise(runs: dict[str, dict[str, list[Run]]]) -> dict[str, dict[str, dict
 
 
 def markdown(table: dict, meta: dict) -> str:
-    """The README's speed table."""
+    """The README's speed table: wall time and peak memory (RSS summed over the process tree),
+    each with its ratio to rembg's."""
     count = meta["batch_count"]
-    lines = [f"`cleancut bench --speed`, {meta['date']}, {meta['machine']}, medians of {meta['rounds']} "
-             f"alternated runs, load average {meta['load_before']:.2f} before / {meta['load_after']:.2f} after; "
-             f"rembg {meta['rembg_version']}, onnxruntime {meta['onnxruntime']}, same u2netp file.",
+    lines = [f"`cleancut bench --speed --photos {meta['photos_kind']}`, {meta['date']}, {meta['machine']}, medians of "
+             f"{meta['rounds']} alternated runs, load average {meta['load_before']:.2f} before / "
+             f"{meta['load_after']:.2f} after; rembg {meta['rembg_version']}, onnxruntime {meta['onnxruntime']}, "
+             "same u2netp file.",
              "",
-             f"| command | {count} × 1280×720 JPEG → PNG | vs rembg | one 4000×3000 JPEG → PNG | vs rembg | "
-             "peak RSS batch | peak RSS 12 MP | vs rembg |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"| command | {count} photos at 1280×720 → PNG | vs rembg | peak RSS | vs rembg | "
+             "one 12 MP photo → PNG | vs rembg | peak RSS | vs rembg |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for tool in table["batch"]:
         b, l = table["batch"][tool], table["large"][tool]
-        lines.append(f"| {LABELS[tool]} | {b['wall_s']:.2f} s | {b['wall_ratio']:.2f}× | {l['wall_s']:.2f} s | "
-                     f"{l['wall_ratio']:.2f}× | {b['peak_rss_mib']:.0f} MiB | {l['peak_rss_mib']:.0f} MiB | {l['rss_ratio']:.2f}× |")
+        lines.append(f"| {LABELS[tool]} | {b['wall_s']:.2f} s | {b['wall_ratio']:.2f}× | {b['peak_rss_mib']:.0f} MiB | "
+                     f"{b['rss_ratio']:.2f}× | "
+                     f"{l['wall_s']:.2f} s | {l['wall_ratio']:.2f}× | {l['peak_rss_mib']:.0f} MiB | {l['rss_ratio']:.2f}× |")
     return "\n".join(lines) + "\n"
 
 
@@ -223,8 +289,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="cleancut bench --speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--rembg-python", required=True,
                    help="Python interpreter that has rembg installed (pip install 'rembg[cpu,cli]')")
+    p.add_argument("--photos", choices=("eval", "astronaut"), default="eval",
+                   help="eval: the evaluation sets' varied photos (default); astronaut: crops of one portrait")
+    p.add_argument("--data", type=Path, default=default_data_dir(),
+                   help="evaluation data folder for --photos eval (default: ../shared/eval)")
     p.add_argument("--photo", type=Path, default=Path(__file__).resolve().parents[2] / "examples" / "astronaut.png",
-                   help="the example photo the test photos are made from (default examples/astronaut.png)")
+                   help="the example photo of --photos astronaut (default examples/astronaut.png)")
     p.add_argument("--rounds", type=arguments.count, default=5, help="runs of every command (default 5)")
     p.add_argument("--count", type=arguments.count, default=30, help="photos in the batch (default 30)")
     p.add_argument("--settings", default=",".join(SETTINGS),
@@ -247,8 +317,11 @@ def main(argv: list[str]) -> int:
         print(f"cleancut bench --speed: no rembg command beside {args.rembg_python} "
               "(pip install 'rembg[cpu,cli]' in that environment)", file=sys.stderr)
         return 2
-    if not args.photo.is_file():
+    if args.photos == "astronaut" and not args.photo.is_file():
         print(f"cleancut bench --speed: no photo at {args.photo} (use --photo FILE)", file=sys.stderr)
+        return 2
+    if args.photos == "eval" and not args.data.is_dir():
+        print(f"cleancut bench --speed: no evaluation data at {args.data} (use --data DIR)", file=sys.stderr)
         return 2
     try:
         entry = load_catalog().get(MODEL)
@@ -264,7 +337,10 @@ def main(argv: list[str]) -> int:
         home.mkdir()
         os.symlink(weights, home / f"{MODEL}.onnx")
         env = dict(os.environ, U2NET_HOME=str(home))
-        batch, large = make_photos(args.photo, scratch / "photos", args.count)
+        if args.photos == "eval":
+            batch, large = make_eval_photos(args.data, scratch / "photos", args.count)
+        else:
+            batch, large = make_photos(args.photo, scratch / "photos", args.count)
         jobs = {"batch": batch, "large": large}
         # One untimed pass of each tool so that both start from a warm disk cache.
         measure(jobs, tools, 1, rembg, env, scratch / "runs", {"batch": args.count, "large": 1}, log=lambda _: None)
@@ -275,7 +351,8 @@ def main(argv: list[str]) -> int:
     meta = {"date": time.strftime("%Y-%m-%d"), "rounds": args.rounds, "batch_count": args.count,
             "machine": f"{os.cpu_count()} cores {platform.machine()}", "load_before": load_before,
             "load_after": load_after, "rembg_version": _version(args.rembg_python, "rembg"),
-            "onnxruntime": onnxruntime.__version__, "photo": str(args.photo)}
+            "onnxruntime": onnxruntime.__version__, "photos_kind": args.photos,
+            "photos": str(args.data) if args.photos == "eval" else str(args.photo), "large": large.name}
     table = summarise(runs)
     args.out.mkdir(parents=True, exist_ok=True)
     raw = {job: {tool: [r.__dict__ for r in tool_runs] for tool, tool_runs in by_tool.items()}
