@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Iterable, Iterator, NoReturn, TypeVar
 
-from . import cutout, imagewrite, pipeline
+from . import cutout, imagewrite, pipeline, segment
 from .cutout import Job, Output
 from .options import Options
 
@@ -55,12 +55,15 @@ def slots(workers: int) -> list[int]:
 
 def worker_options(options: Options, workers: int, cores: int | None = None) -> Options:
     """The inference threads of each worker process, unless the caller chose a thread count:
-    half its share of the cores (at least one), because its model runs one file at a time
-    while its other files use the remaining cores."""
+    its share of the cores. Its model runs one file at a time on all of them, with threads that
+    sleep rather than spin when idle (segment.set_spinning), so the other files' stages get the
+    cores back whenever the model waits (u2netp, 12 varied 1280×720 photos, 2 cores: refine off
+    and no colours 0.50 s a photo against 0.74 s with the model on one thread; the default
+    0.82 s either way)."""
     if workers <= 1 or options.threads is not None:
         return options
     share = (cores or os.cpu_count() or 1) * max(slots(workers)) // workers
-    return replace(options, threads=max(1, share // 2))
+    return replace(options, threads=max(1, share))
 
 
 def lost_worker_message(exitcode: int | None) -> str:
@@ -101,6 +104,7 @@ def _serve(connection: Connection, options: Options, output: Output, plan: pipel
     every file."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # before any thread exists
+    segment.set_spinning(False)  # see worker_options
     _state.update(running={}, stopping=None, lock=threading.Lock(), sending=threading.Lock())
     threading.Thread(target=_await_signal, daemon=True).start()
     parent = multiprocessing.parent_process()

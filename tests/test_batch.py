@@ -85,9 +85,33 @@ def test_default_workers_is_one_per_core_but_no_more_than_the_files_nor_the_cap(
     assert batch.default_workers(30, cores=64) == batch.MAX_DEFAULT_WORKERS
 
 
-def test_each_worker_gets_its_share_of_the_cores_for_inference():
-    assert batch.worker_options(Options(), 2, cores=4).threads == 2
-    assert batch.worker_options(Options(), 3, cores=2).threads == 1
+def test_up_to_four_files_at_once_share_one_worker_process():
+    assert batch.slots(2) == [2]
+    assert batch.slots(4) == [4]
+    assert batch.slots(5) == [3, 2]
+    assert batch.slots(8) == [4, 4]
+    assert batch.slots(9) == [3, 3, 3]
+
+
+def test_each_worker_process_gets_its_share_of_the_cores_for_inference():
+    assert batch.worker_options(Options(), 2, cores=4).threads == 4  # one process
+    assert batch.worker_options(Options(), 3, cores=2).threads == 2
+    assert batch.worker_options(Options(), 8, cores=8).threads == 4  # two processes
+
+
+def test_a_batch_of_two_at_once_runs_on_one_worker_process(tmp_path, engine_models):
+    photos(tmp_path / "in", 4)
+    marker = uuid.uuid4().hex
+    env = dict(os.environ, CLEANCUT_TEST_MARK=marker)
+    proc = subprocess.Popen(CLI + ["remove", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", "slow",
+                                   "--workers", "2", "-q"], env=env, stderr=subprocess.PIPE, text=True)
+    seen: set[int] = set()
+    while proc.poll() is None:
+        seen.update(pid for pid in _processes_with(f"CLEANCUT_TEST_MARK={marker}") if _is_pool_worker(pid))
+        time.sleep(0.05)
+    assert proc.returncode == 0, proc.stderr.read()
+    assert len(seen) == 1
+    assert len(list((tmp_path / "out").iterdir())) == 4
 
 
 def test_a_thread_count_the_user_chose_is_kept_in_every_worker():
@@ -105,6 +129,14 @@ def _processes_with(marker: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def _is_pool_worker(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"spawn_main" in command and b"resource_tracker" not in command
 
 
 def _ctrl_c_as_on_a_terminal() -> None:

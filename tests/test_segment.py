@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -70,6 +73,52 @@ def test_thread_count_reaches_onnxruntime(red):
     entry, path = red
     session = segment.get_session(entry, path, "cpu", 1)
     assert session.get_session_options().intra_op_num_threads == 1
+
+
+def test_sessions_keep_no_memory_pattern(red):
+    entry, path = red
+    assert segment.get_session(entry, path, "cpu", 1).get_session_options().enable_mem_pattern is False
+
+
+def test_sessions_made_while_spinning_is_off_are_other_sessions(red):
+    entry, path = red
+    spinning = segment.get_session(entry, path, "cpu", 1)
+    segment.set_spinning(False)
+    try:
+        assert segment.get_session(entry, path, "cpu", 1) is not spinning
+    finally:
+        segment.set_spinning(True)
+    assert segment.get_session(entry, path, "cpu", 1) is spinning
+
+
+def test_threads_sharing_a_session_run_it_one_call_at_a_time(red):
+    entry, path = red
+    session = segment.get_session(entry, path, "cpu", 1)
+    running, overlaps, lock = [0], [], threading.Lock()
+    real_run = session.run
+
+    def run(*args):
+        with lock:
+            running[0] += 1
+            overlaps.append(running[0])
+        time.sleep(0.05)
+        try:
+            return real_run(*args)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    session.run = run
+    try:
+        threads = [threading.Thread(target=segment.predict, args=(gradient_image(32, 24), entry, path, "cpu", 1))
+                   for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        del session.run
+    assert overlaps == [1, 1, 1, 1]
 
 
 def test_auto_provider_falls_back_to_cpu_here():
