@@ -290,6 +290,13 @@ def _threads() -> int:
     return max(1, min(THREADS or os.cpu_count() or 1, 8))
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """a · b on this thread. ``a @ b`` goes to OpenBLAS, whose own threads wake for every
+    product of a band's size: in a batch, where the other cores are busy with other files,
+    they spun for a third of ``best``'s CPU time (1280×720 photos, 2.9 against 1.9 CPU s)."""
+    return float(np.einsum("i,i->", a, b))
+
+
 def conjugate_gradients(matrix, rhs: np.ndarray, x0: np.ndarray, rtol: float, maxiter: int,
                         threads: int | None = None) -> np.ndarray:
     """Jacobi-preconditioned conjugate gradients for a symmetric positive definite CSR matrix.
@@ -329,16 +336,16 @@ def conjugate_gradients(matrix, rhs: np.ndarray, x0: np.ndarray, rtol: float, ma
         limit = rtol * max(float(np.linalg.norm(rhs)), 1e-30)
         z = inv_diag * r
         p = z.copy()
-        rz = r @ z
+        rz = _dot(r, z)
         for _ in range(maxiter):
-            if np.linalg.norm(r) <= limit:
+            if _dot(r, r) ** 0.5 <= limit:
                 break
             ap = product(p)
-            step = rz / max(p @ ap, 1e-300)
+            step = rz / max(_dot(p, ap), 1e-300)
             x += step * p
             r -= step * ap
             z = inv_diag * r
-            rz_next = r @ z
+            rz_next = _dot(r, z)
             p *= rz_next / max(rz, 1e-300)
             p += z
             rz = rz_next

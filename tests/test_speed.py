@@ -10,6 +10,7 @@ from PIL import Image
 
 from cleancut.benchmarks import speed
 from cleancut.benchmarks.speed import Run
+from cleancut.errors import CleancutError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "astronaut.png"
 
@@ -28,6 +29,40 @@ def test_the_photos_differ_from_each_other_and_are_the_same_on_every_run(tmp_pat
     contents = [(first / name).read_bytes() for name in ("photo-00.jpg", "photo-01.jpg", "photo-02.jpg")]
     assert len(set(contents)) == 3
     assert contents == [(second / name).read_bytes() for name in ("photo-00.jpg", "photo-01.jpg", "photo-02.jpg")]
+
+
+def _eval_sets(root: Path) -> Path:
+    """Three tiny evaluation sets laid out as shared/eval's (image/ and alpha/ pairs)."""
+    shapes = {"alphamatting": [(80, 50), (64, 80)], "grabcut": [(48, 32), (32, 48), (48, 32)], "ecssd": [(40, 27)]}
+    for name, sizes in shapes.items():
+        for index, size in enumerate(sizes):
+            stem = "GT08" if (name, index) == ("alphamatting", 1) else f"{name}{index}"
+            for folder in ("image", "alpha"):
+                (root / name / folder).mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", size, (index * 40, 90, 200)).save(root / name / "image" / f"{stem}.png")
+            Image.new("L", size, 255).save(root / name / "alpha" / f"{stem}.png")
+    return root
+
+
+def test_varied_photos_are_taken_in_turn_from_every_set_and_keep_their_orientation(tmp_path):
+    batch, _ = speed.make_eval_photos(_eval_sets(tmp_path / "eval"), tmp_path / "photos", 6)
+    names = sorted(path.name for path in batch.iterdir())
+    assert [name.split("-")[2] for name in names] == ["alphamatting", "grabcut", "ecssd"] * 2
+    sizes = {name.split("-", 3)[3]: Image.open(batch / name).size for name in names}
+    assert sizes["GT08.jpg"] == (720, 1280) and sizes["grabcut0.jpg"] == (1280, 720)
+    assert sizes["grabcut1.jpg"] == (720, 1280)
+
+
+def test_the_varied_12_mp_photo_is_the_doll_with_long_hair(tmp_path):
+    _, large = speed.make_eval_photos(_eval_sets(tmp_path / "eval"), tmp_path / "photos", 3)
+    assert large.name == "large-alphamatting-GT08.jpg"
+    assert Image.open(large).size == (3000, 4000)
+
+
+def test_without_evaluation_photos_it_says_so(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CleancutError, match="no evaluation photos"):
+        speed.make_eval_photos(tmp_path / "empty", tmp_path / "photos", 3)
 
 
 def test_peak_memory_counts_the_children_a_command_starts():
