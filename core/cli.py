@@ -279,10 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--max-megapixels", type=arguments.positive_number, default=imageread.DEFAULT_MAX_PIXELS / 1e6, metavar="N",
                     help="refuse larger images (decompression-bomb guard, default %(default)g)")
     rm.add_argument("--threads", type=int, metavar="N",
-                    help="onnxruntime threads per worker (default: the worker's share of the cores)")
+                    help="onnxruntime threads per worker process (default: its share of the cores)")
     rm.add_argument("--workers", type=arguments.count, metavar="N",
-                    help="processes cutting out a batch side by side (default: one per core, "
-                         f"at most {batch.MAX_DEFAULT_WORKERS}; 1 runs the files one at a time)")
+                    help="files of a batch cut out at once, on threads of a worker process that share "
+                         f"one model (default: one per core, at most {batch.MAX_DEFAULT_WORKERS}; "
+                         "1 runs the files one at a time)")
     rm.add_argument("--provider", metavar="NAME", help="cpu, cuda, directml or coreml (default: best installed)")
     rm.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     rm.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS", type=_ray_address,

@@ -93,6 +93,10 @@ def get_session(entry: ModelEntry, path: Path, provider: str | None = None, thre
             opts.enable_mem_pattern = False
             if not _spinning["on"]:
                 opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                # Work split into small blocks handed out as threads come free: a thread the
+                # batch's other files delay no longer holds up each operator (whole batch of 30
+                # varied photos, 2 cores: 29.1–31.6 s against 30.4–32.7 s, alternated).
+                opts.add_session_config_entry("session.dynamic_block_base", "4")
             if threads:
                 opts.intra_op_num_threads = threads
             try:
