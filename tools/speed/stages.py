@@ -1,7 +1,8 @@
 """Where one file's time goes: CPU seconds of each stage of `cleancut remove`, in-process.
 
-The photos are `cleancut bench --speed`'s (made from examples/astronaut.png): each photo of
-its 1280×720 batch once, and the 4000×3000 photo --runs times. Each stage runs on one thread
+The photos are `cleancut bench --speed`'s (``--photos eval``, the default: the evaluation sets'
+varied photos; ``--photos astronaut``: crops of examples/astronaut.png): each photo of its
+1280×720 batch once, and the 12 MP photo --runs times. Each stage runs on one thread
 (onnxruntime too), so its CPU time is what it costs a core whatever else the machine is
 doing; the means over the batch (a batch's time is their sum) and medians of the large runs.
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from cleancut import compose, foreground, imageread, imagewrite, pipeline, refine, segment
 from cleancut.benchmarks import speed
+from cleancut.benchmarks.samples import default_data_dir
 from cleancut.options import Options
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,12 +59,18 @@ def main() -> None:
     p.add_argument("--count", type=int, default=30)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--refine", default="fast")
+    p.add_argument("--photos", choices=("eval", "astronaut"), default="eval",
+                   help="the photos of `cleancut bench --speed --photos` (default eval)")
+    p.add_argument("--data", type=Path, default=default_data_dir(), help="evaluation data for --photos eval")
     args = p.parse_args()
     plan = pipeline.prepare(Options(threads=1))
     with tempfile.TemporaryDirectory() as folder:
-        batch, large = speed.make_photos(ROOT / "examples" / "astronaut.png", Path(folder), args.count)
+        if args.photos == "eval":
+            batch, large = speed.make_eval_photos(args.data, Path(folder), args.count)
+        else:
+            batch, large = speed.make_photos(ROOT / "examples" / "astronaut.png", Path(folder), args.count)
         for name, paths, average in ((f"1280×720, mean of {args.count} photos", sorted(batch.iterdir()), statistics.mean),
-                                     (f"4000×3000, median of {args.runs}", [large] * args.runs, statistics.median)):
+                                     (f"12 MP, median of {args.runs}", [large] * args.runs, statistics.median)):
             stages(paths[0], args.refine, plan)  # imports, session and first-call set-up, not counted
             runs = [stages(path, args.refine, plan) for path in paths]
             values = {key: average(run[key] for run in runs) for key in runs[0]}
