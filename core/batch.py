@@ -5,7 +5,7 @@ threads that share one model session (segment.py runs it one call at a time), so
 two cores holds one set of imports and one model arena, not two: its peak memory is about
 rembg's. Threads keep both cores busy through every stage: numpy, scipy, Pillow and
 onnxruntime release the GIL in their loops (two threads cut out 12 varied 1280×720 photos in
-0.55× the time of one, docs/benchmarks/2026-12-07-speed-varied.md), and while one thread runs
+0.52× the time of one, docs/benchmarks/2026-12-07-speed-varied.md), and while one thread runs
 the model the others refine, estimate colours and encode.
 
 Why a process at all, not threads in the command itself: a worker that vanishes (kill -9, the
@@ -23,6 +23,7 @@ import multiprocessing.connection
 import os
 import signal
 import threading
+import traceback
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Iterable, Iterator, NoReturn, TypeVar
@@ -131,7 +132,11 @@ def _serve(connection: Connection, options: Options, output: Output, plan: pipel
 def _cut_out(connection: Connection, index: int, job: Job, options: Options, output: Output,
              plan: pipeline.Plan, cancel: pipeline.CancelToken) -> None:
     """One file on its own thread of a worker process; the last file of a stopping process ends it."""
-    failure = cutout.process(job, options, output, plan, cancel)
+    try:
+        failure = cutout.process(job, options, output, plan, cancel)
+    except BaseException:  # --debug lets a bug through: its traceback ends the worker, whose files fail
+        traceback.print_exc()
+        _stop(1)
     with _state["lock"]:
         del _state["running"][index]
         if _state["stopping"] is not None:
