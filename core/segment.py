@@ -104,13 +104,12 @@ def get_session(entry: ModelEntry, path: Path, provider: str | None = None, thre
             except Exception as err:  # onnxruntime raises its own untyped errors
                 raise ModelError(f"model '{entry.id}' could not be loaded by onnxruntime: {err}") from None
             _sessions[key] = session
-            _run_locks[id(session)] = threading.Lock()
     return session
 
 
 def _run(session, feed: dict, run_options) -> list:
     """``session.run``, one at a time per session (see _run_locks)."""
-    with _run_locks.setdefault(id(session), threading.Lock()):  # a session cleared meanwhile still runs
+    with _run_locks.setdefault(id(session), threading.Lock()):  # made by the session's first run
         return session.run(None, feed, run_options)
 
 

@@ -86,6 +86,7 @@ def test_default_workers_is_one_per_core_but_no_more_than_the_files_nor_the_cap(
 
 
 def test_up_to_four_files_at_once_share_one_worker_process():
+    assert batch.slots(1) == [1]
     assert batch.slots(2) == [2]
     assert batch.slots(4) == [4]
     assert batch.slots(5) == [3, 2]

@@ -44,6 +44,8 @@ LARGE_SIZE = (4000, 3000)
 MODEL = "u2netp"
 # The 12 MP photo of ``--photos eval``: a subject with long hair (alphamatting's GT08).
 LARGE_EVAL_PHOTO = ("alphamatting", "GT08")
+# The photo ``--photos astronaut`` crops.
+EXAMPLE_PHOTO = Path(__file__).resolve().parents[2] / "examples" / "astronaut.png"
 
 # The cleancut settings compared; rembg always runs plain u2netp (its `-a` took 391 s and
 # 9.9 GB for one 12 MP photo, so it is left to `cleancut bench --rembg` on small images).
@@ -116,14 +118,13 @@ def make_eval_photos(data: Path, folder: Path, count: int) -> tuple[Path, Path]:
     """``count`` 1280×720 (or 720×1280) JPEGs from the evaluation sets under ``data``, taken in
     turn from each set at evenly spaced places, and one 12 MP JPEG of LARGE_EVAL_PHOTO; returns
     (batch folder, large photo)."""
-    by_set = {name: [s for s in load_samples(data, (name,))] for name in DATASETS}
-    by_set = {name: samples for name, samples in by_set.items() if samples}
+    by_set = [samples for samples in (load_samples(data, (name,)) for name in DATASETS) if samples]
     if not by_set:
         raise CleancutError(f"no evaluation photos under {data} (use --data DIR)")
+    turns = -(-count // len(by_set))
     chosen = []
     for index in range(count):
-        samples = list(by_set.values())[index % len(by_set)]
-        turn, turns = index // len(by_set), -(-count // len(by_set))
+        samples, turn = by_set[index % len(by_set)], index // len(by_set)
         chosen.append(samples[turn * len(samples) // turns % len(samples)])
     batch = folder / "batch"
     batch.mkdir(parents=True, exist_ok=True)
@@ -131,12 +132,20 @@ def make_eval_photos(data: Path, folder: Path, count: int) -> tuple[Path, Path]:
         image = Image.open(sample.image).convert("RGB")
         _cover(image, _shaped(image, BATCH_SIZE)).save(
             batch / f"photo-{index:02d}-{sample.dataset}-{sample.name}.jpg", quality=90)
-    everything = [s for samples in by_set.values() for s in samples]
+    everything = [s for samples in by_set for s in samples]
     large_sample = next((s for s in everything if (s.dataset, s.name) == LARGE_EVAL_PHOTO), everything[0])
     image = Image.open(large_sample.image).convert("RGB")
     large = folder / f"large-{large_sample.dataset}-{large_sample.name}.jpg"
     _cover(image, _shaped(image, LARGE_SIZE)).save(large, quality=90)
     return batch, large
+
+
+def make_photo_set(kind: str, folder: Path, count: int, data: Path, photo: Path = EXAMPLE_PHOTO) -> tuple[Path, Path]:
+    """The batch folder and the 12 MP photo of ``--photos kind``: "eval" (from ``data``) or
+    "astronaut" (from ``photo``)."""
+    if kind == "eval":
+        return make_eval_photos(data, folder, count)
+    return make_photos(photo, folder, count)
 
 
 def _tree(pid: int) -> list[int]:
@@ -293,7 +302,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="eval: the evaluation sets' varied photos (default); astronaut: crops of one portrait")
     p.add_argument("--data", type=Path, default=default_data_dir(),
                    help="evaluation data folder for --photos eval (default: ../shared/eval)")
-    p.add_argument("--photo", type=Path, default=Path(__file__).resolve().parents[2] / "examples" / "astronaut.png",
+    p.add_argument("--photo", type=Path, default=EXAMPLE_PHOTO,
                    help="the example photo of --photos astronaut (default examples/astronaut.png)")
     p.add_argument("--rounds", type=arguments.count, default=5, help="runs of every command (default 5)")
     p.add_argument("--count", type=arguments.count, default=30, help="photos in the batch (default 30)")
@@ -337,10 +346,7 @@ def main(argv: list[str]) -> int:
         home.mkdir()
         os.symlink(weights, home / f"{MODEL}.onnx")
         env = dict(os.environ, U2NET_HOME=str(home))
-        if args.photos == "eval":
-            batch, large = make_eval_photos(args.data, scratch / "photos", args.count)
-        else:
-            batch, large = make_photos(args.photo, scratch / "photos", args.count)
+        batch, large = make_photo_set(args.photos, scratch / "photos", args.count, args.data, args.photo)
         jobs = {"batch": batch, "large": large}
         # One untimed pass of each tool so that both start from a warm disk cache.
         measure(jobs, tools, 1, rembg, env, scratch / "runs", {"batch": args.count, "large": 1}, log=lambda _: None)

@@ -24,7 +24,6 @@ from cleancut.benchmarks import speed
 from cleancut.benchmarks.samples import default_data_dir
 from cleancut.options import Options
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def stages(path: Path, mode: str, plan: pipeline.Plan) -> dict[str, float]:
@@ -65,10 +64,7 @@ def main() -> None:
     args = p.parse_args()
     plan = pipeline.prepare(Options(threads=1))
     with tempfile.TemporaryDirectory() as folder:
-        if args.photos == "eval":
-            batch, large = speed.make_eval_photos(args.data, Path(folder), args.count)
-        else:
-            batch, large = speed.make_photos(ROOT / "examples" / "astronaut.png", Path(folder), args.count)
+        batch, large = speed.make_photo_set(args.photos, Path(folder), args.count, args.data)
         for name, paths, average in ((f"1280×720, mean of {args.count} photos", sorted(batch.iterdir()), statistics.mean),
                                      (f"12 MP, median of {args.runs}", [large] * args.runs, statistics.median)):
             stages(paths[0], args.refine, plan)  # imports, session and first-call set-up, not counted
