@@ -8,13 +8,11 @@ purpose, for a quick local run.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from hostkit import CHROOTS, HOSTS, build_engine_site
+from hostkit import CHROOTS, HOSTS, build_engine_site, fetch_real_model
 from krita_matrix import start_sessions, wanted, write_inputs
 
 
@@ -36,10 +34,9 @@ def host_scratch(tmp_path_factory) -> Path:
 def model_cache(host_scratch) -> Path:
     """A cache with the real u2netp fetched and verified once per session."""
     cache = host_scratch / "cache"
-    env = dict(os.environ, CLEANCUT_CACHE_DIR=str(cache))
-    subprocess.run([sys.executable, "-m", "cleancut", "models", "fetch", "u2netp", "-q"],
-                   env=env, check=True, stdout=subprocess.DEVNULL)
+    fetch_real_model("u2netp", cache)
     return cache
+
 
 
 @pytest.fixture(scope="session")

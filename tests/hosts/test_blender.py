@@ -37,7 +37,7 @@ import pytest
 from PIL import Image
 
 from hostkit import (BLENDER_CHROOTS, BLENDERS, BPY313_WHEELS, BPY_WHEELS, REPO, Chroot, XServer, bpy_wheel,
-                     engine_env_chroot, engine_env_native, in_chroot, run_group, which)
+                     engine_env_chroot, engine_env_native, fetch_real_model, in_chroot, run_group, which)
 from hostkit.scenes import DOWNLOAD_MODEL, first_run_server
 
 HERE = Path(__file__).resolve().parent
@@ -202,8 +202,7 @@ bpy.ops.render.render(animation=True)
 @pytest.fixture(scope="module")
 def rvm_cache(model_cache) -> Path:
     """rvm fetched (sha256-verified) into the session's model cache beside u2netp."""
-    subprocess.run([sys.executable, "-m", "cleancut", "models", "fetch", "rvm", "-q"],
-                   env=dict(os.environ, CLEANCUT_CACHE_DIR=str(model_cache)), check=True, stdout=subprocess.DEVNULL)
+    fetch_real_model("rvm", model_cache)
     return model_cache
 
 

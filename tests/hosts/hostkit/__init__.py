@@ -18,7 +18,7 @@ timeout too, so a hung editor never leaves an X server or a worker behind to bre
 from .chroots import CHROOTS, KRITA6_CHROOT, SID_CHROOT, TRIXIE_CHROOT, Chroot, chroot_command, in_chroot
 from .editors import (BLENDER_CHROOTS, BLENDERS, BPY, BPY313_CHROOT, BPY313_DIR, BPY313_WHEELS, BPY_WHEELS, KRITAS,
                       BpyWheel, bpy_wheel)
-from .engine import build_engine_site, engine_env_chroot, engine_env_native
+from .engine import build_engine_site, engine_env_chroot, engine_env_native, fetch_real_model
 from .needs import missing, require, which
 from .paths import CHROOT_SH, HOSTS, REPO, SETUP
 from .processes import (become_subreaper, descendants, end_descendants, end_group, kill_group, run_group,
@@ -31,6 +31,6 @@ __all__ = [
     "CHROOT_SH", "HOSTS", "KRITA6_CHROOT", "KRITAS", "REPO", "SETUP", "SID_CHROOT", "TRIXIE_CHROOT",
     "BpyWheel", "Chroot", "XServer", "XServerError",
     "become_subreaper", "bpy_wheel", "build_engine_site", "chroot_command", "descendants", "end_descendants",
-    "end_group", "engine_env_chroot", "engine_env_native", "in_chroot", "kill_group", "missing", "require",
+    "end_group", "engine_env_chroot", "engine_env_native", "fetch_real_model", "in_chroot", "kill_group", "missing", "require",
     "run_group", "running", "shutdown_workers", "signal_all", "subreaper_command", "tail", "which", "x_server_left",
 ]

