@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Iterable, Iterator, NoReturn, TypeVar
 
-from . import cutout, imagewrite, pipeline, segment
+from . import clips, cutout, imagewrite, pipeline, segment
 from .cutout import Job, Output
 from .options import Options
 
@@ -282,9 +282,10 @@ STOP_GRACE_SECONDS = 10.0
 
 
 def run(jobs: list[Job], options: Options, output: Output, plan: pipeline.Plan,
-        workers: int = 1) -> Iterator[tuple[Job, str | None]]:
+        workers: int = 1, progress: clips.FrameProgress | None = None) -> Iterator[tuple[Job, str | None]]:
     """Each job with its failure (or None), in input order; ``workers`` > 1 cuts that many out
-    at once on worker processes (never more than there are jobs).
+    at once on worker processes (never more than there are jobs). ``progress`` hears of a
+    video's frames when the files are cut out here, one after another.
 
     The workers are stopped before this returns, also when the caller stops early or is
     interrupted (Ctrl-C, SIGTERM turned into an exception by the CLI).
@@ -292,7 +293,7 @@ def run(jobs: list[Job], options: Options, output: Output, plan: pipeline.Plan,
     workers = min(workers, len(jobs))
     if workers <= 1:
         for job in jobs:
-            yield job, cutout.process(job, options, output, plan)
+            yield job, cutout.process(job, options, output, plan, progress=progress)
         return
     pool = _Pool(workers, options, output, plan)
     try:

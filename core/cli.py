@@ -17,13 +17,12 @@ from typing import Sequence
 
 from tqdm import tqdm
 
-from . import (__version__, arguments, batch, cluster, compose, config, doctor, fetch, hosts, imageread, imagewrite, inputs,
-               install, licences, pipeline, prompts, stopping, uninstall, worker)
+from . import (__version__, arguments, backgrounds, batch, clips, cluster, config, doctor, fetch, hosts, imageread,
+               imagewrite, inputs, install, licences, pipeline, prompts, stopping, uninstall, videoio, worker)
 from .catalog import load_catalog, read_card
 from .cutout import Output
 from .errors import CleancutError, UsageError
-from .options import DEFAULT_REFINE, REFINE_MODES, Options
-
+from .options import DEFAULT_REFINE, MAX_SMOOTHING, REFINE_MODES, Options
 
 
 def _progress(results, total: int, quiet: bool):
@@ -32,20 +31,50 @@ def _progress(results, total: int, quiet: bool):
     return tqdm(results, total=total, unit="image", file=sys.stderr, disable=None)
 
 
+@contextlib.contextmanager
+def _frame_bar(show: bool):
+    """A progress bar in frames with the time left, for a video cut out here (None when not shown)."""
+    if not show:
+        yield None
+        return
+    with tqdm(unit="frame", file=sys.stderr, disable=None) as bar:
+        def frames(done: int, total: int | None) -> None:
+            if total is not None and bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
+        yield frames
+
+
+def _refuse_for_videos(args: argparse.Namespace, prompt: prompts.Prompt | None, found: list) -> None:
+    """What videos do not take: a prompt (a subject in one place of one picture), --ray."""
+    video = next((str(path) for path, _ in found if videoio.is_video(path)), None)
+    if video is None:
+        return
+    if prompt is not None:
+        raise UsageError(f"--box, --hint, --include and --exclude say where the subject is in one picture; "
+                         f"{video} is a video: leave videos out of this run")
+    if args.ray is not None:
+        raise UsageError(f"videos are not cut out on Ray clusters yet; {video} is a video: run it without --ray")
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    max_pixels = int(args.max_megapixels * 1_000_000)
     if args.bg:
-        compose.parse_colour(args.bg)
+        if args.ray is not None and backgrounds.is_picture(args.bg):
+            raise UsageError("--bg PICTURE is not supported with --ray (the nodes may not see the file); use a colour")
+        backgrounds.check(args.bg, max_pixels)
     prompt = _prompt(args)
     if args.ray is not None or args.ray_actors is not None:
         cluster.require_ray(args)  # before any model is fetched: without Ray this run cannot happen
     options = Options(model=args.model, refine=args.refine, provider=args.provider,
                       threads=args.threads, offline=True if args.offline else None,
-                      foreground=args.foreground and not args.mask)
+                      foreground=args.foreground and not args.mask,
+                      **({} if args.smoothing is None else {"temporal_smoothing": args.smoothing}))
     found, failures = inputs.expand_inputs(args.inputs)
+    _refuse_for_videos(args, prompt, found)
     tag = "-mask" if args.mask else ("-composite" if args.bg else "-cutout")
-    jobs = [replace(job, prompt=prompt) for job in inputs.plan_jobs(found, args.output, tag, args.format)]
+    jobs = [replace(job, prompt=prompt)
+            for job in inputs.plan_jobs(found, args.output, tag, args.format, args.mask, args.bg)]
     if not jobs and failures:
         for name, why in failures:
             print(f"cleancut: {name}: {why}", file=sys.stderr)
@@ -54,18 +83,21 @@ def cmd_remove(args: argparse.Namespace) -> int:
     # Model problems are the same for every file: settle them once, before any work.
     plan = pipeline.prepare(options, bar=not args.quiet)
 
-    todo, outcome, skipped = inputs.screen(jobs, args.skip_existing)
-    output = Output(mask=args.mask, bg=args.bg, format=args.format, debug=args.debug,
-                          max_pixels=int(args.max_megapixels * 1_000_000))
+    picture_bg = [Path(args.bg)] if args.bg and backgrounds.is_picture(args.bg) else []
+    todo, outcome, skipped = inputs.screen(jobs, args.skip_existing, also_read=picture_bg)
+    image_format = args.format if args.format in imagewrite.SUPPORTED_OUTPUT_FORMATS else None
+    output = Output(mask=args.mask, bg=args.bg, format=image_format, debug=args.debug, max_pixels=max_pixels)
     started = time.perf_counter()
-    if args.ray is not None:  # the same jobs and answers, from Ray actors on a cluster
-        results = cluster.run_jobs([jobs[i] for i in todo], options, output, plan, args)
-    else:
-        workers = args.workers or batch.default_workers(len(todo))
-        results = batch.run([jobs[i] for i in todo], options, output, plan, workers)
-    with contextlib.closing(results):  # an interrupt stops the workers before it is reported
-        for index, (_, failure) in zip(todo, _progress(results, len(todo), args.quiet)):
-            outcome[index] = failure
+    one_video = len(todo) == 1 and videoio.is_video(jobs[todo[0]].source)
+    with _frame_bar(one_video and not args.quiet) as frames:
+        if args.ray is not None:  # the same jobs and answers, from Ray actors on a cluster
+            results = cluster.run_jobs([jobs[i] for i in todo], options, output, plan, args)
+        else:
+            workers = args.workers or batch.default_workers(len(todo))
+            results = batch.run([jobs[i] for i in todo], options, output, plan, workers, progress=frames)
+        with contextlib.closing(results):  # an interrupt stops the workers before it is reported
+            for index, (_, failure) in zip(todo, _progress(results, len(todo), args.quiet)):
+                outcome[index] = failure
     done = 0
     for index, job in enumerate(jobs):
         if index not in outcome:  # skipped: its output was already there
@@ -248,15 +280,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    rm = sub.add_parser("remove", help="remove the background of images",
-                        description="Remove the background of image files, folders (recursive) and glob patterns.")
-    rm.add_argument("inputs", nargs="+", metavar="INPUT", help="image file, folder or glob pattern")
+    rm = sub.add_parser("remove", help="remove the background of images and videos",
+                        description="Remove the background of image and video files, folders (recursive) "
+                                    "and glob patterns.")
+    rm.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video file, folder or glob pattern")
     rm.add_argument("-o", "--output", metavar="OUT",
                     help="output file (one input) or folder (relative paths kept); default: beside each input")
     what = rm.add_mutually_exclusive_group()
     what.add_argument("--mask", action="store_true", help="write the alpha mask (16-bit for 16-bit inputs)")
-    what.add_argument("--bg", metavar="COLOR", help="composite over a flat colour (name or #rrggbb)")
-    rm.add_argument("--format", choices=imagewrite.SUPPORTED_OUTPUT_FORMATS, help="output format (default png)")
+    what.add_argument("--bg", metavar="COLOUR|PICTURE",
+                      help="composite over a flat colour (name or #rrggbb) or a picture (scaled to cover, centred)")
+    rm.add_argument("--format", choices=imagewrite.SUPPORTED_OUTPUT_FORMATS + clips.VIDEO_FORMATS,
+                    help="pictures: png (default), webp, tiff; videos: webm (default for cut-outs), mov (ProRes "
+                         "4444), mkv, mp4 (default for --mask and --bg), or a picture format for an image sequence")
+    rm.add_argument("--smoothing", type=float, metavar="S",
+                    help=f"videos: damp flicker between frames, 0 (default, off) to {MAX_SMOOTHING}; "
+                         "RVM keeps its own state instead")
     rm.add_argument("--model", metavar="ID", help="model or preset id, e.g. quality (see `cleancut models list`)")
     rm.add_argument("--refine", choices=REFINE_MODES, default=None,
                     help=f"edge refinement (default: the preset's, else {DEFAULT_REFINE})")

@@ -1,4 +1,4 @@
-"""Turn an alpha into what a user saves: a mask, an RGBA cut-out, or a flat-colour composite.
+"""Turn an alpha into what a user saves: a mask, an RGBA cut-out, or a composite over a colour or a picture.
 
 Plain functions over numpy arrays, shared by the CLI, the worker and the pyblish plugins.
 Outputs keep the input's bit depth (8 or 16).
@@ -40,11 +40,13 @@ def cutout(rgb: np.ndarray, alpha: np.ndarray, bit_depth: int = 8) -> np.ndarray
     return np.dstack([_rescale(rgb, bit_depth), mask])
 
 
-def over_colour(rgb: np.ndarray, alpha: np.ndarray, colour: tuple[int, int, int], bit_depth: int = 8) -> np.ndarray:
-    """H×W×3: the cut-out composited over a flat colour given in 8-bit units."""
+def over_background(rgb: np.ndarray, alpha: np.ndarray, background: tuple[int, int, int] | np.ndarray,
+                    bit_depth: int = 8) -> np.ndarray:
+    """H×W×3: the cut-out composited over a background in 8-bit units, a flat colour (r, g, b)
+    or H×W×3 pixels of the same size (backgrounds.pixels makes either)."""
     top = _full_scale(bit_depth)
     fg = _rescale(rgb, bit_depth).astype(np.float32)
-    bg = np.asarray(colour, dtype=np.float32) * (top / 255.0)
+    bg = np.asarray(background, dtype=np.float32) * (top / 255.0)
     a = np.clip(alpha, 0.0, 1.0)[..., None].astype(np.float32)
     return np.rint(fg * a + bg * (1.0 - a)).clip(0, top).astype(_dtype(bit_depth))
 
@@ -64,3 +66,16 @@ def parse_colour(text: str) -> tuple[int, int, int]:
     except ValueError:
         raise ValueError(f"'{text}' is not a colour; use a name such as white or a hex value such as #00ff00") from None
     return value[:3]
+
+
+def finish(alpha: np.ndarray, own_alpha: np.ndarray | None, colours: np.ndarray, bit_depth: int, *,
+           mask: bool = False, background: tuple[int, int, int] | np.ndarray | None = None) -> np.ndarray:
+    """What a user saves of one picture or video frame, at its depth: the mask, the composite
+    over ``background``, or the RGBA cut-out. The engine's ``alpha`` is first limited by the
+    alpha the input had (``own_alpha``); ``colours`` are the decontaminated ones when computed."""
+    alpha = combine_alpha(alpha, own_alpha)
+    if mask:
+        return quantise(alpha, bit_depth)
+    if background is not None:
+        return over_background(colours, alpha, background, bit_depth)
+    return cutout(colours, alpha, bit_depth)

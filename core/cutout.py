@@ -1,4 +1,5 @@
-"""The one cut-out sequence: read → RGB → hint → remove → render → write (or encode).
+"""The one cut-out sequence: read → RGB → hint → remove → render → write (or encode); a video's
+frames go the same way in clips.py.
 
 The local batch (batch.py), the Ray actors (cluster.py) and the pyblish extractor all cut a file
 out with these functions, so a file gives the same output bytes whichever of them ran it: 16-bit
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import compose, imageread, imagewrite, pipeline, prompts
+from . import backgrounds, clips, compose, imageread, imagewrite, pipeline, prompts, videoio
 from .errors import CleancutError
 from .options import Options
 
@@ -58,14 +59,11 @@ def cut_out(source: str | Path, options: Options, plan: pipeline.Plan | None = N
 
 def render(picture: imageread.Picture, result: pipeline.Result, output: Output) -> np.ndarray:
     """The pixels of one photo's mask, cut-out or composite, at its full depth."""
-    alpha = compose.combine_alpha(result.alpha, picture.alpha)
-    depth = picture.bit_depth
-    if output.mask:
-        return compose.quantise(alpha, depth)
+    height, width = result.alpha.shape
+    background = backgrounds.pixels(output.bg, height, width, output.max_pixels) if output.bg else None
     colours = result.foreground if result.foreground is not None else picture.rgb
-    if output.bg:
-        return compose.over_colour(colours, alpha, compose.parse_colour(output.bg), depth)
-    return compose.cutout(colours, alpha, depth)
+    return compose.finish(result.alpha, picture.alpha, colours, picture.bit_depth, mask=output.mask,
+                          background=background)
 
 
 def write(picture: imageread.Picture, result: pipeline.Result, target: str | Path, output: Output) -> None:
@@ -81,10 +79,16 @@ def encode(picture: imageread.Picture, result: pipeline.Result, target: str | Pa
 
 
 def process(job: Job, options: Options, output: Output, plan: pipeline.Plan,
-            cancel: pipeline.CancelToken | None = None) -> str | None:
-    """Read, cut out and write one file: why it failed, or None. One bad file never stops a
-    batch, so every error becomes its message (``--debug`` lets a bug's traceback through)."""
+            cancel: pipeline.CancelToken | None = None, progress: clips.FrameProgress | None = None) -> str | None:
+    """Read, cut out and write one file, a photo or a video: why it failed, or None. One bad
+    file never stops a batch, so every error becomes its message (``--debug`` lets a bug's
+    traceback through). ``progress`` hears of a video's frames as they are written."""
     try:
+        if videoio.is_video(job.source):
+            clips.cut_out_clip(job.source, job.target, options, plan, mask=output.mask, bg=output.bg,
+                               image_format=output.format, max_pixels=output.max_pixels, cancel=cancel,
+                               progress=progress)
+            return None
         picture, result = cut_out(job.source, options, plan, prompt=job.prompt,
                                   max_pixels=output.max_pixels, cancel=cancel)
         write(picture, result, job.target, output)

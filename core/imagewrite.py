@@ -20,6 +20,7 @@ import contextlib
 import io
 import os
 import secrets
+import shutil
 import stat
 import struct
 import zlib
@@ -222,6 +223,40 @@ def _create_temporary(folder: str, base: str) -> tuple[str, int]:
             continue
 
 
+def create_temporary(path: str | os.PathLike[str]) -> str:
+    """A new empty temporary file beside ``path``, named as this module names its own (so
+    :func:`remove_temporaries` finds it after a killed process): for writers such as a video
+    encoder that open the file by name and move it over ``path`` when complete."""
+    name = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(name))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        temporary, descriptor = _create_temporary(folder, os.path.basename(name))
+    except OSError as err:
+        raise ImageError(f"cannot write {name}: {os_reason(err)}") from None
+    os.close(descriptor)
+    return temporary
+
+
+def create_temporary_folder(path: str | os.PathLike[str]) -> str:
+    """A new empty temporary folder beside ``path`` (named like :func:`create_temporary`'s
+    files), for results made of many files that appear at ``path`` all at once or not at all."""
+    name = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(name))
+    prefix = _temporary_prefix(os.path.basename(name), os.getpid())
+    try:
+        os.makedirs(folder, exist_ok=True)
+        while True:
+            candidate = os.path.join(folder, f"{prefix}{secrets.token_hex(4)}.tmp")
+            try:
+                os.mkdir(candidate)
+                return candidate
+            except FileExistsError:
+                continue
+    except OSError as err:
+        raise ImageError(f"cannot write {name}: {os_reason(err)}") from None
+
+
 def remove_temporaries(path: str | os.PathLike[str], pid: int) -> list[str]:
     """Remove what a killed process ``pid`` left of its write of ``path`` (its temporary file,
     which its own clean-up never got to remove); returns the names removed. A batch calls this
@@ -236,8 +271,12 @@ def remove_temporaries(path: str | os.PathLike[str], pid: int) -> list[str]:
         return removed
     for entry in entries:
         if entry.startswith(prefix) and entry.endswith(".tmp") and len(entry) == len(prefix) + 12:
+            found = os.path.join(folder, entry)
             with contextlib.suppress(OSError):
-                os.remove(os.path.join(folder, entry))
+                if os.path.isdir(found) and not os.path.islink(found):
+                    shutil.rmtree(found)  # an image sequence's frames
+                else:
+                    os.remove(found)
                 removed.append(entry)
     return removed
 

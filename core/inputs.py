@@ -15,11 +15,12 @@ import stat
 from pathlib import Path
 from typing import Sequence
 
-from . import smallfiles
+from . import clips, imagewrite, smallfiles, videoio
 from .cutout import Job
 from .errors import UsageError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+INPUT_SUFFIXES = IMAGE_SUFFIXES | set(videoio.VIDEO_SUFFIXES)
 OUTPUT_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
 OUTPUT_TAGS = ("-cutout", "-mask", "-composite")
 
@@ -56,7 +57,8 @@ def _walk_matches(root: Path, parts: tuple[str, ...]) -> list[Path]:
                 if child.name.startswith("."):
                     continue
                 if child.is_dir():
-                    visit(child, index)
+                    if not is_own_output(child):  # an image sequence we wrote is no input
+                        visit(child, index)
                 elif index + 1 == len(parts):  # a trailing ** matches files too
                     found.append(child)
             return
@@ -97,7 +99,7 @@ def _unique_files(paths: list[Path]) -> list[Path]:
             info = os.stat(path)
         except OSError:
             continue
-        if not stat.S_ISREG(info.st_mode) or path.suffix.lower() not in IMAGE_SUFFIXES or is_own_output(path):
+        if not stat.S_ISREG(info.st_mode) or path.suffix.lower() not in INPUT_SUFFIXES or is_own_output(path):
             continue
         if (info.st_dev, info.st_ino) not in seen:
             seen.add((info.st_dev, info.st_ino))
@@ -133,7 +135,8 @@ def expand_inputs(args: Sequence[str]) -> tuple[list[tuple[Path, Path]], list[tu
         if path.is_dir():
             files = _walk(path)
             if not files:
-                missing.append((arg, "this folder holds no image file (.png, .jpg, .webp, .tif, .bmp, .gif)"))
+                missing.append((arg, "this folder holds no image or video file (.png, .jpg, .webp, .tif, .bmp, .gif, "
+                                     ".mp4, .mov, .webm, .mkv, .m4v)"))
             found += [(p, p.relative_to(path)) for p in files]
         elif os.path.lexists(path) and not glob.has_magic(arg) or path.exists():
             try:
@@ -142,7 +145,7 @@ def expand_inputs(args: Sequence[str]) -> tuple[list[tuple[Path, Path]], list[tu
                 missing.append((arg, f"cannot be read ({err.strerror})"))
                 continue
             if not stat.S_ISREG(mode):
-                missing.append((arg, f"{smallfiles.kind_of(mode)}, not an image file; cleancut reads regular files only"))
+                missing.append((arg, f"{smallfiles.kind_of(mode)}, not an image or video file; cleancut reads regular files only"))
             elif is_own_output(path):
                 missing.append((arg, "named like a cleancut result (-cutout, -mask, -composite), so it is "
                                      "not taken as an input again; rename it to process it"))
@@ -153,7 +156,7 @@ def expand_inputs(args: Sequence[str]) -> tuple[list[tuple[Path, Path]], list[tu
             rest = Path(arg).parts[len(root.parts):]
             files = sorted(_unique_files(_walk_matches(root, tuple(rest))))
             if not files:
-                missing.append((arg, "no image file matches this pattern"))
+                missing.append((arg, "no image or video file matches this pattern"))
             found += [(m, m.relative_to(root)) for m in files]
         else:
             missing.append((arg, "no such file or folder"))
@@ -173,31 +176,63 @@ def _first_routes(found: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
     return unique
 
 
-def plan_jobs(inputs: list[tuple[Path, Path]], output: str | None, tag: str, fmt: str | None) -> list[Job]:
+def plan_jobs(inputs: list[tuple[Path, Path]], output: str | None, tag: str, fmt: str | None,
+              mask: bool = False, bg: str | None = None) -> list[Job]:
     """Where each input's result goes: -o FILE, -o FOLDER (relative paths kept), or beside it.
 
-    ``-o`` names a file when it ends in an image suffix and is not an existing folder; that
-    needs exactly one input and a suffix cleancut can write (with alpha): a UsageError otherwise,
-    rather than a folder called ``out.jpg``.
+    ``-o`` names a file when it ends in an image or video suffix and is not an existing folder;
+    that needs exactly one input and a suffix cleancut can write for it: a UsageError otherwise,
+    rather than a folder called ``out.jpg``. ``fmt`` (--format) chooses pictures' format and
+    videos' kind: a video format for videos, a picture format makes a video an image sequence
+    (a folder named like its result); each kind of input takes only the formats that fit it.
     """
     suffix_of_output = Path(output).suffix.lower() if output else ""
-    if output and suffix_of_output in IMAGE_SUFFIXES and not Path(output).is_dir():
+    if output and suffix_of_output in INPUT_SUFFIXES and not Path(output).is_dir():
         if not inputs:
             return []
         if len(inputs) > 1:
             raise UsageError(f"-o {output} names one file, but {len(inputs)} input files were found; "
                              "give a folder to -o for several inputs")
-        if suffix_of_output not in OUTPUT_SUFFIXES:
-            raise UsageError(f"-o {output}: cleancut cannot write {suffix_of_output} (no transparency); "
-                             "use .png, .webp or .tif")
+        _check_file_target(inputs[0][0], Path(output), mask, bg)
         return [Job(inputs[0][0], Path(output))]
-    suffix = "." + (fmt or "png")
     jobs = []
     for source, relative in inputs:
+        suffix = _video_suffix(fmt, mask, bg) if videoio.is_video(source) else "." + _picture_format(fmt)
         name = relative.with_name(relative.stem + tag + suffix)
         target = Path(output) / name if output else source.with_name(name.name)
         jobs.append(Job(source, target))
     return jobs
+
+
+def _check_file_target(source: Path, target: Path, mask: bool, bg: str | None) -> None:
+    """Refuse -o FILE of a kind the one input cannot become."""
+    suffix = target.suffix.lower()
+    if videoio.is_video(source):
+        if suffix not in videoio.KINDS:
+            raise UsageError(f"-o {target}: a video becomes a video ({', '.join(videoio.KINDS)}) or, with "
+                             "--format png|webp|tiff and -o FOLDER, an image sequence")
+        problem = clips.target_problem(target, mask, bg)
+        if problem:
+            raise UsageError(f"-o {target}: {problem}")
+    elif suffix not in OUTPUT_SUFFIXES:
+        why = "a picture does not become a video" if suffix in videoio.VIDEO_SUFFIXES else "no transparency"
+        raise UsageError(f"-o {target}: cleancut cannot write {suffix} ({why}); use .png, .webp or .tif")
+
+
+def _picture_format(fmt: str | None) -> str:
+    return fmt if fmt in imagewrite.SUPPORTED_OUTPUT_FORMATS else imagewrite.SUPPORTED_OUTPUT_FORMATS[0]
+
+
+def _video_suffix(fmt: str | None, mask: bool, bg: str | None) -> str:
+    """A video's result suffix: --format's video kind, "" (a sequence folder) for a picture
+    format, else the default for what is written."""
+    if fmt in imagewrite.SUPPORTED_OUTPUT_FORMATS:
+        return ""
+    suffix = f".{fmt}" if fmt else clips.default_suffix(mask, bg)
+    problem = clips.target_problem(Path("out" + suffix), mask, bg)
+    if problem:
+        raise UsageError(f"--format {fmt}: {problem}")
+    return suffix
 
 
 def identity(path: Path) -> tuple[int, int] | Path:
@@ -209,20 +244,21 @@ def identity(path: Path) -> tuple[int, int] | Path:
         return path.resolve()
 
 
-def screen(jobs: list[Job], skip_existing: bool) -> tuple[list[int], dict[int, str | None], int]:
+def screen(jobs: list[Job], skip_existing: bool, also_read: Sequence[Path] = ()) -> tuple[list[int], dict[int, str | None], int]:
     """Which jobs to run and which are refused (with why), by index, and how many were skipped,
-    decided before any work: two inputs must not write one output, an output must not be an input."""
+    decided before any work: two inputs must not write one output, an output must not be an
+    input (nor a file every job reads, ``also_read``: a --bg picture)."""
     todo: list[int] = []
     refused: dict[int, str | None] = {}
     skipped = 0
     seen: dict[Path, Path] = {}
-    sources = {identity(path) for job in jobs for path in job.inputs()}
+    sources = {identity(path) for job in jobs for path in job.inputs()} | {identity(path) for path in also_read}
     for index, job in enumerate(jobs):
         key = job.target.resolve()
         if key in seen:
             refused[index] = f"its output {job.target} would overwrite the result of {seen[key]}"
         elif identity(job.target) in sources:
-            refused[index] = (f"its output {job.target} is an input (an image or the --hint file); "
+            refused[index] = (f"its output {job.target} is an input (an image, a video, the --hint file or the --bg picture); "
                               "it was left unchanged (choose another -o)")
         else:
             seen[key] = job.source

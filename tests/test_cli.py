@@ -197,7 +197,7 @@ def test_offline_without_the_model_names_the_fetch_command(tmp_path, red, capsys
 def test_a_bad_colour_is_a_usage_error(tmp_path, red, capsys):
     source = save(tmp_path / "photo.png", gradient_image())
     assert run("remove", str(source), "--model", red, *EXACT, "--bg", "notacolour", "-q") == 2
-    assert "'notacolour' is not a colour" in capsys.readouterr().err
+    assert "--bg 'notacolour' is neither a colour" in capsys.readouterr().err
 
 
 def test_models_list_shows_class_cache_state_and_acceptance(capsys):

@@ -207,7 +207,7 @@ def test_the_output_is_never_written_over_the_hint_file(engine_models, tmp_path)
     Image.fromarray(np.full((32, 32), 255, np.uint8)).save(hint)
     before = hint.read_bytes()
     done = run_cli("remove", str(photo), "--hint", str(hint), "-o", str(hint), "--model", "red")
-    assert done.returncode == 1 and "is an input (an image or the --hint file)" in done.stderr
+    assert done.returncode == 1 and "is an input (an image, a video, the --hint file or the --bg picture)" in done.stderr
     assert hint.read_bytes() == before
 
 
@@ -249,14 +249,15 @@ def test_an_empty_folder_is_a_miss_like_a_pattern_matching_nothing(engine_models
     (tmp_path / "empty").mkdir()
     assert cli.main(["remove", str(tmp_path / "empty"), "--model", "red"]) == 1
     assert capsys.readouterr().err.strip() == (
-        f"cleancut: {tmp_path / 'empty'}: this folder holds no image file (.png, .jpg, .webp, .tif, .bmp, .gif)")
+        f"cleancut: {tmp_path / 'empty'}: this folder holds no image or video file (.png, .jpg, .webp, .tif, .bmp, .gif, "
+        ".mp4, .mov, .webm, .mkv, .m4v)")
 
 
 def test_an_empty_folder_beside_real_inputs_is_reported_and_the_rest_is_done(engine_models, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     photo = noise_png(tmp_path / "a.png", 32, 32)
     assert cli.main(["remove", str(tmp_path / "empty"), str(photo), "--model", "red"]) == 1
-    assert "holds no image file" in capsys.readouterr().err
+    assert "holds no image or video file" in capsys.readouterr().err
     assert (tmp_path / "a-cutout.png").exists()
 
 
