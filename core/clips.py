@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from . import backgrounds, compose, imagewrite, pipeline, sequences, temporal, videoio
 from .options import Options
@@ -57,38 +57,39 @@ def cut_out_clip(source: str | os.PathLike[str], target: str | os.PathLike[str],
         else:
             writer = sequences.SequenceWriter(target, image_format or imagewrite.SUPPORTED_OUTPUT_FORMATS[0])
         with writer:
-            written = _frames(clip, writer, options, plan, mask, bg, max_pixels, cancel, progress)
-            expected = clip.info.frames
-            if written == 0 or (expected is not None and written < expected):
-                said = f" of the {expected} its header states" if expected else ""
-                raise videoio.VideoError(f"{source}: only {written} frames{said} could be decoded; the file is "
-                                         "truncated or damaged, so nothing was written")
+            written, last_pts = _frames(clip, writer, options, plan, mask, bg, max_pixels, cancel, progress)
+            shortfall = clip.shortfall(written, last_pts)
+            if shortfall:
+                raise videoio.VideoError(f"cannot read {source}: {shortfall}; the file is truncated or damaged, so nothing "
+                                         "was written")
             writer.finish()
 
 
 def _frames(clip: videoio.Clip, writer: videoio.VideoWriter | sequences.SequenceWriter, options: Options,
             plan: pipeline.Plan, mask: bool, bg: str | None, max_pixels: int, cancel: pipeline.CancelToken,
-            progress: FrameProgress | None) -> int:
-    """Every frame through the engine into ``writer``, audio passed along; the frames written."""
+            progress: FrameProgress | None) -> tuple[int, int | None]:
+    """Every frame through the engine into ``writer``, audio passed along: how many frames were
+    written, and the last one's timestamp."""
     state = temporal.StreamState()
     decoder = clip.decoder()
-    written = 0
+    written, last_pts = 0, None
+
+    def take(frames: Iterator[videoio.Frame]) -> None:
+        nonlocal written, last_pts
+        for frame in frames:
+            writer.write(_render(frame, options, plan, state, mask, bg, max_pixels, cancel), frame.pts)
+            written, last_pts = written + 1, frame.pts
+            if progress is not None:
+                progress(written, clip.info.frames)
+
     for packet in clip.packets():
         cancel.check()
         if packet.stream.type == "audio":
             writer.copy_audio(packet)
-            continue
-        for frame in clip.decode(decoder, packet):
-            writer.write(_render(frame, options, plan, state, mask, bg, max_pixels, cancel), frame.pts)
-            written += 1
-            if progress is not None:
-                progress(written, clip.info.frames)
-    for frame in clip.decode(decoder, None):  # what a decoder of its own still holds
-        writer.write(_render(frame, options, plan, state, mask, bg, max_pixels, cancel), frame.pts)
-        written += 1
-        if progress is not None:
-            progress(written, clip.info.frames)
-    return written
+        else:
+            take(clip.decode(decoder, packet))
+    take(clip.decode(decoder, None))  # what a decoder of its own still holds
+    return written, last_pts
 
 
 def _render(frame: videoio.Frame, options: Options, plan: pipeline.Plan, state: temporal.StreamState,

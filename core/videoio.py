@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -68,6 +69,7 @@ class Info:
     frames: int | None  # as the header counts them; None when it does not
     rate: Fraction | None
     time_base: Fraction
+    duration: float | None  # seconds of video the header states; None when it does not
 
 
 @dataclass
@@ -128,7 +130,34 @@ class Clip:
             rotation = self._first_rotation()
         rate = self.stream.average_rate or self.stream.guessed_rate
         return Info(width=width, height=height, rotation=rotation, frames=self.stream.frames or None,
-                    rate=Fraction(rate) if rate else None, time_base=Fraction(self.stream.time_base))
+                    rate=Fraction(rate) if rate else None, time_base=Fraction(self.stream.time_base),
+                    duration=self._duration())
+
+    def _duration(self) -> float | None:
+        """The video stream's own length: its header field, else Matroska's DURATION tag."""
+        if self.stream.duration:
+            return float(self.stream.duration * self.stream.time_base)
+        match = re.fullmatch(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)", self.stream.metadata.get("DURATION", ""))
+        if match is None:
+            return None
+        hours, minutes, seconds = match.groups()
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+    def shortfall(self, written: int, last_pts: int | None) -> str | None:
+        """Why the frames decoded fall short of what the header promises (a truncated or
+        damaged file), or None: fewer frames than it counts, or ending over a frame early."""
+        info = self.info
+        if written == 0:
+            return "no frame could be decoded"
+        if info.frames is not None and written < info.frames:
+            return f"only {written} of the {info.frames} frames its header states could be decoded"
+        if info.duration is not None and last_pts is not None and last_pts >= 0:
+            frame = float(1 / info.rate) if info.rate else 0.04
+            start = float((self.stream.start_time or 0) * info.time_base)
+            ends = float(last_pts * info.time_base) - start + frame
+            if ends < info.duration - 1.5 * frame:
+                return f"its frames end at {ends:.2f} s of the {info.duration:.2f} s its header states"
+        return None
 
     def _first_rotation(self) -> int:
         """The display rotation, from the stream's display matrix (read from its first frame,
@@ -197,14 +226,29 @@ class VideoWriter:
         self.temporary = imagewrite.create_temporary(target)
         self.rotation = clip.info.rotation
         self.time_base = clip.info.time_base  # the muxer may change its stream's; frames keep the input's
+        self.last_pts: int | None = None
+        self.output: Any = None
         try:
-            self.output = av.open(self.temporary, "w", format=self.kind.container)
-            self.video = self._video_stream(clip)
-            self.audio = {stream.index: self._audio_stream(stream) for stream in clip.container.streams.audio}
+            try:
+                self._open(clip, copy=True)
+            except av.error.FFmpegError:
+                # The container refused a copied audio codec (PyAV lists Opus for MOV, FFmpeg
+                # will not write it): the audio is re-encoded to the container's own instead.
+                self.output.close()
+                self._open(clip, copy=False)
+        except av.error.FFmpegError as err:
+            self.abort()
+            raise VideoError(f"cannot write {target}: {_reason(err)}") from None
         except BaseException:
             self.abort()
             raise
-        self.last_pts: int | None = None
+
+    def _open(self, clip: Clip, copy: bool) -> None:
+        """The output file with its streams, its header written (where FFmpeg checks them)."""
+        self.output = av.open(self.temporary, "w", format=self.kind.container)
+        self.video = self._video_stream(clip)
+        self.audio = {stream.index: self._audio_stream(stream, copy) for stream in clip.container.streams.audio}
+        self.output.start_encoding()
 
     def _video_stream(self, clip: Clip) -> Any:
         info = clip.info
@@ -218,9 +262,9 @@ class VideoWriter:
             stream.set_display_rotation(info.rotation)
         return stream
 
-    def _audio_stream(self, source: Any) -> _Audio:
+    def _audio_stream(self, source: Any, copy: bool) -> _Audio:
         codec = source.codec_context.name
-        if codec in self.output.supported_codecs:
+        if copy and codec in self.output.supported_codecs:
             return _Audio(self.output.add_stream_from_template(source), None, None, source)
         target = self.output.default_audio_codec
         rate = 48000 if target == "opus" else source.codec_context.sample_rate or 48000
@@ -248,7 +292,7 @@ class VideoWriter:
             if packet.dts is None:
                 return
             packet.stream = audio.stream
-            self.output.mux(packet)
+            self._mux([packet])
             return
         try:
             frames = audio.decoder.decode(packet)
@@ -260,8 +304,11 @@ class VideoWriter:
                 self._mux(audio.stream.encode(part))
 
     def _mux(self, packets: list[Any]) -> None:
-        for packet in packets:
-            self.output.mux(packet)
+        try:
+            for packet in packets:
+                self.output.mux(packet)
+        except av.error.FFmpegError as err:
+            raise VideoError(f"cannot write {self.target}: {_reason(err)}") from None
 
     def finish(self) -> None:
         """Flush the encoders, close the file and move it over the target."""
