@@ -46,15 +46,17 @@ def _frame_bar(show: bool):
 
 
 def _refuse_for_videos(args: argparse.Namespace, prompt: prompts.Prompt | None, found: list) -> None:
-    """What videos do not take: a prompt (a subject in one place of one picture), --ray."""
+    """What videos do not take: a prompt (a subject in one place of one picture), an image
+    sequence on Ray (the driver writes each output as one file)."""
     video = next((str(path) for path, _ in found if videoio.is_video(path)), None)
     if video is None:
         return
     if prompt is not None:
         raise UsageError(f"--box, --hint, --include and --exclude say where the subject is in one picture; "
                          f"{video} is a video: leave videos out of this run")
-    if args.ray is not None:
-        raise UsageError(f"videos are not cut out on Ray clusters yet; {video} is a video: run it without --ray")
+    if args.ray is not None and args.format in imagewrite.SUPPORTED_OUTPUT_FORMATS:
+        raise UsageError(f"image sequences are not made on Ray clusters; {video} is a video: choose a video "
+                         f"--format ({', '.join(clips.VIDEO_FORMATS)}) or run it without --ray")
 
 
 def cmd_remove(args: argparse.Namespace) -> int:

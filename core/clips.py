@@ -45,12 +45,13 @@ def target_problem(target: Path, mask: bool, bg: str | None) -> str | None:
 def cut_out_clip(source: str | os.PathLike[str], target: str | os.PathLike[str], options: Options,
                  plan: pipeline.Plan, *, mask: bool = False, bg: str | None = None, image_format: str | None = None,
                  max_pixels: int, cancel: pipeline.CancelToken | None = None,
-                 progress: FrameProgress | None = None) -> None:
+                 progress: FrameProgress | None = None, name: str | None = None) -> None:
     """Cut a video file out into ``target``: a video when its suffix is one of videoio.KINDS, else
-    a folder of ``image_format`` pictures (sequences.py). Raises CleancutError; leaves nothing."""
+    a folder of ``image_format`` pictures (sequences.py). Raises CleancutError; leaves nothing.
+    ``name``: the file as messages call it, when ``source`` is a copy of it (a Ray node's)."""
     cancel = cancel or pipeline.CancelToken()
     target = Path(target)
-    with videoio.open_clip(source, max_pixels) as clip:
+    with videoio.open_clip(source, max_pixels, name) as clip:
         layout = "gray" if mask else ("rgb24" if bg else "rgba")
         if target.suffix.lower() in videoio.KINDS:
             writer: videoio.VideoWriter | sequences.SequenceWriter = videoio.VideoWriter(target, clip, layout)
@@ -60,7 +61,7 @@ def cut_out_clip(source: str | os.PathLike[str], target: str | os.PathLike[str],
             written, last_pts = _frames(clip, writer, options, plan, mask, bg, max_pixels, cancel, progress)
             shortfall = clip.shortfall(written, last_pts)
             if shortfall:
-                raise videoio.VideoError(f"cannot read {source}: {shortfall}; the file is truncated or damaged, so nothing "
+                raise videoio.VideoError(f"cannot read {clip.name}: {shortfall}; the file is truncated or damaged, so nothing "
                                          "was written")
             writer.finish()
 

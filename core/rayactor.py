@@ -5,16 +5,23 @@ without Ray; the nodes import it by name, so they need the same cleancut install
 keeps its model sessions loaded, checks before any work that its node may and can run the batch
 (same cleancut version, the driver's models by sha256, its own licence gate and model cache),
 and turns each task's input bytes into its outputs' bytes with the one cut-out sequence
-(cutout.py), exactly as the local command writes them.
+(cutout.py; clips.py for a video), exactly as the local command writes them.
+
+A video is one task, whole: its bytes come as a photo's do, are cut out on the node through
+files in a private folder (PyAV reads and writes files) and its outputs go back as bytes. One
+task per file keeps a clip's recurrent state and smoothing unbroken, and needs no joining of
+encoded pieces; the price is a clip's compressed bytes held in memory on the way.
 """
 
 from __future__ import annotations
 
+import tempfile
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from . import __version__, cutout, pipeline, prompts
+from . import __version__, clips, cutout, pipeline, prompts, videoio
 from .cutout import Output
 from .errors import CleancutError
 from .options import Options
@@ -78,6 +85,9 @@ class Remover:
         try:
             if self.plan is None:
                 raise CleancutError(self.refusal or "this actor refused the batch")
+            if videoio.is_video(task.source):
+                files = _video_outputs(task, data, self.options, self.plan, self.max_pixels)
+                return Outcome(files=files, node=node_label(), peak_rss=peak_rss())
             picture, result = cutout.cut_out(task.source, self.options, self.plan, prompt=task.prompt,
                                              max_pixels=self.max_pixels, data=data)
             files = [cutout.encode(picture, result, target, output) for target, output in task.outputs]
@@ -87,6 +97,23 @@ class Remover:
             if self.debug and not isinstance(err, (CleancutError, MemoryError)):
                 message += "\n" + traceback.format_exc()
             return Outcome(error=message, node=node_label(), peak_rss=peak_rss())
+
+
+def _video_outputs(task: Task, data: bytes, options: Options, plan: pipeline.Plan, max_pixels: int) -> list[bytes]:
+    """A video's outputs made on this node: its bytes into a private folder, each output cut out
+    there (clips.py) and read back; the folder goes, whatever happens."""
+    with tempfile.TemporaryDirectory(prefix="cleancut-ray-") as scratch:
+        source = Path(scratch) / f"input{Path(task.source).suffix}"
+        source.write_bytes(data)
+        files = []
+        for index, (target, output) in enumerate(task.outputs):
+            made = Path(scratch) / f"output{index}{Path(target).suffix}"
+            if made.suffix.lower() not in videoio.KINDS:
+                raise CleancutError(f"{target}: image sequences are not made on Ray; choose a video format")
+            clips.cut_out_clip(source, made, options, plan, mask=output.mask, bg=output.bg,
+                               max_pixels=max_pixels, name=task.source)
+            files.append(made.read_bytes())
+        return files
 
 
 def node_label() -> str:

@@ -99,18 +99,19 @@ def stored(pixels: np.ndarray, rotation: int) -> np.ndarray:
 class Clip:
     """An open video file; use as a context manager, read with :meth:`frames`."""
 
-    def __init__(self, path: Path, max_pixels: int) -> None:
+    def __init__(self, path: Path, max_pixels: int, name: str | None = None) -> None:
         self.path = path
+        self.name = name or str(path)  # what messages call it
         if os.path.lexists(path) and not path.is_file():
-            raise VideoError(f"{path} is {smallfiles.describe(path)}, not a video file")
+            raise VideoError(f"{self.name} is {smallfiles.describe(path)}, not a video file")
         try:
             self.container = av.open(str(path), metadata_errors="replace")
         except (av.error.FFmpegError, OSError, UnicodeError) as err:
-            raise VideoError(f"{path} cannot be read as a video ({_reason(err)})") from None
+            raise VideoError(f"{self.name} cannot be read as a video ({_reason(err)})") from None
         try:
             if not self.container.streams.video:
                 kinds = sorted({stream.type for stream in self.container.streams}) or ["no streams"]
-                raise VideoError(f"{path} has no video stream ({', '.join(kinds)}); cleancut cuts out pictures")
+                raise VideoError(f"{self.name} has no video stream ({', '.join(kinds)}); cleancut cuts out pictures")
             self.stream = self.container.streams.video[0]
             self.info = self._info(max_pixels)
         except BaseException:
@@ -121,9 +122,9 @@ class Clip:
         context = self.stream.codec_context
         width, height = context.width, context.height
         if width < 1 or height < 1:
-            raise VideoError(f"{self.path}: its video stream states no frame size; the file is damaged")
+            raise VideoError(f"{self.name}: its video stream states no frame size; the file is damaged")
         if width * height > max_pixels:
-            raise VideoError(f"{self.path}: frames of {width}×{height} ({width * height / 1e6:.1f} MP) exceed the "
+            raise VideoError(f"{self.name}: frames of {width}×{height} ({width * height / 1e6:.1f} MP) exceed the "
                              f"limit of {max_pixels / 1e6:g} MP; raise it with --max-megapixels if the video is trusted")
         rotation = 0
         with contextlib.suppress(StopIteration, av.error.FFmpegError):
@@ -193,7 +194,7 @@ class Clip:
         except av.error.EOFError:  # flushed already
             return
         except av.error.FFmpegError as err:
-            raise VideoError(f"{self.path} is damaged ({_reason(err)})") from None
+            raise VideoError(f"{self.name} is damaged ({_reason(err)})") from None
         for frame in frames:
             yield self._frame(frame)
 
@@ -209,9 +210,10 @@ class Clip:
                      pts=pts if pts is not None else -1)
 
 
-def open_clip(path: str | os.PathLike[str], max_pixels: int) -> Clip:
-    """A video file opened for reading, after the checks that need no decoding (VideoError)."""
-    return Clip(Path(path), max_pixels)
+def open_clip(path: str | os.PathLike[str], max_pixels: int, name: str | None = None) -> Clip:
+    """A video file opened for reading, after the checks that need no decoding (VideoError);
+    ``name`` is what messages call it (default: the path)."""
+    return Clip(Path(path), max_pixels, name)
 
 
 class VideoWriter:

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""cleancut pyblish collector: image files and folders → one "cleancut" instance per image.
+"""cleancut pyblish collector: image and video files and folders → one "cleancut" instance per file.
 
 What to collect comes from the context, set by the pipeline before publishing (or with
 ``pyblish -d cleancutPaths '["shoots/"]' publish`` on the command line, which parses JSON):

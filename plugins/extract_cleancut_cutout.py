@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """cleancut pyblish extractor: the mask and the RGBA cut-out of each instance, in a staging folder.
 
-Outputs are PNG, ``NAME-mask.png`` (grey) and ``NAME-cutout.png`` (RGBA), the same files
-``cleancut remove`` writes: 16-bit sources give 16-bit outputs, an alpha the source already had
-limits the new one, the ICC profile and EXIF are kept. They go to a fresh folder under
+Outputs are the files ``cleancut remove`` writes by default: for a photo PNG, ``NAME-mask.png``
+(grey) and ``NAME-cutout.png`` (RGBA); for a video ``NAME-mask.mp4`` (grey H.264) and
+``NAME-cutout.webm`` (VP9 with alpha), sound kept. For photos: 16-bit sources give 16-bit
+outputs, an alpha the source already had limits the new one, the ICC profile and EXIF are kept. They go to a fresh folder under
 ``context.data["cleancutStagingDir"]`` (default: the system's temporary folder); the
 integrator moves them next to the source.
 
@@ -16,21 +17,26 @@ fails alone with its file's message. ``context.data["cleancutRayActors"]`` choos
 of actors.
 """
 
+import dataclasses
 import os
 import shutil
 import tempfile
 
 import pyblish.api
 
-from cleancut import cluster, cutout, licences, pipeline, rayactor
+from cleancut import clips, cluster, cutout, licences, pipeline, rayactor, videoio
 from cleancut.errors import CleancutError
 from cleancut.options import Options
 
 
-def _staging(instance, stem):
+def _staging(instance, source):
+    """A fresh staging folder and the outputs' paths in it: PNGs for a photo; for a video, the
+    grey mask video and the alpha cut-out video ``cleancut remove`` writes by default."""
+    stem, video = os.path.splitext(os.path.basename(source))[0], videoio.is_video(source)
     staging = tempfile.mkdtemp(prefix="cleancut-%s-" % stem, dir=instance.context.data.get("cleancutStagingDir"))
-    return staging, {"mask": os.path.join(staging, stem + "-mask.png"),
-                     "cutout": os.path.join(staging, stem + "-cutout.png")}
+    suffixes = {"mask": clips.default_suffix(True, None), "cutout": clips.default_suffix(False, None)} if video \
+        else {"mask": ".png", "cutout": ".png"}
+    return staging, {kind: os.path.join(staging, stem + "-" + kind + suffix) for kind, suffix in suffixes.items()}
 
 
 def _on_ray(context):
@@ -47,8 +53,7 @@ def _on_ray(context):
     for options, members in groups.items():
         staged = []
         for instance in members:
-            stem = os.path.splitext(os.path.basename(instance.data["source"]))[0]
-            staged.append(_staging(instance, stem))
+            staged.append(_staging(instance, instance.data["source"]))
         tasks = [rayactor.Task(instance.data["source"], ((files["mask"], cutout.Output(mask=True)),
                                                         (files["cutout"], cutout.Output())))
                  for instance, (_, files) in zip(members, staged)]
@@ -75,14 +80,31 @@ class ExtractCleancutCutout(pyblish.api.InstancePlugin):
             return self._from_ray(instance)
         source = instance.data["source"]
         options = Options(**instance.data["options"])
+        if videoio.is_video(source):
+            return self._video(instance, source, options)
         picture, result = cutout.cut_out(source, options)
-        staging, files = _staging(instance, os.path.splitext(os.path.basename(source))[0])
+        staging, files = _staging(instance, source)
         cutout.write(picture, result, files["mask"], cutout.Output(mask=True))
         cutout.write(picture, result, files["cutout"], cutout.Output())
 
         record = licences.provenance(list(result.models), result.preset)
         instance.data.update(stagingDir=staging, files=files, timings=result.timings, modelEntry=record)
         self.log.info("%s: mask and cut-out extracted with %s", source, record["id"])
+
+    def _video(self, instance, source, options):
+        """A video's mask and cut-out videos: each a pass over the clip (the mask's without colours)."""
+        plan = pipeline.prepare(options, bar=False)
+        staging, files = _staging(instance, source)
+        try:
+            for kind, options_for in (("mask", dataclasses.replace(options, foreground=False)), ("cutout", options)):
+                clips.cut_out_clip(source, files[kind], options_for, plan, mask=kind == "mask",
+                                   max_pixels=cutout.Output().max_pixels)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        record = licences.provenance(list(plan.entries), plan.preset)
+        instance.data.update(stagingDir=staging, files=files, timings={}, modelEntry=record)
+        self.log.info("%s: mask and cut-out videos extracted with %s", source, record["id"])
 
     def _from_ray(self, instance):
         staging, files, outcome = _on_ray(instance.context)[instance.id]

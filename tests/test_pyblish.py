@@ -24,6 +24,7 @@ from cleancut.catalog import load_catalog
 from cleancut.options import Options
 
 from support import REPO, catalog_entry
+from videos import decoded_input, engine_alphas, make_clip, read_clip
 
 PLUGINS = REPO / "plugins"
 PHOTOS = ("astronaut.png", "chelsea.png")
@@ -153,6 +154,23 @@ def test_staging_folders_are_removed_after_integration(shoot, u2netp, tmp_path):
     context = publish([shoot / "astronaut.png"], cleancutStagingDir=str(staging))
     assert errors(context) == []
     assert list(staging.iterdir()) == []
+
+
+def test_a_video_is_published_as_a_grey_mask_video_and_an_alpha_cutout_video(tmp_path, u2netp):
+    folder = tmp_path / "reel"
+    folder.mkdir()
+    clip = make_clip(folder / "pan.mp4", count=4)
+    context = publish([folder])
+    assert errors(context) == []
+    assert written_files(folder) == ["pan-cleancut.json", "pan-cutout.webm", "pan-mask.mp4", "pan.mp4"]
+    expected = engine_alphas(decoded_input(clip), Options(model="u2netp", foreground=False))
+    mask, cut = read_clip(folder / "pan-mask.mp4"), read_clip(folder / "pan-cutout.webm")
+    assert len(mask.pixels) == len(cut.pixels) == 4
+    for grey, rgba, want in zip(mask.pixels, cut.pixels, expected):
+        assert np.abs(grey[..., 0].astype(int) - want).mean() < 2.0
+        assert np.abs(rgba[..., 3].astype(int) - want).mean() < 2.0
+    record = json.loads((folder / "pan-cleancut.json").read_text(encoding="utf-8"))
+    assert sorted(out["file"] for out in record["outputs"].values()) == ["pan-cutout.webm", "pan-mask.mp4"]
 
 
 # --- validation: the studio's policy and the model file ---

@@ -37,6 +37,7 @@ from cleancut.catalog import load_catalog
 
 from raynodes import Node, command_line, free_port
 from support import REPO, catalog_entry, red_channel_model
+from videos import audio_packets, make_clip, read_clip
 
 SHOOT_SIZE = 12
 
@@ -259,6 +260,27 @@ def test_clicks_reach_the_actors_and_give_the_local_commands_outputs(cluster, tm
     assert any(not np.array_equal(np.asarray(Image.open(tmp_path / "plain" / name)),
                                   np.asarray(Image.open(tmp_path / "local" / name)))
                for name in visible_files(tmp_path / "local"))  # the clicks changed something
+
+
+def test_a_video_is_one_task_and_gives_the_local_commands_output(cluster, tmp_path, u2netp_cache):
+    (tmp_path / "in").mkdir()
+    make_clip(tmp_path / "in" / "pan.mp4", count=4)
+    env = dict(os.environ, CLEANCUT_CACHE_DIR=str(u2netp_cache), CLEANCUT_CONFIG_DIR=str(tmp_path / "config"))
+    local = cleancut("remove", str(tmp_path / "in"), "-o", str(tmp_path / "local"), "--format", "mov", "-q", env=env)
+    assert local.returncode == 0, local.stderr
+    done = cleancut("remove", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--format", "mov",
+                    "--ray", cluster.address, env=driver_env(cluster))
+    assert done.returncode == 0, done.stderr
+    ours, theirs = read_clip(tmp_path / "out" / "pan-cutout.mov"), read_clip(tmp_path / "local" / "pan-cutout.mov")
+    assert len(ours.pixels) == 4 and all(np.array_equal(a, b) for a, b in zip(ours.pixels, theirs.pixels))
+    assert audio_packets(tmp_path / "out" / "pan-cutout.mov") == audio_packets(tmp_path / "in" / "pan.mp4")
+
+
+def test_an_image_sequence_on_ray_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    make_clip(tmp_path / "in" / "pan.mp4", count=2)
+    assert cli.main(["remove", str(tmp_path / "in"), "--format", "png", "--ray", "local"]) == 2
+    assert "image sequences are not made on Ray clusters" in capsys.readouterr().err
 
 
 def test_a_bad_file_fails_alone_with_the_local_commands_message(cluster, tmp_path, u2netp_cache):
