@@ -16,6 +16,7 @@ from PIL import Image, ImageOps
 from . import compose, imageread
 from .errors import CleancutError, UsageError
 
+
 class BackgroundError(UsageError):
     """A --bg value that is neither a colour nor a readable picture (the command line is wrong)."""
 

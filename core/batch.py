@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Iterable, Iterator, NoReturn, TypeVar
 
-from . import clips, cutout, imagewrite, pipeline, segment
+from . import clips, cutout, pipeline, segment, temporaries
 from .cutout import Job, Output
 from .options import Options
 
@@ -249,7 +249,7 @@ class _Pool:
         worker.process.join()
         message = lost_worker_message(worker.process.exitcode)
         for index, job in sorted(worker.tasks.items()):
-            imagewrite.remove_temporaries(job.target, worker.process.pid)
+            temporaries.remove(job.target, worker.process.pid)
             yield index, message
         worker.tasks.clear()
         worker.connection.close()
@@ -272,7 +272,7 @@ class _Pool:
                 worker.process.kill()
                 worker.process.join()
             for job in worker.tasks.values():
-                imagewrite.remove_temporaries(job.target, worker.process.pid)
+                temporaries.remove(job.target, worker.process.pid)
             worker.connection.close()
         self.workers.clear()
 

@@ -11,8 +11,8 @@ A failure, a cancel, Ctrl-C or SIGTERM leaves the target as it was (writers work
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from . import backgrounds, compose, imagewrite, pipeline, sequences, temporal, videoio
 from .options import Options

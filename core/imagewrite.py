@@ -3,7 +3,7 @@
 * :func:`write_image` encodes a mask or a cut-out as PNG, WebP or TIFF, atomically, keeping ICC
   and EXIF; :func:`encode_image` gives the same file's bytes and :func:`write_bytes` puts such
   bytes in place atomically (``cleancut remove --ray``: actors encode, the driver writes).
-* :func:`remove_temporaries` clears what a killed worker left of its write.
+* Temporary names and a killed worker's leftovers are :mod:`cleancut.temporaries`'s.
 
 Reading is :mod:`cleancut.imageread`'s job; what both sides share is in :mod:`cleancut.imagecommon`.
 
@@ -19,8 +19,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import secrets
-import shutil
 import stat
 import struct
 import zlib
@@ -31,13 +29,13 @@ import numpy as np
 from PIL import Image, TiffImagePlugin, TiffTags
 from zlib_ng import zlib_ng
 
+from cleancut import temporaries
 from cleancut.errors import ImageError
 from cleancut.imagecommon import EXIF_HEADER, ICC_TAG, TIFF_LAYOUT_TAGS, detail, icc_colour_space, os_reason, to_8bit
 
 __all__ = [
     "SUPPORTED_OUTPUT_FORMATS",
     "encode_image",
-    "remove_temporaries",
     "write_bytes",
     "write_image",
 ]
@@ -176,7 +174,7 @@ def _write_atomically(name: str, encode: Callable[[IO[bytes]], None]) -> None:
         raise ImageError(f"cannot write {name}: cannot create its folder ({os_reason(err)})") from None
     temporary = None
     try:
-        temporary, descriptor = _create_temporary(folder, os.path.basename(name))
+        temporary, descriptor = temporaries.create(folder, os.path.basename(name))
         with os.fdopen(descriptor, "wb") as stream:
             encode(stream)
             stream.flush()
@@ -195,90 +193,6 @@ def _write_atomically(name: str, encode: Callable[[IO[bytes]], None]) -> None:
         if temporary is not None:
             with contextlib.suppress(OSError):
                 os.remove(temporary)
-
-
-# A file name's limit on the file systems users have (ext4, APFS, NTFS: 255 bytes).
-_NAME_MAX = 255
-
-
-def _temporary_prefix(base: str, pid: int) -> str:
-    """``.NAME.PID-`` with NAME shortened so that the whole temporary name fits _NAME_MAX bytes:
-    a legal 255-byte output name must not fail because its temporary is longer."""
-    tail = f".{pid}-"
-    room = _NAME_MAX - len(f".{tail}{'0' * 8}.tmp".encode())
-    while len(os.fsencode(base)) > room:  # by characters, never half of one
-        base = base[:-1]
-    return f".{base}{tail}"
-
-
-def _create_temporary(folder: str, base: str) -> tuple[str, int]:
-    # os.open with 0o666 lets the user's umask decide the permissions, as for any new file.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    prefix = _temporary_prefix(base, os.getpid())
-    while True:
-        candidate = os.path.join(folder, f"{prefix}{secrets.token_hex(4)}.tmp")
-        try:
-            return candidate, os.open(candidate, flags, 0o666)
-        except FileExistsError:
-            continue
-
-
-def create_temporary(path: str | os.PathLike[str]) -> str:
-    """A new empty temporary file beside ``path``, named as this module names its own (so
-    :func:`remove_temporaries` finds it after a killed process): for writers such as a video
-    encoder that open the file by name and move it over ``path`` when complete."""
-    name = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(name))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        temporary, descriptor = _create_temporary(folder, os.path.basename(name))
-    except OSError as err:
-        raise ImageError(f"cannot write {name}: {os_reason(err)}") from None
-    os.close(descriptor)
-    return temporary
-
-
-def create_temporary_folder(path: str | os.PathLike[str]) -> str:
-    """A new empty temporary folder beside ``path`` (named like :func:`create_temporary`'s
-    files), for results made of many files that appear at ``path`` all at once or not at all."""
-    name = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(name))
-    prefix = _temporary_prefix(os.path.basename(name), os.getpid())
-    try:
-        os.makedirs(folder, exist_ok=True)
-        while True:
-            candidate = os.path.join(folder, f"{prefix}{secrets.token_hex(4)}.tmp")
-            try:
-                os.mkdir(candidate)
-                return candidate
-            except FileExistsError:
-                continue
-    except OSError as err:
-        raise ImageError(f"cannot write {name}: {os_reason(err)}") from None
-
-
-def remove_temporaries(path: str | os.PathLike[str], pid: int) -> list[str]:
-    """Remove what a killed process ``pid`` left of its write of ``path`` (its temporary file,
-    which its own clean-up never got to remove); returns the names removed. A batch calls this
-    for the file a lost worker process was writing."""
-    name = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(name))
-    prefix = _temporary_prefix(os.path.basename(name), pid)
-    removed = []
-    try:
-        entries = os.listdir(folder)
-    except OSError:
-        return removed
-    for entry in entries:
-        if entry.startswith(prefix) and entry.endswith(".tmp") and len(entry) == len(prefix) + 12:
-            found = os.path.join(folder, entry)
-            with contextlib.suppress(OSError):
-                if os.path.isdir(found) and not os.path.islink(found):
-                    shutil.rmtree(found)  # an image sequence's frames
-                else:
-                    os.remove(found)
-                removed.append(entry)
-    return removed
 
 
 def _pillow_image(pixels: np.ndarray) -> Image.Image:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import imagewrite
+from . import imagewrite, temporaries
 from .errors import CleancutError
 
 FRAME_NAME = "{:06d}"  # 000001.png, 000002.png, … (numbered from 1, as FFmpeg and editors read them)
@@ -48,7 +48,7 @@ class SequenceWriter:
         check_target(target)
         self.target = target
         self.format = image_format
-        self.temporary = Path(imagewrite.create_temporary_folder(target))
+        self.temporary = Path(_temporary_folder(target))
         self.count = 0
 
     def write(self, pixels: np.ndarray, pts: int) -> None:
@@ -69,7 +69,7 @@ class SequenceWriter:
         old = None
         try:
             if os.path.lexists(self.target):
-                old = imagewrite.create_temporary_folder(self.target)
+                old = _temporary_folder(self.target)
                 os.replace(self.target, old)
             os.replace(self.temporary, self.target)
         except OSError as err:
@@ -92,3 +92,10 @@ class SequenceWriter:
     def __exit__(self, kind: type | None, *exc: object) -> None:
         if kind is not None:
             self.abort()
+
+
+def _temporary_folder(target: Path) -> str:
+    try:
+        return temporaries.folder_beside(target)
+    except OSError as err:
+        raise SequenceError(f"cannot write the frames into {target}: {err.strerror or err}") from None

@@ -18,16 +18,17 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import av
 import av.error
 import numpy as np
 
-from . import imagewrite, smallfiles
+from . import smallfiles, temporaries
 from .errors import CleancutError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mkv", ".m4v")
@@ -110,7 +111,7 @@ class Clip:
             raise VideoError(f"{self.name} cannot be read as a video ({_reason(err)})") from None
         try:
             if not self.container.streams.video:
-                kinds = sorted({stream.type for stream in self.container.streams}) or ["no streams"]
+                kinds = sorted({str(stream.type) for stream in self.container.streams}) or ["no streams"]
                 raise VideoError(f"{self.name} has no video stream ({', '.join(kinds)}); cleancut cuts out pictures")
             self.stream = self.container.streams.video[0]
             self.info = self._info(max_pixels)
@@ -131,13 +132,17 @@ class Clip:
             rotation = self._first_rotation()
         rate = self.stream.average_rate or self.stream.guessed_rate
         return Info(width=width, height=height, rotation=rotation, frames=self.stream.frames or None,
-                    rate=Fraction(rate) if rate else None, time_base=Fraction(self.stream.time_base),
+                    rate=Fraction(rate) if rate else None, time_base=self._time_base(),
                     duration=self._duration())
+
+    def _time_base(self) -> Fraction:
+        """The unit of the stream's timestamps (FFmpeg's 1/90000 if a demuxer states none)."""
+        return Fraction(self.stream.time_base or Fraction(1, 90000))
 
     def _duration(self) -> float | None:
         """The video stream's own length: its header field, else Matroska's DURATION tag."""
         if self.stream.duration:
-            return float(self.stream.duration * self.stream.time_base)
+            return float(self.stream.duration * self._time_base())
         match = re.fullmatch(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)", self.stream.metadata.get("DURATION", ""))
         if match is None:
             return None
@@ -225,7 +230,7 @@ class VideoWriter:
         self.target = target
         self.kind = KINDS[target.suffix.lower()]
         self.pixels = pixels
-        self.temporary = imagewrite.create_temporary(target)
+        self.temporary = _temporary(target)
         self.rotation = clip.info.rotation
         self.time_base = clip.info.time_base  # the muxer may change its stream's; frames keep the input's
         self.last_pts: int | None = None
@@ -236,7 +241,8 @@ class VideoWriter:
             except av.error.FFmpegError:
                 # The container refused a copied audio codec (PyAV lists Opus for MOV, FFmpeg
                 # will not write it): the audio is re-encoded to the container's own instead.
-                self.output.close()
+                if self.output is not None:
+                    self.output.close()
                 self._open(clip, copy=False)
         except av.error.FFmpegError as err:
             self.abort()
@@ -353,6 +359,13 @@ class _Audio:
     decoder: Any  # None: packets are copied
     resampler: Any
     source: Any
+
+
+def _temporary(target: Path) -> str:
+    try:
+        return temporaries.beside(target)
+    except OSError as err:
+        raise VideoError(f"cannot write {target}: {err.strerror or err}") from None
 
 
 def _reason(err: BaseException) -> str:

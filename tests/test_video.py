@@ -20,11 +20,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cleancut import backgrounds, batch, clips, cli, imagewrite, licences, pipeline, videoio
+from cleancut import backgrounds, batch, cli, clips, licences, pipeline, temporaries, videoio
 from cleancut.catalog import load_catalog
+from cleancut.cutout import Job, Output
 from cleancut.errors import Cancelled
 from cleancut.options import Options
 
+from test_cli import cleancut_on_a_terminal
 from videos import PHOTO, audio_packets, decoded_input, engine_alphas, make_clip, panned, read_clip
 
 EXACT = ("--refine", "off", "--no-decontaminate")
@@ -129,6 +131,25 @@ def test_an_image_sequence_holds_every_frame_exactly_as_the_engine_cut_it(engine
     expected = engine_alphas(decoded_input(clip), RED)
     for n, want in enumerate(expected, 1):
         assert np.array_equal(np.asarray(Image.open(folder / f"{n:06d}.png"))[..., 3], want)
+
+
+def test_a_webm_s_own_alpha_limits_the_new_one(engine_models, tmp_path):
+    output = av.open(str(tmp_path / "own.webm"), "w")
+    stream = output.add_stream("libvpx-vp9", rate=25, options={"lossless": "1"})
+    stream.width, stream.height, stream.pix_fmt = 64, 48, "yuva420p"
+    for index, rgb in enumerate(panned(3, 64, 48)):
+        rgba = np.dstack([rgb, np.full((48, 64), 255, np.uint8)])
+        rgba[:, :32, 3] = 0  # the left half was transparent already
+        frame = av.VideoFrame.from_ndarray(rgba, format="rgba")
+        frame.pts = index
+        output.mux(stream.encode(frame))
+    output.mux(stream.encode())
+    output.close()
+    assert run("remove", str(tmp_path / "own.webm"), "--mask", "-o", str(tmp_path / "seq"), "--format", "png",
+               "--model", "red", *EXACT, "-q") == 0
+    for path in sorted((tmp_path / "seq" / "own-mask").iterdir()):
+        mask = np.asarray(Image.open(path))
+        assert mask[:, :30].max() == 0 and mask[:, 34:].max() > 100
 
 
 def test_a_rotated_clip_is_cut_out_upright_and_keeps_its_rotation(engine_models, tmp_path):
@@ -433,9 +454,9 @@ def test_a_cancelled_clip_raises_cancelled_and_leaves_nothing(engine_models, cli
 
 def test_a_killed_processs_temporary_sequence_folder_is_removed(tmp_path):
     target = tmp_path / "clip-cutout"
-    folder = Path(imagewrite.create_temporary_folder(target))
+    folder = Path(temporaries.folder_beside(target))
     (folder / "000001.png").write_bytes(b"x")
-    assert imagewrite.remove_temporaries(target, os.getpid()) == [folder.name]
+    assert temporaries.remove(target, os.getpid()) == [folder.name]
     assert os.listdir(tmp_path) == []
 
 
@@ -450,12 +471,16 @@ def test_progress_counts_frames_of_the_total(engine_models, clip, tmp_path):
 
 
 def test_batch_hands_frame_progress_to_a_video_cut_out_here(engine_models, clip, tmp_path):
-    from cleancut.cutout import Job, Output
-
     seen = []
     jobs = [Job(clip, tmp_path / "out.webm")]
     results = list(batch.run(jobs, RED, Output(), pipeline.prepare(RED), 1, progress=lambda d, t: seen.append(d)))
     assert results == [(jobs[0], None)] and seen == list(range(1, 9))
+
+
+def test_a_clip_on_a_terminal_shows_frames_done_of_all_and_the_time_left(engine_models, clip):
+    code, err = cleancut_on_a_terminal("remove", str(clip), "--model", "red", *EXACT)
+    assert code == 0
+    assert "8/8 [" in err and "frame/s]" in err and "<00:00" in err  # tqdm: done/total [spent<left, rate]
 
 
 # --- temporal consistency (real models) ---
