@@ -7,6 +7,10 @@ spread over the clip) and the process's peak RSS. The last rows run the default 
 --long times as long: equal peaks mean memory does not grow with the clip's length.
 
     .venv/bin/python tools/speed/video.py [--frames 30] [--rounds 3] [--long 4]
+    .venv/bin/python tools/speed/video.py --ray [--frames 15]   # two clips: local batch vs --ray
+
+With --ray it times instead a folder of two clips cut out by the local batch and by a bare
+``--ray`` (Ray started on this machine by the command, one actor per core; each clip one task).
 """
 
 from __future__ import annotations
@@ -81,8 +85,11 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--long", type=int, default=4, help="the memory check's clip is this many times longer")
+    p.add_argument("--ray", action="store_true", help="time two clips, local batch against --ray")
     args = p.parse_args()
     cleancut = [sys.executable, "-m", "cleancut", "remove", "-q"]
+    if args.ray:
+        return on_ray(cleancut, args)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         clip = make_clip(folder / "clip.mp4", args.frames)
@@ -107,6 +114,24 @@ def main() -> None:
         _, long_peak = measure(cleancut + [str(long_clip)])
         print(f"\npeak RSS, default: {args.frames} frames {short_peak / 2**20:.0f} MiB, "
               f"{args.frames * args.long} frames {long_peak / 2**20:.0f} MiB")
+
+
+def on_ray(cleancut: list[str], args: argparse.Namespace) -> None:
+    """Two clips in a folder: the local batch against a bare --ray, alternated; medians."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "clips"
+        folder.mkdir()
+        for name in ("a.mp4", "b.mp4"):
+            make_clip(folder / name, args.frames)
+        runs: dict[str, list[float]] = {"local batch": [], "--ray (bare: Ray started and stopped)": []}
+        for round_ in range(args.rounds):
+            for name in sorted(runs, reverse=round_ % 2 == 1):
+                extra = ["--ray"] if name.startswith("--ray") else []
+                elapsed, _ = measure(cleancut + [str(folder), "-o", f"{scratch}/out-{round_}-{len(extra)}"] + extra)
+                runs[name].append(elapsed)
+        print(f"2 clips of {args.frames} frames, {WIDTH}×{HEIGHT}, {args.rounds} rounds alternated, {os.cpu_count()} cores")
+        for name, times in runs.items():
+            print(f"| {name} | {statistics.median(times):.1f} s | {statistics.median(times) / (2 * args.frames):.2f} s / frame |")
 
 
 if __name__ == "__main__":
