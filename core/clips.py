@@ -14,6 +14,8 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
+
 from . import backgrounds, compose, imagewrite, pipeline, sequences, temporal, videoio
 from .options import Options
 
@@ -94,7 +96,8 @@ def _frames(clip: videoio.Clip, writer: videoio.VideoWriter | sequences.Sequence
 
 
 def _render(frame: videoio.Frame, options: Options, plan: pipeline.Plan, state: temporal.StreamState,
-            mask: bool, bg: str | None, max_pixels: int, cancel: pipeline.CancelToken):
+            mask: bool, bg: str | None, max_pixels: int, cancel: pipeline.CancelToken) -> np.ndarray:
+    """One frame cut out with the clip's state and rendered as the output wants it (8-bit)."""
     result = pipeline.remove(frame.rgb, options, plan=plan, cancel=cancel, stream=state)
     height, width = result.alpha.shape
     background = backgrounds.pixels(bg, height, width, max_pixels) if bg else None
