@@ -4,8 +4,9 @@ Reading (:func:`open_clip`): the first video stream's frames as 8-bit RGB, uprig
 rotation applied, as players show them), with the alpha a VP8/VP9 WebM can carry; the frame
 size is checked from the header before anything is decoded, like an image's.
 Writing (:class:`VideoWriter`): a kind of video chosen by the output's suffix (KINDS), the
-frames put back in the stored orientation under the same rotation, the input's time base and
-timestamps kept (so variable frame rates stay variable), and every audio stream copied packet
+frames put back in the stored orientation under the same rotation, the input's colour tags
+(matrix, range, primaries, transfer) stated and used for the conversion to YUV, the input's time
+base and timestamps kept (so variable frame rates stay variable), and every audio stream copied packet
 for packet; a container that cannot hold the audio's codec (WebM holds Opus and Vorbis only)
 gets it re-encoded to the container's own. Output goes to a temporary file beside the target
 and is moved into place only when complete.
@@ -233,6 +234,7 @@ class VideoWriter:
         self.temporary = _temporary(target)
         self.rotation = clip.info.rotation
         self.time_base = clip.info.time_base  # the muxer may change its stream's; frames keep the input's
+        self.colours = _colour_tags(clip.stream.codec_context)
         self.last_pts: int | None = None
         self.output: Any = None
         try:
@@ -266,6 +268,8 @@ class VideoWriter:
         stream.pix_fmt = self.kind.odd_pix_fmt if odd and self.kind.odd_pix_fmt else self.kind.pix_fmt
         stream.time_base = info.time_base
         stream.codec_context.time_base = info.time_base
+        for name, value in self.colours.items():
+            setattr(stream.codec_context, name, value)
         if info.rotation:
             stream.set_display_rotation(info.rotation)
         return stream
@@ -288,6 +292,10 @@ class VideoWriter:
             pts = self.last_pts + 1  # a damaged or missing timestamp: keep the order the encoder needs
         self.last_pts = pts
         frame = av.VideoFrame.from_ndarray(stored(pixels, self.rotation), format=self.pixels)
+        if self.colours:  # to YUV by the input's own matrix and range, as its tags say
+            frame = frame.reformat(format=self.video.codec_context.pix_fmt,
+                                   dst_colorspace=self.colours.get("colorspace"),
+                                   dst_color_range=self.colours.get("color_range"))
         frame.pts, frame.time_base = pts, self.time_base
         self._mux(self.video.encode(frame))
 
@@ -359,6 +367,18 @@ class _Audio:
     decoder: Any  # None: packets are copied
     resampler: Any
     source: Any
+
+
+# FFmpeg's "unspecified" value of each colour tag of a video stream.
+_UNSPECIFIED = {"colorspace": 2, "color_range": 0, "color_primaries": 2, "color_trc": 2}
+
+
+def _colour_tags(context: Any) -> dict[str, int]:
+    """The colour tags the input's video stream states (matrix, range, primaries, transfer):
+    the output states the same and is converted by the same matrix, so a BT.709 clip plays back
+    in its own colours (an untagged output of a tagged input would be read by another matrix)."""
+    tags = {name: int(getattr(context, name) or 0) for name in _UNSPECIFIED}
+    return {name: value for name, value in tags.items() if value != _UNSPECIFIED[name]}
 
 
 def _temporary(target: Path) -> str:

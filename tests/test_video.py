@@ -124,6 +124,21 @@ def test_bg_colour_composites_every_frame_into_an_mp4(engine_models, clip):
         assert np.abs(got.astype(float) - want).mean() < 5.0  # H.264 halves the colour resolution
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".webm"])
+def test_a_bt709_clip_keeps_its_colour_tags_and_its_colours(engine_models, tmp_path, suffix):
+    colour = np.zeros((48, 64, 3), np.uint8)
+    colour[...] = (200, 60, 40)  # the frame and the background alike: the composite is this colour
+    source = make_clip(tmp_path / "hd.mp4", frames=[colour] * 3, audio=False, bt709=True, options={"qp": "0"})
+    target = tmp_path / f"out{suffix}"
+    assert run("remove", str(source), "--bg", "#c83c28", "-o", str(target), "--model", "red", *EXACT, "-q") == 0
+    with av.open(str(target)) as container:
+        context = container.streams.video[0].codec_context
+        assert (context.colorspace, context.color_primaries, context.color_trc) == (1, 1, 1)
+    for frame in read_clip(target).pixels:
+        # two 8-bit limited-range round trips (the clip, the output); a matrix other than the tag: 12
+        assert np.abs(frame[20:28, 28:36, :3].astype(int) - (200, 60, 40)).max() <= 5
+
+
 def test_an_image_sequence_holds_every_frame_exactly_as_the_engine_cut_it(engine_models, clip, tmp_path):
     assert run("remove", str(clip), "-o", str(tmp_path / "frames"), "--format", "png", "--model", "red", *EXACT, "-q") == 0
     folder = tmp_path / "frames" / "clip-cutout"

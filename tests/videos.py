@@ -32,18 +32,24 @@ def panned(count: int, width: int, height: int, step: int = 4) -> list[np.ndarra
 
 def make_clip(path: Path, count: int = 8, width: int = 96, height: int = 72, *, codec: str = "libx264",
               pix_fmt: str = "yuv420p", audio: bool = True, rotation: int = 0, pts: list[int] | None = None,
-              frames: list[np.ndarray] | None = None, options: dict | None = None) -> Path:
+              frames: list[np.ndarray] | None = None, options: dict | None = None, bt709: bool = False) -> Path:
     """An encoded clip (its container from the suffix) of panned frames at RATE fps with a
-    440 Hz AAC tone as long as the picture; ``pts`` in 1/RATE units for a variable frame rate."""
+    440 Hz AAC tone as long as the picture; ``pts`` in 1/RATE units for a variable frame rate;
+    ``bt709``: converted by BT.709's matrix and tagged so, as HD cameras write."""
     frames = frames if frames is not None else panned(count, width, height)
     output = av.open(str(path), "w")
     video = output.add_stream(codec, rate=RATE, options=options or {})
     video.width, video.height, video.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
     if rotation:
         video.set_display_rotation(rotation)
+    if bt709:
+        for name in ("colorspace", "color_range", "color_primaries", "color_trc"):
+            setattr(video.codec_context, name, 1)  # BT.709, limited range
     sound = output.add_stream("aac", rate=AUDIO_RATE, layout="mono") if audio else None
     for index, pixels in enumerate(frames):
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+        if bt709:
+            frame = frame.reformat(format=pix_fmt, dst_colorspace=1, dst_color_range=1)
         frame.pts, frame.time_base = (pts[index] if pts else index), Fraction(1, RATE)
         for packet in video.encode(frame):
             output.mux(packet)
