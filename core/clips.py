@@ -19,7 +19,8 @@ import numpy as np
 from . import backgrounds, compose, imagewrite, pipeline, sequences, temporal, videoio
 from .options import Options
 
-# progress(frames written, frames in the clip or None when its header does not say)
+# progress(frames written, frames in the clip as its header counts them or its length and frame
+# rate say, or None when it says neither)
 FrameProgress = Callable[[int, "int | None"], None]
 
 # What a video becomes when neither -o nor --format says: a cut-out needs alpha (VP9 WebM);
@@ -76,6 +77,7 @@ def _frames(clip: videoio.Clip, writer: videoio.VideoWriter | sequences.Sequence
     state = temporal.StreamState()
     decoder = clip.decoder()
     written, last_pts = 0, None
+    expected = clip.frames_expected()
 
     def take(frames: Iterator[videoio.Frame]) -> None:
         nonlocal written, last_pts
@@ -83,7 +85,7 @@ def _frames(clip: videoio.Clip, writer: videoio.VideoWriter | sequences.Sequence
             writer.write(_render(frame, options, plan, state, mask, bg, max_pixels, cancel), frame.pts)
             written, last_pts = written + 1, frame.pts
             if progress is not None:
-                progress(written, clip.info.frames)
+                progress(written, max(written, expected) if expected is not None else None)
 
     for packet in clip.packets():
         cancel.check()

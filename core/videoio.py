@@ -150,6 +150,16 @@ class Clip:
         hours, minutes, seconds = match.groups()
         return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
+    def frames_expected(self) -> int | None:
+        """How many frames the clip has, for a progress bar: the header's count, else its length
+        times its frame rate (Matroska states no count), else None."""
+        info = self.info
+        if info.frames is not None:
+            return info.frames
+        if info.duration is not None and info.rate:
+            return max(1, round(info.duration * info.rate))
+        return None
+
     def shortfall(self, written: int, last_pts: int | None) -> str | None:
         """Why the frames decoded fall short of what the header promises (a truncated or
         damaged file), or None: fewer frames than it counts, or ending over a frame early."""

@@ -485,6 +485,14 @@ def test_progress_counts_frames_of_the_total(engine_models, clip, tmp_path):
     assert seen == [(n, 8) for n in range(1, 9)]
 
 
+def test_progress_of_a_matroska_clip_counts_towards_its_length_times_its_rate(engine_models, tmp_path):
+    source = make_clip(tmp_path / "c.mkv", count=6, codec="libvpx-vp9", audio=False)  # Matroska counts no frames
+    seen = []
+    clips.cut_out_clip(source, tmp_path / "out.webm", RED, pipeline.prepare(RED), max_pixels=10**8,
+                       progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(n, 6) for n in range(1, 7)]
+
+
 def test_batch_hands_frame_progress_to_a_video_cut_out_here(engine_models, clip, tmp_path):
     seen = []
     jobs = [Job(clip, tmp_path / "out.webm")]
