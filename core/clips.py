@@ -35,12 +35,12 @@ def default_suffix(mask: bool, bg: str | None) -> str:
     return DEFAULT_FLAT_SUFFIX if mask or bg else DEFAULT_CUTOUT_SUFFIX
 
 
-def target_problem(target: Path, mask: bool, bg: str | None) -> str | None:
-    """Why a video cannot be written to ``target`` (its kind has no alpha for a cut-out), or None.
+def target_problem(suffix: str, mask: bool, bg: str | None) -> str | None:
+    """Why a video cannot be written as ``suffix`` (its kind has no alpha for a cut-out), or None.
     A target without a video suffix is an image-sequence folder."""
-    kind = videoio.KINDS.get(target.suffix.lower())
+    kind = videoio.KINDS.get(suffix.lower())
     if kind is not None and not kind.alpha and not (mask or bg):
-        return (f"{target.suffix} video has no transparency, so it cannot hold a cut-out; use .webm or .mov, "
+        return (f"{suffix} video has no transparency, so it cannot hold a cut-out; use .webm or .mov, "
                 "or --bg COLOUR|PICTURE or --mask")
     return None
 

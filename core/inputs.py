@@ -211,7 +211,7 @@ def _check_file_target(source: Path, target: Path, mask: bool, bg: str | None) -
         if suffix not in videoio.KINDS:
             raise UsageError(f"-o {target}: a video becomes a video ({', '.join(videoio.KINDS)}) or, with "
                              "--format png|webp|tiff and -o FOLDER, an image sequence")
-        problem = clips.target_problem(target, mask, bg)
+        problem = clips.target_problem(suffix, mask, bg)
         if problem:
             raise UsageError(f"-o {target}: {problem}")
     elif suffix not in OUTPUT_SUFFIXES:
@@ -229,7 +229,7 @@ def _video_suffix(fmt: str | None, mask: bool, bg: str | None) -> str:
     if fmt in imagewrite.SUPPORTED_OUTPUT_FORMATS:
         return ""
     suffix = f".{fmt}" if fmt else clips.default_suffix(mask, bg)
-    problem = clips.target_problem(Path("out" + suffix), mask, bg)
+    problem = clips.target_problem(suffix, mask, bg)
     if problem:
         raise UsageError(f"--format {fmt}: {problem}")
     return suffix

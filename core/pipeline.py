@@ -189,9 +189,11 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
     timings["refine"] = time.perf_counter() - start
     if stream is not None:
         if entries[0].family != "rvm" and options.temporal_smoothing > 0:
-            previous = temporal.follow(stream.previous_alpha, stream.previous_rgb, rgb)
+            now = temporal.grey(rgb)
+            previous = temporal.follow(stream.previous_alpha, stream.previous_grey, now)
             alpha = temporal.smooth(alpha, previous, options.temporal_smoothing)
-        stream.previous_alpha, stream.previous_rgb = alpha, rgb
+            stream.previous_grey = now
+        stream.previous_alpha = alpha
         stream.frames += 1
     cancel.check()
 

@@ -26,7 +26,7 @@ class StreamState:
     recurrent: list[np.ndarray] | None = None  # RVM's r1..r4 for the next frame
     recurrent_shape: tuple[int, int] | None = None  # the working size those states belong to
     previous_alpha: np.ndarray | None = None
-    previous_rgb: np.ndarray | None = None  # the frame previous_alpha belongs to
+    previous_grey: np.ndarray | None = None  # the frame previous_alpha belongs to, as grey (see follow)
     frames: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -43,13 +43,19 @@ def smooth(alpha: np.ndarray, previous: np.ndarray | None, strength: float) -> n
     return (alpha + weight * (previous - alpha)).astype(np.float32)
 
 
-def follow(previous_alpha: np.ndarray | None, previous_rgb: np.ndarray | None, rgb: np.ndarray) -> np.ndarray | None:
-    """The previous frame's alpha moved to where its content is in ``rgb`` (dense optical flow
-    from this frame back to the previous one); None when there is no previous frame of this size."""
-    if previous_alpha is None or previous_rgb is None or previous_rgb.shape != rgb.shape:
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """A frame as the optical flow reads it (8-bit grey); kept in the stream for the next frame,
+    so each frame is converted once."""
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+
+
+def follow(previous_alpha: np.ndarray | None, previous_grey: np.ndarray | None, now: np.ndarray) -> np.ndarray | None:
+    """The previous frame's alpha moved to where its content is in this frame (``now``, grey):
+    dense optical flow from this frame back to the previous one. None when there is no previous
+    frame of this size."""
+    if previous_alpha is None or previous_grey is None or previous_grey.shape != now.shape:
         return None
-    now, before = (cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) for frame in (rgb, previous_rgb))
-    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc(now, before, None)
+    flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc(now, previous_grey, None)
     height, width = now.shape
     columns, rows = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     return cv2.remap(np.asarray(previous_alpha, np.float32), columns + flow[..., 0], rows + flow[..., 1],

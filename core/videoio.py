@@ -287,14 +287,14 @@ class VideoWriter:
     def _audio_stream(self, source: Any, copy: bool) -> _Audio:
         codec = source.codec_context.name
         if copy and codec in self.output.supported_codecs:
-            return _Audio(self.output.add_stream_from_template(source), None, None, source)
+            return _Audio(self.output.add_stream_from_template(source), None, None)
         target = self.output.default_audio_codec
         rate = 48000 if target == "opus" else source.codec_context.sample_rate or 48000
         stream = self.output.add_stream("libopus" if target == "opus" else target, rate=rate,
                                         layout=source.codec_context.layout.name if source.codec_context.layout else "stereo")
         resampler = av.AudioResampler(format=stream.codec_context.format.name, layout=stream.codec_context.layout.name,
                                       rate=rate, frame_size=stream.codec_context.frame_size or None)
-        return _Audio(stream, source.codec_context, resampler, source)
+        return _Audio(stream, source.codec_context, resampler)
 
     def write(self, pixels: np.ndarray, pts: int) -> None:
         """One upright frame (H×W grey, H×W×3 RGB or H×W×4 RGBA, 8-bit) at its input timestamp."""
@@ -376,7 +376,6 @@ class _Audio:
     stream: Any
     decoder: Any  # None: packets are copied
     resampler: Any
-    source: Any
 
 
 # FFmpeg's "unspecified" value of each colour tag of a video stream.
@@ -399,8 +398,6 @@ def _temporary(target: Path) -> str:
 
 
 def _reason(err: BaseException) -> str:
-    if isinstance(err, av.error.FFmpegError):
-        return err.strerror or str(err)
-    if isinstance(err, OSError):
+    if isinstance(err, (av.error.FFmpegError, OSError)):
         return err.strerror or str(err)
     return str(err)

@@ -24,7 +24,7 @@ import tempfile
 
 import pyblish.api
 
-from cleancut import clips, cluster, cutout, licences, pipeline, rayactor, videoio
+from cleancut import clips, cluster, cutout, imageread, licences, pipeline, rayactor, videoio
 from cleancut.errors import CleancutError
 from cleancut.options import Options
 
@@ -98,7 +98,7 @@ class ExtractCleancutCutout(pyblish.api.InstancePlugin):
         try:
             for kind, options_for in (("mask", dataclasses.replace(options, foreground=False)), ("cutout", options)):
                 clips.cut_out_clip(source, files[kind], options_for, plan, mask=kind == "mask",
-                                   max_pixels=cutout.Output().max_pixels)
+                                   max_pixels=imageread.DEFAULT_MAX_PIXELS)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
