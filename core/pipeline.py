@@ -188,10 +188,11 @@ def remove(rgb: np.ndarray, options: Options = Options(), *, hint: np.ndarray | 
         alpha[crop] = part_alpha
     timings["refine"] = time.perf_counter() - start
     if stream is not None:
-        if entries[0].family != "rvm" and options.temporal_smoothing > 0:
+        if entries[0].family != "rvm":  # kept even while smoothing is off: a stream may turn it on
             now = temporal.grey(rgb)
-            previous = temporal.follow(stream.previous_alpha, stream.previous_grey, now)
-            alpha = temporal.smooth(alpha, previous, options.temporal_smoothing)
+            if options.temporal_smoothing > 0:
+                previous = temporal.follow(stream.previous_alpha, stream.previous_grey, now)
+                alpha = temporal.smooth(alpha, previous, options.temporal_smoothing)
             stream.previous_grey = now
         stream.previous_alpha = alpha
         stream.frames += 1
