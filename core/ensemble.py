@@ -27,9 +27,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from scipy import ndimage
-
-from . import trimaps
+from . import morphology, trimaps
 from .catalog import ModelEntry, Preset
 
 # Another model's unsure band counts within this fraction of the long side of the first
@@ -57,7 +55,7 @@ def trimap(soft: np.ndarray, scale: float, others: list[tuple[np.ndarray, float]
     own = trimaps.unknown(base)
     if not own.any() or not others:
         return base
-    close = ndimage.binary_dilation(own, iterations=max(1, int(round(NEAR * max(soft.shape)))))
+    close = morphology.dilate(own, max(1, int(round(NEAR * max(soft.shape)))))
     widened = base.copy()
     for other, other_scale in others:
         widened[trimaps.unknown(trimaps.from_probability(other, other_scale)) & close] = trimaps.UNKNOWN

@@ -36,9 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
-
-from . import matting
+from . import matting, morphology
 
 REGULARIZATION = 1e-5
 GRADIENT_WEIGHT = 1.0
@@ -210,7 +208,7 @@ def _band_level(rgb: np.ndarray, alpha: np.ndarray, h: int, w: int, coarser: _Le
     ys, xs = _nearest_index(h, height), _nearest_index(w, width)
     a_l = alpha[ys[:, None], xs[None, :]]
     soft = (a_l > 0.0) & (a_l < 1.0)
-    nodes = np.flatnonzero(ndimage.binary_dilation(soft, iterations=2))
+    nodes = np.flatnonzero(morphology.dilate(soft, 2))
     y, x = np.divmod(nodes, w)
     image = rgb[ys[y], xs[x]].astype(np.float32) / np.float32(255.0)
     level = _Level(h, w, np.empty((0, 3), np.float32), np.empty((0, 3), np.float32), nodes[:0], coarser)
@@ -225,7 +223,7 @@ def _solve_full_resolution(rgb: np.ndarray, alpha: np.ndarray, soft: np.ndarray,
     pixels' values are the previous level's, upsampled on demand (nothing full-size in float).
     Returns (flat numbers of the soft pixels, their foreground colours 0..1)."""
     height, width = alpha.shape
-    nodes = np.flatnonzero(ndimage.binary_dilation(soft, iterations=2))
+    nodes = np.flatnonzero(morphology.dilate(soft, 2))
     image = rgb.reshape(-1, 3)[nodes].astype(np.float32) / np.float32(255.0)
     f, _ = _solve_band(nodes, alpha.ravel(), image, height, width,
                        lambda flat: top.at(_nearest_source(flat, height, width, top.height, top.width)),

@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from . import matting, prompts, trimaps
+from . import matting, morphology, prompts, trimaps
 from .prompts import Clicks
 
 WORK_SIDE = 512  # the long side, in pixels, at which points select parts and the graph cut runs
@@ -244,7 +244,7 @@ def _attached(labels: np.ndarray, subject: np.ndarray, excluded: set, side: int)
     """The parts of the models' answer within ATTACH of the subject (a subject the models saw
     in pieces), but not the ``excluded`` ones (those an exclude point is on, and those the
     clicks already decided)."""
-    reach = ndimage.binary_dilation(subject, iterations=max(1, int(round(ATTACH * side))))
+    reach = morphology.dilate(subject, max(1, int(round(ATTACH * side))))
     near = set(np.unique(labels[reach]).tolist()) - {0} - excluded
     return np.isin(labels, sorted(near))
 

@@ -15,7 +15,8 @@ leave everything unknown: the matting's prior then keeps the model's own answer.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
+
+from . import morphology
 
 BACKGROUND, UNKNOWN, FOREGROUND = 0, 128, 255
 
@@ -39,9 +40,8 @@ def from_probability(prob_full: np.ndarray, scale: float) -> np.ndarray:
     unknown, and the solve falls back on the probability prior.
     """
     radius = max(BAND_MIN, int(round(BAND * scale)))
-    structure = ndimage.generate_binary_structure(2, 1)
-    fg = ndimage.binary_erosion(prob_full >= FG_LEVEL, structure, iterations=radius, border_value=1)
-    bg = ndimage.binary_erosion(prob_full <= BG_LEVEL, structure, iterations=radius, border_value=1)
+    fg = morphology.erode(prob_full >= FG_LEVEL, radius)
+    bg = morphology.erode(prob_full <= BG_LEVEL, radius)
     trimap = np.full(prob_full.shape, UNKNOWN, np.uint8)
     trimap[fg] = FOREGROUND
     trimap[bg] = BACKGROUND
@@ -72,9 +72,8 @@ def from_hint(hint: np.ndarray) -> np.ndarray:
         return hint.astype(np.uint8)
     radius = max(HINT_BAND_MIN, int(round(HINT_BAND * max(hint.shape))))
     inside = hint >= 128
-    structure = ndimage.generate_binary_structure(2, 1)
-    fg = ndimage.binary_erosion(inside, structure, iterations=radius, border_value=1)
-    bg = ndimage.binary_erosion(~inside, structure, iterations=radius, border_value=1)
+    fg = morphology.erode(inside, radius)
+    bg = morphology.erode(~inside, radius)
     trimap = np.full(hint.shape, UNKNOWN, np.uint8)
     trimap[fg] = FOREGROUND
     trimap[bg] = BACKGROUND
