@@ -201,13 +201,21 @@ def _solve_band(nodes: np.ndarray, flat_alpha: np.ndarray, image: np.ndarray, he
     return ext_f[:n], ext_b[:n]
 
 
+def _soft(alpha: np.ndarray) -> np.ndarray:
+    """The pixels whose colour is solved: alpha visibly between 0 and 1 in 8 bits. The one test
+    for every level: the band levels once took any alpha above 0, so behind an unrefined
+    probability (tiny but not 0 across the background) they solved nearly the whole frame, for
+    colours nobody sees (3× the time and 4× the memory of a refined alpha at 12 MP)."""
+    return (alpha > VISIBLE) & (alpha < 1.0 - VISIBLE)
+
+
 def _band_level(rgb: np.ndarray, alpha: np.ndarray, h: int, w: int, coarser: _Level) -> _Level:
-    """A level above EVERYWHERE_SIZE: its soft band (0 < alpha < 1) and a two-pixel rim are
+    """A level above EVERYWHERE_SIZE: its soft band (_soft) and a two-pixel rim are
     solved, every other pixel stays the coarser level's (nothing float of the level's size)."""
     height, width = alpha.shape
     ys, xs = _nearest_index(h, height), _nearest_index(w, width)
     a_l = alpha[ys[:, None], xs[None, :]]
-    soft = (a_l > 0.0) & (a_l < 1.0)
+    soft = _soft(a_l)
     nodes = np.flatnonzero(morphology.dilate(soft, 2))
     y, x = np.divmod(nodes, w)
     image = rgb[ys[y], xs[x]].astype(np.float32) / np.float32(255.0)
@@ -270,7 +278,7 @@ def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     # Not clipped here (a full-frame copy): only the pixels read below are, and the soft test
     # gives the same answer on the raw values.
     alpha = np.asarray(alpha, np.float32)
-    soft = (alpha > VISIBLE) & (alpha < 1.0 - VISIBLE)
+    soft = _soft(alpha)
     if not soft.any():
         return rgb.copy()
     # Large photos: the pyramid stops at about WORK_PIXELS, and the full-resolution soft

@@ -1,5 +1,7 @@
 """foreground: colour decontamination of the soft band (multi-level foreground estimation)."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -144,3 +146,35 @@ def test_levels_that_solve_only_the_band_still_give_the_objects_own_colour(monke
     fg = foreground.estimate_foreground(rgb, alpha)
     band = (alpha > 0.1) & (alpha < 1.0)
     assert np.abs(fg[band].astype(np.float32) - RED).max() <= 6
+
+
+def unrefined_scene(background_alpha: float):
+    """A 5 MP red disc with a soft rim on blue, its background at ``background_alpha``: an
+    unrefined probability is tiny but not 0 across the background."""
+    yy, xx = np.mgrid[0:2000, 0:2500]
+    alpha = np.clip((900.0 - np.hypot(yy - 1000.0, xx - 1250.0)) / 40.0, 0.0, 1.0).astype(np.float32)
+    alpha[alpha == 0.0] = background_alpha
+    image = alpha[..., None] * RED + (1 - alpha[..., None]) * BLUE
+    return np.round(image).astype(np.uint8), alpha
+
+
+def test_an_alpha_8_bits_cannot_see_costs_no_more_than_none():
+    peaks = []
+    for background_alpha in (0.0, 1e-4):
+        rgb, alpha = unrefined_scene(background_alpha)
+        tracemalloc.start()
+        estimate_foreground(rgb, alpha)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+
+    assert peaks[1] < 1.2 * peaks[0]
+
+
+def test_an_alpha_8_bits_cannot_see_gives_the_colours_of_none():
+    clean = estimate_foreground(*unrefined_scene(0.0))
+    rgb, alpha = unrefined_scene(1e-4)
+
+    tiny = estimate_foreground(rgb, alpha)
+
+    soft = (alpha > 0.5 / 255) & (alpha < 1 - 0.5 / 255)
+    assert np.abs(tiny[soft].astype(int) - clean[soft].astype(int)).max() <= 1
