@@ -30,14 +30,19 @@ def combine_alpha(alpha: np.ndarray, existing: np.ndarray | None) -> np.ndarray:
 
 def quantise(alpha: np.ndarray, bit_depth: int = 8) -> np.ndarray:
     """Alpha 0..1 as an integer mask (rounded, not truncated)."""
-    top = _full_scale(bit_depth)
-    return np.rint(np.clip(alpha, 0.0, 1.0) * top).astype(_dtype(bit_depth))
+    scaled = np.clip(alpha, 0.0, 1.0)
+    if scaled.dtype.kind != "f":
+        scaled = scaled.astype(np.float64)
+    scaled *= _full_scale(bit_depth)  # in one buffer: a 12 MP frame's alpha made four copies
+    return np.rint(scaled, out=scaled).astype(_dtype(bit_depth))
 
 
 def cutout(rgb: np.ndarray, alpha: np.ndarray, bit_depth: int = 8) -> np.ndarray:
     """H×W×4 RGBA: the colours (decontaminated ones when given) with the alpha as fourth channel."""
-    mask = quantise(alpha, bit_depth)
-    return np.dstack([_rescale(rgb, bit_depth), mask])
+    pixels = np.empty(rgb.shape[:2] + (4,), _dtype(bit_depth))
+    pixels[..., :3] = _rescale(rgb, bit_depth)
+    pixels[..., 3] = quantise(alpha, bit_depth)
+    return pixels
 
 
 def over_background(rgb: np.ndarray, alpha: np.ndarray, background: tuple[int, int, int] | np.ndarray,

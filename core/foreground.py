@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from . import matting, morphology
+from . import matting, morphology, parallel
 
 REGULARIZATION = 1e-5
 GRADIENT_WEIGHT = 1.0
@@ -248,7 +248,10 @@ def _upsample_band(top: _Level, rgb: np.ndarray, soft: np.ndarray, out: np.ndarr
     height, width = soft.shape
     h, w = top.height, top.width
     sy, sx = h / height, w / width
-    for (y0, y1, x0, x1), _ in matting.band_boxes(soft, matting.TILE, 0):
+
+    def tile(boxes) -> np.ndarray:
+        """One run of tiles' soft pixels' colours (8 bits)."""
+        (y0, y1, x0, x1), _ = boxes
         ty0, ty1 = max(0, int(y0 * sy) - 2), min(h, int(np.ceil(y1 * sy)) + 2)
         tx0, tx1 = max(0, int(x0 * sx) - 2), min(w, int(np.ceil(x1 * sx)) + 2)
         flat = (np.arange(ty0, ty1)[:, None] * w + np.arange(tx0, tx1)[None, :]).ravel()
@@ -262,7 +265,11 @@ def _upsample_band(top: _Level, rgb: np.ndarray, soft: np.ndarray, out: np.ndarr
             channel = Image.fromarray(np.ascontiguousarray(f[..., c]), mode="F")
             plane = np.asarray(channel.resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR, box=box))
             colours[:, c] = plane[inside]
-        out[y0:y1, x0:x1][inside] = np.clip(colours * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.clip(colours * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+    boxes = matting.band_boxes(soft, matting.TILE, 0)
+    for ((y0, y1, x0, x1), _), colours in zip(boxes, parallel.ordered_map(tile, boxes)):
+        out[y0:y1, x0:x1][soft[y0:y1, x0:x1]] = colours
 
 
 def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:

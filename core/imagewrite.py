@@ -18,7 +18,6 @@ a 4000x3000 16-bit RGBA cut-out it took the PNG from 14.3 to 2.3 CPU seconds and
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import io
 import os
@@ -26,14 +25,13 @@ import stat
 import struct
 import zlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 import numpy as np
 from PIL import Image, TiffImagePlugin, TiffTags
 from zlib_ng import zlib_ng
 
-from cleancut import temporaries
+from cleancut import parallel, temporaries
 from cleancut.errors import ImageError
 from cleancut.imagecommon import EXIF_HEADER, ICC_TAG, TIFF_LAYOUT_TAGS, detail, icc_colour_space, os_reason, to_8bit
 
@@ -262,7 +260,7 @@ _ENCODERS: dict[str, Callable[[IO[bytes], np.ndarray, bytes | None, bytes | None
 
 _PNG_COLOUR_TYPES = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type (grey, RGB, RGBA)
 _PNG_BAND_BYTES = 4 << 20  # rows filtered and deflated together: bounds the memory used
-_PNG_THREADS = min(4, os.cpu_count() or 1)  # bands deflated at once (a large image only)
+_PNG_THREADS: int | None = None  # bands deflated at once (a large image only; None: parallel.threads())
 _ZDICT_BYTES = 32 << 10  # deflate's window: a band starts from the bytes before it
 
 
@@ -303,8 +301,8 @@ def _deflate(rows: np.ndarray, band: int, row_filter: Callable[..., np.ndarray],
     Each band of ``band`` rows is filtered and deflated on its own, as pigz does: a raw deflate
     stream primed with the 32 KiB before it and ended by a sync flush, so the pieces joined
     are one stream (the zlib header before them, the Adler-32 of all the filtered bytes after).
-    The bands of a large image run on threads (zlib-ng and numpy release the GIL); the output
-    is the same bytes whichever thread finishes first.
+    The bands of a large image run on threads (parallel.ordered_map); the output is the same
+    bytes whichever thread finishes first.
     """
     height = rows.shape[0]
     tops = range(0, height, band)
@@ -328,26 +326,10 @@ def _deflate(rows: np.ndarray, band: int, row_filter: Callable[..., np.ndarray],
 
     yield zlib_ng.compress(b"", level)[:2]  # the zlib header of this level
     checksum = zlib_ng.adler32(b"")
-    for data, deflated in _in_order(work, tops):
+    for data, deflated in parallel.ordered_map(work, tops, _PNG_THREADS):
         checksum = zlib_ng.adler32(data, checksum)
         yield deflated
     yield struct.pack(">I", checksum)
-
-
-def _in_order(work: Callable[[int], Any], items: range) -> Iterator[Any]:
-    """``work(item)`` for each item, in order; several at once on threads when there are several
-    (at most _PNG_THREADS running and one waiting each, so memory stays bounded)."""
-    if len(items) == 1:
-        yield work(items[0])
-        return
-    with ThreadPoolExecutor(_PNG_THREADS) as pool:
-        pending: collections.deque = collections.deque()
-        for item in items:
-            pending.append(pool.submit(work, item))
-            if len(pending) > _PNG_THREADS:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def _png_chunk(stream: IO[bytes], kind: bytes, data: bytes) -> None:

@@ -20,7 +20,6 @@ touched (measurements: refine.py's docstring).
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -28,7 +27,7 @@ import numpy as np
 from PIL import Image
 from scipy import sparse
 
-from . import morphology, trimaps
+from . import morphology, parallel, trimaps
 
 # The guided filter's regulariser (colours in 0..1).
 GF_EPS = 1e-4
@@ -39,7 +38,7 @@ CF_EPS = 1e-7
 CF_PRIOR = 1e-4  # weight of the probability prior inside the unknown band
 CF_TOL = 1e-5
 CF_MAXITER = 300
-THREADS = None  # threads for the solve (None: the CPU count, at most 8)
+THREADS = None  # threads for the solve (None: parallel.threads())
 PARALLEL_MIN = 20_000  # unknowns below which one thread is faster
 
 
@@ -153,9 +152,13 @@ def guided_filter_band(guide: np.ndarray, src: np.ndarray, r: int, eps: float,
         # A band over most of the frame (a model unsure everywhere): the margins would cost
         # more than the frame itself.
         boxes = [((0, where.shape[0], 0, where.shape[1]),) * 2]
-    for (y0, y1, x0, x1), (oy0, oy1, ox0, ox1) in boxes:
+
+    def run(pair) -> np.ndarray:
+        (y0, y1, x0, x1), (oy0, oy1, ox0, ox1) = pair
         crop = guide[oy0:oy1, ox0:ox1].astype(np.float32) / np.float32(255.0)
-        filtered = guided_filter(crop, src[oy0:oy1, ox0:ox1], r, eps)[y0 - oy0:y1 - oy0, x0 - ox0:x1 - ox0]
+        return guided_filter(crop, src[oy0:oy1, ox0:ox1], r, eps)[y0 - oy0:y1 - oy0, x0 - ox0:x1 - ox0]
+
+    for ((y0, y1, x0, x1), _), filtered in zip(boxes, parallel.ordered_map(run, boxes)):
         inside = where[y0:y1, x0:x1]
         out[y0:y1, x0:x1][inside] = filtered[inside]
 
@@ -176,14 +179,15 @@ def guided_upsample(small_rgb: np.ndarray, alpha_low: np.ndarray, rgb: np.ndarra
     out = sure.astype(np.float32)
     out /= np.float32(255.0)  # 0 and 1 exactly; every UNKNOWN is replaced below
     sy, sx = height / h, width / w
-    # A full-resolution pixel reads the coefficients one low-resolution pixel around its
-    # centre; they read 2 * radius pixels around theirs.
-    for (y0, y1, x0, x1), (oy0, oy1, ox0, ox1) in band_boxes(unsure, TILE, 2 * radius + 4):
+
+    def tile(boxes) -> tuple[int, int, int, int, np.ndarray, np.ndarray] | None:
+        """One run of tiles: its full-resolution rectangle, unsure pixels and their alpha."""
+        (y0, y1, x0, x1), (oy0, oy1, ox0, ox1) = boxes
         top, bottom = max(0, int(y0 * sy) - 1), min(height, int(np.ceil(y1 * sy)) + 1)
         left, right = max(0, int(x0 * sx) - 1), min(width, int(np.ceil(x1 * sx)) + 1)
         band = trimaps.unknown(sure[top:bottom, left:right])
         if not band.any():
-            continue
+            return None
         guide = small_rgb[oy0:oy1, ox0:ox1].astype(np.float32) / np.float32(255.0)
         coef, offset = guided_coefficients(guide, alpha_low[oy0:oy1, ox0:ox1], radius, GF_EPS)
         part = (max(0.0, left / sx - ox0), max(0.0, top / sy - oy0),
@@ -197,7 +201,15 @@ def guided_upsample(small_rgb: np.ndarray, alpha_low: np.ndarray, rgb: np.ndarra
             plane *= np.float32(1.0 / 255.0)
             value += plane
         np.clip(value, 0.0, 1.0, out=value)
-        out[top:bottom, left:right][band] = value[band]
+        return top, bottom, left, right, band, value[band]
+
+    # A full-resolution pixel reads the coefficients one low-resolution pixel around its
+    # centre; they read 2 * radius pixels around theirs. Neighbouring runs share a row at their
+    # edges: written in order, as one thread would.
+    for done in parallel.ordered_map(tile, band_boxes(unsure, TILE, 2 * radius + 4)):
+        if done is not None:
+            top, bottom, left, right, band, values = done
+            out[top:bottom, left:right][band] = values
     return out
 
 
@@ -238,7 +250,7 @@ def _laplacian_rows(image: np.ndarray, unknown: np.ndarray, known_alpha: np.ndar
     height, width = unknown.shape
     flat_unknown = np.flatnonzero(unknown)
     n = flat_unknown.size
-    number = np.full(height * width, -1, np.int32 if n < 2**31 // 25 else np.int64)
+    number = np.full(height * width, -1, np.int32 if height * width < 2**31 else np.int64)
     number[flat_unknown] = np.arange(n)
     centres = morphology.dilate(unknown, 1, morphology.SQUARE)
     centres[0, :] = centres[-1, :] = False
@@ -253,36 +265,30 @@ def _laplacian_rows(image: np.ndarray, unknown: np.ndarray, known_alpha: np.ndar
     reg = (eps / 9.0) * np.eye(3)
     chunk = 4096
 
-    def accumulate(starts) -> np.ndarray:
-        coef = np.zeros(n * 25)
-        for start in starts:
-            pix = centre_flat[start:start + chunk, None] + offsets[None, :]  # M×9
-            # float64: with a small eps the window covariances are nearly singular.
-            win = flat_image[pix].astype(np.float64)
-            d = win - win.mean(axis=1, keepdims=True)
-            cov = np.matmul(d.transpose(0, 2, 1), d) / 9.0 + reg
-            val = eye - (1.0 + np.matmul(np.matmul(d, _inverse_symmetric3(cov)), d.transpose(0, 2, 1))) / 9.0
-            row = number[pix]  # M×9
-            keep = row >= 0
-            key = (row[:, :, None].astype(np.int64) * 25 + slot[None, :, :])[keep]  # pairs whose first pixel is unknown
-            if key.size:
-                # A chunk's windows reach a few rows of the band: count over their keys only
-                # (a count over all n × 25 made a new array of the band's size per chunk).
-                low = int(key.min())
-                counted = np.bincount((key - low).ravel(), val[keep].ravel())
-                coef[low:low + counted.size] += counted
-        return coef
+    def chunk_part(start: int) -> tuple[int, np.ndarray]:
+        """One chunk of windows' coefficients: (first key, counts from it on)."""
+        pix = centre_flat[start:start + chunk, None] + offsets[None, :]  # M×9
+        # float64: with a small eps the window covariances are nearly singular.
+        win = flat_image[pix].astype(np.float64)
+        d = win - win.mean(axis=1, keepdims=True)
+        cov = np.matmul(d.transpose(0, 2, 1), d) / 9.0 + reg
+        val = eye - (1.0 + np.matmul(np.matmul(d, _inverse_symmetric3(cov)), d.transpose(0, 2, 1))) / 9.0
+        row = number[pix]  # M×9
+        keep = row >= 0
+        key = (row[:, :, None].astype(np.int64) * 25 + slot[None, :, :])[keep]  # pairs whose first pixel is unknown
+        if not key.size:
+            return 0, np.zeros(0)
+        # A chunk's windows reach a few rows of the band: count over their keys only.
+        low = int(key.min())
+        return low, np.bincount((key - low).ravel(), val[keep].ravel())
 
-    starts = list(range(0, centre_flat.size, chunk))
-    threads = min(_threads(), len(starts)) if centre_flat.size >= PARALLEL_MIN else 1
-    if threads > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(accumulate, [starts[i::threads] for i in range(threads)]))
-        coef = parts.pop(0)
-        while parts:
-            coef += parts.pop(0)
-    else:
-        coef = accumulate(starts)
+    # The chunks' counts are added in chunk order on this thread: the same sums on any number
+    # of threads, and one array of the band's size (each thread once held its own).
+    starts = range(0, centre_flat.size, chunk)
+    workers = _threads() if centre_flat.size >= PARALLEL_MIN else 1
+    coef = np.zeros(n * 25)
+    for low, counted in parallel.ordered_map(chunk_part, starts, workers):
+        coef[low:low + counted.size] += counted
     coef = coef.reshape(n, 25)
     sy, sx = np.divmod(np.arange(25), 5)
     # Index arrays in the pixel numbers' own width, and the known neighbours' part summed over
@@ -325,7 +331,7 @@ def _rows(matrix: sparse.csr_matrix, start: int, stop: int) -> sparse.csr_matrix
 
 
 def _threads() -> int:
-    return max(1, min(THREADS or os.cpu_count() or 1, 8))
+    return THREADS or parallel.threads()
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
