@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Iterable, Iterator, NoReturn, TypeVar
 
-from . import clips, cutout, pipeline, segment, temporaries
+from . import clips, cutout, parallel, pipeline, segment, temporaries
 from .cutout import Job, Output
 from .options import Options
 
@@ -91,10 +91,11 @@ STOPPED_BY_SIGTERM = 128 + signal.SIGTERM
 _state: dict = {}
 
 
-def _serve(connection: Connection, options: Options, output: Output, plan: pipeline.Plan) -> None:
+def _serve(connection: Connection, capacity: int, options: Options, output: Output, plan: pipeline.Plan) -> None:
     """A pool process: cut out each (index, job) it is sent, on a thread of its own, and send
     back (index, failure), until the parent sends None, closes its end, or dies. The parent
-    never sends more files than the process's slots.
+    never sends more files than the process's ``capacity`` (its slots), and the files share
+    the process's cores (parallel.share): each file's parts run on its share of them.
 
     Ctrl-C reaches the whole process group: the parent alone answers it, stopping the pool with
     SIGTERM. SIGTERM and the parent's death are awaited by threads rather than handlers,
@@ -106,6 +107,7 @@ def _serve(connection: Connection, options: Options, output: Output, plan: pipel
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # before any thread exists
     segment.set_spinning(False)  # see worker_options
+    parallel.share(capacity)
     _state.update(running={}, stopping=None, lock=threading.Lock(), sending=threading.Lock())
     threading.Thread(target=_await_signal, daemon=True).start()
     parent = multiprocessing.parent_process()
@@ -199,7 +201,7 @@ class _Pool:
 
     def _start(self, capacity: int) -> _Worker:
         ours, theirs = self.context.Pipe(duplex=True)
-        process = self.context.Process(target=_serve, args=(theirs,) + self.args, daemon=True)
+        process = self.context.Process(target=_serve, args=(theirs, capacity) + self.args, daemon=True)
         process.start()
         theirs.close()
         worker = _Worker(process, ours, capacity)

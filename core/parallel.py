@@ -19,15 +19,25 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 MAX_THREADS = 8
+_pictures = {"at_once": 1}
+
+
+def share(pictures: int) -> None:
+    """Say that this process works on ``pictures`` pictures at once (a batch's worker process):
+    each picture's parts then get its share of the cores. Files on the threads of a worker
+    already keep the cores busy, and parts on more threads only contend with them (a batch of
+    30 photos took 26.9 s against 24.2 s when every file split its tiles over both cores)."""
+    _pictures["at_once"] = max(1, pictures)
 
 
 def threads() -> int:
-    """Threads for one picture's parts: the cores this process may use, at most MAX_THREADS."""
+    """Threads for one picture's parts: its share of the cores this process may use, at most
+    MAX_THREADS."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_THREADS))
+    return max(1, min(cores // _pictures["at_once"], MAX_THREADS))
 
 
 def ordered_map(work: Callable[[T], R], items: Sequence[T], workers: int | None = None) -> Iterator[R]:

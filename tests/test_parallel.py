@@ -1,6 +1,7 @@
 """parallel.ordered_map: a picture's parts on threads, their results in order, so every answer
 is the same bytes on one thread or many."""
 
+import os
 import threading
 import time
 
@@ -107,3 +108,12 @@ def test_a_large_photos_alpha_and_colours_are_the_same_bytes_on_one_thread_or_fo
         answers.append((alpha.tobytes(), foreground.estimate_foreground(rgb, alpha).tobytes()))
 
     assert answers[0] == answers[1]
+
+
+def test_pictures_at_once_share_the_cores(monkeypatch):
+    monkeypatch.setattr(parallel, "_pictures", {"at_once": 1})
+    cores = len(os.sched_getaffinity(0))
+
+    parallel.share(2)
+
+    assert parallel.threads() == max(1, min(cores // 2, parallel.MAX_THREADS))
