@@ -12,6 +12,7 @@ doing; the means over the batch (a batch's time is their sum) and medians of the
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cleancut import compose, foreground, imageread, imagewrite, pipeline, refine, segment
+from cleancut import compose, foreground, imageread, imagewrite, parallel, pipeline, refine, segment
 from cleancut.benchmarks import speed
 from cleancut.benchmarks.samples import default_data_dir
 from cleancut.options import Options
@@ -63,6 +64,7 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=default_data_dir(), help="evaluation data for --photos eval")
     args = p.parse_args()
     plan = pipeline.prepare(Options(threads=1))
+    parallel.share(os.cpu_count() or 1)  # each picture's parts on one thread too
     with tempfile.TemporaryDirectory() as folder:
         batch, large = speed.make_photo_set(args.photos, Path(folder), args.count, args.data)
         for name, paths, average in ((f"1280×720, mean of {args.count} photos", sorted(batch.iterdir()), statistics.mean),
