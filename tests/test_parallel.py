@@ -2,11 +2,15 @@
 is the same bytes on one thread or many."""
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from cleancut import foreground, parallel, refine
 
@@ -117,3 +121,25 @@ def test_pictures_at_once_share_the_cores(monkeypatch):
     parallel.share(2)
 
     assert parallel.threads() == max(1, min(cores // 2, parallel.MAX_THREADS))
+
+
+@pytest.mark.parametrize("delay", [1.5, 3.0, 4.5])
+def test_ctrl_c_while_a_large_photos_parts_run_on_threads_leaves_nothing(tmp_path, engine_models, delay):
+    red, _ = engine_models
+    rng = np.random.default_rng(2)
+    yy, xx = np.mgrid[0:4000, 0:6000]
+    red_channel = np.clip((1500.0 - np.hypot(yy - 2000.0, xx - 3000.0)) * 2.0, 0, 255)
+    pixels = np.dstack([red_channel, rng.integers(0, 256, (4000, 6000)), np.full((4000, 6000), 90)]).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "large.jpg", quality=90)
+    child = subprocess.Popen([sys.executable, "-m", "cleancut", "remove", str(tmp_path / "large.jpg"), "-o",
+                              str(tmp_path / "out"), "--model", red, "-q"], stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(delay)  # imports, the 24 MP decode, refining, colours, encoding: seconds in all
+    child.send_signal(signal.SIGINT)
+    _, errors = child.communicate(timeout=30)
+
+    if child.returncode == 0:  # finished before the signal: a whole file, nothing else
+        assert [path.name for path in (tmp_path / "out").iterdir()] == ["large-cutout.png"]
+        return
+    assert child.returncode == 130 and "interrupted" in errors
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
