@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,21 @@ def real_cache(real_model_cache, monkeypatch) -> Path:
     monkeypatch.setenv("CLEANCUT_CACHE_DIR", str(real_model_cache))
     return real_model_cache
 
+
+
+@pytest.fixture
+def tiny_disk(tmp_path) -> Path:
+    """A real 64 KiB tmpfs, unmounted after the test: a write that does not fit fails with a
+    real ENOSPC. Skipped where mounting is not allowed (it needs root, as CI has)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    mount = tmp_path / "tiny-disk"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)

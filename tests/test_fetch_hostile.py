@@ -179,22 +179,11 @@ def large_model(request, server, user_catalog, pip_index, npm_registry, tmp_path
 
 
 @pytest.fixture
-def tiny_disk_cache(tmp_path, monkeypatch) -> Path:
-    """A real 64 KiB tmpfs as the cache folder: a download there fails with ENOSPC."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; test_a_full_disk_in_any_source_kind_is_the_same_clear_error "
-                    "covers the error without root")
-    mount = tmp_path / "tiny-disk"
-    mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        monkeypatch.setenv("CLEANCUT_CACHE_DIR", str(mount))
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
+def tiny_disk_cache(tiny_disk, monkeypatch) -> Path:
+    """A real 64 KiB tmpfs as the cache folder: a download there fails with ENOSPC (without root,
+    test_a_full_disk_in_any_source_kind_is_the_same_clear_error covers the error)."""
+    monkeypatch.setenv("CLEANCUT_CACHE_DIR", str(tiny_disk))
+    return tiny_disk
 
 
 def test_a_full_disk_is_one_clear_error_naming_the_cache_and_leaves_nothing(large_model, tiny_disk_cache):

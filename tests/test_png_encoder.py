@@ -121,23 +121,6 @@ def test_a_band_starts_from_the_bytes_before_it_so_bands_cost_almost_nothing(mon
     assert len(banded) < len(whole) + 40 * 32
 
 
-@pytest.fixture
-def tiny_disk(tmp_path) -> Path:
-    """A real 256 KiB tmpfs: a write there fails with ENOSPC."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    mount = tmp_path / "tiny-disk"
-    mount.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
-
-
 def test_a_full_disk_mid_encode_is_one_error_keeps_the_old_file_and_leaves_no_temporary(tiny_disk, many_bands):
     target = tiny_disk / "cutout.png"
     target.write_bytes(b"the previous result")
