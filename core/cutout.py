@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backgrounds, clips, compose, imageread, imagewrite, pipeline, prompts, videoio
+from . import backgrounds, clips, compose, imageread, imagewrite, pipeline, prompts, stopping, videoio
 from .errors import CleancutError
 from .options import Options
 
@@ -99,7 +99,11 @@ def process(job: Job, options: Options, output: Output, plan: pipeline.Plan,
 
 def failure(err: Exception, debug: bool = False) -> str:
     """A failed file's line in the failure list; a bug's too (the batch goes on), unless
-    ``debug`` wants its traceback (then it is raised again)."""
+    ``debug`` wants its traceback (then it is raised again). A Ctrl-C or ending signal that
+    an import wrapped in an ImportError is raised as itself: the user is stopping the run."""
+    stop = stopping.interruption(err)
+    if stop is not None:
+        raise stop
     if isinstance(err, CleancutError):
         return str(err)
     if isinstance(err, MemoryError):

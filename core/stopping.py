@@ -54,3 +54,18 @@ def _raise(number: int, frame: FrameType | None) -> None:
         if signal.getsignal(each) is _raise:
             signal.signal(each, signal.SIG_IGN)
     raise Terminated(number)
+
+
+def interruption(err: BaseException) -> BaseException | None:
+    """The Ctrl-C or ending signal hidden inside ``err``, if any. A signal that lands while a C
+    extension module sets itself up (onnxruntime, loaded at a run's first model call) comes back
+    as ``ImportError: initialization failed`` caused by the KeyboardInterrupt or Terminated: it is
+    still the user stopping the program, not a failure of the file being worked on."""
+    seen: set[int] = set()
+    link: BaseException | None = err
+    while link is not None and id(link) not in seen:
+        if not isinstance(link, Exception):
+            return link
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return None
