@@ -13,9 +13,8 @@ from importlib import metadata
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from cleancut import cutout, stopping
+from PIL import Image
 
 CHILD = """
 import os, runpy, signal, sys
@@ -38,7 +37,7 @@ runpy.run_module("cleancut", run_name="__main__", alter_sys=True)
 def cleancut_signalled_on_import(module: str, signal_name: str, *argv: str) -> tuple[int, str]:
     """Run `cleancut ARGV`, sending it ``signal_name`` as ``module`` starts to load; (status, stderr)."""
     child = subprocess.run([sys.executable, "-c", CHILD.format(module=module, signal_name=signal_name, argv=argv)],
-                           stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, timeout=120,
+                           check=False, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, timeout=120,
                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     return child.returncode, child.stderr
 
