@@ -32,7 +32,9 @@ def client(context=None):
 
 
 def close():
+    """Stop the session's engine and forget what it said: the next one may be another engine."""
     current, _state["client"] = _state["client"], None
+    _state["hello"] = _state["models"] = None
     if current is not None:
         current.close()
 

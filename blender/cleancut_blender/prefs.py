@@ -9,15 +9,27 @@ from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
 from . import cleancut_client, engine
 from .cleancut_client import CleancutError
 
-_refine_items_keep: list[tuple[str, str, str]] = []  # Blender needs dynamic enum items kept alive on the Python side
+_refine_items_keep: list[tuple[str, str, str, int]] = []  # Blender needs dynamic enum items kept alive on the Python side
+
+# Blender stores an enum preference as its item's number and reads it back through the items of
+# the moment, so each mode keeps one number whatever the engine has said: these (the numbers
+# stored since the list was first offered), then the next free ones for modes an engine adds.
+# Before the engine's hello these modes are all offered: a stored "best" must read "best" in a
+# new session before the engine has started, not fall back to the engine's default.
+_REFINE_NUMBERS = {cleancut_client.ENGINE_DEFAULT_ENUM: 0, "off": 1, "fast": 2, "best": 3}
 
 
 def _refine_items(self, context):
+    hello = engine.cached_hello()
+    known = [mode for mode in _REFINE_NUMBERS if mode != cleancut_client.ENGINE_DEFAULT_ENUM]
+    modes = cleancut_client.refine_choices(hello) if hello else known
+    newer = [mode for mode in modes if mode not in _REFINE_NUMBERS]
+    numbers = dict(_REFINE_NUMBERS, **{mode: len(_REFINE_NUMBERS) + at for at, mode in enumerate(newer)})
     del _refine_items_keep[:]
     _refine_items_keep.append((cleancut_client.ENGINE_DEFAULT_ENUM, "Engine Default",
-                               "The engine's default edge refinement"))
-    _refine_items_keep.extend((mode, mode.capitalize(), "Edge refinement: %s" % mode)
-                              for mode in cleancut_client.refine_choices(engine.cached_hello()))
+                               "The engine's default edge refinement", 0))
+    _refine_items_keep.extend((mode, mode.capitalize(), "Edge refinement: %s" % mode, numbers[mode])
+                              for mode in modes)
     return _refine_items_keep
 
 

@@ -975,8 +975,17 @@ def test_preferences_offer_the_engine_refine_modes(hosts, host):
 
 
 @HOSTS
-def test_preferences_offer_the_clients_refine_fallback_before_the_engine_said_hello(hosts, host):
-    assert prefs_run(hosts, host)["refine_items_without_hello"] == ["DEFAULT", "off"]  # cleancut_client.REFINE_FALLBACK
+def test_preferences_offer_every_refine_mode_before_the_engine_said_hello(hosts, host):
+    from cleancut.options import REFINE_MODES
+
+    assert prefs_run(hosts, host)["refine_items_without_hello"] == ["DEFAULT"] + list(REFINE_MODES)
+
+
+@HOSTS
+def test_a_stored_refine_choice_is_read_and_sent_before_the_engine_said_hello(hosts, host):
+    facts = prefs_run(hosts, host)
+
+    assert (facts["refine_stored_without_hello"], facts["refine_sent_without_hello"]) == ("best", "best")
 
 
 @HOSTS

@@ -244,6 +244,11 @@ def scenario_preferences():
     result["models"] = engine.cached_models()
     result["hello"] = engine.cached_hello()
     result["refine_items"] = [item[0] for item in addon().prefs._refine_items(prefs(), bpy.context)]
+    prefs().refine = "best"
+    engine.close()  # as in a new session: the choice is stored, the engine has not said hello yet
+    result["refine_stored_without_hello"] = prefs().refine
+    result["refine_sent_without_hello"] = engine.options(bpy.context).get("refine")
+    prefs().refine = "DEFAULT"
     prefs().default_model = PARAMS["model"]
     result["refused"] = run_op(image=image.name)
     result["state_refused"] = snapshot()
