@@ -239,6 +239,17 @@ def points_layers(document):
     return found
 
 
+def pixels_per_point(document):
+    """(x, y): the document's pixels per point (1/72 inch), exactly. resolution() is whole ppi
+    (rounded: a 299.6 ppi scan would put a point 0.8 px off at x = 600), so xRes() and yRes()
+    are read; Krita versions disagree on their unit (pixels per point in some, ppi in others),
+    and the one whose ppi rounds to resolution() is the unit of this Krita."""
+    x, y = document.xRes(), document.yRes()
+    if abs(x * 72.0 - document.resolution()) > 0.5:  # they are ppi
+        x, y = x / 72.0, y / 72.0
+    return (x if x > 0 else 1.0, y if y > 0 else 1.0)
+
+
 def read_points(document, target, frame):
     """(include, exclude): lists of (x, y) in the frame's pixels, from the visible points layers.
 
@@ -248,7 +259,7 @@ def read_points(document, target, frame):
     """
     points = {"include": [], "exclude": []}  # type: dict[str, list[tuple[float, float]]]
     target_id = target.uniqueId()
-    scale = document.resolution() / 72.0 if document.resolution() > 0 else 1.0
+    scale_x, scale_y = pixels_per_point(document)
     for kind, layer, ancestors in points_layers(document):
         name = layer.name()
         if layer.uniqueId() == target_id:
@@ -267,7 +278,7 @@ def read_points(document, target, frame):
             if not shape.visible():
                 continue
             centre = shape.boundingBox().center()
-            x, y = centre.x() * scale, centre.y() * scale  # document pixels
+            x, y = centre.x() * scale_x, centre.y() * scale_y  # document pixels
             if not (frame.x <= x < frame.x + frame.width and frame.y <= y < frame.y + frame.height):
                 raise UserError(
                     "The %s point at %d, %d (a shape on the layer \u201c%s\u201d) lies outside the layer "

@@ -482,7 +482,7 @@ def scenario_clicks():
 
 
 def scenario_clicks_offset():
-    """The photos' layer moved to an offset (partly off the canvas) at 300 ppi, and the include
+    """The photos' layer moved to an offset (partly off the canvas) at 299.6 ppi, and the include
     layer itself moved: the points reach the engine in the layer's own pixels."""
     clicks = STATE["spec"]["clicks"]
     width, height = STATE["spec"]["box"]["size"]
