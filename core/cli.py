@@ -18,7 +18,7 @@ from typing import Sequence
 from tqdm import tqdm
 
 from . import (__version__, arguments, backgrounds, batch, clips, cluster, config, doctor, fetch, hosts, imageread,
-               imagewrite, inputs, install, licences, pipeline, prompts, stopping, uninstall, videoio, worker)
+               imagewrite, inputs, install, licences, listener, pipeline, prompts, stopping, uninstall, videoio, worker)
 from .catalog import load_catalog, read_card
 from .cutout import Output
 from .errors import CleancutError, UsageError
@@ -214,7 +214,7 @@ def cmd_models_revoke(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     if args.listen:
-        return worker.listen(args.listen, idle_timeout=args.idle_timeout, stall_timeout=args.stall_timeout)
+        return listener.listen(args.listen, idle_timeout=args.idle_timeout, stall_timeout=args.stall_timeout)
     return worker.run(idle_timeout=args.idle_timeout, stall_timeout=args.stall_timeout)
 
 
