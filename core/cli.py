@@ -17,9 +17,8 @@ from typing import Sequence
 
 from tqdm import tqdm
 
-from . import (__version__, arguments, backgrounds, batch, clips, cluster, config, doctor, fetch, hosts, imageread,
-               imagewrite, inputs, install, licences, listener, pipeline, prompts, stopping, uninstall, videoio, worker)
-from .catalog import load_catalog, read_card
+from . import (__version__, arguments, backgrounds, batch, clips, cluster, doctor, hosts, imageread, imagewrite,
+               inputs, install, listener, modelcommands, pipeline, prompts, stopping, uninstall, videoio, worker)
 from .cutout import Output
 from .errors import CleancutError, UsageError
 from .options import DEFAULT_REFINE, MAX_SMOOTHING, REFINE_MODES, Options
@@ -116,100 +115,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
     for name, why in failures:
         print(f"cleancut: failed: {name}: {why}", file=sys.stderr)
     return 1 if failures else 0
-
-
-def _mib(size: int) -> str:
-    return f"{size / (1 << 20):.1f} MiB"
-
-
-def cmd_models_list(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
-    rows = [("id", "task", "size", "licence", "class", "cached", "")]
-    for entry in catalog.models.values():
-        kind = licences.entry_class(entry)
-        note = "default" if entry.id == catalog.default else ""
-        if kind != licences.PERMISSIVE:
-            note = ", ".join(filter(None, [note, "accepted" if licences.is_accepted(entry) else "needs acceptance"]))
-        rows.append((entry.id, entry.task, _mib(entry.size), entry.licence, kind,
-                     "yes" if fetch.is_cached(entry) else "no", note))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-    if catalog.presets:
-        print("\npresets (use them like a model id):")
-        for preset in catalog.presets.values():
-            flips = f", {' and '.join(preset.flip)} also mirrored" if preset.flip else ""
-            refine = f", refine {preset.refine}" if preset.refine else ""
-            print(f"  {preset.id}: {' + '.join(preset.models)}{flips}{refine} — {preset.name}")
-    return 0
-
-
-def _entries(catalog, ids: list[str]) -> list:
-    """The model entries for ids that name models or presets, each once, in order."""
-    seen: dict[str, object] = {}
-    for name in ids:
-        for entry in catalog.resolve(name)[0]:
-            seen.setdefault(entry.id, entry)
-    return list(seen.values())
-
-
-def cmd_models_info(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
-    if args.id in catalog.presets:
-        preset = catalog.presets[args.id]
-        print(f"# {preset.name} (preset `{preset.id}`)\n\n{preset.description}\n")
-        print(f"models: {', '.join(preset.models)} (the first draws the outline)")
-        refine = preset.refine or "the caller's choice"
-        print(f"mirrored too: {', '.join(preset.flip) or 'none'}; refine: {refine}")
-        for entry in catalog.resolve(args.id)[0]:
-            kind = licences.entry_class(entry)
-            state = kind if kind == licences.PERMISSIVE else (
-                "accepted" if licences.is_accepted(entry) else f"needs `cleancut models accept {args.id}`")
-            print(f"- {entry.id}: licence {entry.licence} ({state}); "
-                  f"{'cached' if fetch.is_cached(entry) else 'not fetched'}")
-        return 0
-    entry = catalog.get(args.id)
-    print(read_card(entry).rstrip())
-    print()
-    print(f"licence class: {licences.entry_class(entry)}"
-          + ("" if licences.entry_class(entry) == licences.PERMISSIVE else
-             f" ({'accepted' if licences.is_accepted(entry) else f'run `cleancut models accept {entry.id}` to use it'})"))
-    print(f"cache: {fetch.cached_path(entry)} ({'present' if fetch.is_cached(entry) else 'not fetched'})")
-    return 0
-
-
-def cmd_models_fetch(args: argparse.Namespace) -> int:
-    for entry in _entries(load_catalog(), args.ids):
-        # Offline mode (--offline or CLEANCUT_OFFLINE / the settings) is honoured here too.
-        path = fetch.ensure(entry, offline=True if args.offline else None, progress=not args.quiet)
-        print(f"{entry.id}: {path}")
-    return 0
-
-
-def cmd_models_verify(args: argparse.Namespace) -> int:
-    status = 0
-    for entry in _entries(load_catalog(), args.ids):
-        try:
-            print(f"{entry.id}: ok ({fetch.verify(entry)})")
-        except CleancutError as err:
-            print(f"cleancut: {err}", file=sys.stderr)
-            status = 1
-    return status
-
-
-def cmd_models_accept(args: argparse.Namespace) -> int:
-    for entry in licences.accept_for(*load_catalog().resolve(args.id)):
-        kind = licences.entry_class(entry)
-        print(f"accepted for model '{entry.id}': licence {entry.licence} ({kind}); "
-              f"training data: {entry.training_data} — {entry.training_data_terms}")
-        print(f"recorded in {config.config_path()}; undo with `cleancut models revoke {entry.id}`")
-    return 0
-
-
-def cmd_models_revoke(args: argparse.Namespace) -> int:
-    entry = load_catalog().get(args.id)
-    print(f"acceptance for '{entry.id}' " + ("revoked" if licences.revoke(entry) else "was not recorded"))
-    return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -365,20 +270,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list, inspect, fetch and accept models")
     msub = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
-    msub.add_parser("list", help="every model with its licence class and cache state").set_defaults(func=cmd_models_list)
+    msub.add_parser("list", help="every model with its licence class and cache state").set_defaults(func=modelcommands.cmd_list)
     info = msub.add_parser("info", help="print a model's card")
     info.add_argument("id")
-    info.set_defaults(func=cmd_models_info)
-    for name, func, text in (("fetch", cmd_models_fetch, "download and verify models"),
-                             ("verify", cmd_models_verify, "check cached models against their sha256")):
+    info.set_defaults(func=modelcommands.cmd_info)
+    for name, func, text in (("fetch", modelcommands.cmd_fetch, "download and verify models"),
+                             ("verify", modelcommands.cmd_verify, "check cached models against their sha256")):
         action = msub.add_parser(name, help=text)
         action.add_argument("ids", nargs="+", metavar="ID")
         action.add_argument("-q", "--quiet", action="store_true")
         if name == "fetch":
             action.add_argument("--offline", action="store_true", help="use cached models only (verify them)")
         action.set_defaults(func=func)
-    for name, func, text in (("accept", cmd_models_accept, "accept a model's licence terms"),
-                             ("revoke", cmd_models_revoke, "withdraw an acceptance")):
+    for name, func, text in (("accept", modelcommands.cmd_accept, "accept a model's licence terms"),
+                             ("revoke", modelcommands.cmd_revoke, "withdraw an acceptance")):
         action = msub.add_parser(name, help=text)
         action.add_argument("id")
         action.set_defaults(func=func)
