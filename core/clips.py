@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backgrounds, compose, imagewrite, pipeline, sequences, temporal, videoio
+from . import backgrounds, compose, imagewrite, pipeline, sequences, temporal, videoio, videowrite
 from .options import Options
 
 # progress(frames written, frames in the clip as its header counts them or its length and frame
@@ -57,7 +57,7 @@ def cut_out_clip(source: str | os.PathLike[str], target: str | os.PathLike[str],
     with videoio.open_clip(source, max_pixels, name) as clip:
         layout = "gray" if mask else ("rgb24" if bg else "rgba")
         if target.suffix.lower() in videoio.KINDS:
-            writer: videoio.VideoWriter | sequences.SequenceWriter = videoio.VideoWriter(target, clip, layout)
+            writer: videowrite.VideoWriter | sequences.SequenceWriter = videowrite.VideoWriter(target, clip, layout)
         else:
             writer = sequences.SequenceWriter(target, image_format or imagewrite.SUPPORTED_OUTPUT_FORMATS[0])
         with writer:
@@ -69,7 +69,7 @@ def cut_out_clip(source: str | os.PathLike[str], target: str | os.PathLike[str],
             writer.finish()
 
 
-def _frames(clip: videoio.Clip, writer: videoio.VideoWriter | sequences.SequenceWriter, options: Options,
+def _frames(clip: videoio.Clip, writer: videowrite.VideoWriter | sequences.SequenceWriter, options: Options,
             plan: pipeline.Plan, mask: bool, bg: str | None, max_pixels: int, cancel: pipeline.CancelToken,
             progress: FrameProgress | None) -> tuple[int, int | None]:
     """Every frame through the engine into ``writer``, audio passed along: how many frames were
