@@ -122,7 +122,7 @@ class Channel:
         except ProtocolError as err:
             return {}, b"", str(err)
         nbytes = header.get("nbytes", 0)
-        if not isinstance(nbytes, int) or isinstance(nbytes, bool) or nbytes < 0:
+        if not has_type(nbytes, (int,)) or nbytes < 0:
             return header, b"", f"nbytes must be a non-negative integer, not {nbytes!r}"
         if nbytes > self.max_bytes:
             # Not read: no legal frame is this large, so the client has lost its framing.
@@ -203,11 +203,11 @@ def field(header: dict[str, Any], name: str, kinds: tuple[type, ...], default: A
     value = header.get(name, default)
     if value is None and default is None:
         return None
-    if not _has_type(value, kinds):
+    if not has_type(value, kinds):
         raise ProtocolError(f"field '{name}' must be {what}, not {brief(value)}")
     return value
 
 
-def _has_type(value: Any, kinds: tuple[type, ...]) -> bool:
+def has_type(value: Any, kinds: tuple[type, ...]) -> bool:
     """isinstance, except that a JSON true/false is never taken for a number."""
     return isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))

@@ -312,7 +312,7 @@ def _clicks(header: dict[str, Any], width: int, height: int) -> prompts.Clicks |
         points = []
         for item in value:
             if not (isinstance(item, list) and len(item) == 2
-                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in item)):
+                    and all(framing.has_type(v, (int, float)) for v in item)):
                 raise ProtocolError(f"field '{name}' must be a list of [x, y] points (numbers of pixels)")
             points.append((float(item[0]), float(item[1])))
         found[name] = tuple(points)
