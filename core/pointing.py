@@ -28,7 +28,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from . import matting, morphology, prompts, trimaps
 from .prompts import Clicks
@@ -57,8 +56,7 @@ def _scaled(points: tuple[prompts.Point, ...], sy: float, sx: float, shape: tupl
 
 def _parts(prob: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, int]:
     """The connected parts (8-neighbours) of the models' answer at or above ``level``, labelled 1..n."""
-    labels, count = ndimage.label(prob >= level, structure=np.ones((3, 3), bool))
-    return labels, count
+    return morphology.parts(prob >= level)
 
 
 def _around(row: int, col: int, half: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
@@ -203,7 +201,7 @@ def _window(subject: np.ndarray, point: tuple[int, int], half: int) -> tuple[sli
     if region.all():
         reach = half
     else:
-        reach = float(ndimage.distance_transform_edt(np.pad(region, 1, constant_values=not inside))[1:-1, 1:-1][point])
+        reach = morphology.distance_outside(region, point, frame_outside=inside)
     size = int(np.clip(WINDOW * reach, max(2, WINDOW_MIN * max(subject.shape)), half))
     return _around(point[0], point[1], size, subject.shape)
 

@@ -65,7 +65,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from . import ensemble, matting, trimaps
+from . import closedform, ensemble, matting, trimaps
 
 # Per mode: the method without a hint, and conjugate-gradient iterations of the closed-form
 # solve (with a hint both modes use closed-form: a user's trimap is what matting is for).
@@ -154,7 +154,7 @@ def _guided(small_rgb: np.ndarray, trimap: np.ndarray, prior: np.ndarray, radius
 
 def _closed_form(small_rgb: np.ndarray, trimap: np.ndarray, prior: np.ndarray, radius: int, maxiter: int | None) -> np.ndarray:
     """``best``, and every hinted run: closed-form matting in the unknown band, with the prior."""
-    return matting.closed_form(small_rgb.astype(np.float32) / np.float32(255.0), trimap, prior, maxiter=maxiter)
+    return closedform.closed_form(small_rgb.astype(np.float32) / np.float32(255.0), trimap, prior, maxiter=maxiter)
 
 
 # Matting methods by name (MODE_SETTINGS picks one per mode): (working RGB, trimap, prior,

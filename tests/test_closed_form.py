@@ -1,4 +1,4 @@
-"""Closed-form matting (matting.closed_form) solves Levin, Lischinski & Weiss's system: its
+"""Closed-form matting (closedform.closed_form) solves Levin, Lischinski & Weiss's system: its
 answer equals a direct solve of the Laplacian built window by window from the paper's formula,
 on one thread and on several (the build's chunks and the solve's row blocks)."""
 
@@ -7,7 +7,7 @@ import pytest
 from scipy import sparse
 from scipy.sparse import linalg
 
-from cleancut import matting, trimaps
+from cleancut import closedform, trimaps
 
 
 def reference_laplacian(image: np.ndarray, eps: float) -> np.ndarray:
@@ -53,10 +53,10 @@ def scene():
 @pytest.mark.parametrize("threads", [1, 3])
 def test_closed_form_is_the_direct_solution_of_the_papers_system(scene, monkeypatch, threads):
     image, trimap, prior = scene
-    monkeypatch.setattr(matting, "THREADS", threads)
-    monkeypatch.setattr(matting, "PARALLEL_MIN", 1)  # threads even for this small band
+    monkeypatch.setattr(closedform, "THREADS", threads)
+    monkeypatch.setattr(closedform, "PARALLEL_MIN", 1)  # threads even for this small band
 
-    alpha = matting.closed_form(image, trimap, prior, prior_weight=1e-2, eps=1e-5, maxiter=2000)
+    alpha = closedform.closed_form(image, trimap, prior, prior_weight=1e-2, eps=1e-5, maxiter=2000)
 
     expected = np.clip(direct_answer(image, trimap, prior, 1e-2, 1e-5), 0, 1)
     assert np.abs(alpha - expected).max() < 1e-4
@@ -65,7 +65,7 @@ def test_closed_form_is_the_direct_solution_of_the_papers_system(scene, monkeypa
 def test_closed_form_keeps_the_trimaps_certain_pixels(scene):
     image, trimap, prior = scene
 
-    alpha = matting.closed_form(image, trimap, prior)
+    alpha = closedform.closed_form(image, trimap, prior)
 
     assert np.all(alpha[trimap == trimaps.FOREGROUND] == 1.0)
     assert np.all(alpha[trimap == trimaps.BACKGROUND] == 0.0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -47,6 +48,20 @@ def test_onnxruntime_is_imported_by_segment_alone_and_doctor_checks_it():
     assert importers <= {"segment", "doctor"}
     top = {name for name, m in MODULES.items() if "onnxruntime" in _top_level_imports(m.path)}
     assert top <= {"benchmarks.speed"}  # the developer benchmark, never imported by a product command
+
+
+def test_scipy_is_loaded_by_closed_form_alone_at_its_first_solve():
+    importers = {name for name, m in MODULES.items() if any(t.split(".")[0] == "scipy" for t in m.local_third_party)}
+    top = {name for name, m in MODULES.items() if "scipy" in _top_level_imports(m.path)}
+    assert importers == {"closedform"}
+    assert all(name.startswith("benchmarks") for name in top), top  # the developer benchmark's scoring
+
+
+def test_a_command_starts_without_loading_scipy():
+    # scipy costs 0.4 s of start-up; only `--refine best` needs it (closedform.py)
+    loaded = subprocess.run([sys.executable, "-c", "import sys, cleancut.launch; print('scipy' in sys.modules)"],
+                            check=True, capture_output=True, text=True).stdout
+    assert loaded == "False\n"
 
 
 def _top_level_imports(path: Path) -> set[str]:

@@ -69,3 +69,47 @@ def test_box_reads_a_crop_of_a_larger_plane_as_the_crop():
     crop = plane[5:40, 7:50]
 
     assert np.array_equal(matting.box(crop, 3), matting.box(np.ascontiguousarray(crop), 3))
+
+
+def same_partition(ours: np.ndarray, theirs: np.ndarray) -> bool:
+    """Two labellings name the same parts (0 outside), whatever numbers each gives them."""
+    pairs = np.unique(np.stack([ours.ravel(), theirs.ravel()]), axis=1)
+    return (np.array_equal(ours == 0, theirs == 0) and len(set(pairs[0])) == len(set(pairs[1])) == pairs.shape[1])
+
+
+def test_parts_are_scipys_eight_connected_parts():
+    for mask in masks():
+        expected, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+        labels, found = morphology.parts(mask)
+
+        assert found == count and same_partition(labels, expected)
+
+
+def test_parts_of_an_empty_mask_are_none():
+    labels, count = morphology.parts(np.zeros((4, 5), bool))
+
+    assert count == 0 and not labels.any()
+
+
+def test_diagonal_neighbours_are_one_part():
+    labels, count = morphology.parts(np.eye(4, dtype=bool))
+
+    assert count == 1 and set(labels[np.eye(4, dtype=bool)]) == {1}
+
+
+@pytest.mark.parametrize("frame_outside", [True, False])
+def test_distance_outside_is_scipys_exact_distance_at_pixels_of_the_mask(frame_outside):
+    rng = np.random.default_rng(3)
+    for mask in masks():
+        padded = np.pad(mask, 1, constant_values=not frame_outside)
+        if padded.all():
+            continue
+        expected = ndimage.distance_transform_edt(padded)[1:-1, 1:-1]
+        inside = np.transpose(np.nonzero(mask))
+        for point in inside[rng.permutation(len(inside))[:300]]:  # every pixel of the small masks
+            assert morphology.distance_outside(mask, tuple(point), frame_outside) == expected[tuple(point)]
+
+
+def test_distance_outside_of_a_mask_with_no_outside_is_refused():
+    with pytest.raises(ValueError, match="no outside"):
+        morphology.distance_outside(np.ones((3, 3), bool), (1, 1), frame_outside=False)
