@@ -1,7 +1,7 @@
 """The `cleancut` command's entry point (and `python -m cleancut`'s).
 
-Loading the engine's libraries (numpy, scipy, OpenCV, PyAV) takes about a second, and a Ctrl-C in
-that second should end the command as one later does, with one line and the shell's status 130,
+Loading the engine's libraries (numpy, OpenCV, Pillow, PyAV) takes about half a second, and a
+Ctrl-C then should end the command as one later does, with one line and the shell's status 130,
 not with a traceback through the import machinery. Nothing has started yet, so there is nothing
 to clean up.
 """
