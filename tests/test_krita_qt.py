@@ -137,6 +137,12 @@ def make_standin_krita(binding: str):
         def resolution(self):
             return 72
 
+        def xRes(self):  # noqa: N802
+            return 72.0
+
+        def yRes(self):  # noqa: N802
+            return 72.0
+
         def createTransparencyMask(self, name):  # noqa: N802
             self.masks_made += 1
             return Mask(name)
@@ -332,20 +338,30 @@ def child(binding: str, out: Path) -> None:
                 return self.shapes_
 
         class Doc:
-            def __init__(self, nodes, resolution=144):
-                self.nodes, self.ppi = nodes, resolution
+            """libkis' resolutions: resolution() whole ppi (x, rounded), xRes()/yRes() exact, in ppi
+            or, as some Krita versions give them, in pixels per point."""
+
+            def __init__(self, nodes, resolution=144, y_resolution=None, per_point=False):
+                self.nodes, self.ppi = nodes, (resolution, resolution if y_resolution is None else y_resolution)
+                self.unit = 72.0 if per_point else 1.0
 
             def topLevelNodes(self):  # noqa: N802
                 return self.nodes
 
             def resolution(self):
-                return self.ppi
+                return round(self.ppi[0])
+
+            def xRes(self):  # noqa: N802
+                return self.ppi[0] / self.unit
+
+            def yRes(self):  # noqa: N802
+                return self.ppi[1] / self.unit
 
         frame = layers.Frame(b"", 10, 20, 300, 200, "RGBA", "u8", False)  # x 10..309, y 20..219
 
-        def attempt(nodes, target, resolution=144):
+        def attempt(nodes, target, resolution=144, **doc):
             try:
-                return {"points": layers.read_points(Doc(nodes, resolution), target, frame)}
+                return {"points": layers.read_points(Doc(nodes, resolution, **doc), target, frame)}
             except layers.UserError as err:
                 return {"message": str(err)}
 
@@ -368,6 +384,11 @@ def child(binding: str, out: Path) -> None:
         cases["off_the_left"] = attempt([photo, Node("include", shapes=[Shape(4.5, 40)])], photo)  # x 9 px
         cases["last_pixel"] = attempt([photo, Node("include", shapes=[Shape(154.75, 109.75)])], photo)  # 309.5, 219.5
         cases["past_the_last"] = attempt([photo, Node("include", shapes=[Shape(155, 40)])], photo)  # x 310 px
+        one = [photo, Node("include", shapes=[Shape(50, 40)])]
+        cases["per_point_units"] = attempt(one, photo, per_point=True)
+        cases["fractional"] = attempt(one, photo, 150.3)
+        cases["fractional_per_point_units"] = attempt(one, photo, 150.3, per_point=True)
+        cases["not_square"] = attempt(one, photo, 144, y_resolution=72)
         return cases
 
     results["points"] = points_rules()
@@ -599,6 +620,14 @@ if __name__ != "__main__":
         # for nothing.
         include, exclude = krita_qt[0]["points"]["mapped"]["points"]
         assert (include, exclude) == ([[90.0, 60.0]], [[190.0, 160.0]])
+
+    def test_points_are_converted_by_the_exact_resolution_in_either_unit_krita_gives(krita_qt):
+        # (50, 40) pt: at 144 ppi pixel (100, 80); at 150.3 ppi (104.375, 83.5), which the
+        # rounded resolution() of 150 would put at (104.167, 83.333); at 144 × 72 ppi (100, 40).
+        cases = krita_qt[0]["points"]
+        assert cases["per_point_units"]["points"] == [[[90.0, 60.0]], []]
+        assert cases["fractional"]["points"] == cases["fractional_per_point_units"]["points"] == [[[94.375, 63.5]], []]
+        assert cases["not_square"]["points"] == [[[90.0, 20.0]], []]
 
     def test_points_the_plug_in_refuses_before_any_work(krita_qt):
         cases = krita_qt[0]["points"]

@@ -445,6 +445,16 @@ def points_layer(doc, name, centres, move=None, visible=True):
     return layer
 
 
+def painted(*layers, deadline_ms=10000):
+    """Wait until Krita has painted these vector layers' shapes: a layer's bounds stay empty for
+    a while after its shapes are added (longer on a loaded machine), and a snapshot taken before
+    then differs from one taken later by that alone."""
+    waited = 0
+    while any(rect(layer)[2:] == [0, 0] for layer in layers) and waited < deadline_ms:
+        yield 100
+        waited += 100
+
+
 def drawn(name, doc, layer):
     """Where Krita paints the layer's circles: its projection over the whole document (alpha)."""
     return dump(name + "-dots.raw", layer.projectionPixelData(0, 0, doc.width(), doc.height()))
@@ -513,8 +523,9 @@ def scenario_clicks_refused():
     doc = yield from new_document(512, 512)
     layer = paint_layer(doc, "cat", raw_input("cat_bgra8"), 100, 300, 200, 150)
     include = points_layer(doc, "include", [[200, 375]])
-    points_layer(doc, "exclude", [[50, 50]])  # on the canvas, off the cat's layer
+    exclude = points_layer(doc, "exclude", [[50, 50]])  # on the canvas, off the cat's layer
     yield 300  # Krita activates the last layer added, a while later
+    yield from painted(include, exclude)
     yield from activate(doc, include)
     before, history_before = snapshot(doc), history()
     result = {"active_points": (yield from trigger("cleancut_remove_background"))}
