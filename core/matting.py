@@ -1,6 +1,6 @@
-"""Matting numerics on float planes: resizing, the guided filter, closed-form matting and the
-solver its system needs (closed-form matting is closedform.py's). Nothing here knows about models, modes or presets; refine.py decides
-what to run where, these functions compute it.
+"""Matting numerics on float planes: resizing and the guided filter (closed-form matting is
+closedform.py's). Nothing here knows about models, modes or presets; refine.py decides what to
+run where, these functions compute it.
 
 - ``resize`` / ``resize_part``: bilinear resizes as Pillow does them (pixel centres aligned); a
   part's resize weighs the same source pixels as the whole frame's, so crops can be upsampled

@@ -63,21 +63,16 @@ def test_ctrl_c_while_the_engine_loads_is_one_line_and_status_130(tmp_path, phot
     assert not (tmp_path / "out").exists()
 
 
-def test_ctrl_c_as_onnxruntime_loads_for_the_first_model_call_writes_nothing(tmp_path, photo, engine_models):
+@pytest.mark.parametrize(("signal_name", "status", "message"), [
+    ("SIGINT", 130, "cleancut: interrupted\n"),
+    ("SIGTERM", 143, "cleancut: stopped by SIGTERM; nothing half-written was left\n")])
+def test_a_signal_as_onnxruntime_loads_for_the_first_model_call_writes_nothing(tmp_path, photo, engine_models,
+                                                                                signal_name, status, message):
     red, _ = engine_models
-    status, errors = cleancut_signalled_on_import("onnxruntime", "SIGINT", "remove", str(photo),
-                                                  "-o", str(tmp_path / "out"), "--model", red)
+    found = cleancut_signalled_on_import("onnxruntime", signal_name, "remove", str(photo),
+                                         "-o", str(tmp_path / "out"), "--model", red)
 
-    assert (status, errors) == (130, "cleancut: interrupted\n")
-    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
-
-
-def test_sigterm_as_onnxruntime_loads_for_the_first_model_call_writes_nothing(tmp_path, photo, engine_models):
-    red, _ = engine_models
-    status, errors = cleancut_signalled_on_import("onnxruntime", "SIGTERM", "remove", str(photo),
-                                                  "-o", str(tmp_path / "out"), "--model", red)
-
-    assert (status, errors) == (143, "cleancut: stopped by SIGTERM; nothing half-written was left\n")
+    assert found == (status, message)
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
 
