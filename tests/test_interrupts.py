@@ -63,14 +63,31 @@ def test_ctrl_c_while_the_engine_loads_is_one_line_and_status_130(tmp_path, phot
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(("signal_name", "status", "message"), [
+SIGNALS = pytest.mark.parametrize(("signal_name", "status", "message"), [
     ("SIGINT", 130, "cleancut: interrupted\n"),
     ("SIGTERM", 143, "cleancut: stopped by SIGTERM; nothing half-written was left\n")])
+
+
+@SIGNALS
 def test_a_signal_as_onnxruntime_loads_for_the_first_model_call_writes_nothing(tmp_path, photo, engine_models,
                                                                                 signal_name, status, message):
     red, _ = engine_models
     found = cleancut_signalled_on_import("onnxruntime", signal_name, "remove", str(photo),
                                          "-o", str(tmp_path / "out"), "--model", red)
+
+    assert found == (status, message)
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+@SIGNALS
+def test_a_signal_as_scipy_loads_for_the_first_closed_form_solve_writes_nothing(tmp_path, engine_models,
+                                                                                 signal_name, status, message):
+    red, _ = engine_models
+    ramp = np.zeros((64, 64, 3), np.uint8)
+    ramp[..., 0] = np.linspace(0, 255, 64).astype(np.uint8)[None, :]  # a soft edge: a band to solve
+    Image.fromarray(ramp).save(tmp_path / "ramp.png")
+    found = cleancut_signalled_on_import("scipy.sparse", signal_name, "remove", str(tmp_path / "ramp.png"),
+                                         "-o", str(tmp_path / "out"), "--model", red, "--refine", "best")
 
     assert found == (status, message)
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
